@@ -1,0 +1,84 @@
+/*
+ * mod_fcgix.h - types shared by the httpd glue (mod_fcgix*.c) and pm/.
+ *
+ * Lifetime: everything reachable from fcgix_globals is built while the
+ * configuration is read (pconf) and is read-only once post_config ends, so
+ * request threads share it without locks.
+ */
+#ifndef MOD_FCGIX_H
+#define MOD_FCGIX_H
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "httpd.h"
+#include "http_config.h"
+#include "apr_hash.h"
+#include "apr_tables.h"
+
+#define FCGIX_HANDLER "fastcgi-script"
+#define FCGIX_DEFAULT_IPC_DIR "/tmp/fcgi"
+
+/* Upper bound of -header-max-line: httpd's CGI header scanner reads lines
+ * into a MAX_STRING_LEN buffer. */
+#define FCGIX_HDR_LINE_CAP (MAX_STRING_LEN - 2)
+
+typedef enum {
+    FCGIX_APP_EXTERNAL = 0,
+    FCGIX_APP_STATIC,
+    FCGIX_APP_DYNAMIC
+} fcgix_app_kind_t;
+
+/* Per-application options. Numbers are validated against the option table
+ * (mod_fcgix_conf.c) when the directive is read. */
+typedef struct {
+    int app_conn_timeout; /* seconds; 0: bounded by the server Timeout */
+    int idle_timeout;     /* seconds without a byte from the app */
+    int request_timeout;  /* seconds a request may wait on the app, total;
+                             0: no total bound */
+    int flush;            /* pass a FLUSH after every read from the app */
+    int hdr_max_bytes;    /* response header block */
+    int hdr_max_lines;
+    int hdr_max_line;
+    int stderr_max_line;  /* bytes of one logged stderr line */
+    int stderr_max_bytes; /* stderr bytes logged per request */
+    apr_array_header_t *pass_headers; /* const char *, request headers */
+} fcgix_opts_t;
+
+typedef struct {
+    char *path;            /* absolute filename the app answers for */
+    const char *directive; /* that declared it, for messages */
+    fcgix_app_kind_t kind;
+    /* Where to connect: a Unix socket or a TCP address, resolved when the
+     * directive is read so a request never does a name lookup. */
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    const char *addr_text; /* "unix:/path" or "host:port", for logs */
+    fcgix_opts_t o;
+} fcgix_app_t;
+
+/* Server-wide state built from the configuration. */
+typedef struct {
+    const char *ipc_dir;
+    int ipc_dir_used;   /* a relative -socket was resolved against it */
+    apr_array_header_t *apps; /* fcgix_app_t * in declaration order */
+    apr_hash_t *by_path;      /* path -> fcgix_app_t * */
+} fcgix_globals_t;
+
+extern fcgix_globals_t *fcgix_globals;
+extern module AP_MODULE_DECLARE_DATA fcgix_module;
+
+/* mod_fcgix_conf.c */
+void fcgix_conf_reset(apr_pool_t *pconf);
+extern const command_rec fcgix_cmds[];
+apr_status_t fcgix_ipc_dir_prepare(apr_pool_t *p, server_rec *s);
+
+/* The application for filename, if filename is a declared app or lies below
+ * one ("<app>/more"); *rest then points at "/more" inside filename. */
+fcgix_app_t *fcgix_app_lookup(const char *filename, const char **rest);
+
+/* mod_fcgix_io.c: runs one request against app in the RESPONDER role and
+ * produces the response. Returns an httpd handler status. */
+int fcgix_respond(request_rec *r, const fcgix_app_t *app);
+
+#endif /* MOD_FCGIX_H */

@@ -1,0 +1,442 @@
+/*
+ * mod_fcgix_conf.c - the FastCgi* directives.
+ *
+ * Every option list is parsed against one table, so a directive accepts
+ * exactly the options it documents, each once (unless repeatable), with
+ * numbers in range; anything else fails `apache2 -t` with a message naming
+ * the directive, the application and the option.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mod_fcgix.h"
+
+#include "http_log.h"
+#include "apr_network_io.h"
+#include "apr_lib.h"
+#include "apr_strings.h"
+#include "unixd.h"
+
+APLOG_USE_MODULE(fcgix);
+
+fcgix_globals_t *fcgix_globals;
+
+/* Which directives accept an option. */
+#define D_EXT 0x1 /* FastCgiExternalServer */
+
+typedef enum {
+    OPT_INT,     /* integer in [min, max] at `offset` */
+    OPT_FLAG,    /* no argument, sets int at `offset` to 1 */
+    OPT_HEADERS, /* repeatable header name, appended to pass_headers */
+    OPT_HOST,    /* -host address */
+    OPT_SOCKET   /* -socket path */
+} opt_type_t;
+
+typedef struct {
+    const char *name; /* without the leading '-', compared ignoring case */
+    opt_type_t type;
+    size_t offset; /* in fcgix_opts_t */
+    int min, max;
+    unsigned directives;
+} opt_def_t;
+
+#define OFF(f) offsetof(fcgix_opts_t, f)
+#define DAY 86400
+
+static const opt_def_t opt_table[] = {
+    {"appConnTimeout", OPT_INT, OFF(app_conn_timeout), 0, DAY, D_EXT},
+    {"idle-timeout", OPT_INT, OFF(idle_timeout), 1, DAY, D_EXT},
+    {"request-timeout", OPT_INT, OFF(request_timeout), 0, DAY, D_EXT},
+    {"flush", OPT_FLAG, OFF(flush), 0, 1, D_EXT},
+    {"pass-header", OPT_HEADERS, 0, 0, 0, D_EXT},
+    {"header-max-bytes", OPT_INT, OFF(hdr_max_bytes), 256, 1 << 24, D_EXT},
+    {"header-max-lines", OPT_INT, OFF(hdr_max_lines), 1, 10000, D_EXT},
+    {"header-max-line", OPT_INT, OFF(hdr_max_line), 64, FCGIX_HDR_LINE_CAP,
+     D_EXT},
+    {"stderr-max-line", OPT_INT, OFF(stderr_max_line), 16, 65536, D_EXT},
+    {"stderr-max-bytes", OPT_INT, OFF(stderr_max_bytes), 0, 1 << 30, D_EXT},
+    {"host", OPT_HOST, 0, 0, 0, D_EXT},
+    {"socket", OPT_SOCKET, 0, 0, 0, D_EXT},
+};
+#define N_OPTS (sizeof(opt_table) / sizeof(opt_table[0]))
+
+static void opts_defaults(fcgix_opts_t *o, apr_pool_t *p)
+{
+    o->app_conn_timeout = 0;
+    o->idle_timeout = 30;
+    o->request_timeout = 300;
+    o->flush = 0;
+    o->hdr_max_bytes = 65536;
+    o->hdr_max_lines = 100;
+    o->hdr_max_line = FCGIX_HDR_LINE_CAP;
+    o->stderr_max_line = 1024;
+    o->stderr_max_bytes = 16384;
+    o->pass_headers = apr_array_make(p, 2, sizeof(const char *));
+}
+
+void fcgix_conf_reset(apr_pool_t *pconf)
+{
+    fcgix_globals = apr_pcalloc(pconf, sizeof(*fcgix_globals));
+    fcgix_globals->ipc_dir = FCGIX_DEFAULT_IPC_DIR;
+    fcgix_globals->apps = apr_array_make(pconf, 8, sizeof(fcgix_app_t *));
+    fcgix_globals->by_path = apr_hash_make(pconf);
+}
+
+/* ------------------------------------------------------------ addresses */
+
+static const char *set_unix_addr(cmd_parms *cmd, fcgix_app_t *app,
+                                 const char *path)
+{
+    struct sockaddr_un *sun = (struct sockaddr_un *)&app->addr;
+    const char *full = path;
+
+    if (path[0] != '/') {
+        full = apr_pstrcat(cmd->pool, fcgix_globals->ipc_dir, "/", path,
+                           NULL);
+        fcgix_globals->ipc_dir_used = 1;
+    }
+    if (strlen(full) >= sizeof(sun->sun_path)) {
+        return apr_psprintf(cmd->pool,
+                            "socket path '%s' is longer than the %d bytes a "
+                            "Unix socket name may have",
+                            full, (int)sizeof(sun->sun_path) - 1);
+    }
+    memset(sun, 0, sizeof(*sun));
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, full, strlen(full) + 1);
+    app->addr_len = (socklen_t)sizeof(*sun);
+    app->addr_text = apr_pstrcat(cmd->pool, "unix:", full, NULL);
+    return NULL;
+}
+
+static const char *set_host_addr(cmd_parms *cmd, fcgix_app_t *app,
+                                 const char *hostport)
+{
+    char *host = NULL, *scope = NULL;
+    apr_port_t port = 0;
+    apr_sockaddr_t *sa;
+    apr_status_t rv;
+
+    rv = apr_parse_addr_port(&host, &scope, &port, hostport, cmd->pool);
+    if (rv != APR_SUCCESS || host == NULL || scope != NULL) {
+        return apr_psprintf(cmd->pool,
+                            "'%s' is not host:port (IPv6 as [addr]:port)",
+                            hostport);
+    }
+    if (port == 0) {
+        return apr_psprintf(cmd->pool, "'%s' needs a port from 1 to 65535",
+                            hostport);
+    }
+    rv = apr_sockaddr_info_get(&sa, host, APR_UNSPEC, port, 0, cmd->pool);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "cannot resolve host '%s'", host);
+    }
+    if ((size_t)sa->salen > sizeof(app->addr)) {
+        return "address too large";
+    }
+    memcpy(&app->addr, &sa->sa, sa->salen);
+    app->addr_len = (socklen_t)sa->salen;
+    app->addr_text = apr_pstrdup(cmd->pool, hostport);
+    return NULL;
+}
+
+/* ------------------------------------------------------ option parsing */
+
+static const opt_def_t *find_opt(const char *word, unsigned directive)
+{
+    size_t i;
+
+    if (word[0] != '-') {
+        return NULL;
+    }
+    for (i = 0; i < N_OPTS; i++) {
+        if ((opt_table[i].directives & directive) &&
+            strcasecmp(word + 1, opt_table[i].name) == 0) {
+            return &opt_table[i];
+        }
+    }
+    return NULL;
+}
+
+static const char *parse_int(apr_pool_t *p, const opt_def_t *d,
+                             const char *arg, int *out)
+{
+    char *end;
+    apr_int64_t v;
+
+    errno = 0;
+    v = apr_strtoi64(arg, &end, 10);
+    if (errno || end == arg || *end || v < d->min || v > d->max) {
+        return apr_psprintf(p, "value '%s' is not a whole number from %d "
+                               "to %d",
+                            arg, d->min, d->max);
+    }
+    *out = (int)v;
+    return NULL;
+}
+
+/* Applies one option. *args points after the option name; options that
+ * take a value consume one word from it. */
+static const char *apply_opt(cmd_parms *cmd, fcgix_app_t *app,
+                             const opt_def_t *d, const char **args)
+{
+    const char *arg = NULL;
+    char *field = (char *)&app->o + d->offset;
+
+    if (d->type != OPT_FLAG) {
+        arg = ap_getword_conf(cmd->pool, args);
+        if (*arg == '\0') {
+            return "needs a value";
+        }
+    }
+    switch (d->type) {
+    case OPT_INT:
+        return parse_int(cmd->pool, d, arg, (int *)field);
+    case OPT_FLAG:
+        *(int *)field = 1;
+        return NULL;
+    case OPT_HEADERS:
+        if (!ap_strchr_c(arg, ':') && *ap_scan_http_token(arg) == '\0') {
+            *(const char **)apr_array_push(app->o.pass_headers) = arg;
+            return NULL;
+        }
+        return apr_psprintf(cmd->pool, "'%s' is not a header name", arg);
+    case OPT_HOST:
+        return set_host_addr(cmd, app, arg);
+    case OPT_SOCKET:
+        return set_unix_addr(cmd, app, arg);
+    }
+    return "internal: unknown option type";
+}
+
+/* Parses the option words of a directive for app. `seen` marks options
+ * already given (index into opt_table). */
+static const char *parse_opts(cmd_parms *cmd, fcgix_app_t *app,
+                              unsigned directive, const char *args,
+                              unsigned char *seen)
+{
+    while (*args) {
+        const char *word = ap_getword_conf(cmd->pool, &args);
+        const opt_def_t *d;
+        const char *err;
+
+        if (*word == '\0') {
+            break;
+        }
+        d = find_opt(word, directive);
+        if (d == NULL) {
+            return apr_psprintf(cmd->pool, "%s %s: unknown option '%s'",
+                                cmd->cmd->name, app->path, word);
+        }
+        if (seen[d - opt_table] && d->type != OPT_HEADERS) {
+            return apr_psprintf(cmd->pool, "%s %s: option -%s given twice",
+                                cmd->cmd->name, app->path, d->name);
+        }
+        seen[d - opt_table] = 1;
+        err = apply_opt(cmd, app, d, &args);
+        if (err) {
+            return apr_psprintf(cmd->pool, "%s %s: option -%s: %s",
+                                cmd->cmd->name, app->path, d->name, err);
+        }
+    }
+    return NULL;
+}
+
+static size_t opt_index(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < N_OPTS; i++) {
+        if (strcmp(opt_table[i].name, name) == 0) {
+            return i;
+        }
+    }
+    return 0;
+}
+
+/* Creates an application record for filename; refuses a second
+ * declaration of the same file. */
+static const char *new_app(cmd_parms *cmd, const char *args,
+                           fcgix_app_kind_t kind, fcgix_app_t **out,
+                           const char **rest)
+{
+    const char *word = ap_getword_conf(cmd->pool, &args);
+    fcgix_app_t *app;
+    const fcgix_app_t *old;
+
+    if (*word == '\0') {
+        return apr_psprintf(cmd->pool, "%s needs a filename",
+                            cmd->cmd->name);
+    }
+    app = apr_pcalloc(cmd->pool, sizeof(*app));
+    app->path = ap_server_root_relative(cmd->pool, word);
+    if (app->path == NULL) {
+        return apr_psprintf(cmd->pool, "%s: invalid filename '%s'",
+                            cmd->cmd->name, word);
+    }
+    ap_no2slash(app->path);
+    old = apr_hash_get(fcgix_globals->by_path, app->path,
+                       APR_HASH_KEY_STRING);
+    if (old) {
+        return apr_psprintf(cmd->pool, "%s %s: already declared by %s",
+                            cmd->cmd->name, app->path, old->directive);
+    }
+    app->kind = kind;
+    app->directive = cmd->cmd->name;
+    opts_defaults(&app->o, cmd->pool);
+    *out = app;
+    *rest = args;
+    return NULL;
+}
+
+static void register_app(fcgix_app_t *app)
+{
+    *(fcgix_app_t **)apr_array_push(fcgix_globals->apps) = app;
+    apr_hash_set(fcgix_globals->by_path, app->path, APR_HASH_KEY_STRING, app);
+}
+
+static const char *cmd_external(cmd_parms *cmd, void *dummy, const char *args)
+{
+    unsigned char seen[N_OPTS] = {0};
+    fcgix_app_t *app = NULL;
+    const char *err;
+
+    err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+    if (err) {
+        return err;
+    }
+    err = new_app(cmd, args, FCGIX_APP_EXTERNAL, &app, &args);
+    if (err == NULL) {
+        err = parse_opts(cmd, app, D_EXT, args, seen);
+    }
+    if (err) {
+        return err;
+    }
+    if (seen[opt_index("host")] && seen[opt_index("socket")]) {
+        return apr_psprintf(cmd->pool,
+                            "%s %s: options -host and -socket exclude each "
+                            "other",
+                            cmd->cmd->name, app->path);
+    }
+    if (!seen[opt_index("host")] && !seen[opt_index("socket")]) {
+        return apr_psprintf(cmd->pool, "%s %s: needs option -host or -socket",
+                            cmd->cmd->name, app->path);
+    }
+    register_app(app);
+    return NULL;
+}
+
+static const char *cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err) {
+        return err;
+    }
+    if (fcgix_globals->ipc_dir_used) {
+        return "FastCgiIpcDir must come before any FastCgiExternalServer "
+               "whose -socket is a relative path";
+    }
+    fcgix_globals->ipc_dir = ap_server_root_relative(cmd->pool, arg);
+    if (fcgix_globals->ipc_dir == NULL) {
+        return apr_psprintf(cmd->pool, "FastCgiIpcDir: invalid path '%s'",
+                            arg);
+    }
+    return NULL;
+}
+
+const command_rec fcgix_cmds[] = {
+    AP_INIT_RAW_ARGS("FastCgiExternalServer", cmd_external, NULL, RSRC_CONF,
+                     "filename -host host:port | -socket path [option ...]"),
+    AP_INIT_TAKE1("FastCgiIpcDir", cmd_ipc_dir, NULL, RSRC_CONF,
+                  "directory for the FastCGI Unix sockets"),
+    {NULL}};
+
+/* ------------------------------------------------------------- lookup */
+
+fcgix_app_t *fcgix_app_lookup(const char *filename, const char **rest)
+{
+    apr_hash_t *h = fcgix_globals->by_path;
+    size_t len = strlen(filename);
+    fcgix_app_t *app;
+
+    if (apr_hash_count(h) == 0) {
+        return NULL;
+    }
+    app = apr_hash_get(h, filename, (apr_ssize_t)len);
+    if (app) {
+        *rest = filename + len;
+        return app;
+    }
+    /* Try each parent: "/a/b/app/x/y" may be app "/a/b/app", rest "/x/y". */
+    while (len > 1) {
+        while (len > 0 && filename[len - 1] != '/') {
+            len--;
+        }
+        if (len <= 1) {
+            break;
+        }
+        len--; /* drop the slash */
+        app = apr_hash_get(h, filename, (apr_ssize_t)len);
+        if (app) {
+            *rest = filename + len;
+            return app;
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ IPC dir */
+
+/* Creates FastCgiIpcDir if missing (owner: the server's User, mode 0700)
+ * and refuses one that others could tamper with. Runs in post_config, as
+ * root when httpd starts as root. */
+apr_status_t fcgix_ipc_dir_prepare(apr_pool_t *p, server_rec *s)
+{
+    const char *dir = fcgix_globals->ipc_dir;
+    uid_t uid = geteuid() == 0 ? ap_unixd_config.user_id : geteuid();
+    gid_t gid = geteuid() == 0 ? ap_unixd_config.group_id : getegid();
+    struct stat st;
+
+    if (lstat(dir, &st) != 0 && errno == ENOENT) {
+        if (apr_dir_make_recursive(dir, APR_FPROT_OS_DEFAULT, p) !=
+                APR_SUCCESS ||
+            chmod(dir, 0700) != 0 || chown(dir, uid, gid) != 0) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                         "FCGIX0001: FastCgiIpcDir %s: cannot create it "
+                         "with mode 0700 for uid %ld",
+                         dir, (long)uid);
+            return APR_EGENERAL;
+        }
+        if (lstat(dir, &st) != 0) {
+            return APR_EGENERAL;
+        }
+    }
+    if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     "FCGIX0002: FastCgiIpcDir %s is %s; it must be a real "
+                     "directory",
+                     dir, S_ISLNK(st.st_mode) ? "a symbolic link"
+                                              : "not a directory");
+        return APR_EGENERAL;
+    }
+    if (st.st_uid != uid) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     "FCGIX0003: FastCgiIpcDir %s is owned by uid %ld; it "
+                     "must be owned by the server's User (uid %ld)",
+                     dir, (long)st.st_uid, (long)uid);
+        return APR_EGENERAL;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     "FCGIX0004: FastCgiIpcDir %s is writable by group or "
+                     "others (mode %04o); use mode 0700",
+                     dir, (unsigned)(st.st_mode & 07777));
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}

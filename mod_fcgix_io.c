@@ -1,0 +1,993 @@
+/*
+ * mod_fcgix_io.c - the request engine: one FastCGI request, one connection.
+ *
+ * Direction of each byte:
+ *   client body -> (spool if chunked) -> STDIN records -> app
+ *   app -> record decoder -> header framer -> httpd CGI header logic
+ *                         -> body slices as buckets -> output filters
+ *                         -> stderr lines -> error log
+ * Sending STDIN and reading the response share one poll loop, so an app
+ * that answers before it has read the whole body cannot deadlock us.
+ * Memory stays bounded: one read buffer at a time is in flight (the output
+ * filters block on a slow client), the header block and stderr line have
+ * configured limits, and a chunked body beyond SPOOL_MEM goes to a file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "mod_fcgix.h"
+#include "proto/fcgix_proto.h"
+
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_script.h"
+#include "apr_buckets.h"
+#include "apr_file_io.h"
+#include "apr_lib.h"
+#include "apr_strings.h"
+
+APLOG_USE_MODULE(fcgix);
+
+#define RBUF_SIZE 65536 /* one read from the app */
+#define SPOOL_MEM 65536 /* chunked bodies up to this size stay in memory */
+#define REQ_ID 1        /* one request per connection: always id 1 */
+#define OBUF_SIZE (FCGIX_REC_HEADER_LEN * 2 + FCGIX_REC_MAX_CONTENT)
+
+/* How the response ended up, besides streaming normally. */
+enum { FIN_NONE = 0, FIN_DONE, FIN_HEAD, FIN_REDIRECT, FIN_NOT_MODIFIED };
+
+typedef struct {
+    request_rec *r;
+    const fcgix_app_t *app;
+    int fd;
+    fcgix_dec_t dec;
+    fcgix_hdr_t hdr;
+    unsigned char *hbuf; /* header block so far */
+    size_t hlen, hcap;
+    int headers_done; /* header block accepted by httpd */
+    int sent;         /* something went down the output filters */
+    int fin;          /* FIN_*: stop reading the app */
+    int ended;        /* END_REQUEST seen */
+    /* toward the app */
+    unsigned char *obuf;
+    const unsigned char *optr;
+    size_t olen;
+    const unsigned char *next_ptr; /* body bytes read before connecting */
+    size_t next_len;
+    int stdin_eof;  /* the empty STDIN record is queued or sent */
+    int stdin_dead; /* the app stopped reading: drop the rest */
+    /* request body source */
+    apr_bucket_brigade *ibb;
+    int client_eos;
+    int spooled;
+    char *spool_mem;
+    apr_file_t *spool_file;
+    apr_off_t spool_len, spool_pos;
+    /* response */
+    apr_bucket_brigade *obb;
+    char *rbuf; /* read buffer not yet handed to buckets */
+    int readable;
+    int unflushed;
+    /* stderr */
+    char *eline;
+    size_t elen;
+    int eskip;
+    apr_size_t elogged, esuppressed;
+    /* time spent waiting on the app */
+    apr_interval_time_t waited;
+} fcgix_req_t;
+
+/* ------------------------------------------------------------- logging */
+
+static void log_stderr_line(fcgix_req_t *q, const char *line, size_t len,
+                            int cut)
+{
+    size_t cap = (size_t)q->app->o.stderr_max_line * 4 + 1;
+    char *esc = apr_palloc(q->r->pool, cap);
+
+    if (q->elogged >= (apr_size_t)q->app->o.stderr_max_bytes) {
+        q->esuppressed += len;
+        return;
+    }
+    q->elogged += len;
+    fcgix_log_escape(esc, cap, (const unsigned char *)line, len);
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                  "FCGIX0300: %s: stderr: %s%s", q->app->path, esc,
+                  cut ? " [line cut]" : "");
+}
+
+/* Splits STDERR into lines; long lines are cut at -stderr-max-line and
+ * logging stops after -stderr-max-bytes, so a flooding app cannot grow the
+ * error log by more than a bounded amount per request. */
+static void on_stderr(fcgix_req_t *q, const unsigned char *p, size_t len)
+{
+    size_t max = (size_t)q->app->o.stderr_max_line;
+    size_t i;
+
+    if (q->eline == NULL) {
+        q->eline = apr_palloc(q->r->pool, max);
+    }
+    for (i = 0; i < len; i++) {
+        if (p[i] == '\n') {
+            size_t n = q->elen;
+            if (n && q->eline[n - 1] == '\r') {
+                n--;
+            }
+            if (!q->eskip) {
+                log_stderr_line(q, q->eline, n, 0);
+            }
+            q->elen = 0;
+            q->eskip = 0;
+        }
+        else if (q->eskip) {
+            q->esuppressed++;
+        }
+        else if (q->elen < max) {
+            q->eline[q->elen++] = (char)p[i];
+        }
+        else {
+            log_stderr_line(q, q->eline, q->elen, 1);
+            q->elen = 0;
+            q->eskip = 1;
+            q->esuppressed++;
+        }
+    }
+}
+
+static void stderr_finish(fcgix_req_t *q)
+{
+    if (q->elen && !q->eskip) {
+        log_stderr_line(q, q->eline, q->elen, 0);
+        q->elen = 0;
+    }
+    if (q->esuppressed) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r,
+                      "FCGIX0301: %s: %" APR_SIZE_T_FMT " further bytes of "
+                      "stderr suppressed (limits -stderr-max-line %d, "
+                      "-stderr-max-bytes %d)",
+                      q->app->path, q->esuppressed, q->app->o.stderr_max_line,
+                      q->app->o.stderr_max_bytes);
+        q->esuppressed = 0;
+    }
+}
+
+/* ---------------------------------------------------------- connecting */
+
+static apr_status_t close_app(void *data)
+{
+    fcgix_req_t *q = data;
+
+    if (q->fd >= 0) {
+        close(q->fd);
+        q->fd = -1;
+    }
+    return APR_SUCCESS;
+}
+
+static int wait_fd(int fd, short events, int timeout_ms)
+{
+    struct pollfd pfd;
+    int rc;
+
+    pfd.fd = fd;
+    pfd.events = events;
+    do {
+        rc = poll(&pfd, 1, timeout_ms);
+    } while (rc < 0 && errno == EINTR);
+    return rc > 0 ? pfd.revents : rc;
+}
+
+static int connect_failed(fcgix_req_t *q, int status, int err,
+                          const char *what)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, err, q->r,
+                  "FCGIX0100: %s: cannot connect to %s: %s", q->app->path,
+                  q->app->addr_text, what);
+    return status;
+}
+
+/* Connects without blocking past -appConnTimeout (or the server Timeout).
+ * A full Unix-socket backlog (EAGAIN) is retried with a short back-off. */
+static int connect_app(fcgix_req_t *q)
+{
+    const fcgix_app_t *app = q->app;
+    apr_interval_time_t limit = app->o.app_conn_timeout
+                                    ? apr_time_from_sec(app->o.app_conn_timeout)
+                                    : q->r->server->timeout;
+    apr_time_t deadline = apr_time_now() + limit;
+    int backoff = 1, one = 1;
+
+    q->fd = socket(app->addr.ss_family,
+                   SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (q->fd < 0) {
+        return connect_failed(q, HTTP_SERVICE_UNAVAILABLE, errno, "socket");
+    }
+    if (app->addr.ss_family != AF_UNIX) {
+        setsockopt(q->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    while (connect(q->fd, (const struct sockaddr *)&app->addr,
+                   app->addr_len) != 0) {
+        int left_ms = (int)apr_time_as_msec(deadline - apr_time_now());
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN && left_ms > 0) { /* Unix backlog full */
+            wait_fd(-1, 0, backoff < left_ms ? backoff : left_ms);
+            backoff = backoff < 32 ? backoff * 2 : 50;
+            continue;
+        }
+        if (errno == EINPROGRESS) {
+            int err = 0;
+            socklen_t len = sizeof(err);
+            if (wait_fd(q->fd, POLLOUT, left_ms > 0 ? left_ms : 0) <= 0) {
+                break;
+            }
+            getsockopt(q->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+            if (err == 0) {
+                return OK;
+            }
+            return connect_failed(q, HTTP_SERVICE_UNAVAILABLE, err,
+                                  "nothing accepts connections there");
+        }
+        if (errno == EAGAIN) {
+            break;
+        }
+        return connect_failed(q, HTTP_SERVICE_UNAVAILABLE, errno,
+                              "nothing accepts connections there");
+    }
+    if (q->fd >= 0 && apr_time_now() >= deadline) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "FCGIX0101: %s: connecting to %s timed out after "
+                      "%" APR_TIME_T_FMT " ms (-appConnTimeout)",
+                      app->path, app->addr_text, apr_time_as_msec(limit));
+        return HTTP_GATEWAY_TIME_OUT;
+    }
+    return OK;
+}
+
+/* ----------------------------------------------------------- the body */
+
+/* Reads up to cap bytes of the request body from the client. */
+static int client_read(fcgix_req_t *q, char *dst, apr_size_t cap,
+                       apr_size_t *got)
+{
+    apr_status_t rv;
+    apr_bucket *b;
+
+    *got = 0;
+    while (*got == 0 && !q->client_eos) {
+        apr_brigade_cleanup(q->ibb);
+        rv = ap_get_brigade(q->r->input_filters, q->ibb, AP_MODE_READBYTES,
+                            APR_BLOCK_READ, cap);
+        if (rv != APR_SUCCESS) {
+            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+        }
+        for (b = APR_BRIGADE_FIRST(q->ibb); b != APR_BRIGADE_SENTINEL(q->ibb);
+             b = APR_BUCKET_NEXT(b)) {
+            const char *data;
+            apr_size_t len;
+            if (APR_BUCKET_IS_EOS(b)) {
+                q->client_eos = 1;
+                break;
+            }
+            if (APR_BUCKET_IS_METADATA(b)) {
+                continue;
+            }
+            rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
+            if (rv != APR_SUCCESS) {
+                return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+            }
+            if (len > cap - *got) {
+                len = cap - *got; /* cannot happen with READBYTES */
+            }
+            memcpy(dst + *got, data, len);
+            *got += len;
+        }
+    }
+    apr_brigade_cleanup(q->ibb);
+    return OK;
+}
+
+/* A chunked body is read whole before the app is contacted, so the app
+ * gets CONTENT_LENGTH: in memory up to SPOOL_MEM, then in a temp file. */
+static int spool_body(fcgix_req_t *q)
+{
+    request_rec *r = q->r;
+    char *chunk = apr_palloc(r->pool, SPOOL_MEM);
+    apr_size_t got;
+    const char *tmp;
+    int st;
+
+    q->spooled = 1;
+    for (;;) {
+        st = client_read(q, chunk, SPOOL_MEM, &got);
+        if (st != OK || got == 0) {
+            return st;
+        }
+        if (q->spool_file == NULL && q->spool_len + (apr_off_t)got <= SPOOL_MEM) {
+            if (q->spool_mem == NULL) {
+                q->spool_mem = apr_palloc(r->pool, SPOOL_MEM);
+            }
+            memcpy(q->spool_mem + q->spool_len, chunk, got);
+        }
+        else {
+            if (q->spool_file == NULL) {
+                if (apr_temp_dir_get(&tmp, r->pool) != APR_SUCCESS ||
+                    apr_file_mktemp(&q->spool_file,
+                                    apr_pstrcat(r->pool, tmp,
+                                                "/fcgix-body-XXXXXX", NULL),
+                                    APR_FOPEN_CREATE | APR_FOPEN_READ |
+                                        APR_FOPEN_WRITE | APR_FOPEN_EXCL |
+                                        APR_FOPEN_DELONCLOSE,
+                                    r->pool) != APR_SUCCESS ||
+                    (q->spool_len &&
+                     apr_file_write_full(q->spool_file, q->spool_mem,
+                                         (apr_size_t)q->spool_len,
+                                         NULL) != APR_SUCCESS)) {
+                    ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r,
+                                  "FCGIX0120: %s: cannot spool the request "
+                                  "body to a temporary file",
+                                  q->app->path);
+                    return HTTP_INTERNAL_SERVER_ERROR;
+                }
+            }
+            if (apr_file_write_full(q->spool_file, chunk, got, NULL) !=
+                APR_SUCCESS) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r,
+                              "FCGIX0121: %s: writing the spooled request "
+                              "body failed",
+                              q->app->path);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+        q->spool_len += (apr_off_t)got;
+    }
+}
+
+static int spool_read(fcgix_req_t *q, char *dst, apr_size_t cap,
+                      apr_size_t *got)
+{
+    apr_off_t left = q->spool_len - q->spool_pos;
+    apr_size_t n = left < (apr_off_t)cap ? (apr_size_t)left : cap;
+
+    if (q->spool_file) {
+        apr_off_t pos = q->spool_pos;
+        if (apr_file_seek(q->spool_file, APR_SET, &pos) != APR_SUCCESS ||
+            apr_file_read_full(q->spool_file, dst, n, NULL) != APR_SUCCESS) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    else if (n) {
+        memcpy(dst, q->spool_mem + q->spool_pos, n);
+    }
+    q->spool_pos += (apr_off_t)n;
+    q->client_eos = q->spool_pos >= q->spool_len;
+    *got = n;
+    return OK;
+}
+
+/* Queues the next STDIN record (and the end-of-stream record at EOS). */
+static int fill_stdin(fcgix_req_t *q)
+{
+    unsigned char *o = q->obuf;
+    apr_size_t got = 0;
+    size_t used;
+    int st;
+
+    st = q->spooled ? spool_read(q, (char *)o + FCGIX_REC_HEADER_LEN,
+                                 FCGIX_REC_MAX_CONTENT, &got)
+                    : client_read(q, (char *)o + FCGIX_REC_HEADER_LEN,
+                                  FCGIX_REC_MAX_CONTENT, &got);
+    if (st != OK) {
+        return st;
+    }
+    used = 0;
+    if (got) {
+        fcgix_rec_header(o, FCGIX_T_STDIN, REQ_ID, got, 0);
+        used = FCGIX_REC_HEADER_LEN + got;
+    }
+    if (q->client_eos) {
+        fcgix_rec_header(o + used, FCGIX_T_STDIN, REQ_ID, 0, 0);
+        used += FCGIX_REC_HEADER_LEN;
+        q->stdin_eof = 1;
+    }
+    q->optr = o;
+    q->olen = used;
+    return OK;
+}
+
+/* ------------------------------------------------------------- params */
+
+/* Environment variable names as mod_cgi gives them: bytes other than
+ * alphanumerics and '_' become '_'. */
+static size_t put_pair(unsigned char *out, size_t cap, const char *k,
+                       const char *v)
+{
+    size_t klen = strlen(k), vlen = strlen(v);
+    size_t n = fcgix_nv_encode(out, cap, k, klen, v, vlen);
+    unsigned char *name;
+
+    if (n == 0) {
+        return 0;
+    }
+    name = out + (n - klen - vlen);
+    for (; klen; klen--, name++) {
+        if (!apr_isalnum(*name) && *name != '_') {
+            *name = '_';
+        }
+    }
+    return n;
+}
+
+static void add_pass_headers(request_rec *r, const fcgix_app_t *app)
+{
+    const char **names = (const char **)app->o.pass_headers->elts;
+    int i;
+
+    for (i = 0; i < app->o.pass_headers->nelts; i++) {
+        const char *v = apr_table_get(r->headers_in, names[i]);
+        char *env, *p;
+        if (v == NULL) {
+            continue;
+        }
+        /* mod_fastcgi passed the header under its own name; CGI programs
+         * look for HTTP_NAME. Give both. */
+        apr_table_setn(r->subprocess_env, names[i], v);
+        env = apr_pstrcat(r->pool, "HTTP_", names[i], NULL);
+        for (p = env + 5; *p; p++) {
+            *p = apr_isalnum(*p) ? apr_toupper(*p) : '_';
+        }
+        apr_table_setn(r->subprocess_env, env, v);
+    }
+}
+
+/* Builds BEGIN_REQUEST, the PARAMS stream, and for a request without a
+ * body the empty STDIN record: everything the app needs, in one write. */
+static void build_params(fcgix_req_t *q, int has_body)
+{
+    request_rec *r = q->r;
+    const apr_array_header_t *arr;
+    const apr_table_entry_t *e;
+    unsigned char *nv, *out;
+    size_t nvlen = 0, cap = 0, total;
+    int i;
+
+    ap_add_common_vars(r);
+    ap_add_cgi_vars(r);
+    add_pass_headers(r, q->app);
+    apr_table_unset(r->subprocess_env, "HTTP_PROXY"); /* httpoxy */
+    if (q->spooled) {
+        apr_table_setn(r->subprocess_env, "CONTENT_LENGTH",
+                       apr_off_t_toa(r->pool, q->spool_len));
+    }
+    arr = apr_table_elts(r->subprocess_env);
+    e = (const apr_table_entry_t *)arr->elts;
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key && e[i].val) {
+            cap += fcgix_nv_size(strlen(e[i].key), strlen(e[i].val));
+        }
+    }
+    nv = apr_palloc(r->pool, cap ? cap : 1);
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key && e[i].val) {
+            nvlen += put_pair(nv + nvlen, cap - nvlen, e[i].key, e[i].val);
+        }
+    }
+    total = FCGIX_BEGIN_REQUEST_LEN + fcgix_rec_wrap_size(nvlen) +
+            (nvlen ? FCGIX_REC_HEADER_LEN : 0) +
+            (has_body ? 0 : FCGIX_REC_HEADER_LEN);
+    out = apr_palloc(r->pool, total);
+    fcgix_rec_begin_request(out, REQ_ID, FCGIX_ROLE_RESPONDER, 0);
+    q->olen = FCGIX_BEGIN_REQUEST_LEN;
+    q->olen += fcgix_rec_wrap(out + q->olen, total - q->olen, FCGIX_T_PARAMS,
+                              REQ_ID, nv, nvlen);
+    if (nvlen) { /* wrap() wrote data records; add the end marker */
+        fcgix_rec_header(out + q->olen, FCGIX_T_PARAMS, REQ_ID, 0, 0);
+        q->olen += FCGIX_REC_HEADER_LEN;
+    }
+    if (!has_body) {
+        fcgix_rec_header(out + q->olen, FCGIX_T_STDIN, REQ_ID, 0, 0);
+        q->olen += FCGIX_REC_HEADER_LEN;
+        q->stdin_eof = 1;
+    }
+    q->optr = out;
+}
+
+/* ----------------------------------------------------------- response */
+
+typedef struct {
+    const unsigned char *block;
+    size_t len, pos;
+} hdr_iter_t;
+
+/* A getter for ap_scan_script_header_err_core_ex: hands it the accepted
+ * lines as "Name:value", dropping the app's framing headers (httpd frames
+ * the response itself), then the empty line that ends the block. */
+static int hdr_getter(char *buf, int len, void *data)
+{
+    hdr_iter_t *it = data;
+    const unsigned char *n, *v;
+    size_t nl, vl;
+
+    while (fcgix_hdr_next(it->block, it->len, &it->pos, &n, &nl, &v, &vl)) {
+        if (fcgix_hdr_name_is(n, nl, "Content-Length") ||
+            fcgix_hdr_name_is(n, nl, "Transfer-Encoding")) {
+            continue;
+        }
+        if (nl + 1 + vl >= (size_t)len) { /* bounded by -header-max-line */
+            nl = 0;
+            vl = 0;
+        }
+        memcpy(buf, n, nl);
+        buf[nl] = ':';
+        memcpy(buf + nl + 1, v, vl);
+        buf[nl + 1 + vl] = '\0';
+        return 1;
+    }
+    buf[0] = '\0';
+    return 1;
+}
+
+static int bad_response(fcgix_req_t *q, const char *tag_msg)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "%s: %s", tag_msg,
+                  q->app->path);
+    return HTTP_BAD_GATEWAY;
+}
+
+/* The header block is complete: check what httpd's scanner does not, then
+ * let it set status, headers and conditional-request results. */
+static int headers_complete(fcgix_req_t *q)
+{
+    request_rec *r = q->r;
+    hdr_iter_t it = {q->hbuf, q->hlen, 0};
+    const unsigned char *n, *v;
+    size_t nl, vl, pos = 0;
+    char sbuf[MAX_STRING_LEN];
+    const char *location;
+    int rc;
+
+    while (fcgix_hdr_next(q->hbuf, q->hlen, &pos, &n, &nl, &v, &vl)) {
+        if (fcgix_hdr_name_is(n, nl, "Status") &&
+            fcgix_hdr_status_code(v, vl) < 0) {
+            return bad_response(q, "FCGIX0108: invalid Status header (a "
+                                   "code from 200 to 599 is required) from "
+                                   "application");
+        }
+    }
+    sbuf[0] = '\0';
+    rc = ap_scan_script_header_err_core_ex(r, sbuf, hdr_getter, &it,
+                                           APLOG_MODULE_INDEX);
+    if (rc == HTTP_NOT_MODIFIED) {
+        r->status = rc;
+        q->fin = FIN_NOT_MODIFIED;
+        return OK;
+    }
+    if (rc != OK) {
+        return bad_response(q, "FCGIX0114: response headers rejected by "
+                               "httpd for application");
+    }
+    q->headers_done = 1;
+    location = apr_table_get(r->headers_out, "Location");
+    if (location && r->status == HTTP_OK) {
+        if (location[0] == '/') {
+            q->fin = FIN_REDIRECT;
+            return OK;
+        }
+        return HTTP_MOVED_TEMPORARILY;
+    }
+    if (r->header_only) {
+        q->fin = FIN_HEAD;
+    }
+    return OK;
+}
+
+/* Collects header bytes until the block is complete. Returns OK with *used
+ * set to the header bytes of this slice, or an error status. */
+static int on_header_bytes(fcgix_req_t *q, const unsigned char *p, size_t len,
+                           size_t *used)
+{
+    fcgix_hdr_status_t st = fcgix_hdr_feed(&q->hdr, p, len, used);
+
+    if (st == FCGIX_HDR_TOO_BIG) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "FCGIX0106: %s: response header block over its limits "
+                      "(-header-max-bytes %d, -header-max-lines %d, "
+                      "-header-max-line %d)",
+                      q->app->path, q->app->o.hdr_max_bytes,
+                      q->app->o.hdr_max_lines, q->app->o.hdr_max_line);
+        return HTTP_BAD_GATEWAY;
+    }
+    if (st == FCGIX_HDR_BAD) {
+        return bad_response(q, "FCGIX0107: malformed response header line "
+                               "(control byte, bare CR, obs-fold or missing "
+                               "colon) from application");
+    }
+    if (q->hlen + *used > q->hcap) {
+        size_t ncap = q->hcap ? q->hcap : 1024;
+        unsigned char *nb;
+        while (ncap < q->hlen + *used) {
+            ncap *= 2;
+        }
+        nb = apr_palloc(q->r->pool, ncap);
+        if (q->hlen) {
+            memcpy(nb, q->hbuf, q->hlen);
+        }
+        q->hbuf = nb;
+        q->hcap = ncap;
+    }
+    memcpy(q->hbuf + q->hlen, p, *used);
+    q->hlen += *used;
+    return st == FCGIX_HDR_DONE ? headers_complete(q) : OK;
+}
+
+/* STDOUT content: header bytes first, then body slices that share the
+ * read buffer (one heap bucket, reference-counted copies: no copying). */
+static int on_stdout(fcgix_req_t *q, apr_bucket **whole, const char *buf,
+                     size_t n, const unsigned char *p, size_t len)
+{
+    apr_bucket *b;
+
+    if (!q->headers_done) {
+        size_t used;
+        int st = on_header_bytes(q, p, len, &used);
+        if (st != OK || q->fin) {
+            return st;
+        }
+        p += used;
+        len -= used;
+        if (len == 0) {
+            return OK;
+        }
+    }
+    if (*whole == NULL) {
+        *whole = apr_bucket_heap_create(buf, n, apr_bucket_free,
+                                        q->r->connection->bucket_alloc);
+        q->rbuf = NULL; /* the bucket owns it now */
+    }
+    apr_bucket_copy(*whole, &b);
+    b->start = (apr_off_t)((const char *)p - buf);
+    b->length = len;
+    APR_BRIGADE_INSERT_TAIL(q->obb, b);
+    return OK;
+}
+
+static int protocol_error(fcgix_req_t *q, fcgix_proto_err_t e)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                  "FCGIX0105: %s: FastCGI protocol violation: %s",
+                  q->app->path, fcgix_proto_strerror(e));
+    return HTTP_BAD_GATEWAY;
+}
+
+static int on_end_request(fcgix_req_t *q, const fcgix_event_t *ev)
+{
+    if (ev->protocol_status == FCGIX_PS_OVERLOADED) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "FCGIX0111: %s: application is overloaded "
+                      "(FCGI_OVERLOADED)",
+                      q->app->path);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (ev->protocol_status != FCGIX_PS_REQUEST_COMPLETE) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "FCGIX0112: %s: application refused the request "
+                      "(protocol status %u)",
+                      q->app->path, ev->protocol_status);
+        return HTTP_BAD_GATEWAY;
+    }
+    if (!q->headers_done && !q->fin) {
+        return bad_response(q, "FCGIX0110: request ended before complete "
+                               "response headers from application");
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, q->r,
+                  "%s: request complete, app status %u", q->app->path,
+                  (unsigned)ev->app_status);
+    q->ended = 1;
+    return OK;
+}
+
+/* Decodes one read's worth of bytes. */
+static int on_bytes(fcgix_req_t *q, char *buf, size_t n)
+{
+    apr_bucket *whole = NULL;
+    size_t off = 0;
+    int st = OK;
+
+    while (off < n && st == OK && !q->fin) {
+        fcgix_event_t ev;
+        off += fcgix_dec_feed(&q->dec, (unsigned char *)buf + off, n - off,
+                              &ev);
+        switch (ev.type) {
+        case FCGIX_EV_STDOUT:
+            st = on_stdout(q, &whole, buf, n, ev.data, ev.len);
+            break;
+        case FCGIX_EV_STDERR:
+            on_stderr(q, ev.data, ev.len);
+            break;
+        case FCGIX_EV_END_REQUEST:
+            st = on_end_request(q, &ev);
+            break;
+        case FCGIX_EV_ERROR:
+            st = protocol_error(q, ev.error);
+            break;
+        case FCGIX_EV_NONE:
+            break;
+        }
+    }
+    if (whole) {
+        apr_bucket_destroy(whole); /* the slices keep the buffer alive */
+    }
+    return st;
+}
+
+/* ----------------------------------------------------------- the loop */
+
+#define CLIENT_GONE (-2)
+
+static int pass_out(fcgix_req_t *q, int flush)
+{
+    apr_status_t rv;
+
+    if (flush) {
+        APR_BRIGADE_INSERT_TAIL(
+            q->obb, apr_bucket_flush_create(q->r->connection->bucket_alloc));
+    }
+    if (APR_BRIGADE_EMPTY(q->obb)) {
+        return OK;
+    }
+    q->sent = 1;
+    rv = ap_pass_brigade(q->r->output_filters, q->obb);
+    apr_brigade_cleanup(q->obb);
+    q->unflushed = !flush;
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, q->r,
+                      "%s: client went away", q->app->path);
+        return CLIENT_GONE;
+    }
+    return OK;
+}
+
+/* Waits for the app, bounded by -idle-timeout and what is left of
+ * -request-timeout (the total time a request may spend waiting on it). */
+static int wait_app(fcgix_req_t *q)
+{
+    const fcgix_opts_t *o = &q->app->o;
+    apr_interval_time_t wait = apr_time_from_sec(o->idle_timeout);
+    int total = 0, rc;
+    apr_time_t t0;
+
+    if (o->request_timeout) {
+        apr_interval_time_t left =
+            apr_time_from_sec(o->request_timeout) - q->waited;
+        if (left <= wait) {
+            wait = left > 0 ? left : 0;
+            total = 1;
+        }
+    }
+    t0 = apr_time_now();
+    rc = wait_fd(q->fd, POLLIN | (q->olen ? POLLOUT : 0),
+                 (int)((wait + 999) / 1000));
+    q->waited += apr_time_now() - t0;
+    if (rc == 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      total ? "FCGIX0104: %s: request exceeded -request-"
+                              "timeout (%d s waiting on the application)"
+                            : "FCGIX0103: %s: no data from the application "
+                              "for %d s (-idle-timeout)",
+                      q->app->path,
+                      total ? o->request_timeout : o->idle_timeout);
+        return HTTP_GATEWAY_TIME_OUT;
+    }
+    if (rc < 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, q->r,
+                      "FCGIX0113: %s: poll failed", q->app->path);
+        return HTTP_BAD_GATEWAY;
+    }
+    if (rc & (POLLIN | POLLHUP | POLLERR)) {
+        q->readable = 1;
+    }
+    return OK;
+}
+
+/* Sends what is pending toward the app; returns 1 on progress. */
+static int send_some(fcgix_req_t *q)
+{
+    ssize_t w = send(q->fd, q->optr, q->olen, MSG_NOSIGNAL);
+
+    if (w > 0) {
+        q->optr += w;
+        q->olen -= (size_t)w;
+        return 1;
+    }
+    if (w < 0 && errno != EAGAIN && errno != EINTR) {
+        /* The app closed its side or answered without reading the whole
+         * body: drop the rest of the body, keep reading the response. */
+        q->stdin_dead = 1;
+        q->olen = 0;
+        q->readable = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int recv_some(fcgix_req_t *q, int *progress)
+{
+    ssize_t n;
+    int st;
+
+    if (q->rbuf == NULL) {
+        q->rbuf = apr_bucket_alloc(RBUF_SIZE, q->r->connection->bucket_alloc);
+    }
+    n = recv(q->fd, q->rbuf, RBUF_SIZE, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        q->readable = 0;
+        return OK;
+    }
+    if (n <= 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, n < 0 ? errno : 0, q->r,
+                      "FCGIX0109: %s: application closed the connection "
+                      "before ending the request",
+                      q->app->path);
+        return HTTP_BAD_GATEWAY;
+    }
+    *progress = 1;
+    q->readable = n == RBUF_SIZE;
+    st = on_bytes(q, q->rbuf, (size_t)n);
+    if (st != OK || q->fin || q->ended) {
+        return st;
+    }
+    return pass_out(q, q->app->o.flush);
+}
+
+static int pump(fcgix_req_t *q)
+{
+    for (;;) {
+        int progress = 0, st;
+
+        if (q->olen == 0 && q->next_len) {
+            q->optr = q->next_ptr;
+            q->olen = q->next_len;
+            q->next_len = 0;
+        }
+        else if (q->olen == 0 && !q->stdin_eof && !q->stdin_dead) {
+            st = fill_stdin(q);
+            if (st != OK) {
+                return st;
+            }
+        }
+        if (q->olen) {
+            progress = send_some(q);
+        }
+        if (q->readable) {
+            st = recv_some(q, &progress);
+            if (st != OK || q->fin || q->ended) {
+                return st;
+            }
+        }
+        if (!progress) {
+            if (q->unflushed && (st = pass_out(q, 1)) != OK) {
+                return st;
+            }
+            if ((st = wait_app(q)) != OK) {
+                return st;
+            }
+        }
+    }
+}
+
+/* Data after END_REQUEST is a protocol violation; look without waiting. */
+static int check_trailing(fcgix_req_t *q)
+{
+    char c;
+
+    if (recv(q->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1) {
+        return protocol_error(q, FCGIX_E_AFTER_END);
+    }
+    return OK;
+}
+
+/* After the response has started, an error can only cut it short: the
+ * error bucket makes httpd omit the final chunk and close the connection,
+ * so the client never takes a broken response for a complete one. */
+static int truncate_response(fcgix_req_t *q, int status)
+{
+    apr_bucket_alloc_t *ba = q->r->connection->bucket_alloc;
+
+    apr_brigade_cleanup(q->obb);
+    q->r->connection->keepalive = AP_CONN_CLOSE;
+    APR_BRIGADE_INSERT_TAIL(
+        q->obb, ap_bucket_error_create(status == HTTP_GATEWAY_TIME_OUT
+                                           ? status
+                                           : HTTP_BAD_GATEWAY,
+                                       NULL, q->r->pool, ba));
+    APR_BRIGADE_INSERT_TAIL(q->obb, apr_bucket_eos_create(ba));
+    ap_pass_brigade(q->r->output_filters, q->obb);
+    return OK;
+}
+
+static int finish(fcgix_req_t *q, int st)
+{
+    request_rec *r = q->r;
+
+    if (st == OK && q->ended) {
+        st = check_trailing(q);
+    }
+    close_app(q);
+    if (q->rbuf) {
+        apr_bucket_free(q->rbuf);
+        q->rbuf = NULL;
+    }
+    stderr_finish(q);
+    if (st == CLIENT_GONE) {
+        return OK;
+    }
+    if (st != OK) {
+        return q->sent ? truncate_response(q, st) : st;
+    }
+    if (q->fin == FIN_REDIRECT) {
+        r->method = "GET";
+        r->method_number = M_GET;
+        apr_table_unset(r->headers_in, "Content-Length");
+        ap_internal_redirect_handler(apr_table_get(r->headers_out, "Location"),
+                                     r);
+        return OK;
+    }
+    if (q->fin == FIN_NOT_MODIFIED) {
+        return OK; /* r->status is 304; httpd sends it without a body */
+    }
+    APR_BRIGADE_INSERT_TAIL(q->obb,
+                            apr_bucket_eos_create(r->connection->bucket_alloc));
+    q->sent = 1;
+    ap_pass_brigade(r->output_filters, q->obb);
+    return OK;
+}
+
+int fcgix_respond(request_rec *r, const fcgix_app_t *app)
+{
+    const char *te = apr_table_get(r->headers_in, "Transfer-Encoding");
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    int has_body = te != NULL || (cl != NULL && strcmp(cl, "0") != 0);
+    fcgix_req_t *q = apr_pcalloc(r->pool, sizeof(*q));
+    int st = OK;
+
+    q->r = r;
+    q->app = app;
+    q->fd = -1;
+    apr_pool_cleanup_register(r->pool, q, close_app, apr_pool_cleanup_null);
+    fcgix_dec_init(&q->dec, REQ_ID);
+    fcgix_hdr_init(&q->hdr, (size_t)app->o.hdr_max_bytes,
+                   (size_t)app->o.hdr_max_lines, (size_t)app->o.hdr_max_line);
+    q->obb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    if (has_body) {
+        q->ibb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+        q->obuf = apr_palloc(r->pool, OBUF_SIZE);
+        /* Read the first part of the body before taking an app connection:
+         * a body over LimitRequestBody fails here, costing the app nothing;
+         * a chunked body is spooled whole so the app gets CONTENT_LENGTH. */
+        st = te ? spool_body(q) : OK;
+        if (st == OK) {
+            st = fill_stdin(q);
+        }
+        if (st != OK) {
+            return st;
+        }
+        q->next_ptr = q->optr;
+        q->next_len = q->olen;
+        q->olen = 0;
+    }
+    st = connect_app(q);
+    if (st == OK) {
+        build_params(q, has_body); /* queued ahead of the body bytes */
+        st = pump(q);
+    }
+    return finish(q, st);
+}
