@@ -464,9 +464,10 @@ static void build_params(fcgix_req_t *q, int has_body)
     ap_add_cgi_vars(r);
     add_pass_headers(r, q->app);
     apr_table_unset(r->subprocess_env, "HTTP_PROXY"); /* httpoxy */
-    if (q->spooled) {
+    if (q->spooled) { /* the app sees a plain body of known length */
         apr_table_setn(r->subprocess_env, "CONTENT_LENGTH",
                        apr_off_t_toa(r->pool, q->spool_len));
+        apr_table_unset(r->subprocess_env, "HTTP_TRANSFER_ENCODING");
     }
     arr = apr_table_elts(r->subprocess_env);
     e = (const apr_table_entry_t *)arr->elts;
