@@ -354,7 +354,7 @@ const command_rec fcgix_cmds[] = {
                      "filename -host host:port | -socket path [option ...]"),
     AP_INIT_TAKE1("FastCgiIpcDir", cmd_ipc_dir, NULL, RSRC_CONF,
                   "directory for the FastCGI Unix sockets"),
-    {NULL}};
+    {.name = NULL}};
 
 /* ------------------------------------------------------------- lookup */
 
