@@ -77,7 +77,8 @@ typedef struct {
     int readable;
     int unflushed;
     /* stderr */
-    char *eline;
+    char *eline; /* the stderr line being collected */
+    char *eesc;  /* its escaped form */
     size_t elen;
     int eskip;
     apr_size_t elogged, esuppressed;
@@ -91,16 +92,18 @@ static void log_stderr_line(fcgix_req_t *q, const char *line, size_t len,
                             int cut)
 {
     size_t cap = (size_t)q->app->o.stderr_max_line * 4 + 1;
-    char *esc = apr_palloc(q->r->pool, cap);
 
     if (q->elogged >= (apr_size_t)q->app->o.stderr_max_bytes) {
-        q->esuppressed += len;
+        q->esuppressed += len + 1;
         return;
     }
-    q->elogged += len;
-    fcgix_log_escape(esc, cap, (const unsigned char *)line, len);
+    if (q->eesc == NULL) { /* one buffer per request, whatever it writes */
+        q->eesc = apr_palloc(q->r->pool, cap);
+    }
+    q->elogged += len + 1;
+    fcgix_log_escape(q->eesc, cap, (const unsigned char *)line, len);
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
-                  "FCGIX0300: %s: stderr: %s%s", q->app->path, esc,
+                  "FCGIX0300: %s: stderr: %s%s", q->app->path, q->eesc,
                   cut ? " [line cut]" : "");
 }
 
