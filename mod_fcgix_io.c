@@ -899,20 +899,21 @@ static int check_trailing(fcgix_req_t *q)
     return OK;
 }
 
-/* After the response has started, an error can only cut it short: the
- * error bucket makes httpd omit the final chunk and close the connection,
- * so the client never takes a broken response for a complete one. */
-static int truncate_response(fcgix_req_t *q, int status)
+/* After the response has started, an error can only cut it short: an
+ * error bucket with 502 makes httpd's chunk filter omit the final chunk and
+ * its error filter close the connection, so the client never takes a broken
+ * response for a complete one. (The status itself never reaches the client;
+ * 502 is the one value every 2.4 chunk filter treats as a broken backend.
+ * The log line already said what happened.) */
+static int truncate_response(fcgix_req_t *q)
 {
     apr_bucket_alloc_t *ba = q->r->connection->bucket_alloc;
 
     apr_brigade_cleanup(q->obb);
     q->r->connection->keepalive = AP_CONN_CLOSE;
-    APR_BRIGADE_INSERT_TAIL(
-        q->obb, ap_bucket_error_create(status == HTTP_GATEWAY_TIME_OUT
-                                           ? status
-                                           : HTTP_BAD_GATEWAY,
-                                       NULL, q->r->pool, ba));
+    APR_BRIGADE_INSERT_TAIL(q->obb, ap_bucket_error_create(HTTP_BAD_GATEWAY,
+                                                           NULL, q->r->pool,
+                                                           ba));
     APR_BRIGADE_INSERT_TAIL(q->obb, apr_bucket_eos_create(ba));
     ap_pass_brigade(q->r->output_filters, q->obb);
     return OK;
@@ -935,7 +936,7 @@ static int finish(fcgix_req_t *q, int st)
         return OK;
     }
     if (st != OK) {
-        return q->sent ? truncate_response(q, st) : st;
+        return q->sent ? truncate_response(q) : st;
     }
     if (q->fin == FIN_REDIRECT) {
         r->method = "GET";

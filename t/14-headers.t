@@ -1,0 +1,314 @@
+# 14-headers.t - the application's header block: validation, framing and
+# limits.
+#
+# The app never frames the response: an app-sent Content-Length (too big or
+# too small) or Transfer-Encoding: chunked is not used as framing; the client
+# gets exactly the app's body, correctly delimited.
+# Malformed header blocks -> 502 with a tagged log line naming the app: a
+# control byte (0x01, NUL, ESC, DEL) in a value or a name, a bare CR, a bare
+# LF inside a value, obs-fold (SP and HTAB), a line without a colon, a Status
+# that is not three digits 200..599 (2000, abc, 600, 199, 20, 099) or a 1xx
+# Status (100, 103). Each bad block is followed by a correct rest, so a
+# lenient module would answer 200.
+# Limits: header block > 64 KiB, > 100 lines, or a line > 8190 bytes -> 502
+# at once while the app keeps sending header bytes forever; and each limit is
+# configurable (-header-max-bytes, -header-max-lines, -header-max-line):
+# the same finite block passes or fails depending on the option.
+use strict;
+use warnings;
+use Test::More;
+use FcgixTest;
+
+# ---------------------------------------------------------------------
+# Raw HTTP/1.1 client (one request, one fresh connection), kept in this
+# file so what the client sees is measured at the socket: framing,
+# truncation, and when the body bytes arrive.
+#
+# raw_req($t, $method, $path, headers => [ "Name: value", ... ],
+#         body => $bytes, timeout => s)
+# reads until the response is complete (by its own framing), the server
+# closes, or the timeout (default 15 s) passes. Returns a hashref:
+#   code, headers {lc name => [values]}, body (de-chunked), framing
+#   ('chunked' | 'length' | 'none' for HEAD/304/204 | 'close'), complete
+#   (the framing says the response is whole), closed (server closed before
+#   the response was complete), timed_out, elapsed, t_headers, t_first_body
+#   (seconds from sending to the first body byte), t_complete, extra (bytes
+#   after a complete response), raw.
+use IO::Socket::INET ();
+use IO::Select ();
+use Time::HiRes ();
+
+sub parse_resp {
+    my ($raw, $method) = @_;
+    my %r = (headers_done => 0, body => '', complete => 0, extra => '');
+    my $he = index($raw, "\r\n\r\n");
+    return \%r if $he < 0;
+    my $head = substr($raw, 0, $he);
+    my $rest = substr($raw, $he + 4);
+    my ($sl, @lines) = split /\r\n/, $head;
+    $r{headers_done} = 1;
+    ($r{code}) = $sl =~ m{^HTTP/\d\.\d (\d{3})};
+    $r{code} //= 0;
+    $r{status_line} = $sl;
+    $r{headers} = {};
+    for my $l (@lines) {
+        my ($k, $v) = $l =~ /^([^:]+):[ \t]*(.*?)[ \t]*$/ or next;
+        push @{ $r{headers}{ lc $k } }, $v;
+    }
+    my $h = $r{headers};
+    if ($method eq 'HEAD' || $r{code} == 304 || $r{code} == 204 || $r{code} < 200) {
+        $r{framing} = 'none';
+        $r{complete} = 1;
+        $r{extra} = $rest;
+    }
+    elsif ($h->{'transfer-encoding'} && $h->{'transfer-encoding'}[-1] =~ /chunked\s*$/i) {
+        $r{framing} = 'chunked';
+        my $pos = 0;
+        while (1) {
+            my $le = index($rest, "\r\n", $pos);
+            last if $le < 0;
+            my ($hex) = substr($rest, $pos, $le - $pos) =~ /^([0-9a-fA-F]+)/;
+            if (!defined $hex) { $r{bad_chunk} = 1; last }
+            my $n = hex $hex;
+            if ($n == 0) {
+                # trailer section up to an empty line
+                my $te = index($rest, "\r\n\r\n", $le);
+                $te = $le if substr($rest, $le, 4) eq "\r\n\r\n";
+                if ($te >= 0) {
+                    $r{complete} = 1;
+                    $r{extra} = substr($rest, $te + 4);
+                }
+                last;
+            }
+            last if length($rest) < $le + 2 + $n;
+            $r{body} .= substr($rest, $le + 2, $n);
+            $pos = $le + 2 + $n;
+            last if length($rest) < $pos + 2;
+            if (substr($rest, $pos, 2) ne "\r\n") { $r{bad_chunk} = 1; last }
+            $pos += 2;
+        }
+        # a partial chunk's bytes count as received body too
+        if (!$r{complete} && !$r{bad_chunk}) {
+            my $le = index($rest, "\r\n", $pos);
+            if ($le >= 0 && substr($rest, $pos, $le - $pos) =~ /^([0-9a-fA-F]+)/ && hex($1) > 0) {
+                $r{body} .= substr($rest, $le + 2, hex $1);
+            }
+        }
+    }
+    elsif ($h->{'content-length'}) {
+        $r{framing} = 'length';
+        my $cl = $h->{'content-length'}[0];
+        $r{body} = substr($rest, 0, $cl);
+        if (length($rest) >= $cl) {
+            $r{complete} = 1;
+            $r{extra} = substr($rest, $cl);
+        }
+    }
+    else {
+        $r{framing} = 'close';
+        $r{body} = $rest;
+    }
+    return \%r;
+}
+
+sub raw_req {
+    my ($t, $method, $path, %o) = @_;
+    my $timeout = $o{timeout} // 15;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port,
+        Proto => 'tcp', Timeout => 5) or die "raw_req: connect: $!\n";
+    binmode $s;
+    my $req = "$method $path HTTP/1.1\r\nHost: 127.0.0.1:" . $t->port . "\r\n";
+    $req .= "$_\r\n" for @{ $o{headers} || [] };
+    $req .= "Content-Length: " . length($o{body}) . "\r\n" if defined $o{body};
+    $req .= "\r\n";
+    $req .= $o{body} if defined $o{body};
+    my $t0 = Time::HiRes::time();
+    my $off = 0;
+    while ($off < length $req) {
+        my $w = syswrite($s, $req, length($req) - $off, $off);
+        last unless defined $w;
+        $off += $w;
+    }
+    my $sel = IO::Select->new($s);
+    my $raw = '';
+    my ($closed, $timed_out, $r) = (0, 0, undef);
+    my ($t_headers, $t_first_body, $t_complete);
+    while (1) {
+        my $left = $t0 + $timeout - Time::HiRes::time();
+        if ($left <= 0 || !$sel->can_read($left)) { $timed_out = 1; last }
+        my $n = sysread($s, my $buf, 65536);
+        my $now = Time::HiRes::time() - $t0;
+        if (!$n) { $closed = 1; last }
+        $raw .= $buf;
+        $r = parse_resp($raw, $method);
+        $t_headers //= $now if $r->{headers_done};
+        $t_first_body //= $now if length $r->{body};
+        if ($r->{complete}) { $t_complete = $now; last }
+    }
+    close $s;
+    $r = parse_resp($raw, $method);
+    $r->{framing} //= '';
+    $r->{code} //= 0;
+    $r->{closed} = $closed;
+    $r->{timed_out} = $timed_out;
+    $r->{elapsed} = Time::HiRes::time() - $t0;
+    $r->{t_headers} = $t_headers;
+    $r->{t_first_body} = $t_first_body;
+    $r->{t_complete} = $t_complete;
+    $r->{raw} = $raw;
+    return $r;
+}
+
+sub hdr1 { my ($r, $name) = @_; my $v = $r->{headers}{ lc $name }; return $v ? $v->[0] : undef }
+
+sub show {
+    my ($r) = @_;
+    my $raw = $r->{raw} // '';
+    my $head = substr($raw, 0, 600);
+    $head =~ s/([^\x20-\x7e\n])/sprintf('\\x%02x', ord $1)/ge;
+    return sprintf("code=%s framing=%s complete=%d closed=%d timed_out=%d elapsed=%.2f body=%d bytes\n%s",
+        $r->{code}, $r->{framing}, $r->{complete}, $r->{closed}, $r->{timed_out}, $r->{elapsed},
+        length $r->{body}, $head);
+}
+
+# Waits (<= 5 s) until the error log, from byte offset $off on, matches $re.
+sub log_since_like {
+    my ($t, $off, $re, $name, $wait) = @_;
+    my $ok = $t->wait_for(sub { substr($t->error_log, $off) =~ $re }, $wait // 5);
+    ok($ok, $name) or diag("new error log lines:\n" . substr($t->error_log, $off, 4000));
+    return $ok;
+}
+
+my $t = FcgixTest->new;
+my $d = $t->dir;
+my $h = "$d/htdocs";
+
+my $app = $t->start_app(prog => 'badapp');
+$t->start_httpd(<<"CONF");
+FastCgiIpcDir $d/ipc
+FastCgiExternalServer $h/bad.fcgi $app->{spec}
+FastCgiExternalServer $h/lines20.fcgi $app->{spec} -header-max-lines 20
+FastCgiExternalServer $h/lines200.fcgi $app->{spec} -header-max-lines 200
+FastCgiExternalServer $h/line1k.fcgi $app->{spec} -header-max-line 1000
+FastCgiExternalServer $h/bytes4k.fcgi $app->{spec} -header-max-bytes 4096
+FastCgiExternalServer $h/bytes128k.fcgi $app->{spec} -header-max-bytes 131072
+CONF
+my $tag = qr/FCGIX\d{4}:/;
+
+sub expect_502 {
+    my ($file, $q, $name, %o) = @_;
+    my $off = length $t->error_log;
+    my $r = raw_req($t, 'GET', "/$file?$q", timeout => 20);
+    is($r->{code}, 502, "$name: 502") or diag show($r);
+    unlike($r->{body}, qr/body after/, "$name: app body not passed on");
+    cmp_ok($r->{elapsed}, '<', $o{tmax} // 10, sprintf('%s: answered within %d s (%.2f)', $name, $o{tmax} // 10, $r->{elapsed}));
+    log_since_like($t, $off, qr/$tag.*\Q$h\/$file\E/, "$name: tagged log line naming the app");
+    return $r;
+}
+
+sub expect_200 {
+    my ($file, $q, $name) = @_;
+    my $r = raw_req($t, 'GET', "/$file?$q", timeout => 20);
+    is($r->{code}, 200, "$name: 200") or diag show($r);
+    ok($r->{complete}, "$name: complete");
+    is($r->{body}, "body after many headers\n", "$name: body");
+    return $r;
+}
+
+# ---- the app never frames the response
+{
+    my $r = raw_req($t, 'GET', '/bad.fcgi?mode=cl_lie', timeout => 20);
+    is($r->{code}, 200, 'Content-Length: 1000000 from the app: 200') or diag show($r);
+    ok($r->{complete}, 'Content-Length lie: the response is complete') or diag show($r);
+    is($r->{body}, "short body\n", 'Content-Length lie: exactly the app body');
+    ok(!defined hdr1($r, 'Content-Length') || hdr1($r, 'Content-Length') == 11,
+        'Content-Length lie: no Content-Length other than the real one') or diag show($r);
+    cmp_ok($r->{elapsed}, '<', 5, 'Content-Length lie: the client does not wait for missing bytes');
+
+    $r = raw_req($t, 'GET', '/bad.fcgi?mode=cl_short', timeout => 20);
+    is($r->{code}, 200, 'Content-Length: 3 from the app: 200') or diag show($r);
+    ok($r->{complete}, 'Content-Length too small: complete');
+    is($r->{body}, "a body longer than three bytes\n", 'Content-Length too small: the whole app body');
+    is($r->{extra}, '', 'Content-Length too small: no bytes beyond the framing');
+
+    $r = raw_req($t, 'GET', '/bad.fcgi?mode=te_chunked', timeout => 20);
+    is($r->{code}, 200, 'Transfer-Encoding: chunked from the app: 200') or diag show($r);
+    ok($r->{complete} && !$r->{bad_chunk}, 'app Transfer-Encoding: response correctly delimited')
+        or diag show($r);
+    is($r->{body}, "raw body, not chunked\n", 'app Transfer-Encoding: exactly the app body');
+
+    # the same on a keep-alive connection: the next response parses cleanly
+    my $c = $t->conn(timeout => 15);
+    my @ok;
+    for my $m (qw(cl_lie cl_short te_chunked good)) {
+        my $x = eval { $c->request('GET', "/bad.fcgi?mode=$m") };
+        push @ok, ($x && $x->{code} == 200) ? $m : "$m FAILED: " . ($@ // 'no response');
+    }
+    $c->close;
+    is_deeply(\@ok, [qw(cl_lie cl_short te_chunked good)], 'keep-alive: four responses in a row parse');
+}
+
+# ---- malformed header lines
+expect_502('bad.fcgi', 'mode=hdr_ctl', 'header value with 0x01');
+expect_502('bad.fcgi', 'mode=hdr_nul', 'header value with NUL');
+expect_502('bad.fcgi', 'mode=hdr_esc', 'header value with ESC');
+expect_502('bad.fcgi', 'mode=hdr_del', 'header value with DEL');
+expect_502('bad.fcgi', 'mode=hdr_byte&c=1f', 'header value with 0x1f');
+expect_502('bad.fcgi', 'mode=hdr_cr', 'header value with a bare CR');
+expect_502('bad.fcgi', 'mode=hdr_lf', 'header value with a bare LF');
+expect_502('bad.fcgi', 'mode=hdr_ctlname', 'control byte in a header name');
+expect_502('bad.fcgi', 'mode=hdr_obsfold', 'obs-fold continuation (SP)');
+expect_502('bad.fcgi', 'mode=hdr_obsfold&tab=1', 'obs-fold continuation (HTAB)');
+expect_502('bad.fcgi', 'mode=hdr_nocolon', 'header line without a colon');
+
+# ---- Status values
+expect_502('bad.fcgi', 'mode=status_1xx', 'Status: 103 Early Hints');
+expect_502('bad.fcgi', 'mode=status&v=100', 'Status: 100');
+expect_502('bad.fcgi', 'mode=status_bad', 'Status: 2000');
+expect_502('bad.fcgi', "mode=status&v=$_", "Status: $_") for qw(abc 600 199 20 099 2x0);
+expect_502('bad.fcgi', 'mode=status&v=', 'Status: (empty)');
+{
+    my $r = raw_req($t, 'GET', '/bad.fcgi?mode=status&v=599');
+    is($r->{code}, 599, 'Status: 599 is in range') or diag show($r);
+    $r = raw_req($t, 'GET', '/bad.fcgi?mode=status&v=200%20Fine');
+    is($r->{code}, 200, 'Status: 200 Fine is in range') or diag show($r);
+}
+
+# ---- limits, app sending forever: 502 at once
+expect_502('bad.fcgi', 'mode=hdr_huge', 'header block over 64 KiB (app keeps sending)', tmax => 5);
+expect_502('bad.fcgi', 'mode=hdr_lines', 'over 100 header lines (app keeps sending)', tmax => 5);
+expect_502('bad.fcgi', 'mode=hdr_longline', 'header line over 8190 bytes (app keeps sending)', tmax => 5);
+
+# ---- limits, finite blocks, defaults vs options
+# lines: the block has Content-Type + n X-L lines
+expect_200('bad.fcgi', 'mode=hdr_lines&n=30', 'default, 31 header lines');
+expect_502('lines20.fcgi', 'mode=hdr_lines&n=30', '-header-max-lines 20, 31 header lines');
+expect_200('bad.fcgi', 'mode=hdr_lines&n=99', 'default, 100 header lines');
+expect_502('bad.fcgi', 'mode=hdr_lines&n=150', 'default, 151 header lines');
+{
+    my $r = expect_200('lines200.fcgi', 'mode=hdr_lines&n=150', '-header-max-lines 200, 151 header lines');
+    ok(defined hdr1($r, 'X-L000149'), '-header-max-lines 200: the last app header arrives');
+}
+# line length: "X-Long: " + n bytes
+expect_200('bad.fcgi', 'mode=hdr_longline&n=2000', 'default, a 2008-byte line');
+expect_502('line1k.fcgi', 'mode=hdr_longline&n=2000', '-header-max-line 1000, a 2008-byte line');
+expect_200('bad.fcgi', 'mode=hdr_longline&n=8182', 'default, an 8190-byte line (the limit)');
+expect_502('bad.fcgi', 'mode=hdr_longline&n=9000', 'default, a 9008-byte line');
+# block size: 35 lines of 2002 bytes = ~70 KB
+expect_502('bad.fcgi', 'mode=hdr_huge&n=70000&ll=2000', 'default, a ~70 KB header block');
+{
+    my $r = expect_200('bytes128k.fcgi', 'mode=hdr_huge&n=70000&ll=2000', '-header-max-bytes 131072, a ~70 KB block');
+    ok(defined hdr1($r, 'X-Huge-000034'), '-header-max-bytes 131072: the last app header arrives');
+}
+expect_200('bad.fcgi', 'mode=hdr_huge&n=5000&ll=1000', 'default, a ~5 KB block');
+expect_502('bytes4k.fcgi', 'mode=hdr_huge&n=5000&ll=1000', '-header-max-bytes 4096, a ~5 KB block');
+
+# the server is still healthy
+{
+    my $r = raw_req($t, 'GET', '/bad.fcgi?mode=good');
+    is($r->{code}, 200, 'afterwards: a good request works');
+    is($r->{body}, "hello from badapp\n", 'afterwards: body');
+}
+
+$t->done;
+done_testing;

@@ -1,0 +1,280 @@
+# 14-stderr.t - the application's FCGI_STDERR stream in the error log.
+#
+#   each stderr line is logged with a FCGIXnnnn: tag and the app filename;
+#   a line split across two records is logged as one line; an unterminated
+#   last line is logged too;
+#   control bytes are escaped (\x01, \x1b, \x7f), no raw control byte
+#   reaches the error log;
+#   long lines are cut to -stderr-max-line (default 1024, and 100 when
+#   configured);
+#   a flooding app (10 MB of stderr in one request) grows the error log by
+#   less than 5 % of what it wrote, a tagged line says output was
+#   suppressed, and the response is still delivered;
+#   -stderr-max-bytes bounds the logged bytes per request.
+use strict;
+use warnings;
+use Test::More;
+use FcgixTest;
+
+# ---------------------------------------------------------------------
+# Raw HTTP/1.1 client (one request, one fresh connection), kept in this
+# file so what the client sees is measured at the socket: framing,
+# truncation, and when the body bytes arrive.
+#
+# raw_req($t, $method, $path, headers => [ "Name: value", ... ],
+#         body => $bytes, timeout => s)
+# reads until the response is complete (by its own framing), the server
+# closes, or the timeout (default 15 s) passes. Returns a hashref:
+#   code, headers {lc name => [values]}, body (de-chunked), framing
+#   ('chunked' | 'length' | 'none' for HEAD/304/204 | 'close'), complete
+#   (the framing says the response is whole), closed (server closed before
+#   the response was complete), timed_out, elapsed, t_headers, t_first_body
+#   (seconds from sending to the first body byte), t_complete, extra (bytes
+#   after a complete response), raw.
+use IO::Socket::INET ();
+use IO::Select ();
+use Time::HiRes ();
+
+sub parse_resp {
+    my ($raw, $method) = @_;
+    my %r = (headers_done => 0, body => '', complete => 0, extra => '');
+    my $he = index($raw, "\r\n\r\n");
+    return \%r if $he < 0;
+    my $head = substr($raw, 0, $he);
+    my $rest = substr($raw, $he + 4);
+    my ($sl, @lines) = split /\r\n/, $head;
+    $r{headers_done} = 1;
+    ($r{code}) = $sl =~ m{^HTTP/\d\.\d (\d{3})};
+    $r{code} //= 0;
+    $r{status_line} = $sl;
+    $r{headers} = {};
+    for my $l (@lines) {
+        my ($k, $v) = $l =~ /^([^:]+):[ \t]*(.*?)[ \t]*$/ or next;
+        push @{ $r{headers}{ lc $k } }, $v;
+    }
+    my $h = $r{headers};
+    if ($method eq 'HEAD' || $r{code} == 304 || $r{code} == 204 || $r{code} < 200) {
+        $r{framing} = 'none';
+        $r{complete} = 1;
+        $r{extra} = $rest;
+    }
+    elsif ($h->{'transfer-encoding'} && $h->{'transfer-encoding'}[-1] =~ /chunked\s*$/i) {
+        $r{framing} = 'chunked';
+        my $pos = 0;
+        while (1) {
+            my $le = index($rest, "\r\n", $pos);
+            last if $le < 0;
+            my ($hex) = substr($rest, $pos, $le - $pos) =~ /^([0-9a-fA-F]+)/;
+            if (!defined $hex) { $r{bad_chunk} = 1; last }
+            my $n = hex $hex;
+            if ($n == 0) {
+                # trailer section up to an empty line
+                my $te = index($rest, "\r\n\r\n", $le);
+                $te = $le if substr($rest, $le, 4) eq "\r\n\r\n";
+                if ($te >= 0) {
+                    $r{complete} = 1;
+                    $r{extra} = substr($rest, $te + 4);
+                }
+                last;
+            }
+            last if length($rest) < $le + 2 + $n;
+            $r{body} .= substr($rest, $le + 2, $n);
+            $pos = $le + 2 + $n;
+            last if length($rest) < $pos + 2;
+            if (substr($rest, $pos, 2) ne "\r\n") { $r{bad_chunk} = 1; last }
+            $pos += 2;
+        }
+        # a partial chunk's bytes count as received body too
+        if (!$r{complete} && !$r{bad_chunk}) {
+            my $le = index($rest, "\r\n", $pos);
+            if ($le >= 0 && substr($rest, $pos, $le - $pos) =~ /^([0-9a-fA-F]+)/ && hex($1) > 0) {
+                $r{body} .= substr($rest, $le + 2, hex $1);
+            }
+        }
+    }
+    elsif ($h->{'content-length'}) {
+        $r{framing} = 'length';
+        my $cl = $h->{'content-length'}[0];
+        $r{body} = substr($rest, 0, $cl);
+        if (length($rest) >= $cl) {
+            $r{complete} = 1;
+            $r{extra} = substr($rest, $cl);
+        }
+    }
+    else {
+        $r{framing} = 'close';
+        $r{body} = $rest;
+    }
+    return \%r;
+}
+
+sub raw_req {
+    my ($t, $method, $path, %o) = @_;
+    my $timeout = $o{timeout} // 15;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port,
+        Proto => 'tcp', Timeout => 5) or die "raw_req: connect: $!\n";
+    binmode $s;
+    my $req = "$method $path HTTP/1.1\r\nHost: 127.0.0.1:" . $t->port . "\r\n";
+    $req .= "$_\r\n" for @{ $o{headers} || [] };
+    $req .= "Content-Length: " . length($o{body}) . "\r\n" if defined $o{body};
+    $req .= "\r\n";
+    $req .= $o{body} if defined $o{body};
+    my $t0 = Time::HiRes::time();
+    my $off = 0;
+    while ($off < length $req) {
+        my $w = syswrite($s, $req, length($req) - $off, $off);
+        last unless defined $w;
+        $off += $w;
+    }
+    my $sel = IO::Select->new($s);
+    my $raw = '';
+    my ($closed, $timed_out, $r) = (0, 0, undef);
+    my ($t_headers, $t_first_body, $t_complete);
+    while (1) {
+        my $left = $t0 + $timeout - Time::HiRes::time();
+        if ($left <= 0 || !$sel->can_read($left)) { $timed_out = 1; last }
+        my $n = sysread($s, my $buf, 65536);
+        my $now = Time::HiRes::time() - $t0;
+        if (!$n) { $closed = 1; last }
+        $raw .= $buf;
+        $r = parse_resp($raw, $method);
+        $t_headers //= $now if $r->{headers_done};
+        $t_first_body //= $now if length $r->{body};
+        if ($r->{complete}) { $t_complete = $now; last }
+    }
+    close $s;
+    $r = parse_resp($raw, $method);
+    $r->{framing} //= '';
+    $r->{code} //= 0;
+    $r->{closed} = $closed;
+    $r->{timed_out} = $timed_out;
+    $r->{elapsed} = Time::HiRes::time() - $t0;
+    $r->{t_headers} = $t_headers;
+    $r->{t_first_body} = $t_first_body;
+    $r->{t_complete} = $t_complete;
+    $r->{raw} = $raw;
+    return $r;
+}
+
+sub hdr1 { my ($r, $name) = @_; my $v = $r->{headers}{ lc $name }; return $v ? $v->[0] : undef }
+
+sub show {
+    my ($r) = @_;
+    my $raw = $r->{raw} // '';
+    my $head = substr($raw, 0, 600);
+    $head =~ s/([^\x20-\x7e\n])/sprintf('\\x%02x', ord $1)/ge;
+    return sprintf("code=%s framing=%s complete=%d closed=%d timed_out=%d elapsed=%.2f body=%d bytes\n%s",
+        $r->{code}, $r->{framing}, $r->{complete}, $r->{closed}, $r->{timed_out}, $r->{elapsed},
+        length $r->{body}, $head);
+}
+
+# Waits (<= 5 s) until the error log, from byte offset $off on, matches $re.
+sub log_since_like {
+    my ($t, $off, $re, $name, $wait) = @_;
+    my $ok = $t->wait_for(sub { substr($t->error_log, $off) =~ $re }, $wait // 5);
+    ok($ok, $name) or diag("new error log lines:\n" . substr($t->error_log, $off, 4000));
+    return $ok;
+}
+
+my $t = FcgixTest->new;
+my $d = $t->dir;
+my $h = "$d/htdocs";
+
+my $app = $t->start_app(prog => 'badapp');
+$t->start_httpd(<<"CONF");
+FastCgiIpcDir $d/ipc
+FastCgiExternalServer $h/bad.fcgi $app->{spec}
+FastCgiExternalServer $h/short.fcgi $app->{spec} -stderr-max-line 100
+FastCgiExternalServer $h/little.fcgi $app->{spec} -stderr-max-bytes 1000
+CONF
+my $tag = qr/FCGIX\d{4}:/;
+
+sub new_lines {
+    my ($off) = @_;
+    return grep { length } split /\n/, substr($t->error_log, $off);
+}
+
+# ---- plain lines
+{
+    my $off = length $t->error_log;
+    my $r = raw_req($t, 'GET', '/bad.fcgi?mode=stderr_lines&n=3');
+    is($r->{code}, 200, 'stderr lines: 200') or diag show($r);
+    is($r->{body}, "stderr lines\n", 'stderr lines: body');
+    for my $k (1 .. 3) {
+        log_since_like($t, $off, qr/$tag.*\Q$h\/bad.fcgi\E.*stderr line $k$/m,
+            "stderr line $k logged with tag and app name");
+    }
+}
+
+# ---- control bytes, split lines, long lines, unterminated line
+{
+    my $off = length $t->error_log;
+    my $r = raw_req($t, 'GET', '/bad.fcgi?mode=stderr_ctl');
+    is($r->{code}, 200, 'stderr ctl: 200') or diag show($r);
+    is($r->{body}, "stderr done\n", 'stderr ctl: body');
+    log_since_like($t, $off, qr/stderr unterminated/, 'unterminated last line logged');
+    my $new = substr($t->error_log, $off);
+    my @l = new_lines($off);
+    ok((grep { /$tag.*\Q$h\/bad.fcgi\E.*stderr plain line$/ } @l), 'plain line logged with tag and app name');
+    my ($ctl) = grep { /stderr ctl/ } @l;
+    ok(defined $ctl, 'control-byte line logged');
+    $ctl //= '';
+    like($ctl, qr/stderr ctl\\{1,2}x01here\\{1,2}x1b\[31m and \\{1,2}x7f del/, 'control bytes escaped as \\xHH')
+        or diag $ctl;
+    unlike($new, qr/[\x00-\x08\x0b-\x1f\x7f]/, 'no raw control byte in the error log');
+    ok((grep { /$tag.*\Q$h\/bad.fcgi\E.*stderr split across records$/ } @l),
+        'a line split across records is logged as one line');
+    my ($long) = grep { /stderr long/ } @l;
+    ok(defined $long, 'long line logged');
+    $long //= '';
+    my ($ls) = $long =~ /(stderr long L*)/;
+    $ls //= '';
+    cmp_ok(length $ls, '<=', 1024, 'long line cut to at most 1024 bytes (default -stderr-max-line)');
+    cmp_ok(length $ls, '>=', 900, 'long line: its first ~1 KiB is kept');
+    unlike($new, qr/LEND/, 'long line: the end beyond the limit is not logged');
+    like($ctl . $long, qr/$tag/, 'cut line carries the tag');
+}
+
+# ---- -stderr-max-line 100
+{
+    my $off = length $t->error_log;
+    my $r = raw_req($t, 'GET', '/short.fcgi?mode=stderr_ctl');
+    is($r->{code}, 200, '-stderr-max-line 100: 200');
+    log_since_like($t, $off, qr/stderr long/, '-stderr-max-line 100: long line logged');
+    my ($long) = grep { /stderr long/ } new_lines($off);
+    my ($ls) = ($long // '') =~ /(stderr long L*)/;
+    cmp_ok(length($ls // ''), '<=', 100, '-stderr-max-line 100: line cut to at most 100 bytes');
+    like($long // '', qr/$tag.*\Q$h\/short.fcgi\E/, '-stderr-max-line 100: tag and app name');
+}
+
+# ---- flood: 10 MB of stderr
+{
+    my $n = 10_000_000;
+    my $before = -s $t->error_log_file;
+    my $off = length $t->error_log;
+    my $r = raw_req($t, 'GET', "/bad.fcgi?mode=stderr_flood&n=$n", timeout => 40);
+    is($r->{code}, 200, 'stderr flood: 200') or diag show($r);
+    is($r->{body}, "flooded\n", 'stderr flood: the response is delivered');
+    log_since_like($t, $off, qr/$tag.*\Q$h\/bad.fcgi\E.*suppress/i, 'stderr flood: tagged line says output was suppressed');
+    my $grown = (-s $t->error_log_file) - $before;
+    diag("error log grew by $grown bytes for $n bytes of stderr");
+    cmp_ok($grown, '<', 0.05 * $n, 'stderr flood: error log grew by < 5 % of what the app wrote');
+    cmp_ok($grown, '>', 0, 'stderr flood: something was logged');
+    ok((grep { /$tag.*\Q$h\/bad.fcgi\E.*flood line 00000000/ } new_lines($off)), 'stderr flood: the first lines are logged');
+}
+
+# ---- -stderr-max-bytes 1000
+{
+    my $before = -s $t->error_log_file;
+    my $off = length $t->error_log;
+    my $r = raw_req($t, 'GET', '/little.fcgi?mode=stderr_lines&n=2000');
+    is($r->{code}, 200, '-stderr-max-bytes 1000: 200') or diag show($r);
+    log_since_like($t, $off, qr/$tag.*\Q$h\/little.fcgi\E.*suppress/i, '-stderr-max-bytes 1000: suppression logged');
+    my @l = grep { /stderr line \d+$/ } new_lines($off);
+    cmp_ok(scalar(@l), '>=', 1, '-stderr-max-bytes 1000: some lines logged');
+    # ~15 bytes of message per line: 1000 bytes allow ~70 lines, 2000 were written
+    cmp_ok(scalar(@l), '<=', 100, sprintf('-stderr-max-bytes 1000: at most ~1000 bytes of lines logged (%d lines)', scalar @l));
+}
+
+$t->done;
+done_testing;
