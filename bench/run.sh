@@ -15,8 +15,9 @@
 #   BENCH_TRANSPORT   tcp (127.0.0.1:port) or unix (socket path) (tcp)
 #   BENCH_FRONTENDS   legs to run        ("fcgix proxy_fcgi proxy_fcgi_reuse fcgid")
 #   BENCH_MEMORY      1 = run the RSS measurements, 0 = skip   (1)
-#   BENCH_MEM_FRONTENDS front ends measured for RSS            ("fcgix proxy_fcgi")
+#   BENCH_MEM_FRONTENDS front ends measured for RSS    ("fcgix proxy_fcgi fcgid")
 #   BENCH_STREAM_MIB  response size streamed for the RSS test  (100)
+#   BENCH_SLOW_RATE   curl --limit-rate of the slow-client stream (25M; 100 MiB = 4 s)
 #   BENCH_UPLOAD_MIB  chunked request body size for the RSS test (1024)
 #   BENCH_REUSE_MAX   max= of the proxy_fcgi enablereuse worker, per child (BENCH_POOL/2)
 #   BENCH_APPS_DIR    directory holding hello and respond      (t/apps/bin)
@@ -32,11 +33,12 @@ WARMUP=${BENCH_WARMUP:-2}
 CONNS=${BENCH_CONNS:-"1 64"}
 POOL=${BENCH_POOL:-4}
 TRANSPORT=${BENCH_TRANSPORT:-tcp}
-FRONTENDS=${BENCH_FRONTENDS:-"fcgix proxy_fcgi proxy_fcgi_reuse fcgid"}
+FRONTENDS=${BENCH_FRONTENDS-"fcgix proxy_fcgi proxy_fcgi_reuse fcgid"}
 MEMORY=${BENCH_MEMORY:-1}
-MEM_FRONTENDS=${BENCH_MEM_FRONTENDS:-"fcgix proxy_fcgi"}
+MEM_FRONTENDS=${BENCH_MEM_FRONTENDS-"fcgix proxy_fcgi fcgid"}
 STREAM_MIB=${BENCH_STREAM_MIB:-100}
 UPLOAD_MIB=${BENCH_UPLOAD_MIB:-1024}
+SLOW_RATE=${BENCH_SLOW_RATE:-25M}
 APPS_DIR=${BENCH_APPS_DIR:-$REPO/t/apps/bin}
 FCGIX_SO=${FCGIX_SO:-$REPO/build/mod_fcgix.so}
 RESULTS=${BENCH_RESULTS:-$REPO/bench/results-$(date +%Y-%m-%d-%H%M%S).txt}
@@ -45,6 +47,10 @@ BIG_SIZE=1048576
 REUSE_MAX=${BENCH_REUSE_MAX:-$(( POOL / 2 > 0 ? POOL / 2 : 1 ))}
 
 case $TRANSPORT in tcp | unix) ;; *) echo "BENCH_TRANSPORT must be tcp or unix" >&2; exit 2 ;; esac
+for fe in $FRONTENDS $MEM_FRONTENDS; do
+    case $fe in fcgix | proxy_fcgi | proxy_fcgi_reuse | fcgid) ;;
+    *) echo "unknown front end '$fe' (fcgix proxy_fcgi proxy_fcgi_reuse fcgid)" >&2; exit 2 ;; esac
+done
 
 # ------------------------------------------------------------------ helpers
 note() { printf '[bench] %s\n' "$*" >&2; }
@@ -556,7 +562,7 @@ mem_test() { # fe
     local fe=$1 pids p before after grow max_grow res code
     declare -A hwm0
     local kind
-    for kind in stream upload; do
+    for kind in stream slowstream upload; do
         if ! start_httpd "$fe"; then out "!! $fe: httpd did not start"; return; fi
         # one small request per child first so that baseline includes a served request
         for p in 1 2 3 4; do curl -sS -o /dev/null -m 10 "$(url_for hello)" 2>/dev/null; done
@@ -564,11 +570,18 @@ mem_test() { # fe
         for p in $pids; do hwm0[$p]=$(status_kb "$p" VmHWM); done
         local t0 t1
         t0=$(date +%s.%N)
-        if [ $kind = stream ]; then
-            res=$(curl -sS -o /dev/null -m 600 -w '%{http_code} %{size_download}' \
+        if [ $kind = stream ] || [ $kind = slowstream ]; then
+            local rate=()
+            what="stream ${STREAM_MIB} MiB response"
+            if [ $kind = slowstream ]; then
+                # a client slower than the app: the module must apply back-pressure
+                # instead of buffering what the app writes
+                rate=(--limit-rate "$SLOW_RATE")
+                what="stream ${STREAM_MIB} MiB, client $SLOW_RATE/s"
+            fi
+            res=$(curl -sS -o /dev/null -m 600 "${rate[@]}" -w '%{http_code} %{size_download}' \
                 "http://127.0.0.1:$HTTP_PORT/respond.fcgi?size=$((STREAM_MIB * 1048576))" 2>&1)
             want=$((STREAM_MIB * 1048576))
-            what="stream ${STREAM_MIB} MiB response"
         else
             # t/apps/upload reads FCGI_STDIN to its end and answers length=N
             res=$(head -c $((UPLOAD_MIB * 1048576)) /dev/zero |
@@ -592,7 +605,7 @@ mem_test() { # fe
         local ok="ok"
         # size_upload counts the chunk framing too, hence -ge
         [ "$code" = 200 ] && [ "${res##* }" -ge "$want" ] 2>/dev/null || ok="FAILED (curl: $res)"
-        line=$(printf '%-17s %-28s %8s MiB   %6.2fs  %s' "$fe" "$what" "$(mib $max_grow)" \
+        line=$(printf '%-17s %-32s %8s MiB   %6.2fs  %s' "$fe" "$what" "$(mib $max_grow)" \
             "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" "$ok")
         out "$line"
         out "                  VmHWM per child (MiB):$detail"
@@ -603,7 +616,7 @@ mem_test() { # fe
 
 if [ "$MEMORY" = 1 ]; then
     out "httpd child peak RSS growth (VmHWM after - before, largest child)"
-    line=$(printf '%-17s %-28s %12s   %7s  %s' "front end" "transfer" "growth" "time" "result")
+    line=$(printf '%-17s %-32s %12s   %7s  %s' "front end" "transfer" "growth" "time" "result")
     out "$line"
     for fe in $MEM_FRONTENDS; do
         if [ "$fe" = fcgix ] && [ $HAVE_FCGIX = 0 ]; then out "fcgix: module not built, skipped"; continue; fi

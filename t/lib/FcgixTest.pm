@@ -64,7 +64,8 @@ $mode defaults to 0644. Absolute $rel is used as is.
 =item $t->app_path($name)
 
 Absolute path of a built test app (t/apps/bin/NAME) or of t/apps/NAME when
-NAME contains a dot (e.g. printenv.pl). Dies if it is missing.
+NAME contains a dot (e.g. printenv.pl). Runs `make -C t/apps` once if a
+binary is missing; dies if it is still missing.
 
 =item $t->start_app(%o)
 
@@ -196,6 +197,9 @@ test that deliberately kills something).
 
 =item $t->done
 
+(Also: the harness installs INT/TERM/HUP/PIPE handlers that stop httpd and
+the apps before the test process dies of the signal; the test dir is kept.)
+
 Cleanup (idempotent; also run from DESTROY and END, including after die):
 stops httpd, kills tracked apps (TERM, then KILL), then adds FAILING tests if
 the error log holds a sanitizer report ("AddressSanitizer", "runtime error:",
@@ -277,7 +281,32 @@ sub new {
     $self->{port} = $self->free_port;
     push @LIVE, $self;
     weaken($LIVE[-1]);
+    _install_signal_handlers();
     return $self;
+}
+
+# A test killed by a signal (Ctrl-C, timeout(1), prove's stdout closed) runs
+# no END blocks: stop what we started anyway, then die of the same signal.
+my $handlers_installed;
+sub _install_signal_handlers {
+    return if $handlers_installed++;
+    my $owner = $$;
+    for my $sig (qw(INT TERM HUP PIPE)) {
+        next if ref $SIG{$sig} || ($SIG{$sig} // '') eq 'IGNORE';
+        $SIG{$sig} = sub {
+            if ($$ == $owner) {
+                for my $t (grep { defined } @LIVE) {
+                    next if $t->{done};
+                    $t->{done} = 1;
+                    eval { $t->stop_httpd if $t->{httpd_started} };
+                    eval { $t->stop_app($_) for @{ $t->{apps} } };
+                }
+            }
+            $SIG{$sig} = 'DEFAULT';
+            kill $sig, $$;
+            POSIX::_exit(128 + 1);
+        };
+    }
 }
 
 sub dir       { $_[0]{dir} }
@@ -293,11 +322,15 @@ sub base_url  { "http://127.0.0.1:$_[0]{port}" }
 sub free_port {
     my ($self, $family) = @_;
     my $host = ($family && $family eq 'inet6') ? '::1' : '127.0.0.1';
-    my $s = IO::Socket::IP->new(LocalHost => $host, LocalPort => 0, Listen => 1, ReuseAddr => 0)
-        or die "cannot bind $host:0: $!\n";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
+    for (1 .. 50) {
+        my $s = IO::Socket::IP->new(LocalHost => $host, LocalPort => 0, Listen => 1, ReuseAddr => 0)
+            or die "cannot bind $host:0: $!\n";
+        my $p = $s->sockport;
+        close $s;
+        next if $self->{used_ports}{$p}++;    # never hand out the same port twice
+        return $p;
+    }
+    die "free_port: no unused port found\n";
 }
 
 sub have_ipv6 {
@@ -337,6 +370,7 @@ sub app_path {
     my ($self, $name) = @_;
     return $name if File::Spec->file_name_is_absolute($name);
     my $p = $name =~ /\./ ? "$ROOT/t/apps/$name" : "$ROOT/t/apps/bin/$name";
+    system('make', '-s', '-C', "$ROOT/t/apps") if !-f $p && $name !~ /\./;
     die "test app $p missing (run make -C t/apps)\n" unless -f $p;
     return $p;
 }
