@@ -30,7 +30,8 @@ typedef enum {
 } fcgix_app_kind_t;
 
 /* Per-application options. Numbers are validated against the option table
- * (mod_fcgix_conf.c) when the directive is read. */
+ * (mod_fcgix_conf.c) when the directive is read. FastCgiConfig fills one
+ * of these as the template of every dynamic application. */
 typedef struct {
     int app_conn_timeout; /* seconds; 0: bounded by the server Timeout */
     int idle_timeout;     /* seconds without a byte from the app */
@@ -43,6 +44,27 @@ typedef struct {
     int stderr_max_line;  /* bytes of one logged stderr line */
     int stderr_max_bytes; /* stderr bytes logged per request */
     apr_array_header_t *pass_headers; /* const char *, request headers */
+    /* process management (FastCgiServer, FastCgiConfig) */
+    apr_array_header_t *initial_env; /* const char * "NAME=value" */
+    int init_start_delay;            /* s between starts of instances */
+    int listen_queue_depth;
+    int priority;      /* setpriority() value */
+    int processes;     /* static: instances */
+    int restart_delay; /* s before restarting one that died unserved */
+    int port;          /* static: TCP port instead of a Unix socket */
+    /* dynamic applications only (FastCgiConfig) */
+    int auto_update;
+    int gain_milli; /* -gainValue x 1000 */
+    int kill_interval;
+    int max_class_procs;
+    int max_procs;
+    int min_procs;
+    int multi_threshold;
+    int single_threshold;
+    int process_slack;
+    int restart; /* restart dynamic apps that die */
+    int start_delay;
+    int update_interval;
 } fcgix_opts_t;
 
 typedef struct {
@@ -63,6 +85,9 @@ typedef struct {
     int ipc_dir_used;   /* a relative -socket was resolved against it */
     apr_array_header_t *apps; /* fcgix_app_t * in declaration order */
     apr_hash_t *by_path;      /* path -> fcgix_app_t * */
+    fcgix_opts_t dynamic;     /* FastCgiConfig: template for dynamic apps */
+    int dynamic_set;          /* FastCgiConfig was given */
+    const char *wrapper;      /* FastCgiWrapper program, or NULL */
 } fcgix_globals_t;
 
 extern fcgix_globals_t *fcgix_globals;

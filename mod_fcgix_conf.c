@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "mod_fcgix.h"
+#include "pm/scoreboard.h"
 
 #include "http_log.h"
 #include "apr_network_io.h"
@@ -27,11 +28,17 @@ fcgix_globals_t *fcgix_globals;
 
 /* Which directives accept an option. */
 #define D_EXT 0x1 /* FastCgiExternalServer */
+#define D_SRV 0x2 /* FastCgiServer */
+#define D_CFG 0x4 /* FastCgiConfig */
+#define D_ALL (D_EXT | D_SRV | D_CFG)
+#define D_PM (D_SRV | D_CFG)
 
 typedef enum {
     OPT_INT,     /* integer in [min, max] at `offset` */
     OPT_FLAG,    /* no argument, sets int at `offset` to 1 */
+    OPT_MILLI,   /* decimal in [min, max] / 1000, stored x1000 */
     OPT_HEADERS, /* repeatable header name, appended to pass_headers */
+    OPT_ENV,     /* repeatable name[=[value]], appended to initial_env */
     OPT_HOST,    /* -host address */
     OPT_SOCKET   /* -socket path */
 } opt_type_t;
@@ -46,36 +53,72 @@ typedef struct {
 
 #define OFF(f) offsetof(fcgix_opts_t, f)
 #define DAY 86400
+#define NOFF ((size_t)-1)
 
 static const opt_def_t opt_table[] = {
-    {"appConnTimeout", OPT_INT, OFF(app_conn_timeout), 0, DAY, D_EXT},
-    {"idle-timeout", OPT_INT, OFF(idle_timeout), 1, DAY, D_EXT},
-    {"request-timeout", OPT_INT, OFF(request_timeout), 0, DAY, D_EXT},
-    {"flush", OPT_FLAG, OFF(flush), 0, 1, D_EXT},
-    {"pass-header", OPT_HEADERS, 0, 0, 0, D_EXT},
-    {"header-max-bytes", OPT_INT, OFF(hdr_max_bytes), 256, 1 << 24, D_EXT},
-    {"header-max-lines", OPT_INT, OFF(hdr_max_lines), 1, 10000, D_EXT},
+    {"appConnTimeout", OPT_INT, OFF(app_conn_timeout), 0, DAY, D_ALL},
+    {"idle-timeout", OPT_INT, OFF(idle_timeout), 1, DAY, D_ALL},
+    {"request-timeout", OPT_INT, OFF(request_timeout), 0, DAY, D_ALL},
+    {"flush", OPT_FLAG, OFF(flush), 0, 1, D_ALL},
+    {"pass-header", OPT_HEADERS, NOFF, 0, 0, D_ALL},
+    {"header-max-bytes", OPT_INT, OFF(hdr_max_bytes), 256, 1 << 24, D_ALL},
+    {"header-max-lines", OPT_INT, OFF(hdr_max_lines), 1, 10000, D_ALL},
     {"header-max-line", OPT_INT, OFF(hdr_max_line), 64, FCGIX_HDR_LINE_CAP,
-     D_EXT},
-    {"stderr-max-line", OPT_INT, OFF(stderr_max_line), 16, 65536, D_EXT},
-    {"stderr-max-bytes", OPT_INT, OFF(stderr_max_bytes), 0, 1 << 30, D_EXT},
-    {"host", OPT_HOST, 0, 0, 0, D_EXT},
-    {"socket", OPT_SOCKET, 0, 0, 0, D_EXT},
+     D_ALL},
+    {"stderr-max-line", OPT_INT, OFF(stderr_max_line), 16, 65536, D_ALL},
+    {"stderr-max-bytes", OPT_INT, OFF(stderr_max_bytes), 0, 1 << 30, D_ALL},
+    {"host", OPT_HOST, NOFF, 0, 0, D_EXT},
+    {"socket", OPT_SOCKET, NOFF, 0, 0, D_EXT | D_SRV},
+    {"port", OPT_INT, OFF(port), 1, 65535, D_SRV},
+    {"initial-env", OPT_ENV, NOFF, 0, 0, D_PM},
+    {"init-start-delay", OPT_INT, OFF(init_start_delay), 0, 3600, D_PM},
+    {"listen-queue-depth", OPT_INT, OFF(listen_queue_depth), 1, 65535,
+     D_PM},
+    {"priority", OPT_INT, OFF(priority), -20, 19, D_PM},
+    {"processes", OPT_INT, OFF(processes), 1, 1000, D_SRV},
+    {"restart-delay", OPT_INT, OFF(restart_delay), 0, 3600, D_PM},
+    {"autoUpdate", OPT_FLAG, OFF(auto_update), 0, 1, D_CFG},
+    {"gainValue", OPT_MILLI, OFF(gain_milli), 0, 1000, D_CFG},
+    {"killInterval", OPT_INT, OFF(kill_interval), 1, DAY, D_CFG},
+    {"maxClassProcesses", OPT_INT, OFF(max_class_procs), 1, 1000, D_CFG},
+    {"maxProcesses", OPT_INT, OFF(max_procs), 1, 1000, D_CFG},
+    {"minProcesses", OPT_INT, OFF(min_procs), 0, 1000, D_CFG},
+    {"multiThreshold", OPT_INT, OFF(multi_threshold), 0, 100, D_CFG},
+    {"multiThreshhold", OPT_INT, OFF(multi_threshold), 0, 100, D_CFG},
+    {"processSlack", OPT_INT, OFF(process_slack), 0, 1000, D_CFG},
+    {"restart", OPT_FLAG, OFF(restart), 0, 1, D_CFG},
+    {"singleThreshold", OPT_INT, OFF(single_threshold), 0, 100, D_CFG},
+    {"singleThreshhold", OPT_INT, OFF(single_threshold), 0, 100, D_CFG},
+    {"startDelay", OPT_INT, OFF(start_delay), 1, DAY, D_CFG},
+    {"updateInterval", OPT_INT, OFF(update_interval), 1, DAY, D_CFG},
 };
 #define N_OPTS (sizeof(opt_table) / sizeof(opt_table[0]))
 
 static void opts_defaults(fcgix_opts_t *o, apr_pool_t *p)
 {
-    o->app_conn_timeout = 0;
+    memset(o, 0, sizeof(*o));
     o->idle_timeout = 30;
     o->request_timeout = 300;
-    o->flush = 0;
     o->hdr_max_bytes = 65536;
     o->hdr_max_lines = 100;
     o->hdr_max_line = FCGIX_HDR_LINE_CAP;
     o->stderr_max_line = 1024;
     o->stderr_max_bytes = 16384;
     o->pass_headers = apr_array_make(p, 2, sizeof(const char *));
+    o->initial_env = apr_array_make(p, 2, sizeof(const char *));
+    o->init_start_delay = 1;
+    o->listen_queue_depth = 100;
+    o->processes = 1;
+    o->restart_delay = 5;
+    o->gain_milli = 500;
+    o->kill_interval = 300;
+    o->max_class_procs = 10;
+    o->max_procs = 50;
+    o->min_procs = 5;
+    o->multi_threshold = 50;
+    o->process_slack = 5;
+    o->start_delay = 3;
+    o->update_interval = 300;
 }
 
 void fcgix_conf_reset(apr_pool_t *pconf)
@@ -84,6 +127,7 @@ void fcgix_conf_reset(apr_pool_t *pconf)
     fcgix_globals->ipc_dir = FCGIX_DEFAULT_IPC_DIR;
     fcgix_globals->apps = apr_array_make(pconf, 8, sizeof(fcgix_app_t *));
     fcgix_globals->by_path = apr_hash_make(pconf);
+    opts_defaults(&fcgix_globals->dynamic, pconf);
 }
 
 /* ------------------------------------------------------------ addresses */
@@ -179,13 +223,65 @@ static const char *parse_int(apr_pool_t *p, const opt_def_t *d,
     return NULL;
 }
 
+/* "0.5" -> 500: a decimal with at most three places, no exponent. */
+static const char *parse_milli(apr_pool_t *p, const opt_def_t *d,
+                               const char *arg, int *out)
+{
+    const char *c = arg;
+    long whole = 0, frac = 0, scale = 100;
+
+    if (!apr_isdigit(*c) && *c != '.') {
+        c = "x";
+    }
+    for (; apr_isdigit(*c) && whole < 1000000; c++) {
+        whole = whole * 10 + (*c - '0');
+    }
+    if (*c == '.') {
+        for (c++; apr_isdigit(*c) && scale > 0; c++, scale /= 10) {
+            frac += (*c - '0') * scale;
+        }
+    }
+    if (*c != '\0' || whole * 1000 + frac < d->min ||
+        whole * 1000 + frac > d->max) {
+        return apr_psprintf(p, "value '%s' is not a number from %g to %g",
+                            arg, d->min / 1000.0, d->max / 1000.0);
+    }
+    *out = (int)(whole * 1000 + frac);
+    return NULL;
+}
+
+/* -initial-env NAME=value, NAME= (defined, empty) or NAME (httpd's own
+ * value, or empty when httpd has none), resolved now. */
+static const char *add_env(apr_pool_t *p, fcgix_opts_t *o, const char *arg)
+{
+    const char *eq = ap_strchr_c(arg, '=');
+    const char *name = eq ? apr_pstrmemdup(p, arg, (apr_size_t)(eq - arg))
+                          : arg;
+    const char *c;
+
+    if (*name == '\0' || apr_isdigit(*name)) {
+        return apr_psprintf(p, "'%s' is not name[=[value]]", arg);
+    }
+    for (c = name; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '_') {
+            return apr_psprintf(p, "'%s' is not a variable name", name);
+        }
+    }
+    if (eq == NULL) {
+        const char *v = getenv(name);
+        arg = apr_pstrcat(p, name, "=", v ? v : "", NULL);
+    }
+    *(const char **)apr_array_push(o->initial_env) = arg;
+    return NULL;
+}
+
 /* Applies one option. *args points after the option name; options that
  * take a value consume one word from it. */
 static const char *apply_opt(cmd_parms *cmd, fcgix_app_t *app,
                              const opt_def_t *d, const char **args)
 {
     const char *arg = NULL;
-    char *field = (char *)&app->o + d->offset;
+    char *field = d->offset == NOFF ? NULL : (char *)&app->o + d->offset;
 
     if (d->type != OPT_FLAG) {
         arg = ap_getword_conf(cmd->pool, args);
@@ -199,6 +295,10 @@ static const char *apply_opt(cmd_parms *cmd, fcgix_app_t *app,
     case OPT_FLAG:
         *(int *)field = 1;
         return NULL;
+    case OPT_MILLI:
+        return parse_milli(cmd->pool, d, arg, (int *)field);
+    case OPT_ENV:
+        return add_env(cmd->pool, &app->o, arg);
     case OPT_HEADERS:
         if (!ap_strchr_c(arg, ':') && *ap_scan_http_token(arg) == '\0') {
             *(const char **)apr_array_push(app->o.pass_headers) = arg;
@@ -211,6 +311,20 @@ static const char *apply_opt(cmd_parms *cmd, fcgix_app_t *app,
         return set_unix_addr(cmd, app, arg);
     }
     return "internal: unknown option type";
+}
+
+/* Spelling variants (multiThreshhold) share the slot of the first entry
+ * with the same field, so giving both counts as giving it twice. */
+static size_t canon(const opt_def_t *d)
+{
+    size_t i;
+
+    for (i = 0; d->offset != NOFF && i < N_OPTS; i++) {
+        if (opt_table[i].offset == d->offset) {
+            return i;
+        }
+    }
+    return (size_t)(d - opt_table);
 }
 
 /* Parses the option words of a directive for app. `seen` marks options
@@ -232,11 +346,12 @@ static const char *parse_opts(cmd_parms *cmd, fcgix_app_t *app,
             return apr_psprintf(cmd->pool, "%s %s: unknown option '%s'",
                                 cmd->cmd->name, app->path, word);
         }
-        if (seen[d - opt_table] && d->type != OPT_HEADERS) {
+        if (seen[canon(d)] && d->type != OPT_HEADERS &&
+            d->type != OPT_ENV) {
             return apr_psprintf(cmd->pool, "%s %s: option -%s given twice",
                                 cmd->cmd->name, app->path, d->name);
         }
-        seen[d - opt_table] = 1;
+        seen[canon(d)] = 1;
         err = apply_opt(cmd, app, d, &args);
         if (err) {
             return apr_psprintf(cmd->pool, "%s %s: option -%s: %s",
@@ -330,6 +445,120 @@ static const char *cmd_external(cmd_parms *cmd, void *dummy, const char *args)
     return NULL;
 }
 
+/* The Unix socket of a static application: -socket, or a name derived from
+ * its identity, so a restarted PM and the handlers agree on it. */
+static const char *static_socket(cmd_parms *cmd, fcgix_app_t *app)
+{
+    apr_uint64_t h = fcgix_sb_hash(app->path, (apr_uint32_t)ap_unixd_config.user_id,
+                                   (apr_uint32_t)ap_unixd_config.group_id);
+
+    return set_unix_addr(cmd, app,
+                         apr_psprintf(cmd->pool, "s-%016" APR_UINT64_T_HEX_FMT
+                                                 ".sock",
+                                      h));
+}
+
+static const char *cmd_server(cmd_parms *cmd, void *dummy, const char *args)
+{
+    unsigned char seen[N_OPTS] = {0};
+    fcgix_app_t *app = NULL;
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err == NULL) {
+        err = new_app(cmd, args, FCGIX_APP_STATIC, &app, &args);
+    }
+    if (err == NULL) {
+        err = parse_opts(cmd, app, D_SRV, args, seen);
+    }
+    if (err) {
+        return err;
+    }
+    if (strlen(app->path) >= FCGIX_SB_PATH) {
+        return apr_psprintf(cmd->pool, "%s %s: path longer than %d bytes",
+                            cmd->cmd->name, app->path, FCGIX_SB_PATH - 1);
+    }
+    if (seen[opt_index("port")] && seen[opt_index("socket")]) {
+        return apr_psprintf(cmd->pool,
+                            "%s %s: options -port and -socket exclude each "
+                            "other",
+                            cmd->cmd->name, app->path);
+    }
+    if (seen[opt_index("port")]) {
+        err = set_host_addr(cmd, app,
+                            apr_psprintf(cmd->pool, "127.0.0.1:%d",
+                                         app->o.port));
+    }
+    else if (!seen[opt_index("socket")]) {
+        err = static_socket(cmd, app);
+    }
+    if (err) {
+        return apr_psprintf(cmd->pool, "%s %s: %s", cmd->cmd->name, app->path,
+                            err);
+    }
+    register_app(app);
+    return NULL;
+}
+
+static const char *cmd_config(cmd_parms *cmd, void *dummy, const char *args)
+{
+    unsigned char seen[N_OPTS] = {0};
+    fcgix_app_t tmpl;
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err) {
+        return err;
+    }
+    if (fcgix_globals->dynamic_set) {
+        return "FastCgiConfig: given twice; put every option in one";
+    }
+    memset(&tmpl, 0, sizeof(tmpl));
+    tmpl.path = "(dynamic applications)";
+    tmpl.o = fcgix_globals->dynamic;
+    err = parse_opts(cmd, &tmpl, D_CFG, args, seen);
+    if (err) {
+        return err;
+    }
+    fcgix_globals->dynamic = tmpl.o;
+    fcgix_globals->dynamic_set = 1;
+    return NULL;
+}
+
+static const char *cmd_wrapper(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_finfo_t fi;
+    const char *path;
+
+    if (err) {
+        return err;
+    }
+    if (strcasecmp(arg, "Off") == 0) {
+        fcgix_globals->wrapper = NULL;
+        return NULL;
+    }
+    if (strcasecmp(arg, "On") == 0) {
+        if (!ap_unixd_config.suexec_enabled) {
+            return "FastCgiWrapper On: httpd's suexec is not enabled "
+                   "(install apache2-suexec-pristine or -custom), or name "
+                   "a wrapper program";
+        }
+        path = SUEXEC_BIN;
+    }
+    else {
+        path = ap_server_root_relative(cmd->pool, arg);
+    }
+    if (path == NULL ||
+        apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_UPROT, cmd->pool) !=
+            APR_SUCCESS ||
+        fi.filetype != APR_REG) {
+        return apr_psprintf(cmd->pool,
+                            "FastCgiWrapper: '%s' is not an executable file",
+                            path ? path : arg);
+    }
+    fcgix_globals->wrapper = path;
+    return NULL;
+}
+
 static const char *cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
@@ -350,6 +579,12 @@ static const char *cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
 }
 
 const command_rec fcgix_cmds[] = {
+    AP_INIT_RAW_ARGS("FastCgiServer", cmd_server, NULL, RSRC_CONF,
+                     "filename [option ...]: a static application"),
+    AP_INIT_RAW_ARGS("FastCgiConfig", cmd_config, NULL, RSRC_CONF,
+                     "option ...: defaults of dynamic applications"),
+    AP_INIT_TAKE1("FastCgiWrapper", cmd_wrapper, NULL, RSRC_CONF,
+                  "On | Off | program that starts applications"),
     AP_INIT_RAW_ARGS("FastCgiExternalServer", cmd_external, NULL, RSRC_CONF,
                      "filename -host host:port | -socket path [option ...]"),
     AP_INIT_TAKE1("FastCgiIpcDir", cmd_ipc_dir, NULL, RSRC_CONF,

@@ -38,9 +38,9 @@ static const unsigned char v_begin[] = {0x01, 0x01, 0x00, 0x01, 0x00, 0x08,
                                         0x00, 0x00, 0x00, 0x00};
 
 /* {FCGI_BEGIN_REQUEST, 2, {FCGI_RESPONDER, FCGI_KEEP_CONN}} (example 4) */
-static const unsigned char v_begin_keep[] = {
-    0x01, 0x01, 0x00, 0x02, 0x00, 0x08, 0x00, 0x00,
-    0x00, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00};
+static const unsigned char v_begin_keep[] = {0x01, 0x01, 0x00, 0x02, 0x00, 0x08,
+                                             0x00, 0x00, 0x00, 0x01, 0x01, 0x00,
+                                             0x00, 0x00, 0x00, 0x00};
 
 /* {FCGI_PARAMS, 1, "\013\002SERVER_PORT80\013\016SERVER_ADDR199.170.183.42"}
  * two FCGI_NameValuePair11 pairs, 42 content bytes, no padding. */
@@ -306,12 +306,12 @@ START_TEST(test_rec_begin_request_golden)
     fcgix_rec_begin_request(out, 1, FCGIX_ROLE_RESPONDER, 0);
     ck_assert_mem_eq(out, v_begin, sizeof(v_begin));
     memset(out, 0xee, sizeof(out));
-    fcgix_rec_begin_request(out, 2, FCGIX_ROLE_RESPONDER,
-                            FCGIX_FLAG_KEEP_CONN);
+    fcgix_rec_begin_request(out, 2, FCGIX_ROLE_RESPONDER, FCGIX_FLAG_KEEP_CONN);
     ck_assert_mem_eq(out, v_begin_keep, sizeof(v_begin_keep));
     fcgix_rec_begin_request(out, 0x1234, FCGIX_ROLE_FILTER, 0);
-    ck_assert_mem_eq(out, "\x01\x01\x12\x34\x00\x08\x00\x00"
-                          "\x00\x03\x00\x00\x00\x00\x00\x00",
+    ck_assert_mem_eq(out,
+                     "\x01\x01\x12\x34\x00\x08\x00\x00"
+                     "\x00\x03\x00\x00\x00\x00\x00\x00",
                      16);
 }
 END_TEST
@@ -338,9 +338,9 @@ START_TEST(test_rec_wrap_params_golden)
     size_t clen = LIT_LEN(v_params) - 8;
 
     ck_assert_uint_eq(clen, 42);
-    ck_assert_uint_eq(fcgix_rec_wrap(out, sizeof(out), FCGIX_T_PARAMS, 1,
-                                     v_params + 8, clen),
-                      LIT_LEN(v_params));
+    ck_assert_uint_eq(
+        fcgix_rec_wrap(out, sizeof(out), FCGIX_T_PARAMS, 1, v_params + 8, clen),
+        LIT_LEN(v_params));
     ck_assert_mem_eq(out, v_params, LIT_LEN(v_params));
     /* len == 0: the empty end-of-stream record; data may be NULL. */
     ck_assert_uint_eq(
@@ -361,8 +361,8 @@ static void wrap_check(size_t n)
         data[i] = (unsigned char)(i * 7 + 3);
     /* One byte short: nothing is written. */
     memset(out, 0xa5, need + 1);
-    ck_assert_uint_eq(
-        fcgix_rec_wrap(out, need - 1, FCGIX_T_STDIN, 9, data, n), 0);
+    ck_assert_uint_eq(fcgix_rec_wrap(out, need - 1, FCGIX_T_STDIN, 9, data, n),
+                      0);
     for (i = 0; i <= need; i++)
         ck_assert_uint_eq(out[i], 0xa5);
     ck_assert_uint_eq(fcgix_rec_wrap(out, need, FCGIX_T_STDIN, 9, data, n),
@@ -401,16 +401,13 @@ START_TEST(test_rec_wrap_refuses)
 {
     unsigned char out[16], one = 'x';
 
-    ck_assert_uint_eq(fcgix_rec_wrap(NULL, 100, FCGIX_T_STDIN, 1, &one, 1),
-                      0);
-    ck_assert_uint_eq(fcgix_rec_wrap(out, sizeof(out), FCGIX_T_STDIN, 1,
-                                     NULL, 1),
-                      0);
+    ck_assert_uint_eq(fcgix_rec_wrap(NULL, 100, FCGIX_T_STDIN, 1, &one, 1), 0);
+    ck_assert_uint_eq(
+        fcgix_rec_wrap(out, sizeof(out), FCGIX_T_STDIN, 1, NULL, 1), 0);
     ck_assert_uint_eq(fcgix_rec_wrap(out, 7, FCGIX_T_STDIN, 1, NULL, 0), 0);
     /* A length whose size does not fit in size_t is refused, not wrapped. */
-    ck_assert_uint_eq(fcgix_rec_wrap(out, SIZE_MAX, FCGIX_T_STDIN, 1, &one,
-                                     SIZE_MAX - 4),
-                      0);
+    ck_assert_uint_eq(
+        fcgix_rec_wrap(out, SIZE_MAX, FCGIX_T_STDIN, 1, &one, SIZE_MAX - 4), 0);
 }
 END_TEST
 
@@ -446,9 +443,8 @@ START_TEST(test_nv_params_golden)
     unsigned char out[32];
     size_t nl, vl, used;
 
-    ck_assert_uint_eq(fcgix_nv_encode(out, sizeof(out), "SERVER_PORT", 11,
-                                      "80", 2),
-                      15);
+    ck_assert_uint_eq(
+        fcgix_nv_encode(out, sizeof(out), "SERVER_PORT", 11, "80", 2), 15);
     ck_assert_mem_eq(out, pairs, 15);
     ck_assert_uint_eq(fcgix_nv_encode(out, sizeof(out), "SERVER_ADDR", 11,
                                       "199.170.183.42", 14),
@@ -460,9 +456,8 @@ START_TEST(test_nv_params_golden)
     ck_assert_uint_eq(used, 15);
     ck_assert(n == pairs + 2 && nl == 11 && v == pairs + 13 && vl == 2);
     ck_assert_mem_eq(n, "SERVER_PORT", 11);
-    ck_assert_int_eq(
-        fcgix_nv_decode(pairs + 15, 27, &used, &n, &nl, &v, &vl),
-        FCGIX_NV_OK);
+    ck_assert_int_eq(fcgix_nv_decode(pairs + 15, 27, &used, &n, &nl, &v, &vl),
+                     FCGIX_NV_OK);
     ck_assert_uint_eq(used, 27);
     ck_assert_mem_eq(v, "199.170.183.42", 14);
 }
@@ -558,14 +553,11 @@ START_TEST(test_nv_encode_refuses)
     memset(out, 0x33, sizeof(out));
     /* Lengths over 2^31-1, and a cap too small for 2^31-1, write nothing
      * (the data pointer is never read). */
-    ck_assert_uint_eq(fcgix_nv_encode(out, sizeof(out), "x", 0x80000000u,
-                                      "", 0),
-                      0);
-    ck_assert_uint_eq(fcgix_nv_encode(out, sizeof(out), "", 0, "x",
-                                      0x80000000u),
-                      0);
-    ck_assert_uint_eq(fcgix_nv_encode(out, sizeof(out), "x", 0x7fffffff,
-                                      "", 0),
+    ck_assert_uint_eq(
+        fcgix_nv_encode(out, sizeof(out), "x", 0x80000000u, "", 0), 0);
+    ck_assert_uint_eq(
+        fcgix_nv_encode(out, sizeof(out), "", 0, "x", 0x80000000u), 0);
+    ck_assert_uint_eq(fcgix_nv_encode(out, sizeof(out), "x", 0x7fffffff, "", 0),
                       0);
     ck_assert_uint_eq(fcgix_nv_encode(NULL, 100, "a", 1, "b", 1), 0);
     ck_assert_uint_eq(fcgix_nv_encode(out, sizeof(out), NULL, 1, "b", 1), 0);
@@ -648,9 +640,9 @@ START_TEST(test_nv_decode_misc)
                                        "\x01\x01"
                                        "cd";
 
-    ck_assert_int_eq(fcgix_nv_decode(wide, LIT_LEN(wide), &used, &n, &nl, &v,
-                                     &vl),
-                     FCGIX_NV_OK);
+    ck_assert_int_eq(
+        fcgix_nv_decode(wide, LIT_LEN(wide), &used, &n, &nl, &v, &vl),
+        FCGIX_NV_OK);
     ck_assert(used == 10 && nl == 5 && vl == 0 && n == wide + 5);
     ck_assert_int_eq(
         fcgix_nv_decode(two, LIT_LEN(two), &used, &n, &nl, &v, &vl),
@@ -789,8 +781,8 @@ START_TEST(test_dec_large_records)
 END_TEST
 
 /* One record header + body in an exact heap buffer; expects an error. */
-static void dec_expect_error(const unsigned char *buf, size_t len,
-                             unsigned id, fcgix_proto_err_t want)
+static void dec_expect_error(const unsigned char *buf, size_t len, unsigned id,
+                             fcgix_proto_err_t want)
 {
     run_t r;
 
@@ -1020,7 +1012,10 @@ typedef struct {
 } hdr_case_t;
 
 #define BIG 100000, 1000, 10000
-#define HC(lit, lim, st, at) {lit, LIT_LEN(lit), lim, FCGIX_HDR_##st, at}
+#define HC(lit, lim, st, at)                                                   \
+    {                                                                          \
+        lit, LIT_LEN(lit), lim, FCGIX_HDR_##st, at                             \
+    }
 
 /* Feeds s cut at cuts[]; returns the status and the absolute offset. */
 static fcgix_hdr_status_t hdr_run(const hdr_case_t *c, const size_t *cuts,
@@ -1046,9 +1041,8 @@ static fcgix_hdr_status_t hdr_run(const hdr_case_t *c, const size_t *cuts,
     }
     if (st != FCGIX_HDR_MORE) {
         /* Terminal states are sticky and consume nothing. */
-        ck_assert_int_eq(fcgix_hdr_feed(&h, (const unsigned char *)"x", 1,
-                                        &used),
-                         st);
+        ck_assert_int_eq(
+            fcgix_hdr_feed(&h, (const unsigned char *)"x", 1, &used), st);
         ck_assert_uint_eq(used, 0);
     }
     return st;
@@ -1094,8 +1088,7 @@ START_TEST(test_hdr_good_blocks)
 {
     static const hdr_case_t cs[] = {
         HC("Content-Type: text/html\n\n", BIG, DONE, 25),
-        HC("Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n", BIG, DONE,
-           44),
+        HC("Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n", BIG, DONE, 44),
         HC("A: b\r\nC: d\n\r\n", BIG, DONE, 13),
         HC("A: b\nC: d\r\n\n", BIG, DONE, 12),
         HC("X-A: 1\n\nbody\r\n\r\n", BIG, DONE, 8),
@@ -1212,9 +1205,8 @@ START_TEST(test_hdr_null_and_empty)
     fcgix_hdr_init(&h, 10, 10, 10);
     ck_assert_int_eq(fcgix_hdr_feed(&h, NULL, 5, &used), FCGIX_HDR_MORE);
     ck_assert_uint_eq(used, 0);
-    ck_assert_int_eq(
-        fcgix_hdr_feed(&h, (const unsigned char *)"\n", 1, &used),
-        FCGIX_HDR_DONE);
+    ck_assert_int_eq(fcgix_hdr_feed(&h, (const unsigned char *)"\n", 1, &used),
+                     FCGIX_HDR_DONE);
     ck_assert_uint_eq(used, 1);
 }
 END_TEST
@@ -1257,10 +1249,10 @@ START_TEST(test_hdr_next_iterates)
             ck_assert_mem_eq(v, want[i][1], vl);
             ck_assert(n >= b && v >= b && v + vl <= b + lens[pass]);
         }
-        ck_assert_int_eq(
-            fcgix_hdr_next(b, lens[pass], &pos, &n, &nl, &v, &vl), 0);
-        ck_assert_int_eq(
-            fcgix_hdr_next(b, lens[pass], &pos, &n, &nl, &v, &vl), 0);
+        ck_assert_int_eq(fcgix_hdr_next(b, lens[pass], &pos, &n, &nl, &v, &vl),
+                         0);
+        ck_assert_int_eq(fcgix_hdr_next(b, lens[pass], &pos, &n, &nl, &v, &vl),
+                         0);
     }
     free(b);
 }
@@ -1312,14 +1304,11 @@ START_TEST(test_hdr_name_is)
     ck_assert_int_eq(fcgix_hdr_name_is(line, 6, NULL), 0);
     ck_assert_int_eq(fcgix_hdr_name_is(NULL, 0, ""), 1);
     /* Only ASCII letters fold: '[' is not '{', '-' is not '_'. */
-    ck_assert_int_eq(fcgix_hdr_name_is((const unsigned char *)"[", 1, "{"),
+    ck_assert_int_eq(fcgix_hdr_name_is((const unsigned char *)"[", 1, "{"), 0);
+    ck_assert_int_eq(fcgix_hdr_name_is((const unsigned char *)"X-A", 3, "x_a"),
                      0);
-    ck_assert_int_eq(fcgix_hdr_name_is((const unsigned char *)"X-A", 3,
-                                       "x_a"),
-                     0);
-    ck_assert_int_eq(fcgix_hdr_name_is((const unsigned char *)"\xc9", 1,
-                                       "\xe9"),
-                     0);
+    ck_assert_int_eq(
+        fcgix_hdr_name_is((const unsigned char *)"\xc9", 1, "\xe9"), 0);
 }
 END_TEST
 
@@ -1329,15 +1318,15 @@ START_TEST(test_hdr_status_code_table)
         const char *s;
         int want;
     } t[] = {
-        {"200", 200},  {"599", 599},         {"404 Not Found", 404},
-        {"302\tFound", 302}, {"500 ", 500},  {"201 ", 201},
-        {"199", -1},   {"100", -1},          {"101 Switching", -1},
-        {"600", -1},   {"999", -1},          {"000", -1},
-        {"20", -1},    {"2", -1},            {"", -1},
-        {"2000", -1},  {" 200", -1},         {"\t200", -1},
-        {"20a", -1},   {"200x", -1},         {"200:", -1},
-        {"+20", -1},   {"-200", -1},         {"2 00", -1},
-        {"abc", -1},   {"200\r", -1},        {"200\n", -1},
+        {"200", 200},        {"599", 599},  {"404 Not Found", 404},
+        {"302\tFound", 302}, {"500 ", 500}, {"201 ", 201},
+        {"199", -1},         {"100", -1},   {"101 Switching", -1},
+        {"600", -1},         {"999", -1},   {"000", -1},
+        {"20", -1},          {"2", -1},     {"", -1},
+        {"2000", -1},        {" 200", -1},  {"\t200", -1},
+        {"20a", -1},         {"200x", -1},  {"200:", -1},
+        {"+20", -1},         {"-200", -1},  {"2 00", -1},
+        {"abc", -1},         {"200\r", -1}, {"200\n", -1},
     };
     size_t i;
 
@@ -1351,18 +1340,18 @@ START_TEST(test_hdr_status_code_table)
         free(b);
     }
     /* The length is honoured: a slice of "2000", an embedded NUL. */
-    ck_assert_int_eq(
-        fcgix_hdr_status_code((const unsigned char *)"2000", 3), 200);
-    ck_assert_int_eq(
-        fcgix_hdr_status_code((const unsigned char *)"200\0", 4), -1);
+    ck_assert_int_eq(fcgix_hdr_status_code((const unsigned char *)"2000", 3),
+                     200);
+    ck_assert_int_eq(fcgix_hdr_status_code((const unsigned char *)"200\0", 4),
+                     -1);
     ck_assert_int_eq(fcgix_hdr_status_code(NULL, 3), -1);
 }
 END_TEST
 
 /* ========================================================= log escape */
 
-static void esc_check(const char *in, size_t len, size_t cap,
-                      const char *want, size_t want_used)
+static void esc_check(const char *in, size_t len, size_t cap, const char *want,
+                      size_t want_used)
 {
     char *out = malloc(cap ? cap : 1);
     unsigned char *b = dup_exact(in, len);
@@ -1370,8 +1359,7 @@ static void esc_check(const char *in, size_t len, size_t cap,
 
     ck_assert_ptr_nonnull(out);
     used = fcgix_log_escape(out, cap, b, len);
-    ck_assert_msg(used == want_used, "consumed %zu, want %zu", used,
-                  want_used);
+    ck_assert_msg(used == want_used, "consumed %zu, want %zu", used, want_used);
     ck_assert_str_eq(out, want);
     free(out);
     free(b);
@@ -1382,8 +1370,8 @@ START_TEST(test_log_escape)
     esc_check("hello world", 11, 64, "hello world", 11);
     esc_check(" ~", 2, 64, " ~", 2);
     esc_check("a\\b", 3, 64, "a\\\\b", 3);
-    esc_check("\x00\x1f\x7f\x80\xff\n", 6, 64,
-              "\\x00\\x1f\\x7f\\x80\\xff\\x0a", 6);
+    esc_check("\x00\x1f\x7f\x80\xff\n", 6, 64, "\\x00\\x1f\\x7f\\x80\\xff\\x0a",
+              6);
     esc_check("", 0, 1, "", 0);
     /* cap == 1: room only for the NUL. */
     esc_check("abc", 3, 1, "", 0);

@@ -1,0 +1,67 @@
+/*
+ * pm/scoreboard.c - scoreboard accessors shared by handlers and the PM.
+ * See scoreboard.h for the layout and who writes what.
+ */
+#include <string.h>
+
+#include "pm/scoreboard.h"
+
+apr_uint64_t fcgix_sb_hash(const char *path, apr_uint32_t uid,
+                           apr_uint32_t gid)
+{
+    apr_uint64_t h = APR_UINT64_C(0xcbf29ce484222325);
+    const unsigned char *p = (const unsigned char *)path;
+    apr_uint32_t ids[2];
+    size_t i;
+
+    ids[0] = uid;
+    ids[1] = gid;
+    for (; *p; p++) {
+        h = (h ^ *p) * APR_UINT64_C(0x100000001b3);
+    }
+    p = (const unsigned char *)ids;
+    for (i = 0; i < sizeof(ids); i++) {
+        h = (h ^ p[i]) * APR_UINT64_C(0x100000001b3);
+    }
+    return h;
+}
+
+static int terminated(const char *s, size_t n)
+{
+    return memchr(s, '\0', n) != NULL;
+}
+
+int fcgix_sb_class_copy(const fcgix_sb_t *sb, apr_uint32_t idx,
+                        fcgix_sb_class_t *out)
+{
+    if (idx >= FCGIX_SB_CLASSES) {
+        return 0;
+    }
+    memcpy(out, &sb->classes[idx], sizeof(*out));
+    return (out->state == FCGIX_CLASS_ACTIVE ||
+            out->state == FCGIX_CLASS_DRAINING) &&
+           terminated(out->path, sizeof(out->path)) &&
+           terminated(out->addr, sizeof(out->addr));
+}
+
+int fcgix_sb_class_find(const fcgix_sb_t *sb, const char *path,
+                        apr_uint32_t uid, apr_uint32_t gid)
+{
+    apr_uint32_t start = (apr_uint32_t)(fcgix_sb_hash(path, uid, gid) %
+                                        FCGIX_SB_CLASSES);
+    apr_uint32_t i, idx;
+
+    for (i = 0; i < FCGIX_SB_CLASSES; i++) {
+        const fcgix_sb_class_t *c;
+        idx = (start + i) % FCGIX_SB_CLASSES;
+        c = &sb->classes[idx];
+        if (c->state == FCGIX_CLASS_FREE) {
+            return -1; /* end of the probe chain */
+        }
+        if (c->state != FCGIX_CLASS_GONE && c->uid == uid && c->gid == gid &&
+            strncmp(c->path, path, sizeof(c->path)) == 0) {
+            return (int)idx;
+        }
+    }
+    return -1;
+}

@@ -1,0 +1,110 @@
+/*
+ * pm/scoreboard.h - the shared-memory scoreboard: layout and accessors.
+ *
+ * One anonymous shared mapping, created by the httpd parent before anything
+ * forks and kept (in the process pool) across graceful restarts. Plain data
+ * only: fixed arrays, indices and fixed-size strings; no pointers.
+ *
+ * One writer per field. The PM writes structure and state; handlers touch
+ * only the counters marked "handlers", and only with apr_atomic_*32. Every
+ * reader copies a slot out and checks what it copied (a writer that died
+ * half-way can leave anything): strings are NUL-terminated inside their
+ * array, indices are below their array's length.
+ */
+#ifndef FCGIX_SCOREBOARD_H
+#define FCGIX_SCOREBOARD_H
+
+#include "apr.h"
+#include "apr_atomic.h"
+
+#define FCGIX_SB_MAGIC 0x58474346u /* "FCGX" */
+#define FCGIX_SB_LAYOUT 1u         /* bump when the layout changes */
+#define FCGIX_SB_CLASSES 512       /* static + dynamic + external classes */
+#define FCGIX_SB_PROCS 2048        /* application processes */
+#define FCGIX_SB_PATH 512          /* longest application path + NUL */
+#define FCGIX_SB_ADDR 128          /* socket path or host:port + NUL */
+
+/* Class slot states. A slot goes FREE -> ACTIVE -> (DRAINING ->) GONE and
+ * GONE slots are reused; GONE keeps lookups probing past it. */
+enum {
+    FCGIX_CLASS_FREE = 0,
+    FCGIX_CLASS_ACTIVE = 1,
+    FCGIX_CLASS_DRAINING = 2,
+    FCGIX_CLASS_GONE = 3
+};
+
+/* Class kinds, as in the configuration. */
+enum {
+    FCGIX_KIND_EXTERNAL = 0,
+    FCGIX_KIND_STATIC = 1,
+    FCGIX_KIND_DYNAMIC = 2
+};
+
+/* Process slot states. */
+enum {
+    FCGIX_PROC_FREE = 0,
+    FCGIX_PROC_RUNNING = 1,
+    FCGIX_PROC_STOPPING = 2 /* signalled, not reaped yet */
+};
+
+typedef struct {
+    /* PM */
+    apr_uint32_t state;
+    apr_uint32_t kind;
+    apr_uint32_t gen; /* bumped whenever the slot is (re)assigned */
+    apr_uint32_t uid, gid;
+    apr_uint32_t procs_target;  /* processes the PM wants */
+    apr_uint32_t procs_running; /* processes alive */
+    apr_uint32_t restarts;      /* processes restarted after dying */
+    apr_uint32_t backoff_until; /* unix seconds: no start before */
+    apr_uint32_t load_milli;    /* load factor x1000 (dynamic policy) */
+    apr_uint32_t started;       /* unix seconds the class was created */
+    char path[FCGIX_SB_PATH];
+    char addr[FCGIX_SB_ADDR];
+    /* handlers (apr_atomic_*32 only) */
+    volatile apr_uint32_t inflight;     /* requests talking to it now */
+    volatile apr_uint32_t requests;     /* requests begun */
+    volatile apr_uint32_t failures;     /* requests that got no answer */
+    volatile apr_uint32_t conn_wait_ms; /* time spent waiting to connect */
+    volatile apr_uint32_t busy_ms;      /* time connected (load factor) */
+} fcgix_sb_class_t;
+
+typedef struct {
+    /* PM */
+    apr_uint32_t state;
+    apr_uint32_t class_idx;
+    apr_uint32_t class_gen; /* the class slot's gen when spawned */
+    apr_uint32_t pid;
+    apr_uint32_t started; /* unix seconds */
+} fcgix_sb_proc_t;
+
+typedef struct {
+    /* parent, once at creation */
+    apr_uint32_t magic, layout, size;
+    /* parent */
+    volatile apr_uint32_t pm_pid;
+    volatile apr_uint32_t pm_starts; /* PMs started by the parent */
+    /* PM */
+    volatile apr_uint32_t pm_heartbeat; /* unix seconds of its last loop */
+    volatile apr_uint32_t pm_generation; /* definitions generation applied */
+    volatile apr_uint32_t pm_started;    /* unix seconds */
+    volatile apr_uint32_t nclasses;      /* slots in use are below this */
+    fcgix_sb_class_t classes[FCGIX_SB_CLASSES];
+    fcgix_sb_proc_t procs[FCGIX_SB_PROCS];
+} fcgix_sb_t;
+
+/* A copy of a class slot, checked: 1 when idx names an ACTIVE or DRAINING
+ * slot whose strings are terminated, else 0. */
+int fcgix_sb_class_copy(const fcgix_sb_t *sb, apr_uint32_t idx,
+                        fcgix_sb_class_t *out);
+
+/* Finds the class for (path, uid, gid): slots are placed by
+ * fcgix_sb_hash() with linear probing. Returns the index or -1. */
+int fcgix_sb_class_find(const fcgix_sb_t *sb, const char *path,
+                        apr_uint32_t uid, apr_uint32_t gid);
+
+/* 64-bit FNV-1a of the class identity; also names the class socket. */
+apr_uint64_t fcgix_sb_hash(const char *path, apr_uint32_t uid,
+                           apr_uint32_t gid);
+
+#endif /* FCGIX_SCOREBOARD_H */
