@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mod_fcgix.h"
+#include "pm/pm.h"
 
 #include "http_core.h"
 #include "http_log.h"
@@ -24,10 +25,16 @@ static int fcgix_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
-    if (fcgix_ipc_dir_prepare(ptemp, s) != APR_SUCCESS) {
+    if (fcgix_ipc_dir_prepare(ptemp, s) != APR_SUCCESS ||
+        fcgix_pm_post_config(pconf, ptemp, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
+}
+
+static void fcgix_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    fcgix_pm_child_init(pchild, s);
 }
 
 /* Routes a request for a declared application, or for a path below one, to
@@ -63,9 +70,56 @@ static int is_nph(const char *filename)
     return strncmp(base, "nph-", 4) == 0;
 }
 
+/* A fastcgi-script file that no directive declares is a dynamic
+ * application: the PM starts it on demand with FastCgiConfig's options. */
+static int fcgix_dynamic_app(request_rec *r, fcgix_app_t **out)
+{
+    fcgix_app_t *app;
+    struct sockaddr_un *sun;
+    const char *sock;
+
+    if (r->finfo.filetype != APR_REG) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "%s: no such FastCGI application", r->filename);
+        return HTTP_NOT_FOUND;
+    }
+    if (!(ap_allow_options(r) & OPT_EXECCGI)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "FCGIX0012: %s: dynamic FastCGI applications need "
+                      "Options ExecCGI",
+                      r->filename);
+        return HTTP_FORBIDDEN;
+    }
+    if (strlen(r->filename) >= FCGIX_SB_PATH) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "FCGIX0013: %s: path too long for a dynamic "
+                      "application",
+                      r->filename);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    app = apr_pcalloc(r->pool, sizeof(*app));
+    app->path = r->filename;
+    app->directive = "FastCgiConfig";
+    app->kind = FCGIX_APP_DYNAMIC;
+    app->o = fcgix_globals->dynamic;
+    fcgix_app_identity(r, app, &app->uid, &app->gid);
+    sock = fcgix_pm_dynamic_socket(r->pool, fcgix_globals->ipc_dir,
+                                   app->path, app->uid, app->gid);
+    sun = (struct sockaddr_un *)&app->addr;
+    if (strlen(sock) >= sizeof(sun->sun_path)) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, sock, strlen(sock) + 1);
+    app->addr_len = (socklen_t)sizeof(*sun);
+    app->addr_text = apr_pstrcat(r->pool, "unix:", sock, NULL);
+    *out = app;
+    return OK;
+}
+
 static int fcgix_handler(request_rec *r)
 {
-    const fcgix_app_t *app;
+    fcgix_app_t *app;
     const char *rest = NULL;
 
     if (r->handler == NULL || strcmp(r->handler, FCGIX_HANDLER) != 0) {
@@ -88,12 +142,10 @@ static int fcgix_handler(request_rec *r)
         }
     }
     if (app == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "FCGIX0011: %s is not a declared FastCGI application "
-                      "(FastCgiExternalServer) and dynamic applications are "
-                      "not available",
-                      r->filename);
-        return HTTP_SERVICE_UNAVAILABLE;
+        int st = fcgix_dynamic_app(r, &app);
+        if (st != OK) {
+            return st;
+        }
     }
     return fcgix_respond(r, app);
 }
@@ -102,6 +154,7 @@ static void fcgix_register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(fcgix_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(fcgix_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(fcgix_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(fcgix_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(fcgix_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

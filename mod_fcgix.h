@@ -76,8 +76,14 @@ typedef struct {
     struct sockaddr_storage addr;
     socklen_t addr_len;
     const char *addr_text; /* "unix:/path" or "host:port", for logs */
+    apr_uint32_t uid, gid; /* dynamic: identity of the class */
     fcgix_opts_t o;
 } fcgix_app_t;
+
+/* The identity (uid, gid) an application runs as for this request: the
+ * suexec identity with a wrapper, else the server's User and Group. */
+void fcgix_app_identity(request_rec *r, const fcgix_app_t *app,
+                        apr_uint32_t *uid, apr_uint32_t *gid);
 
 /* Server-wide state built from the configuration. */
 typedef struct {

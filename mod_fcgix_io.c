@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "mod_fcgix.h"
+#include "pm/pm.h"
 #include "proto/fcgix_proto.h"
 
 #include "http_core.h"
@@ -33,6 +34,7 @@
 #include "apr_file_io.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
+#include "unixd.h"
 
 APLOG_USE_MODULE(fcgix);
 
@@ -84,6 +86,11 @@ typedef struct {
     apr_size_t elogged, esuppressed;
     /* time spent waiting on the app */
     apr_interval_time_t waited;
+    int got_bytes;     /* something came from the app */
+    int rang_overload; /* told the PM a request waited past -startDelay */
+    /* the class in the scoreboard (managed and external apps) */
+    volatile fcgix_sb_class_t *sbc;
+    apr_time_t connected;
 } fcgix_req_t;
 
 /* ------------------------------------------------------------- logging */
@@ -197,63 +204,205 @@ static int connect_failed(fcgix_req_t *q, int status, int err,
     return status;
 }
 
+void fcgix_app_identity(request_rec *r, const fcgix_app_t *app,
+                        apr_uint32_t *uid, apr_uint32_t *gid)
+{
+    ap_unix_identity_t *ug = fcgix_globals->wrapper
+                                 ? ap_run_get_suexec_identity(r)
+                                 : NULL;
+
+    *uid = (apr_uint32_t)(ug ? ug->uid : ap_unixd_config.user_id);
+    *gid = (apr_uint32_t)(ug ? ug->gid : ap_unixd_config.group_id);
+}
+
+/* The scoreboard slot of the request's class, if the PM published one. */
+static volatile fcgix_sb_class_t *find_sb_class(fcgix_req_t *q)
+{
+    fcgix_sb_t *sb = fcgix_pm_scoreboard();
+    apr_uint32_t uid = q->app->uid, gid = q->app->gid;
+    int idx;
+
+    if (sb == NULL) {
+        return NULL;
+    }
+    if (q->app->kind != FCGIX_APP_DYNAMIC) {
+        uid = (apr_uint32_t)ap_unixd_config.user_id;
+        gid = (apr_uint32_t)ap_unixd_config.group_id;
+    }
+    idx = fcgix_sb_class_find(sb, q->app->path, uid, gid);
+    return idx < 0 ? NULL : &sb->classes[idx];
+}
+
+/* Releases the counters taken when the connection was made: registered
+ * before they are taken, so no path out of the request leaks them. */
+static apr_status_t release_counters(void *data)
+{
+    fcgix_req_t *q = data;
+    apr_interval_time_t busy;
+
+    if (q->sbc && q->connected) {
+        busy = apr_time_now() - q->connected;
+        apr_atomic_add32(&q->sbc->busy_ms,
+                         (apr_uint32_t)apr_time_as_msec(busy));
+        apr_atomic_dec32(&q->sbc->inflight);
+        q->connected = 0;
+    }
+    return APR_SUCCESS;
+}
+
+static void take_counters(fcgix_req_t *q, apr_time_t t0)
+{
+    q->sbc = find_sb_class(q);
+    if (q->sbc == NULL) {
+        return;
+    }
+    apr_atomic_inc32(&q->sbc->inflight);
+    apr_atomic_inc32(&q->sbc->requests);
+    apr_atomic_add32(&q->sbc->conn_wait_ms,
+                     (apr_uint32_t)apr_time_as_msec(apr_time_now() - t0));
+    q->connected = apr_time_now();
+}
+
+/* A managed application's socket may not be there yet (a dynamic app's
+ * first request, a PM restarting): ask the PM for it and try again soon.
+ * Returns 0 to retry, or the status to fail with. */
+static int managed_wait(fcgix_req_t *q, apr_time_t t0, int *backoff_ms,
+                        apr_time_t *next_ring)
+{
+    const fcgix_app_t *app = q->app;
+    volatile fcgix_sb_class_t *c;
+    apr_time_t now = apr_time_now();
+
+    if (!fcgix_pm_alive()) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "FCGIX0102: %s: the process manager is not running",
+                      app->path);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    c = find_sb_class(q);
+    if (app->kind == FCGIX_APP_DYNAMIC && now >= *next_ring) {
+        fcgix_pm_ring(FCGIX_BELL_SPAWN, app->path, app->uid, app->gid);
+        *next_ring = now + apr_time_from_sec(1);
+    }
+    if (c && c->procs_running == 0 && c->backoff_until > apr_time_sec(now)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "FCGIX0115: %s: no process: it keeps failing to start "
+                      "and is backing off",
+                      app->path);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (c == NULL && now - t0 > apr_time_from_sec(3)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "FCGIX0116: %s: the process manager did not start it "
+                      "(see its log lines)",
+                      app->path);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    wait_fd(-1, 0, *backoff_ms);
+    *backoff_ms = *backoff_ms < 32 ? *backoff_ms * 2 : 50;
+    return 0;
+}
+
+static int open_socket(fcgix_req_t *q)
+{
+    int one = 1;
+
+    if (q->fd >= 0) {
+        close(q->fd);
+    }
+    q->fd = socket(q->app->addr.ss_family,
+                   SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (q->fd < 0) {
+        return connect_failed(q, HTTP_SERVICE_UNAVAILABLE, errno, "socket");
+    }
+    if (q->app->addr.ss_family != AF_UNIX) {
+        setsockopt(q->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    return OK;
+}
+
+/* One connect() attempt: OK, a status to fail with, or -1 to retry. */
+static int try_connect(fcgix_req_t *q, int left_ms)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (connect(q->fd, (const struct sockaddr *)&q->app->addr,
+                q->app->addr_len) == 0) {
+        return OK;
+    }
+    if (errno == EINTR || errno == EAGAIN) {
+        return -1; /* EAGAIN: a full Unix backlog */
+    }
+    if (errno == EINPROGRESS) {
+        if (wait_fd(q->fd, POLLOUT, left_ms > 0 ? left_ms : 0) <= 0) {
+            return -1;
+        }
+        getsockopt(q->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        errno = err;
+        if (err == 0) {
+            return OK;
+        }
+    }
+    if (q->app->kind == FCGIX_APP_EXTERNAL) {
+        return connect_failed(q, HTTP_SERVICE_UNAVAILABLE, errno,
+                              "nothing accepts connections there");
+    }
+    return -2; /* managed: not there (yet) */
+}
+
 /* Connects without blocking past -appConnTimeout (or the server Timeout).
- * A full Unix-socket backlog (EAGAIN) is retried with a short back-off. */
+ * A full backlog is retried with a short back-off; a managed application
+ * that is not there yet is asked for and waited for. */
 static int connect_app(fcgix_req_t *q)
 {
     const fcgix_app_t *app = q->app;
     apr_interval_time_t limit = app->o.app_conn_timeout
                                     ? apr_time_from_sec(app->o.app_conn_timeout)
                                     : q->r->server->timeout;
-    apr_time_t deadline = apr_time_now() + limit;
-    int backoff = 1, one = 1;
+    apr_time_t t0 = apr_time_now(), deadline = t0 + limit, next_ring = 0;
+    int backoff = 1, st;
 
-    q->fd = socket(app->addr.ss_family,
-                   SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (q->fd < 0) {
-        return connect_failed(q, HTTP_SERVICE_UNAVAILABLE, errno, "socket");
+    apr_pool_cleanup_register(q->r->pool, q, release_counters,
+                              apr_pool_cleanup_null);
+    if ((st = open_socket(q)) != OK) {
+        return st;
     }
-    if (app->addr.ss_family != AF_UNIX) {
-        setsockopt(q->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
-    while (connect(q->fd, (const struct sockaddr *)&app->addr,
-                   app->addr_len) != 0) {
+    for (;;) {
         int left_ms = (int)apr_time_as_msec(deadline - apr_time_now());
-        if (errno == EINTR) {
-            continue;
+        st = left_ms > 0 ? try_connect(q, left_ms) : -1;
+        if (st == OK) {
+            take_counters(q, t0);
+            return OK;
         }
-        if (errno == EAGAIN && left_ms > 0) { /* Unix backlog full */
-            wait_fd(-1, 0, backoff < left_ms ? backoff : left_ms);
-            backoff = backoff < 32 ? backoff * 2 : 50;
-            continue;
+        if (st > 0) {
+            return st;
         }
-        if (errno == EINPROGRESS) {
-            int err = 0;
-            socklen_t len = sizeof(err);
-            if (wait_fd(q->fd, POLLOUT, left_ms > 0 ? left_ms : 0) <= 0) {
-                break;
-            }
-            getsockopt(q->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-            if (err == 0) {
-                return OK;
-            }
-            return connect_failed(q, HTTP_SERVICE_UNAVAILABLE, err,
-                                  "nothing accepts connections there");
-        }
-        if (errno == EAGAIN) {
+        if (apr_time_now() >= deadline) {
             break;
         }
-        return connect_failed(q, HTTP_SERVICE_UNAVAILABLE, errno,
-                              "nothing accepts connections there");
+        if (st == -2) {
+            if ((st = managed_wait(q, t0, &backoff, &next_ring)) != 0 ||
+                (st = open_socket(q)) != OK) {
+                return st;
+            }
+            continue;
+        }
+        if (app->kind == FCGIX_APP_DYNAMIC && !q->rang_overload &&
+            apr_time_now() - t0 > apr_time_from_sec(app->o.start_delay)) {
+            fcgix_pm_ring(FCGIX_BELL_OVERLOADED, app->path, app->uid,
+                          app->gid);
+            q->rang_overload = 1;
+        }
+        left_ms = (int)apr_time_as_msec(deadline - apr_time_now());
+        wait_fd(-1, 0, backoff < left_ms ? backoff : left_ms);
+        backoff = backoff < 32 ? backoff * 2 : 50;
     }
-    if (q->fd >= 0 && apr_time_now() >= deadline) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
-                      "FCGIX0101: %s: connecting to %s timed out after "
-                      "%" APR_TIME_T_FMT " ms (-appConnTimeout)",
-                      app->path, app->addr_text, apr_time_as_msec(limit));
-        return HTTP_GATEWAY_TIME_OUT;
-    }
-    return OK;
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                  "FCGIX0101: %s: connecting to %s timed out after "
+                  "%" APR_TIME_T_FMT " ms (-appConnTimeout)",
+                  app->path, app->addr_text, apr_time_as_msec(limit));
+    return HTTP_GATEWAY_TIME_OUT;
 }
 
 /* ----------------------------------------------------------- the body */
@@ -777,6 +926,18 @@ static int wait_app(fcgix_req_t *q)
             total = 1;
         }
     }
+    if (q->app->kind == FCGIX_APP_DYNAMIC && !q->got_bytes &&
+        !q->rang_overload &&
+        q->waited > apr_time_from_sec(q->app->o.start_delay)) {
+        /* A request that waits this long for a dynamic app: more needed. */
+        fcgix_pm_ring(FCGIX_BELL_OVERLOADED, q->app->path, q->app->uid,
+                      q->app->gid);
+        q->rang_overload = 1;
+    }
+    if (q->app->kind == FCGIX_APP_DYNAMIC && !q->got_bytes &&
+        !q->rang_overload && wait > apr_time_from_sec(q->app->o.start_delay)) {
+        wait = apr_time_from_sec(q->app->o.start_delay); /* wake to ring */
+    }
     t0 = apr_time_now();
     rc = wait_fd(q->fd, POLLIN | (q->olen ? POLLOUT : 0),
                  (int)((wait + 999) / 1000));
@@ -844,6 +1005,7 @@ static int recv_some(fcgix_req_t *q, int *progress)
         return HTTP_BAD_GATEWAY;
     }
     *progress = 1;
+    q->got_bytes = 1;
     q->readable = n == RBUF_SIZE;
     st = on_bytes(q, q->rbuf, (size_t)n);
     if (st != OK || q->fin || q->ended) {

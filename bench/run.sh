@@ -58,6 +58,7 @@ die() { note "FATAL: $*"; exit 1; }
 out() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
 
 TMP=""
+FINISHED=0
 SPAWNER_PIDS=()
 HTTPD_CONF=""
 HTTPD_PID=""
@@ -74,8 +75,8 @@ stop_httpd() {
             sleep 0.1
         done
         if kill -0 "$pid" 2>/dev/null; then
-            note "httpd $pid did not stop; sending SIGKILL"
-            kill -KILL "$pid" 2>/dev/null
+            note "httpd $pid did not stop; sending SIGKILL to it and its children"
+            kill -KILL "$pid" $(children_of "$pid") 2>/dev/null
         fi
     fi
     HTTPD_CONF=""
@@ -85,6 +86,9 @@ stop_httpd() {
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    if [ "$FINISHED" != 1 ] && [ -s "$RESULTS" ]; then
+        printf '\n!! run did not finish (exit status %s): figures above are partial\n' "$rc" >>"$RESULTS"
+    fi
     stop_httpd
     local p
     for p in "${SPAWNER_PIDS[@]}"; do
@@ -109,6 +113,16 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+children_of() { # pid -> pids whose parent it is
+    local st ppid
+    for st in /proc/[0-9]*/status; do
+        ppid=$(sed -n 's/^PPid:[[:space:]]*//p' "$st" 2>/dev/null)
+        [ "$ppid" = "$1" ] || continue
+        st=${st#/proc/}
+        echo "${st%/status}"
+    done
+}
+
 free_port() {
     perl -MIO::Socket::INET -e \
         'my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1, ReuseAddr => 1) or die "$!\n"; print $s->sockport, "\n";'
@@ -127,7 +141,7 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
     if [ -f "$REPO/Makefile.apxs" ] && [ -f "$REPO/mod_fcgix.c" ]; then
         note "building mod_fcgix (make -f Makefile.apxs)"
-        make -s -C "$REPO" -f Makefile.apxs >&2 || note "module build failed; fcgix legs will be skipped"
+        make -s -C "$REPO" -f Makefile.apxs >&2 || { note "module build failed; fcgix legs skipped"; BUILD_FAILED=1; }
     fi
     if [ -f "$REPO/t/apps/Makefile" ]; then
         note "building test apps (make -C t/apps)"
@@ -143,6 +157,7 @@ command -v curl >/dev/null || die "curl not installed"
 
 HAVE_FCGIX=1
 [ -f "$FCGIX_SO" ] || { HAVE_FCGIX=0; note "$FCGIX_SO not found; fcgix legs skipped"; }
+[ "${BUILD_FAILED:-0}" = 1 ] && HAVE_FCGIX=0    # never measure a stale module
 
 # ------------------------------------------------------------------ temp dir
 TMP=$(mktemp -d /tmp/fcgix-bench.XXXXXX) || die "mktemp failed"
@@ -404,19 +419,19 @@ start_httpd() { # frontend
 }
 
 child_pids() { # worker children of the httpd master
-    local st pid
-    for st in /proc/[0-9]*/status; do
-        pid=${st#/proc/}; pid=${pid%/status}
-        [ "$(awk '/^PPid:/ { print $2 }' "$st" 2>/dev/null)" = "$HTTPD_PID" ] || continue
-        # mod_fcgid's process manager and its apps are children too; skip non-httpd
-        [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$(command -v apache2)")" ] || continue
-        # mod_fcgid's process manager is an httpd child without worker threads
-        [ "$(awk '/^Threads:/ { print $2 }' "$st")" -gt 1 ] || continue
+    local pid exe threads
+    exe=$(readlink -f "$(command -v apache2)")
+    for pid in $(children_of "$HTTPD_PID"); do
+        # only the apache2 binary (not mod_fcgid's apps) ...
+        [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] || continue
+        # ... with worker threads (not mod_fcgid's process manager)
+        threads=$(status_kb "$pid" Threads)
+        [ "${threads:-0}" -gt 1 ] || continue
         echo "$pid"
     done
 }
 
-status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
+status_kb() { sed -n "s/^$2:[[:space:]]*\([0-9]*\).*/\1/p" "/proc/$1/status" 2>/dev/null; }
 
 url_for() { # app
     case $1 in
@@ -446,7 +461,8 @@ run_wrk() { # fe app conns
     log="$TMP/logs/wrk-$fe-$app-$c.log"
     wrk -t "$t" -c "$c" -d "${DURATION}s" --timeout 10s --latency "$url" >"$log" 2>&1
     rps=$(awk '/^Requests\/sec:/ { print $2 }' "$log")
-    lat=$(awk '$1 == "Latency" && NF >= 4 { print $2; exit }' "$log")
+    # wrk's "Avg" latency is unreliable at c=1 (it does not match 1/rate); use percentiles
+    lat=$(awk '$1 == "50%" { p50 = $2 } $1 == "99%" { p99 = $2 } END { if (p50 != "") print p50 "/" p99 }' "$log")
     errs=$(awk '/Socket errors:/ { gsub(",", ""); n = $4 + $6 + $8 + $10 } /Non-2xx/ { n += $NF } END { print n + 0 }' "$log")
     RPS[$fe,$app,$c]=${rps:-0}
     LAT[$fe,$app,$c]=${lat:-?}
@@ -454,7 +470,7 @@ run_wrk() { # fe app conns
     if [ "$errs" != 0 ]; then
         WRK_DETAIL+=("$fe $app c=$c: $(grep -E 'Socket errors|Non-2xx' "$log" | tr -s ' ' | paste -sd';')")
     fi
-    note "$fe $app c=$c: ${rps:-?} req/s, avg latency ${lat:-?}, errors $errs"
+    note "$fe $app c=$c: ${rps:-?} req/s, latency p50/p99 ${lat:-?}, errors $errs"
 }
 
 backend_conns() { # count established connections to the external pools
@@ -483,7 +499,9 @@ out "httpd:      $(apache2 -v | awk -F': ' '/version/ { print $2 }'), event MPM,
 out "wrk:        $(wrk -v 2>&1 | head -1 | awk '{ print $1, $2 }'), ${DURATION}s per run, ${WARMUP}s warm-up, concurrency: $CONNS"
 out "backend:    libfcgi hello and respond?size=$BIG_SIZE, $POOL processes each (one pool, socket on fd 0), transport $TRANSPORT"
 out "            proxy_fcgi+reuse: enablereuse=on max=$REUSE_MAX per child (2 children)"
-out "            mod_fcgid spawns its own copies of the same binaries, FcgidMaxProcessesPerClass $POOL"
+out "            mod_fcgid spawns its own copies of the same binaries, FcgidMaxProcessesPerClass $POOL,"
+out "            and always talks to them over Unix sockets (compare with BENCH_TRANSPORT=unix)"
+out "load avg:   $(cut -d' ' -f1-3 /proc/loadavg) at start (2 cpus: anything above ~0.3 skews the figures)"
 out ""
 
 for fe in $FRONTENDS; do
@@ -539,13 +557,13 @@ for app in hello big; do
     done
 done
 out ""
-out "Average latency"
-line=$(printf '%-6s %5s %10s %11s %17s %9s' app conc fcgix proxy_fcgi "proxy_fcgi+reuse" fcgid)
+out "Latency p50/p99 (wrk)"
+line=$(printf '%-6s %5s %17s %17s %17s %17s' app conc fcgix proxy_fcgi "proxy_fcgi+reuse" fcgid)
 out "$line"
 for app in hello big; do
     for c in $CONNS; do
         label=$app; [ "$app" = big ] && label=1MiB
-        line=$(printf '%-6s %5s %10s %11s %17s %9s' "$label" "$c" "${LAT[fcgix,$app,$c]:--}" \
+        line=$(printf '%-6s %5s %17s %17s %17s %17s' "$label" "$c" "${LAT[fcgix,$app,$c]:--}" \
             "${LAT[proxy_fcgi,$app,$c]:--}" "${LAT[proxy_fcgi_reuse,$app,$c]:--}" "${LAT[fcgid,$app,$c]:--}")
         out "$line"
     done
@@ -625,4 +643,6 @@ if [ "$MEMORY" = 1 ]; then
     out ""
 fi
 
+out "load avg:   $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+FINISHED=1
 note "results written to $RESULTS"

@@ -59,6 +59,7 @@ typedef struct {
     apr_uint32_t backoff_until; /* unix seconds: no start before */
     apr_uint32_t load_milli;    /* load factor x1000 (dynamic policy) */
     apr_uint32_t started;       /* unix seconds the class was created */
+    apr_uint32_t bin_mtime;     /* dynamic: the binary's mtime at start */
     char path[FCGIX_SB_PATH];
     char addr[FCGIX_SB_ADDR];
     /* handlers (apr_atomic_*32 only) */
@@ -88,6 +89,7 @@ typedef struct {
     volatile apr_uint32_t pm_heartbeat; /* unix seconds of its last loop */
     volatile apr_uint32_t pm_generation; /* definitions generation applied */
     volatile apr_uint32_t pm_started;    /* unix seconds */
+    volatile apr_uint32_t pm_sid;        /* its session: its apps' too */
     volatile apr_uint32_t nclasses;      /* slots in use are below this */
     fcgix_sb_class_t classes[FCGIX_SB_CLASSES];
     fcgix_sb_proc_t procs[FCGIX_SB_PROCS];

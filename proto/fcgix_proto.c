@@ -34,8 +34,7 @@ void fcgix_rec_header(unsigned char out[FCGIX_REC_HEADER_LEN], unsigned type,
 }
 
 void fcgix_rec_begin_request(unsigned char out[FCGIX_BEGIN_REQUEST_LEN],
-                             unsigned request_id, unsigned role,
-                             unsigned flags)
+                             unsigned request_id, unsigned role, unsigned flags)
 {
     unsigned char *body = out + FCGIX_REC_HEADER_LEN;
 
@@ -104,8 +103,7 @@ size_t fcgix_nv_size(size_t name_len, size_t value_len)
     fixed = nv_len_size(name_len) + nv_len_size(value_len);
     /* Two maximal lengths need 2^32 + 6 bytes: more than a 32-bit size_t
      * holds. Refuse rather than return a wrapped, too small size. */
-    if (value_len > SIZE_MAX - fixed ||
-        name_len > SIZE_MAX - fixed - value_len)
+    if (value_len > SIZE_MAX - fixed || name_len > SIZE_MAX - fixed - value_len)
         return 0;
     return fixed + name_len + value_len;
 }
@@ -167,8 +165,7 @@ static int nv_get_len(const unsigned char *in, size_t len, size_t *off,
 
 fcgix_nv_status_t fcgix_nv_decode(const unsigned char *in, size_t len,
                                   size_t *consumed, const unsigned char **name,
-                                  size_t *name_len,
-                                  const unsigned char **value,
+                                  size_t *name_len, const unsigned char **value,
                                   size_t *value_len)
 {
     size_t off = 0, nl = 0, vl = 0, rest;
@@ -253,26 +250,25 @@ static fcgix_proto_err_t dec_start_record(fcgix_dec_t *d)
 /* Called when content and padding are both used up. END_REQUEST is
  * reported only here, after its padding: once fcgix_dec_ended() is true
  * the connection sits on a record boundary and can be reused. */
-static int dec_end_record(fcgix_dec_t *d, fcgix_event_t *ev)
+static void dec_end_record(fcgix_dec_t *d, fcgix_event_t *ev)
 {
     const unsigned char *b = d->body;
 
     if (d->type != FCGIX_T_END_REQUEST) {
         d->state = DEC_HEADER;
-        return 0;
+        return;
     }
     d->state = DEC_ENDED;
     ev->type = FCGIX_EV_END_REQUEST;
     ev->app_status = ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) |
                      ((uint32_t)b[2] << 8) | (uint32_t)b[3];
     ev->protocol_status = b[4];
-    return 1;
 }
 
 /* Consumes content bytes from in[0..len), len > 0. Returns the bytes
  * taken; sets ev for a stream slice or a completed END_REQUEST. */
-static size_t dec_content(fcgix_dec_t *d, const unsigned char *in,
-                          size_t len, fcgix_event_t *ev)
+static size_t dec_content(fcgix_dec_t *d, const unsigned char *in, size_t len,
+                          fcgix_event_t *ev)
 {
     size_t n = len < d->content_left ? len : d->content_left;
 
@@ -282,8 +278,8 @@ static size_t dec_content(fcgix_dec_t *d, const unsigned char *in,
         memcpy(d->body + d->body_have, in, n);
         d->body_have += n;
     } else {
-        ev->type = d->type == FCGIX_T_STDOUT ? FCGIX_EV_STDOUT
-                                              : FCGIX_EV_STDERR;
+        ev->type =
+            d->type == FCGIX_T_STDOUT ? FCGIX_EV_STDOUT : FCGIX_EV_STDERR;
         ev->data = in;
         ev->len = n;
     }

@@ -40,7 +40,11 @@ enum {
 };
 
 /* Roles (BEGIN_REQUEST) */
-enum { FCGIX_ROLE_RESPONDER = 1, FCGIX_ROLE_AUTHORIZER = 2, FCGIX_ROLE_FILTER = 3 };
+enum {
+    FCGIX_ROLE_RESPONDER = 1,
+    FCGIX_ROLE_AUTHORIZER = 2,
+    FCGIX_ROLE_FILTER = 3
+};
 #define FCGIX_FLAG_KEEP_CONN 1
 
 /* END_REQUEST protocolStatus values */
@@ -68,7 +72,8 @@ void fcgix_rec_begin_request(unsigned char out[FCGIX_BEGIN_REQUEST_LEN],
 
 /* Bytes needed to send `len` bytes of stream data as records of `type`
  * (headers + data, no padding). len == 0 gives one empty record (the
- * end-of-stream marker): 8 bytes. Does not include that marker otherwise. */
+ * end-of-stream marker): 8 bytes. Does not include that marker otherwise.
+ * Saturates at SIZE_MAX when the size does not fit in size_t. */
 size_t fcgix_rec_wrap_size(size_t len);
 
 /* Copies data[0..len) into out as records of `type` (each at most 65535
@@ -80,7 +85,8 @@ size_t fcgix_rec_wrap(unsigned char *out, size_t cap, unsigned type,
 
 /* ------------------------------------------------------ name-value pairs */
 
-/* Encoded size of one pair, or 0 if a length exceeds FCGIX_NV_MAX_LEN. */
+/* Encoded size of one pair, or 0 if a length exceeds FCGIX_NV_MAX_LEN (or
+ * the total does not fit in size_t, possible only with a 32-bit size_t). */
 size_t fcgix_nv_size(size_t name_len, size_t value_len);
 
 /* Encodes one pair into out. Returns bytes written, or 0 if it does not
@@ -97,8 +103,7 @@ typedef enum {
  * size and name/value point into in. len == 0 gives FCGIX_NV_SHORT. */
 fcgix_nv_status_t fcgix_nv_decode(const unsigned char *in, size_t len,
                                   size_t *consumed, const unsigned char **name,
-                                  size_t *name_len,
-                                  const unsigned char **value,
+                                  size_t *name_len, const unsigned char **value,
                                   size_t *value_len);
 
 /* --------------------------------------------- response record decoder */
@@ -146,6 +151,8 @@ typedef struct {
     fcgix_proto_err_t error;
 } fcgix_dec_t;
 
+/* request_id is matched as the 16 bits fcgix_rec_header() writes for it;
+ * a record with id 0 never matches. */
 void fcgix_dec_init(fcgix_dec_t *d, unsigned request_id);
 
 /* Push parser. Consumes bytes from in[0..len) up to and including the end of
@@ -155,15 +162,18 @@ void fcgix_dec_init(fcgix_dec_t *d, unsigned request_id);
  * Empty STDOUT/STDERR records (end-of-stream markers) and padding produce no
  * event. A STDOUT/STDERR record's content may be reported as several slices
  * when it arrives split; slices are never empty.
- * After END_REQUEST, any further byte is FCGIX_E_AFTER_END. After ERROR, the
- * decoder stays in error: every call returns 0 with the same ERROR event.
+ * END_REQUEST is reported once its whole record, padding included, has been
+ * consumed; any further byte is FCGIX_E_AFTER_END. The call that reports an
+ * ERROR counts the byte that revealed it. After ERROR, the decoder stays in
+ * error: every call returns 0 with the same ERROR event.
  * The events for a byte stream do not depend on how the stream is split
  * across calls (slices may be cut differently; their concatenation is the
  * same). */
 size_t fcgix_dec_feed(fcgix_dec_t *d, const unsigned char *in, size_t len,
                       fcgix_event_t *ev);
 
-/* 1 once END_REQUEST has been decoded. */
+/* 1 once END_REQUEST has been decoded (the stream is then at a record
+ * boundary), until an error. */
 int fcgix_dec_ended(const fcgix_dec_t *d);
 
 /* Short English name of an error, for logs. */
@@ -179,13 +189,15 @@ const char *fcgix_proto_strerror(fcgix_proto_err_t e);
  *   - a non-empty line must be `name:value` with name a non-empty RFC 9110
  *     token;
  *   - limits: total block bytes (incl. line endings and the empty line),
- *     number of header lines, bytes per line (excl. its line ending).
+ *     number of header lines, bytes per line (excl. its line ending);
+ *     reported at the first byte beyond a limit, before its syntax is
+ *     looked at.
  * The caller keeps (copies) the bytes; the framer stores only counters. */
 typedef enum {
-    FCGIX_HDR_MORE = 0,  /* all input consumed, block not complete yet */
-    FCGIX_HDR_DONE,      /* block complete: *consumed bytes belong to it */
-    FCGIX_HDR_TOO_BIG,   /* a limit was exceeded */
-    FCGIX_HDR_BAD        /* a malformed line */
+    FCGIX_HDR_MORE = 0, /* all input consumed, block not complete yet */
+    FCGIX_HDR_DONE,     /* block complete: *consumed bytes belong to it */
+    FCGIX_HDR_TOO_BIG,  /* a limit was exceeded */
+    FCGIX_HDR_BAD       /* a malformed line */
 } fcgix_hdr_status_t;
 
 typedef struct {
@@ -209,7 +221,9 @@ fcgix_hdr_status_t fcgix_hdr_feed(fcgix_hdr_t *h, const unsigned char *in,
 /* Iterates over the lines of a complete, framer-accepted header block
  * block[0..len). From *pos, finds the next non-empty line; sets *name,
  * *name_len, *value, *value_len (value with leading and trailing SP/HTAB
- * removed) and advances *pos. Returns 1 for a line, 0 at the end. */
+ * removed) and advances *pos. Returns 1 for a line, 0 at the end: at the
+ * empty line that ends the block (bytes after it are never looked at) or
+ * at the end of block. */
 int fcgix_hdr_next(const unsigned char *block, size_t len, size_t *pos,
                    const unsigned char **name, size_t *name_len,
                    const unsigned char **value, size_t *value_len);
@@ -224,9 +238,10 @@ int fcgix_hdr_name_is(const unsigned char *name, size_t len, const char *s);
 /* ----------------------------------------------------------- log escape */
 
 /* Copies in[0..len) to out for a log line: bytes 0x20-0x7e except '\\'
- * unchanged, '\\' as "\\\\", other bytes as "\\xHH". Stops before out would
- * exceed cap-1 bytes, writes a NUL, and returns the number of input bytes
- * consumed (so the caller can tell the line was cut). cap >= 1. */
+ * unchanged, '\\' as "\\\\", other bytes as "\\xhh" (lower-case hex).
+ * Stops before out would exceed cap-1 bytes (never inside an escape),
+ * writes a NUL, and returns the number of input bytes consumed (so the
+ * caller can tell the line was cut). cap >= 1. */
 size_t fcgix_log_escape(char *out, size_t cap, const unsigned char *in,
                         size_t len);
 

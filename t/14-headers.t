@@ -114,6 +114,7 @@ sub parse_resp {
 sub raw_req {
     my ($t, $method, $path, %o) = @_;
     my $timeout = $o{timeout} // 15;
+    local $SIG{PIPE} = 'IGNORE';    # a server that answers early may close first
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port,
         Proto => 'tcp', Timeout => 5) or die "raw_req: connect: $!\n";
     binmode $s;

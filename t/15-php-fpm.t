@@ -20,6 +20,7 @@ use Test::More;
 use JSON::PP ();
 use MIME::Base64 qw(encode_base64);
 use HTTP::Request::Common ();
+use IO::Socket::INET;
 use FcgixTest;
 
 my $FPM = '/usr/sbin/php-fpm8.2';
@@ -68,11 +69,12 @@ my $fpm = $t->spawn([$FPM, '-F', '-R', '-y', $fpm_conf], name => 'php-fpm');
 my $fpm_up = $t->wait_for(sub {
     -S $sock && IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $fpm_port, Timeout => 1);
 }, 15);
-if (!$fpm_up) {
+if (!ok $fpm_up, 'php-fpm8.2 listens on the Unix socket and on TCP') {
     diag("php-fpm output:\n" . FcgixTest::slurp($fpm->{log}) . "\nphp-fpm error_log:\n" . FcgixTest::slurp($fpm_log));
-    BAIL_OUT('php-fpm8.2 did not come up');
+    $t->done;
+    done_testing;
+    exit 1;
 }
-ok $fpm_up, 'php-fpm8.2 listens on the Unix socket and on TCP';
 my @st = stat $sock;
 is sprintf('%04o', $st[2] & 07777), '0660', 'php-fpm socket has mode 0660';
 if ($root) {

@@ -125,7 +125,10 @@ static const char PATTERN[] =
 
 /* ------------------------------------------------------------ utilities */
 
-static void die_quiet(void) { _exit(0); }
+static void die_quiet(void)
+{
+    _exit(0);
+}
 
 static void msleep(long ms)
 {
@@ -212,7 +215,10 @@ static void buf_add(buf_t *o, const void *p, size_t n)
     o->len += n;
 }
 
-static void buf_adds(buf_t *o, const char *s) { buf_add(o, s, strlen(s)); }
+static void buf_adds(buf_t *o, const char *s)
+{
+    buf_add(o, s, strlen(s));
+}
 
 static void buf_printf(buf_t *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -234,9 +240,9 @@ static void buf_printf(buf_t *o, const char *fmt, ...)
 
 typedef struct {
     int fd;
-    buf_t out;         /* pending bytes for the server */
-    unsigned id;       /* current request id */
-    int keep;          /* FCGI_KEEP_CONN */
+    buf_t out;   /* pending bytes for the server */
+    unsigned id; /* current request id */
+    int keep;    /* FCGI_KEEP_CONN */
     /* params */
     char **names, **values;
     size_t nparams;
@@ -245,8 +251,8 @@ typedef struct {
     size_t inlen;
     int aborted;
     /* options for STDOUT framing */
-    size_t split;      /* max content bytes per STDOUT record (0: 65535) */
-    unsigned pad;      /* padding bytes per STDOUT record */
+    size_t split; /* max content bytes per STDOUT record (0: 65535) */
+    unsigned pad; /* padding bytes per STDOUT record */
 } conn_t;
 
 static void flush_out(conn_t *c)
@@ -308,11 +314,20 @@ static void stream(conn_t *c, unsigned type, const void *data, size_t len)
     }
 }
 
-static void out_str(conn_t *c, const char *s) { stream(c, T_STDOUT, s, strlen(s)); }
+static void out_str(conn_t *c, const char *s)
+{
+    stream(c, T_STDOUT, s, strlen(s));
+}
 
-static void out_bytes(conn_t *c, const void *p, size_t n) { stream(c, T_STDOUT, p, n); }
+static void out_bytes(conn_t *c, const void *p, size_t n)
+{
+    stream(c, T_STDOUT, p, n);
+}
 
-static void err_bytes(conn_t *c, const void *p, size_t n) { stream(c, T_STDERR, p, n); }
+static void err_bytes(conn_t *c, const void *p, size_t n)
+{
+    stream(c, T_STDERR, p, n);
+}
 
 static void out_pattern(conn_t *c, size_t n)
 {
@@ -330,7 +345,10 @@ static void out_pattern(conn_t *c, size_t n)
     }
 }
 
-static void end_stream(conn_t *c, unsigned type) { rec_hdr(c, V1, type, c->id, 0, 0); }
+static void end_stream(conn_t *c, unsigned type)
+{
+    rec_hdr(c, V1, type, c->id, 0, 0);
+}
 
 static void end_request_ps(conn_t *c, unsigned app_status, unsigned ps)
 {
@@ -435,7 +453,8 @@ static int hexval(int ch)
 
 /* Decoded value of key in the query string into out (NUL-terminated; may
  * contain NUL bytes, *olen tells). Returns 1 if present. */
-static int qget(const conn_t *c, const char *key, char *out, size_t cap, size_t *olen)
+static int qget(const conn_t *c, const char *key, char *out, size_t cap,
+                size_t *olen)
 {
     const char *q = param(c, "QUERY_STRING");
     size_t klen = strlen(key);
@@ -451,7 +470,7 @@ static int qget(const conn_t *c, const char *key, char *out, size_t cap, size_t 
                 int ch = (unsigned char)p[i];
                 if (ch == '+')
                     ch = ' ';
-                else if (ch == '%' && i + 2 < seg + 1 && hexval(p[i + 1]) >= 0 &&
+                else if (ch == '%' && i + 2 < seg && hexval(p[i + 1]) >= 0 &&
                          hexval(p[i + 2]) >= 0) {
                     ch = hexval(p[i + 1]) * 16 + hexval(p[i + 2]);
                     i += 2;
@@ -488,7 +507,8 @@ static long qnum(const conn_t *c, const char *key, long dflt)
 
 /* Reads one record. Returns type, or -1 on EOF. Content in *data (malloc'd),
  * its length in *clen; request id in *rid; version in *ver. */
-static int read_record(int fd, unsigned *ver, unsigned *rid, unsigned char **data, size_t *clen)
+static int read_record(int fd, unsigned *ver, unsigned *rid,
+                       unsigned char **data, size_t *clen)
 {
     unsigned char h[8];
     if (read_full(fd, h, 8) < 0)
@@ -507,7 +527,8 @@ static int read_record(int fd, unsigned *ver, unsigned *rid, unsigned char **dat
 }
 
 /* Answers management records (request id 0). */
-static void management(conn_t *c, unsigned type, const unsigned char *d, size_t len)
+static void management(conn_t *c, unsigned type, const unsigned char *d,
+                       size_t len)
 {
     unsigned saved = c->id;
     c->id = 0;
@@ -528,7 +549,8 @@ static void management(conn_t *c, unsigned type, const unsigned char *d, size_t 
             else if (nl == 15 && memcmp(d + pos, "FCGI_MPXS_CONNS", 15) == 0)
                 val = "0";
             if (val && nl < 128) {
-                unsigned char l2[2] = {(unsigned char)nl, (unsigned char)strlen(val)};
+                unsigned char l2[2] = {(unsigned char)nl,
+                                       (unsigned char)strlen(val)};
                 buf_add(&r, l2, 2);
                 buf_add(&r, d + pos, nl);
                 buf_adds(&r, val);
@@ -648,7 +670,8 @@ static void close_conn(conn_t *c, int rst)
     for (;;) {
         struct pollfd p = {c->fd, POLLIN, 0};
         gettimeofday(&now, NULL);
-        long el = (now.tv_sec - t0.tv_sec) * 1000L + (now.tv_usec - t0.tv_usec) / 1000L;
+        long el = (now.tv_sec - t0.tv_sec) * 1000L +
+                  (now.tv_usec - t0.tv_usec) / 1000L;
         if (el >= 3000)
             break;
         int r = poll(&p, 1, (int)(3000 - el));
@@ -771,7 +794,8 @@ static void stderr_flood(conn_t *c, long total)
     buf_t chunk = {0};
     while (sent < total) {
         int n = snprintf(line, sizeof line, "flood line %08ld %s\n", k++,
-                         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+                         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                         "xxxxxxxxxxxxxxxx");
         buf_add(&chunk, line, (size_t)n);
         sent += n;
         if (chunk.len >= 60000 || sent >= total) {
@@ -863,7 +887,9 @@ static void serve(conn_t *c)
         finish(c, 0);
     } else if (!strcmp(mode, "echo")) {
         buf_t h = {0};
-        buf_printf(&h, "Content-Type: application/octet-stream\r\nX-Stdin-Len: %zu\r\n\r\n",
+        buf_printf(&h,
+                   "Content-Type: application/octet-stream\r\nX-Stdin-Len: "
+                   "%zu\r\n\r\n",
                    c->inlen);
         out_bytes(c, h.b, h.len);
         free(h.b);
@@ -880,7 +906,9 @@ static void serve(conn_t *c)
             st = v;
         }
         buf_t h = {0};
-        buf_printf(&h, "Status: %s\r\nContent-Type: text/plain\r\n\r\nstatus body\n", st);
+        buf_printf(
+            &h, "Status: %s\r\nContent-Type: text/plain\r\n\r\nstatus body\n",
+            st);
         out_bytes(c, h.b, h.len);
         free(h.b);
         finish(c, 0);
@@ -919,17 +947,20 @@ static void serve(conn_t *c)
         finish(c, 0);
     } else if (!strcmp(mode, "badversion") || !strcmp(mode, "otherid") ||
                !strcmp(mode, "unknowntype")) {
-        static const char resp[] = "Content-Type: text/plain\r\n\r\nviolating record\n";
+        static const char resp[] =
+            "Content-Type: text/plain\r\n\r\nviolating record\n";
         static const char more[] = "more\n";
         const char *data = after ? more : resp;
         size_t dlen = after ? sizeof more - 1 : sizeof resp - 1;
         if (after)
             headers_out(c);
         if (!strcmp(mode, "badversion"))
-            rec_raw(c, (unsigned)qnum(c, "ver", 2), T_STDOUT, c->id, data, dlen);
-        else if (!strcmp(mode, "otherid"))
-            rec_raw(c, V1, T_STDOUT, (unsigned)qnum(c, "oid", (long)((c->id + 1) & 0xffff)), data,
+            rec_raw(c, (unsigned)qnum(c, "ver", 2), T_STDOUT, c->id, data,
                     dlen);
+        else if (!strcmp(mode, "otherid"))
+            rec_raw(c, V1, T_STDOUT,
+                    (unsigned)qnum(c, "oid", (long)((c->id + 1) & 0xffff)),
+                    data, dlen);
         else
             rec_raw(c, V1, (unsigned)qnum(c, "t", 42), c->id, data, dlen);
         /* then a correct rest: a lenient server would answer 200 / complete */
@@ -964,7 +995,8 @@ static void serve(conn_t *c)
         }
         flush_out(c);
     } else if (!strcmp(mode, "end") || !strcmp(mode, "overloaded")) {
-        unsigned ps = !strcmp(mode, "overloaded") ? 2u : (unsigned)qnum(c, "ps", 0);
+        unsigned ps =
+            !strcmp(mode, "overloaded") ? 2u : (unsigned)qnum(c, "ps", 0);
         if (after)
             headers_out(c);
         end_request_ps(c, (unsigned)qnum(c, "as", 0), ps);
@@ -998,7 +1030,9 @@ static void serve(conn_t *c)
                                             : -1;
         if (ch < 0) {
             char hx[8];
-            ch = qget(c, "c", hx, sizeof hx, NULL) ? (int)strtol(hx, NULL, 16) & 0xff : 1;
+            ch = qget(c, "c", hx, sizeof hx, NULL)
+                     ? (int)strtol(hx, NULL, 16) & 0xff
+                     : 1;
         }
         char line[32];
         size_t n = (size_t)snprintf(line, sizeof line, "X-Bad: a?b\r\n");
@@ -1008,21 +1042,24 @@ static void serve(conn_t *c)
         static const char l[] = "X-B\x01d: v\r\n";
         bad_header_line(c, l, sizeof l - 1);
     } else if (!strcmp(mode, "hdr_obsfold")) {
-        const char *l = qnum(c, "tab", 0) ? "X-Fold: a\r\n\tb\r\n" : "X-Fold: a\r\n  b\r\n";
+        const char *l =
+            qnum(c, "tab", 0) ? "X-Fold: a\r\n\tb\r\n" : "X-Fold: a\r\n  b\r\n";
         bad_header_line(c, l, strlen(l));
     } else if (!strcmp(mode, "hdr_nocolon")) {
         static const char l[] = "X-No-Colon\r\n";
         bad_header_line(c, l, sizeof l - 1);
     } else if (!strcmp(mode, "cl_lie")) {
-        out_str(c, "Content-Type: text/plain\r\nContent-Length: 1000000\r\n\r\nshort body\n");
+        out_str(c, "Content-Type: text/plain\r\nContent-Length: "
+                   "1000000\r\n\r\nshort body\n");
         finish(c, 0);
     } else if (!strcmp(mode, "cl_short")) {
         out_str(c, "Content-Type: text/plain\r\nContent-Length: 3\r\n\r\n"
                    "a body longer than three bytes\n");
         finish(c, 0);
     } else if (!strcmp(mode, "te_chunked")) {
-        out_str(c, "Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
-                   "raw body, not chunked\n");
+        out_str(c,
+                "Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "raw body, not chunked\n");
         finish(c, 0);
     } else if (!strcmp(mode, "stderr_flood")) {
         stderr_flood(c, qnum(c, "n", 10000000));
@@ -1050,7 +1087,9 @@ static void serve(conn_t *c)
         wait_for_close(c);
     } else {
         buf_t h = {0};
-        buf_printf(&h, "Status: 500\r\nContent-Type: text/plain\r\n\r\nbadapp: unknown mode %s\n",
+        buf_printf(&h,
+                   "Status: 500\r\nContent-Type: text/plain\r\n\r\nbadapp: "
+                   "unknown mode %s\n",
                    mode);
         out_bytes(c, h.b, h.len);
         free(h.b);
@@ -1067,9 +1106,10 @@ static int reusable(const conn_t *c)
     char mode[64];
     if (!qget(c, "mode", mode, sizeof mode, NULL))
         return 1;
-    static const char *ok[] = {"good", "env", "echo", "status", "location", "cookies",
-                               "lastmod", "slow", "cl_lie", "cl_short", "te_chunked",
-                               "stderr_flood", "stderr_ctl", "stderr_lines", NULL};
+    static const char *ok[] = {
+        "good",       "env",          "echo",       "status",       "location",
+        "cookies",    "lastmod",      "slow",       "cl_lie",       "cl_short",
+        "te_chunked", "stderr_flood", "stderr_ctl", "stderr_lines", NULL};
     for (int i = 0; ok[i]; i++)
         if (!strcmp(mode, ok[i]))
             return 1;

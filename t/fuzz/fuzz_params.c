@@ -71,13 +71,12 @@ static size_t encode_all(const pair_t *pairs, size_t n, unsigned char *buf,
         size_t need = fcgix_nv_size(p->name_len, p->value_len);
         size_t w;
 
-        check(need == p->name_len + p->value_len +
-                          (p->name_len < 128 ? 1 : 4) +
+        check(need == p->name_len + p->value_len + (p->name_len < 128 ? 1 : 4) +
                           (p->value_len < 128 ? 1 : 4));
         check(fcgix_nv_encode(buf + at, need - 1, p->name, p->name_len,
                               p->value, p->value_len) == 0);
-        w = fcgix_nv_encode(buf + at, cap - at, p->name, p->name_len,
-                            p->value, p->value_len);
+        w = fcgix_nv_encode(buf + at, cap - at, p->name, p->name_len, p->value,
+                            p->value_len);
         check(w == need);
         at += w;
     }
@@ -97,8 +96,8 @@ static void round_trip(const uint8_t *data, size_t size)
         const unsigned char *nm, *val;
         size_t used, nl, vl;
 
-        check(fcgix_nv_decode(buf + at, len - at, &used, &nm, &nl, &val,
-                              &vl) == FCGIX_NV_OK);
+        check(fcgix_nv_decode(buf + at, len - at, &used, &nm, &nl, &val, &vl) ==
+              FCGIX_NV_OK);
         check(nl == pairs[i].name_len && vl == pairs[i].value_len);
         check(memcmp(nm, pairs[i].name, nl) == 0);
         check(memcmp(val, pairs[i].value, vl) == 0);
@@ -108,15 +107,16 @@ static void round_trip(const uint8_t *data, size_t size)
     /* A cut inside the last pair gives SHORT, read from an exact copy. */
     if (n > 0) {
         const unsigned char *nm, *val;
-        size_t used, nl, vl, last = len - fcgix_nv_size(pairs[n - 1].name_len,
-                                                        pairs[n - 1].value_len);
+        size_t used, nl, vl,
+            last = len -
+                   fcgix_nv_size(pairs[n - 1].name_len, pairs[n - 1].value_len);
 
         cut = last + (size ? data[0] : 0) % (len - last);
         trunc = malloc(cut - last + 1);
         check(trunc != NULL);
         memcpy(trunc, buf + last, cut - last);
-        check(fcgix_nv_decode(trunc, cut - last, &used, &nm, &nl, &val,
-                              &vl) == FCGIX_NV_SHORT);
+        check(fcgix_nv_decode(trunc, cut - last, &used, &nm, &nl, &val, &vl) ==
+              FCGIX_NV_SHORT);
         check(used == 0 && nm == NULL && val == NULL);
         free(trunc);
     }
@@ -135,8 +135,8 @@ static void raw_decode(const uint8_t *data, size_t size)
         const unsigned char *nm, *val;
         size_t used, nl, vl, canon;
 
-        if (fcgix_nv_decode(data + at, size - at, &used, &nm, &nl, &val,
-                            &vl) != FCGIX_NV_OK)
+        if (fcgix_nv_decode(data + at, size - at, &used, &nm, &nl, &val, &vl) !=
+            FCGIX_NV_OK)
             break;
         check(used >= 2 && used <= size - at);
         check(nm >= data + at && nm + nl <= data + at + used);

@@ -1,0 +1,81 @@
+/*
+ * pm/pm.h - the process manager's whole public surface.
+ *
+ * The httpd parent creates the scoreboard, the doorbell and the control
+ * channel once, forks the PM (fcgix-pm) and sends it the application
+ * definitions of every configuration generation. The PM runs static and
+ * dynamic applications, publishes their state in the scoreboard and answers
+ * doorbell messages from the handlers by changing that state.
+ *
+ * Lifecycle, as the parent sees it (fcgix_pm_post_config):
+ *   first start       fork a PM, send generation 1, wait for its ack
+ *   graceful restart  send the new generation to the running PM, wait for
+ *                     its ack (unchanged applications keep their processes)
+ *   hard restart      stop the PM (it stops every application), start anew
+ *   stop              stop the PM before httpd exits
+ *   PM died           fork a new one (it replaces the old one's processes)
+ * The ack means every static application's listen socket exists, so
+ * requests queue in the backlog from the first moment httpd serves.
+ */
+#ifndef FCGIX_PM_H
+#define FCGIX_PM_H
+
+#include "mod_fcgix.h"
+#include "pm/scoreboard.h"
+
+/* Doorbell: handlers -> PM, fixed-size messages no larger than PIPE_BUF
+ * (atomic writes, no lock), never answered directly. */
+enum {
+    FCGIX_BELL_SPAWN = 1,      /* a dynamic class is needed */
+    FCGIX_BELL_OVERLOADED = 2, /* a request waited past -startDelay */
+    FCGIX_BELL_CHANGED = 3     /* -autoUpdate: the binary is newer */
+};
+
+#define FCGIX_BELL_MAGIC 0x4c4c4542u /* "BELL" */
+
+typedef struct {
+    apr_uint32_t magic;
+    apr_uint32_t type;
+    apr_uint32_t uid, gid;
+    char path[FCGIX_SB_PATH];
+} fcgix_bell_t;
+
+/* Parent: set up and (re)start or update the PM for this configuration
+ * generation. Returns !APR_SUCCESS (already logged) when httpd must not
+ * start. Skipped on the first, pre-flight configuration pass. */
+apr_status_t fcgix_pm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
+                                  server_rec *s);
+
+/* Child: drop what only the parent may hold (the control channel). */
+void fcgix_pm_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* The scoreboard, or NULL when there is no PM (no managed applications). */
+fcgix_sb_t *fcgix_pm_scoreboard(void);
+
+/* Handlers: ring the doorbell (never blocks; a full pipe drops the
+ * message, which the requester's retry rings again). */
+void fcgix_pm_ring(apr_uint32_t type, const char *path, apr_uint32_t uid,
+                   apr_uint32_t gid);
+
+/* Handlers: 1 when the PM's heartbeat is fresh (within 5 s). */
+int fcgix_pm_alive(void);
+
+/* The Unix socket of a dynamic class (in FastCgiIpcDir/dynamic). */
+const char *fcgix_pm_dynamic_socket(apr_pool_t *p, const char *ipc_dir,
+                                    const char *path, apr_uint32_t uid,
+                                    apr_uint32_t gid);
+
+/* ---- inside pm/ only ---------------------------------------------- */
+
+/* Serialized definitions (pm_defs.c): what the parent sends the PM. */
+typedef struct fcgix_defs_t fcgix_defs_t;
+const char *fcgix_defs_encode(apr_pool_t *p, apr_uint32_t generation,
+                              apr_size_t *len);
+fcgix_defs_t *fcgix_defs_decode(apr_pool_t *p, const char *buf,
+                                apr_size_t len);
+
+/* The PM process: never returns. */
+void fcgix_pm_main(int ctl_fd, int bell_fd, fcgix_sb_t *sb,
+                   apr_uint32_t parent_pid, server_rec *s);
+
+#endif /* FCGIX_PM_H */

@@ -1,0 +1,246 @@
+/*
+ * pm/pm_defs.c - the application definitions the parent sends the PM.
+ *
+ * A flat little-endian encoding of 32-bit numbers and length-prefixed
+ * strings. The decoder checks every length against what is left, so a
+ * truncated or corrupted message is refused, never read past its end.
+ */
+#include <string.h>
+
+#include "pm/pm_int.h"
+
+#include "apr_strings.h"
+#include "unixd.h"
+
+/* ------------------------------------------------------------ writer */
+
+typedef struct {
+    apr_array_header_t *buf; /* char */
+} wr_t;
+
+static void put_u32(wr_t *w, apr_uint32_t v)
+{
+    unsigned char b[4];
+
+    b[0] = (unsigned char)v;
+    b[1] = (unsigned char)(v >> 8);
+    b[2] = (unsigned char)(v >> 16);
+    b[3] = (unsigned char)(v >> 24);
+    memcpy(apr_array_push(w->buf), &b[0], 1);
+    memcpy(apr_array_push(w->buf), &b[1], 1);
+    memcpy(apr_array_push(w->buf), &b[2], 1);
+    memcpy(apr_array_push(w->buf), &b[3], 1);
+}
+
+static void put_str(wr_t *w, const char *s)
+{
+    apr_size_t n = s ? strlen(s) : 0, i;
+
+    put_u32(w, (apr_uint32_t)n);
+    for (i = 0; i < n; i++) {
+        *(char *)apr_array_push(w->buf) = s[i];
+    }
+}
+
+static void put_env(wr_t *w, const apr_array_header_t *env)
+{
+    int i;
+
+    put_u32(w, (apr_uint32_t)env->nelts);
+    for (i = 0; i < env->nelts; i++) {
+        put_str(w, APR_ARRAY_IDX(env, i, const char *));
+    }
+}
+
+static void put_app(wr_t *w, const fcgix_app_t *a)
+{
+    const struct sockaddr_un *sun = (const struct sockaddr_un *)&a->addr;
+
+    put_u32(w, a->kind == FCGIX_APP_STATIC ? FCGIX_KIND_STATIC
+                                           : FCGIX_KIND_EXTERNAL);
+    put_str(w, a->path);
+    put_str(w, a->addr.ss_family == AF_UNIX ? sun->sun_path : "");
+    put_u32(w, (apr_uint32_t)a->o.port);
+    put_u32(w, (apr_uint32_t)a->o.processes);
+    put_u32(w, (apr_uint32_t)a->o.init_start_delay);
+    put_u32(w, (apr_uint32_t)a->o.restart_delay);
+    put_u32(w, (apr_uint32_t)a->o.listen_queue_depth);
+    put_u32(w, (apr_uint32_t)a->o.priority);
+    put_env(w, a->o.initial_env);
+    put_str(w, a->addr_text);
+}
+
+const char *fcgix_defs_encode(apr_pool_t *p, apr_uint32_t generation,
+                              apr_size_t *len)
+{
+    const fcgix_opts_t *d = &fcgix_globals->dynamic;
+    wr_t w;
+    int i;
+
+    w.buf = apr_array_make(p, 4096, 1);
+    put_u32(&w, FCGIX_DEFS_MAGIC);
+    put_u32(&w, FCGIX_DEFS_VERSION);
+    put_u32(&w, generation);
+    put_str(&w, fcgix_globals->ipc_dir);
+    put_str(&w, fcgix_globals->wrapper);
+    put_u32(&w, (apr_uint32_t)ap_unixd_config.user_id);
+    put_u32(&w, (apr_uint32_t)ap_unixd_config.group_id);
+    put_str(&w, ap_unixd_config.user_name);
+    put_str(&w, ap_unixd_config.group_name ? ap_unixd_config.group_name
+                                           : "");
+    put_u32(&w, 1); /* dynamic applications are always available */
+    put_u32(&w, (apr_uint32_t)d->init_start_delay);
+    put_u32(&w, (apr_uint32_t)d->restart_delay);
+    put_u32(&w, (apr_uint32_t)d->listen_queue_depth);
+    put_u32(&w, (apr_uint32_t)d->priority);
+    put_u32(&w, (apr_uint32_t)d->restart);
+    put_u32(&w, (apr_uint32_t)d->auto_update);
+    put_u32(&w, (apr_uint32_t)d->kill_interval);
+    put_u32(&w, (apr_uint32_t)d->update_interval);
+    put_u32(&w, (apr_uint32_t)d->start_delay);
+    put_u32(&w, (apr_uint32_t)d->gain_milli);
+    put_u32(&w, (apr_uint32_t)d->single_threshold);
+    put_u32(&w, (apr_uint32_t)d->multi_threshold);
+    put_u32(&w, (apr_uint32_t)d->max_class_procs);
+    put_u32(&w, (apr_uint32_t)d->max_procs);
+    put_u32(&w, (apr_uint32_t)d->min_procs);
+    put_u32(&w, (apr_uint32_t)d->process_slack);
+    put_env(&w, d->initial_env);
+    put_u32(&w, (apr_uint32_t)fcgix_globals->apps->nelts);
+    for (i = 0; i < fcgix_globals->apps->nelts; i++) {
+        put_app(&w, APR_ARRAY_IDX(fcgix_globals->apps, i, fcgix_app_t *));
+    }
+    *len = (apr_size_t)w.buf->nelts;
+    return w.buf->elts;
+}
+
+/* ------------------------------------------------------------ reader */
+
+typedef struct {
+    const unsigned char *p, *end;
+    apr_pool_t *pool;
+    int bad;
+} rd_t;
+
+static apr_uint32_t get_u32(rd_t *r)
+{
+    apr_uint32_t v;
+
+    if (r->bad || r->end - r->p < 4) {
+        r->bad = 1;
+        return 0;
+    }
+    v = (apr_uint32_t)r->p[0] | (apr_uint32_t)r->p[1] << 8 |
+        (apr_uint32_t)r->p[2] << 16 | (apr_uint32_t)r->p[3] << 24;
+    r->p += 4;
+    return v;
+}
+
+static const char *get_str(rd_t *r)
+{
+    apr_uint32_t n = get_u32(r);
+    const char *s;
+
+    if (r->bad || (apr_size_t)(r->end - r->p) < n ||
+        memchr(r->p, '\0', n) != NULL) {
+        r->bad = 1;
+        return "";
+    }
+    s = apr_pstrmemdup(r->pool, (const char *)r->p, n);
+    r->p += n;
+    return s;
+}
+
+static apr_array_header_t *get_env(rd_t *r)
+{
+    apr_uint32_t n = get_u32(r), i;
+    apr_array_header_t *a = apr_array_make(r->pool, 4, sizeof(const char *));
+
+    for (i = 0; i < n && !r->bad; i++) {
+        *(const char **)apr_array_push(a) = get_str(r);
+    }
+    return a;
+}
+
+static void get_app(rd_t *r, fcgix_def_app_t *a)
+{
+    const unsigned char *start = r->p;
+
+    a->kind = get_u32(r);
+    a->path = get_str(r);
+    a->sockpath = get_str(r);
+    a->port = get_u32(r);
+    a->processes = get_u32(r);
+    a->init_start_delay = get_u32(r);
+    a->restart_delay = get_u32(r);
+    a->lqd = get_u32(r);
+    a->priority = (apr_int32_t)get_u32(r);
+    a->env = get_env(r);
+    a->addr_text = get_str(r);
+    a->record = (const char *)start;
+    a->record_len = (apr_size_t)(r->p - start);
+    if (a->path[0] != '/' || strlen(a->path) >= FCGIX_SB_PATH ||
+        a->processes > FCGIX_SB_PROCS || a->kind > FCGIX_KIND_DYNAMIC) {
+        r->bad = 1;
+    }
+}
+
+static void get_dyn(rd_t *r, fcgix_def_dyn_t *d)
+{
+    d->enabled = get_u32(r);
+    d->init_start_delay = get_u32(r);
+    d->restart_delay = get_u32(r);
+    d->lqd = get_u32(r);
+    d->priority = (apr_int32_t)get_u32(r);
+    d->restart = get_u32(r);
+    d->auto_update = get_u32(r);
+    d->kill_interval = get_u32(r);
+    d->update_interval = get_u32(r);
+    d->start_delay = get_u32(r);
+    d->policy.gain = get_u32(r) / 1000.0;
+    d->policy.single_threshold = (int)get_u32(r);
+    d->policy.multi_threshold = (int)get_u32(r);
+    d->policy.max_class = (int)get_u32(r);
+    d->policy.max_total = (int)get_u32(r);
+    d->policy.min_total = (int)get_u32(r);
+    d->policy.slack = (int)get_u32(r);
+    d->policy.update_interval = (int)d->update_interval;
+    d->env = get_env(r);
+}
+
+fcgix_defs_t *fcgix_defs_decode(apr_pool_t *p, const char *buf,
+                                apr_size_t len)
+{
+    fcgix_defs_t *d = apr_pcalloc(p, sizeof(*d));
+    rd_t r;
+    apr_uint32_t n, i;
+
+    r.p = (const unsigned char *)buf;
+    r.end = r.p + len;
+    r.pool = p;
+    r.bad = 0;
+    if (get_u32(&r) != FCGIX_DEFS_MAGIC ||
+        get_u32(&r) != FCGIX_DEFS_VERSION) {
+        return NULL;
+    }
+    d->generation = get_u32(&r);
+    d->ipc_dir = get_str(&r);
+    d->wrapper = get_str(&r);
+    if (*d->wrapper == '\0') {
+        d->wrapper = NULL;
+    }
+    d->uid = get_u32(&r);
+    d->gid = get_u32(&r);
+    d->user_name = get_str(&r);
+    d->group_name = get_str(&r);
+    get_dyn(&r, &d->dyn);
+    n = get_u32(&r);
+    if (n > FCGIX_SB_CLASSES) {
+        return NULL;
+    }
+    d->apps = apr_array_make(p, (int)n + 1, sizeof(fcgix_def_app_t));
+    for (i = 0; i < n && !r.bad; i++) {
+        get_app(&r, apr_array_push(d->apps));
+    }
+    return r.bad || r.p != r.end ? NULL : d;
+}

@@ -1,0 +1,49 @@
+/*
+ * pm/pm_int.h - what the files of pm/ share among themselves.
+ */
+#ifndef FCGIX_PM_INT_H
+#define FCGIX_PM_INT_H
+
+#include "pm/pm.h"
+#include "pm/pm_policy.h"
+
+#define FCGIX_DEFS_MAGIC 0x31445846u /* "FXD1" */
+#define FCGIX_DEFS_VERSION 1u
+#define FCGIX_DEFS_MAX (16u << 20) /* largest definitions message */
+
+/* One application as the PM sees it. */
+typedef struct {
+    apr_uint32_t kind; /* FCGIX_KIND_* */
+    const char *path;
+    const char *sockpath; /* "" for -port */
+    apr_uint32_t port;
+    apr_uint32_t processes, init_start_delay, restart_delay, lqd;
+    apr_int32_t priority;
+    apr_array_header_t *env; /* const char * "NAME=value" */
+    const char *addr_text;
+    const char *record; /* its encoded bytes: equal bytes, same app */
+    apr_size_t record_len;
+} fcgix_def_app_t;
+
+/* Template of dynamic applications (FastCgiConfig). */
+typedef struct {
+    apr_uint32_t enabled; /* dynamic apps allowed at all */
+    apr_uint32_t init_start_delay, restart_delay, lqd;
+    apr_int32_t priority;
+    apr_uint32_t restart, auto_update, kill_interval, update_interval;
+    apr_uint32_t start_delay;
+    fcgix_dyn_policy_t policy;
+    apr_array_header_t *env;
+} fcgix_def_dyn_t;
+
+struct fcgix_defs_t {
+    apr_uint32_t generation;
+    const char *ipc_dir;
+    const char *wrapper; /* NULL: none */
+    apr_uint32_t uid, gid;
+    const char *user_name, *group_name;
+    fcgix_def_dyn_t dyn;
+    apr_array_header_t *apps; /* fcgix_def_app_t */
+};
+
+#endif /* FCGIX_PM_INT_H */

@@ -1,0 +1,953 @@
+/*
+ * pm/pm_main.c - fcgix-pm, the process manager.
+ *
+ * One loop waits on the control channel (definitions from the httpd
+ * parent), the doorbell (messages from handlers), a signalfd (SIGCHLD,
+ * SIGTERM) and a timer. Class i of the PM is scoreboard class slot i; the
+ * PM is the only writer of every slot field not marked "handlers".
+ * Everything read from the doorbell and the scoreboard is checked before
+ * use: handlers are not trusted with the PM's privileges.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pm/pm_spawn.h"
+
+#include "apr_strings.h"
+
+#define TICK_MS 250
+#define STOP_GRACE_MS 3000 /* SIGTERM to SIGKILL at shutdown */
+#define DRAIN_MAX_S 30     /* a removed class gets this long to finish */
+
+typedef struct {
+    int listen_fd;
+    const fcgix_def_app_t *def; /* static/external: current definition */
+    char sockpath[108];
+    unsigned port;
+    unsigned want;            /* processes wanted */
+    apr_time_t next_start;    /* no start before */
+    unsigned failures;        /* consecutive deaths without serving */
+    int draining;
+    apr_time_t drain_deadline;
+    /* dynamic */
+    double smooth_busy;
+    apr_uint32_t last_busy;
+    apr_time_t mtime; /* binary, for -autoUpdate */
+} pm_class_t;
+
+typedef struct {
+    apr_time_t started;
+    apr_uint32_t requests_at_start;
+    int killed; /* we asked it to stop */
+} pm_proc_t;
+
+static fcgix_sb_t *sb;
+static pm_class_t cls[FCGIX_SB_CLASSES];
+static pm_proc_t prx[FCGIX_SB_PROCS];
+static fcgix_defs_t *cur;      /* current definitions */
+static apr_pool_t *cur_pool;   /* and their pool */
+static apr_pool_t *pm_pool;
+static apr_uint32_t parent;
+static int ctl_fd = -1, bell_fd = -1, sig_fd = -1;
+static int privileged;         /* kept root for a wrapper */
+static volatile int stopping;
+static apr_time_t next_update, next_kill;
+
+static void pmlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int become(const fcgix_defs_t *d);
+
+/* The PM's stderr is httpd's main error log. */
+static void pmlog(const char *fmt, ...)
+{
+    char buf[1024];
+    char ts[APR_CTIME_LEN];
+    va_list ap;
+
+    apr_ctime(ts, apr_time_now());
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    dprintf(2, "[%s] [fcgix:pm] [pid %ld] %s\n", ts, (long)getpid(), buf);
+}
+
+static apr_uint32_t now_sec(void)
+{
+    return (apr_uint32_t)apr_time_sec(apr_time_now());
+}
+
+/* ----------------------------------------------------------- classes */
+
+static int total_dynamic(void)
+{
+    int i, n = 0;
+
+    for (i = 0; i < FCGIX_SB_CLASSES; i++) {
+        if (sb->classes[i].state == FCGIX_CLASS_ACTIVE &&
+            sb->classes[i].kind == FCGIX_KIND_DYNAMIC) {
+            n += (int)sb->classes[i].procs_running;
+        }
+    }
+    return n;
+}
+
+/* A slot for a new class, placed where handlers' probing finds it. */
+static int class_alloc(const char *path, apr_uint32_t uid, apr_uint32_t gid)
+{
+    apr_uint32_t start = (apr_uint32_t)(fcgix_sb_hash(path, uid, gid) %
+                                        FCGIX_SB_CLASSES);
+    apr_uint32_t i;
+
+    for (i = 0; i < FCGIX_SB_CLASSES; i++) {
+        apr_uint32_t idx = (start + i) % FCGIX_SB_CLASSES;
+        apr_uint32_t s = sb->classes[idx].state;
+        if (s == FCGIX_CLASS_FREE || s == FCGIX_CLASS_GONE) {
+            return (int)idx;
+        }
+    }
+    return -1;
+}
+
+static int class_new(apr_uint32_t kind, const char *path, apr_uint32_t uid,
+                     apr_uint32_t gid, const char *addr)
+{
+    int idx = class_alloc(path, uid, gid);
+    fcgix_sb_class_t *c;
+
+    if (idx < 0) {
+        pmlog("FCGIX0430: no free class slot for %s (limit %d)", path,
+              FCGIX_SB_CLASSES);
+        return -1;
+    }
+    c = &sb->classes[idx];
+    memset(&cls[idx], 0, sizeof(cls[idx]));
+    cls[idx].listen_fd = -1;
+    c->kind = kind;
+    c->uid = uid;
+    c->gid = gid;
+    c->gen++;
+    c->procs_target = c->procs_running = c->restarts = 0;
+    c->backoff_until = c->load_milli = 0;
+    c->started = now_sec();
+    apr_atomic_set32(&c->inflight, 0);
+    apr_atomic_set32(&c->requests, 0);
+    apr_atomic_set32(&c->failures, 0);
+    apr_atomic_set32(&c->conn_wait_ms, 0);
+    apr_atomic_set32(&c->busy_ms, 0);
+    apr_cpystrn(c->path, path, sizeof(c->path));
+    apr_cpystrn(c->addr, addr, sizeof(c->addr));
+    apr_atomic_set32(&c->state, FCGIX_CLASS_ACTIVE); /* last: publish */
+    return idx;
+}
+
+static void class_listen_close(int idx)
+{
+    if (cls[idx].listen_fd >= 0) {
+        close(cls[idx].listen_fd);
+        cls[idx].listen_fd = -1;
+    }
+}
+
+static int class_listen(int idx, int backlog)
+{
+    char err[256];
+    pm_class_t *k = &cls[idx];
+
+    class_listen_close(idx);
+    k->listen_fd = fcgix_pm_listen(k->sockpath, k->port, backlog,
+                                   (uid_t)cur->uid, (gid_t)cur->gid, err,
+                                   sizeof(err));
+    if (k->listen_fd < 0) {
+        pmlog("FCGIX0431: %s: cannot create its listen socket: %s",
+              sb->classes[idx].path, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Stops one process (SIGTERM; the reaper sees it go). */
+static void proc_stop(int p)
+{
+    if (sb->procs[p].state == FCGIX_PROC_RUNNING && sb->procs[p].pid > 0) {
+        kill((pid_t)sb->procs[p].pid, SIGTERM);
+        sb->procs[p].state = FCGIX_PROC_STOPPING;
+        prx[p].killed = 1;
+    }
+}
+
+static void class_stop_procs(int idx, unsigned keep)
+{
+    int p;
+    unsigned n = 0;
+
+    for (p = FCGIX_SB_PROCS - 1; p >= 0; p--) {
+        if (sb->procs[p].state == FCGIX_PROC_RUNNING &&
+            sb->procs[p].class_idx == (apr_uint32_t)idx) {
+            if (n++ >= keep) {
+                proc_stop(p);
+            }
+        }
+    }
+}
+
+static void class_retire(int idx)
+{
+    class_listen_close(idx);
+    if (cls[idx].sockpath[0]) {
+        unlink(cls[idx].sockpath);
+    }
+    apr_atomic_set32(&sb->classes[idx].state, FCGIX_CLASS_GONE);
+}
+
+/* ----------------------------------------------------------- spawning */
+
+static char **make_env(apr_pool_t *p, apr_array_header_t *env)
+{
+    char **envp = apr_palloc(p, sizeof(char *) * ((size_t)env->nelts + 1));
+    int i;
+
+    for (i = 0; i < env->nelts; i++) {
+        envp[i] = apr_pstrdup(p, APR_ARRAY_IDX(env, i, const char *));
+    }
+    envp[env->nelts] = NULL;
+    return envp;
+}
+
+/* argv: the application alone, or the wrapper with user, group and the
+ * application, as mod_fastcgi invoked it. */
+static char **make_argv(apr_pool_t *p, const fcgix_sb_class_t *c)
+{
+    char **argv = apr_pcalloc(p, sizeof(char *) * 5);
+    struct passwd *pw;
+    struct group *gr;
+
+    if (cur->wrapper == NULL) {
+        argv[0] = apr_pstrdup(p, c->path);
+        return argv;
+    }
+    pw = getpwuid((uid_t)c->uid);
+    gr = getgrgid((gid_t)c->gid);
+    argv[0] = apr_pstrdup(p, cur->wrapper);
+    argv[1] = apr_pstrdup(p, pw ? pw->pw_name : cur->user_name);
+    argv[2] = apr_pstrdup(p, gr ? gr->gr_name : cur->group_name);
+    argv[3] = apr_pstrdup(p, c->path);
+    return argv;
+}
+
+static int proc_slot(void)
+{
+    int p;
+
+    for (p = 0; p < FCGIX_SB_PROCS; p++) {
+        if (sb->procs[p].state == FCGIX_PROC_FREE) {
+            return p;
+        }
+    }
+    return -1;
+}
+
+static void spawn_one(int idx)
+{
+    fcgix_sb_class_t *c = &sb->classes[idx];
+    pm_class_t *k = &cls[idx];
+    int dyn = c->kind == FCGIX_KIND_DYNAMIC;
+    fcgix_spawn_t sp;
+    apr_pool_t *tmp;
+    int p = proc_slot();
+    pid_t pid;
+
+    if (p < 0 || k->listen_fd < 0) {
+        return;
+    }
+    apr_pool_create(&tmp, pm_pool);
+    memset(&sp, 0, sizeof(sp));
+    sp.path = c->path;
+    sp.argv = make_argv(tmp, c);
+    sp.envp = make_env(tmp, dyn ? cur->dyn.env : k->def->env);
+    sp.listen_fd = k->listen_fd;
+    sp.priority = dyn ? cur->dyn.priority : k->def->priority;
+    sp.drop_to_uid = privileged ? (uid_t)cur->uid : (uid_t)-1;
+    sp.drop_to_gid = (gid_t)cur->gid;
+    pid = fcgix_pm_spawn(&sp);
+    apr_pool_destroy(tmp);
+    if (pid < 0) {
+        pmlog("FCGIX0432: %s: fork failed: %s", c->path, strerror(errno));
+        return;
+    }
+    sb->procs[p].class_idx = (apr_uint32_t)idx;
+    sb->procs[p].class_gen = c->gen;
+    sb->procs[p].pid = (apr_uint32_t)pid;
+    sb->procs[p].started = now_sec();
+    prx[p].started = apr_time_now();
+    prx[p].requests_at_start = apr_atomic_read32(&c->requests);
+    prx[p].killed = 0;
+    apr_atomic_set32(&sb->procs[p].state, FCGIX_PROC_RUNNING);
+    c->procs_running++;
+}
+
+static unsigned start_spacing(int idx)
+{
+    return sb->classes[idx].kind == FCGIX_KIND_DYNAMIC
+               ? cur->dyn.init_start_delay
+               : cls[idx].def->init_start_delay;
+}
+
+/* Starts what is due: one process per class per pass, spaced by
+ * -init-start-delay, after any back-off. */
+static void start_due(apr_time_t now)
+{
+    int i;
+
+    for (i = 0; i < FCGIX_SB_CLASSES; i++) {
+        fcgix_sb_class_t *c = &sb->classes[i];
+        if (c->state != FCGIX_CLASS_ACTIVE || cls[i].draining ||
+            c->kind == FCGIX_KIND_EXTERNAL || c->procs_running >= cls[i].want ||
+            now < cls[i].next_start) {
+            continue;
+        }
+        spawn_one(i);
+        cls[i].next_start = now + apr_time_from_sec(start_spacing(i));
+    }
+}
+
+/* ------------------------------------------------------------ reaping */
+
+static void on_exit_proc(int p, int status, apr_time_t now)
+{
+    fcgix_sb_proc_t *sp = &sb->procs[p];
+    apr_uint32_t idx = sp->class_idx;
+    fcgix_sb_class_t *c = &sb->classes[idx];
+    pm_class_t *k = &cls[idx];
+    long lived = (long)apr_time_as_msec(now - prx[p].started);
+    int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    int served, delay;
+
+    pid_t pid = (pid_t)sp->pid;
+
+    apr_atomic_set32(&sp->state, FCGIX_PROC_FREE);
+    sp->pid = 0;
+    if (sp->class_gen != c->gen || c->state == FCGIX_CLASS_GONE) {
+        return; /* its class is gone */
+    }
+    if (c->procs_running) {
+        c->procs_running--;
+    }
+    if (prx[p].killed || stopping) {
+        return; /* we asked for it: no restart accounting */
+    }
+    served = fcgix_policy_served(
+        clean, lived, apr_atomic_read32(&c->requests) != prx[p].requests_at_start);
+    if (c->kind == FCGIX_KIND_DYNAMIC && !cur->dyn.restart &&
+        c->procs_running == 0) {
+        class_retire((int)idx); /* the next request starts it anew */
+        return;
+    }
+    k->failures = served ? 0 : k->failures + 1;
+    delay = fcgix_policy_restart_delay(
+        (int)(c->kind == FCGIX_KIND_DYNAMIC ? cur->dyn.restart_delay
+                                            : k->def->restart_delay),
+        k->failures, served);
+    c->restarts++;
+    c->backoff_until = now_sec() + (apr_uint32_t)delay;
+    if (k->next_start < now + apr_time_from_sec(delay)) {
+        k->next_start = now + apr_time_from_sec(delay);
+    }
+    if (WIFSIGNALED(status)) {
+        pmlog("FCGIX0410: %s (pid %ld) was killed by signal %d; restarting "
+              "in %d s",
+              c->path, (long)pid, WTERMSIG(status), delay);
+    }
+    else {
+        pmlog("FCGIX0411: %s (pid %ld) exited with status %d; restarting "
+              "in %d s",
+              c->path, (long)pid, WEXITSTATUS(status), delay);
+    }
+}
+
+static void reap(void)
+{
+    apr_time_t now = apr_time_now();
+    int status, p;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (p = 0; p < FCGIX_SB_PROCS; p++) {
+            if (sb->procs[p].pid == (apr_uint32_t)pid &&
+                sb->procs[p].state != FCGIX_PROC_FREE) {
+                on_exit_proc(p, status, now);
+                break;
+            }
+        }
+    }
+}
+
+/* -------------------------------------------------------- definitions */
+
+static int find_class(const char *path, apr_uint32_t uid, apr_uint32_t gid)
+{
+    return fcgix_sb_class_find(sb, path, uid, gid);
+}
+
+/* Applies a static or external definition: unchanged ones keep their
+ * processes, changed ones are replaced. */
+static void apply_app(const fcgix_def_app_t *a, apr_time_t now,
+                      unsigned char *keep)
+{
+    int idx = find_class(a->path, cur->uid, cur->gid);
+    pm_class_t *k;
+
+    if (idx >= 0 && cls[idx].def &&
+        cls[idx].def->record_len == a->record_len &&
+        memcmp(cls[idx].def->record, a->record, a->record_len) == 0 &&
+        !cls[idx].draining) {
+        cls[idx].def = a; /* same bytes: same app */
+        keep[idx] = 1;
+        return;
+    }
+    if (idx >= 0) { /* changed: replace its processes */
+        class_stop_procs(idx, 0);
+        class_retire(idx);
+    }
+    idx = class_new(a->kind, a->path, cur->uid, cur->gid, a->addr_text);
+    if (idx < 0) {
+        return;
+    }
+    keep[idx] = 1;
+    k = &cls[idx];
+    k->def = a;
+    if (a->kind != FCGIX_KIND_STATIC) {
+        return;
+    }
+    apr_cpystrn(k->sockpath, a->sockpath, sizeof(k->sockpath));
+    k->port = a->port;
+    k->want = a->processes;
+    sb->classes[idx].procs_target = a->processes;
+    k->next_start = now;
+    class_listen(idx, (int)a->lqd);
+}
+
+static void apply_defs(fcgix_defs_t *d, apr_pool_t *dpool)
+{
+    unsigned char keep[FCGIX_SB_CLASSES];
+    apr_time_t now = apr_time_now();
+    apr_pool_t *old = cur_pool;
+    int i;
+
+    memset(keep, 0, sizeof(keep));
+    cur = d;
+    cur_pool = dpool;
+    for (i = 0; i < d->apps->nelts; i++) {
+        apply_app(&APR_ARRAY_IDX(d->apps, i, fcgix_def_app_t), now, keep);
+    }
+    /* Classes no longer defined drain: no new connections (the socket
+     * goes), running requests finish, then the processes stop. */
+    for (i = 0; i < FCGIX_SB_CLASSES; i++) {
+        fcgix_sb_class_t *c = &sb->classes[i];
+        if (c->state != FCGIX_CLASS_ACTIVE || keep[i] ||
+            c->kind == FCGIX_KIND_DYNAMIC) {
+            continue;
+        }
+        cls[i].def = NULL;
+        if (c->kind == FCGIX_KIND_EXTERNAL || c->procs_running == 0) {
+            class_retire(i);
+            continue;
+        }
+        if (cls[i].sockpath[0]) {
+            unlink(cls[i].sockpath);
+        }
+        cls[i].draining = 1;
+        cls[i].drain_deadline = now + apr_time_from_sec(DRAIN_MAX_S);
+        apr_atomic_set32(&c->state, FCGIX_CLASS_DRAINING);
+    }
+    sb->pm_generation = d->generation;
+    if (old) {
+        apr_pool_destroy(old);
+    }
+}
+
+/* Reads one framed definitions message; 1: applied, 0: not complete yet
+ * (never: the parent writes it whole before waiting), -1: channel gone. */
+static int read_defs(void)
+{
+    apr_uint32_t len, ack[2];
+    apr_pool_t *dp;
+    char *buf;
+    fcgix_defs_t *d;
+    ssize_t n;
+    size_t got = 0;
+
+    n = recv(ctl_fd, &len, sizeof(len), MSG_WAITALL);
+    if (n != (ssize_t)sizeof(len) || len > FCGIX_DEFS_MAX) {
+        return -1;
+    }
+    apr_pool_create(&dp, pm_pool);
+    buf = apr_palloc(dp, len ? len : 1);
+    while (got < len) {
+        n = recv(ctl_fd, buf + got, len - got, MSG_WAITALL);
+        if (n <= 0) {
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    d = fcgix_defs_decode(dp, buf, len);
+    ack[0] = d ? d->generation : 0;
+    ack[1] = 1;
+    if (d == NULL) {
+        pmlog("FCGIX0433: refused malformed definitions");
+    }
+    else if (cur == NULL && become(d) != 0) {
+        stopping = 1;
+    }
+    else if (cur && (cur->uid != d->uid || cur->gid != d->gid ||
+                     (d->wrapper && !privileged) ||
+                     strcmp(cur->ipc_dir, d->ipc_dir) != 0)) {
+        pmlog("FCGIX0434: User, Group, FastCgiIpcDir or FastCgiWrapper "
+              "changed; a new process manager takes over");
+    }
+    else {
+        apply_defs(d, dp);
+        ack[1] = 0;
+        dp = NULL;
+    }
+    if (dp) {
+        apr_pool_destroy(dp);
+    }
+    return send(ctl_fd, ack, sizeof(ack), MSG_NOSIGNAL) == sizeof(ack) ? 1
+                                                                       : -1;
+}
+
+/* ----------------------------------------------------------- doorbell */
+
+/* A dynamic application may run when it is an executable regular file
+ * and, without a wrapper, has the server's identity (the PM could not
+ * give it another). */
+static int dynamic_allowed(const fcgix_bell_t *b, struct stat *st)
+{
+    if (b->path[0] != '/' || strstr(b->path, "/../") != NULL ||
+        stat(b->path, st) != 0 || !S_ISREG(st->st_mode) ||
+        !(st->st_mode & S_IXUSR)) {
+        return 0;
+    }
+    if (cur->wrapper) {
+        return b->uid != 0 && b->gid != 0;
+    }
+    return b->uid == cur->uid && b->gid == cur->gid;
+}
+
+static void bell_spawn(const fcgix_bell_t *b, apr_time_t now)
+{
+    char sock[FCGIX_SB_PATH];
+    struct stat st;
+    int idx = find_class(b->path, b->uid, b->gid);
+    apr_uint64_t h;
+
+    if (idx >= 0) {
+        return; /* exists: starting, running or backing off */
+    }
+    if (!dynamic_allowed(b, &st)) {
+        pmlog("FCGIX0435: refused to start %s as a dynamic application "
+              "(not an executable file, or an identity the PM cannot give)",
+              b->path);
+        return;
+    }
+    if (total_dynamic() >= cur->dyn.policy.max_total) {
+        pmlog("FCGIX0436: %s: not started, -maxProcesses %d reached",
+              b->path, cur->dyn.policy.max_total);
+        return;
+    }
+    h = fcgix_sb_hash(b->path, b->uid, b->gid);
+    snprintf(sock, sizeof(sock), "%s/dynamic/d-%016llx.sock", cur->ipc_dir,
+             (unsigned long long)h);
+    idx = class_new(FCGIX_KIND_DYNAMIC, b->path, b->uid, b->gid, sock);
+    if (idx < 0) {
+        return;
+    }
+    apr_cpystrn(cls[idx].sockpath, sock, sizeof(cls[idx].sockpath));
+    cls[idx].mtime = apr_time_from_sec(st.st_mtime);
+    sb->classes[idx].bin_mtime = (apr_uint32_t)st.st_mtime;
+    cls[idx].want = 1;
+    cls[idx].next_start = now;
+    sb->classes[idx].procs_target = 1;
+    if (class_listen(idx, (int)cur->dyn.lqd) != 0) {
+        class_retire(idx);
+        return;
+    }
+    spawn_one(idx); /* now: the first request waits only for the app */
+    cls[idx].next_start = now + apr_time_from_sec(cur->dyn.init_start_delay);
+}
+
+static void bell_more(int idx, apr_time_t now)
+{
+    fcgix_sb_class_t *c = &sb->classes[idx];
+
+    if (c->kind != FCGIX_KIND_DYNAMIC || cls[idx].want > c->procs_running ||
+        !fcgix_policy_may_spawn(&cur->dyn.policy, c->procs_running,
+                                (unsigned)total_dynamic())) {
+        return;
+    }
+    cls[idx].want = c->procs_running + 1;
+    c->procs_target = cls[idx].want;
+    if (cls[idx].next_start > now + apr_time_from_sec(1)) {
+        return; /* backing off */
+    }
+    cls[idx].next_start = now;
+}
+
+static void bell_changed(int idx)
+{
+    struct stat st;
+
+    if (sb->classes[idx].kind != FCGIX_KIND_DYNAMIC || !cur->dyn.auto_update ||
+        stat(sb->classes[idx].path, &st) != 0 ||
+        apr_time_from_sec(st.st_mtime) <= cls[idx].mtime) {
+        return;
+    }
+    pmlog("FCGIX0437: %s changed on disk; replacing its processes",
+          sb->classes[idx].path);
+    cls[idx].mtime = apr_time_from_sec(st.st_mtime);
+    sb->classes[idx].bin_mtime = (apr_uint32_t)st.st_mtime;
+    class_stop_procs(idx, 0);
+    cls[idx].failures = 0;
+    cls[idx].next_start = apr_time_now();
+}
+
+static void read_bells(void)
+{
+    fcgix_bell_t b;
+    apr_time_t now = apr_time_now();
+    int idx;
+
+    while (read(bell_fd, &b, sizeof(b)) == (ssize_t)sizeof(b)) {
+        if (b.magic != FCGIX_BELL_MAGIC ||
+            memchr(b.path, '\0', sizeof(b.path)) == NULL) {
+            continue; /* not ours, or torn: ignore */
+        }
+        idx = find_class(b.path, b.uid, b.gid);
+        switch (b.type) {
+        case FCGIX_BELL_SPAWN:
+            bell_spawn(&b, now);
+            break;
+        case FCGIX_BELL_OVERLOADED:
+            if (idx >= 0) {
+                bell_more(idx, now);
+            }
+            break;
+        case FCGIX_BELL_CHANGED:
+            if (idx >= 0) {
+                bell_changed(idx);
+            }
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* -------------------------------------------------------------- timer */
+
+static void dynamic_policy(apr_time_t now)
+{
+    int update = now >= next_update, kill_tick = now >= next_kill, i;
+    unsigned total = (unsigned)total_dynamic();
+
+    if (update) {
+        next_update = now + apr_time_from_sec(cur->dyn.update_interval);
+    }
+    if (kill_tick) {
+        next_kill = now + apr_time_from_sec(cur->dyn.kill_interval);
+    }
+    for (i = 0; i < FCGIX_SB_CLASSES; i++) {
+        fcgix_sb_class_t *c = &sb->classes[i];
+        double load;
+        if (c->state != FCGIX_CLASS_ACTIVE || c->kind != FCGIX_KIND_DYNAMIC) {
+            continue;
+        }
+        if (update) {
+            apr_uint32_t busy = apr_atomic_read32(&c->busy_ms);
+            cls[i].smooth_busy = fcgix_policy_smooth(
+                cls[i].smooth_busy, (double)(busy - cls[i].last_busy),
+                cur->dyn.policy.gain);
+            cls[i].last_busy = busy;
+        }
+        load = fcgix_policy_load(cls[i].smooth_busy, c->procs_running,
+                                 (int)cur->dyn.update_interval);
+        c->load_milli = (apr_uint32_t)(load * 1000.0);
+        if (fcgix_policy_kill_due(&cur->dyn.policy, total, kill_tick) &&
+            fcgix_policy_should_kill(&cur->dyn.policy, load, c->procs_running,
+                                     total)) {
+            cls[i].want = c->procs_running - 1;
+            c->procs_target = cls[i].want;
+            class_stop_procs(i, cls[i].want);
+            if (cls[i].want == 0) {
+                class_retire(i);
+            }
+            total--;
+        }
+    }
+}
+
+/* Recreates a static class's socket that someone deleted; its processes
+ * hold the old one, so they are replaced. */
+static void check_sockets(void)
+{
+    struct stat st;
+    int i;
+
+    for (i = 0; i < FCGIX_SB_CLASSES; i++) {
+        if (sb->classes[i].state != FCGIX_CLASS_ACTIVE ||
+            cls[i].listen_fd < 0 || !cls[i].sockpath[0] ||
+            lstat(cls[i].sockpath, &st) == 0) {
+            continue;
+        }
+        pmlog("FCGIX0438: %s: socket %s disappeared; recreating it",
+              sb->classes[i].path, cls[i].sockpath);
+        if (class_listen(i, (int)(cls[i].def ? cls[i].def->lqd
+                                              : cur->dyn.lqd)) == 0) {
+            class_stop_procs(i, 0);
+            cls[i].next_start = apr_time_now();
+        }
+    }
+}
+
+static void drain(apr_time_t now)
+{
+    int i;
+
+    for (i = 0; i < FCGIX_SB_CLASSES; i++) {
+        fcgix_sb_class_t *c = &sb->classes[i];
+        if (c->state != FCGIX_CLASS_DRAINING) {
+            continue;
+        }
+        if (apr_atomic_read32(&c->inflight) == 0 ||
+            now > cls[i].drain_deadline) {
+            class_stop_procs(i, 0);
+        }
+        if (c->procs_running == 0) {
+            class_retire(i);
+        }
+    }
+}
+
+static void tick(apr_time_t now)
+{
+    sb->pm_heartbeat = (apr_uint32_t)apr_time_sec(now);
+    if (getppid() != (pid_t)parent) {
+        stopping = 1; /* the httpd parent is gone */
+        return;
+    }
+    if (cur == NULL) {
+        return;
+    }
+    drain(now);
+    dynamic_policy(now);
+    check_sockets();
+    start_due(now);
+}
+
+/* ----------------------------------------------------------- lifecycle */
+
+static int any_running(void)
+{
+    int p;
+
+    for (p = 0; p < FCGIX_SB_PROCS; p++) {
+        if (sb->procs[p].state != FCGIX_PROC_FREE) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* SIGTERM to every application, SIGKILL to what is left after the grace
+ * period, reap them all, remove our sockets, exit. */
+static void shutdown_all(void)
+{
+    apr_time_t deadline = apr_time_now() + apr_time_from_msec(STOP_GRACE_MS);
+    int p, i;
+
+    stopping = 1;
+    for (p = 0; p < FCGIX_SB_PROCS; p++) {
+        proc_stop(p);
+    }
+    while (any_running() && apr_time_now() < deadline) {
+        reap();
+        apr_sleep(apr_time_from_msec(10));
+    }
+    for (p = 0; p < FCGIX_SB_PROCS; p++) {
+        if (sb->procs[p].state != FCGIX_PROC_FREE && sb->procs[p].pid > 0) {
+            kill((pid_t)sb->procs[p].pid, SIGKILL);
+        }
+    }
+    while (any_running() && waitpid(-1, NULL, 0) > 0) {
+        reap();
+    }
+    for (i = 0; i < FCGIX_SB_CLASSES; i++) {
+        if (sb->classes[i].state != FCGIX_CLASS_FREE && cls[i].sockpath[0]) {
+            unlink(cls[i].sockpath);
+        }
+        sb->classes[i].state = FCGIX_CLASS_FREE;
+    }
+    sb->pm_heartbeat = 0;
+    _exit(0); /* never run httpd's atexit handlers or pool cleanups here */
+}
+
+/* A PM that died left its applications behind (those it started in its
+ * own session): stop them, and start from an empty table. */
+static void clean_previous(void)
+{
+    apr_uint32_t old = sb->pm_sid;
+    apr_time_t deadline = apr_time_now() + apr_time_from_msec(STOP_GRACE_MS);
+    int p, left;
+
+    do {
+        left = 0;
+        for (p = 0; old && p < FCGIX_SB_PROCS; p++) {
+            pid_t pid = (pid_t)sb->procs[p].pid;
+            if (sb->procs[p].state != FCGIX_PROC_FREE && pid > 0 &&
+                getsid(pid) == (pid_t)old) {
+                kill(pid, apr_time_now() < deadline ? SIGTERM : SIGKILL);
+                left = 1;
+            }
+        }
+        if (left) {
+            apr_sleep(apr_time_from_msec(20));
+        }
+    } while (left && apr_time_now() < deadline + apr_time_from_msec(500));
+    memset(sb->classes, 0, sizeof(sb->classes));
+    memset(sb->procs, 0, sizeof(sb->procs));
+}
+
+/* Stale sockets of earlier runs: generated static names and the whole
+ * dynamic directory. Sockets named with -socket are replaced when bound. */
+static void remove_stale(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    while (d && (e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (strncmp(e->d_name, prefix, 2) == 0 && n > 5 &&
+            strcmp(e->d_name + n - 5, ".sock") == 0) {
+            unlinkat(dirfd(d), e->d_name, 0);
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+}
+
+/* The first definitions decide the PM's identity: it keeps root only to
+ * run a wrapper (which needs it to signal applications of other users). */
+static int become(const fcgix_defs_t *d)
+{
+    char dyn[FCGIX_SB_PATH];
+
+    privileged = d->wrapper != NULL && geteuid() == 0;
+    if (geteuid() == 0 && !privileged &&
+        (initgroups(d->user_name, (gid_t)d->gid) != 0 ||
+         setgid((gid_t)d->gid) != 0 || setuid((uid_t)d->uid) != 0)) {
+        pmlog("FCGIX0439: cannot switch to uid %u: %s", d->uid,
+              strerror(errno));
+        return -1;
+    }
+    prctl(PR_SET_PDEATHSIG, SIGTERM); /* after the identity change */
+    if (getppid() != (pid_t)parent) {
+        return -1;
+    }
+    snprintf(dyn, sizeof(dyn), "%s/dynamic", d->ipc_dir);
+    if (mkdir(dyn, 0700) != 0 && errno != EEXIST) {
+        pmlog("FCGIX0440: cannot create %s: %s", dyn, strerror(errno));
+    }
+    if (privileged && chown(dyn, (uid_t)d->uid, (gid_t)d->gid) != 0) {
+        pmlog("FCGIX0441: cannot chown %s: %s", dyn, strerror(errno));
+    }
+    remove_stale(d->ipc_dir, "s-");
+    remove_stale(dyn, "d-");
+    return 0;
+}
+
+static void setup_fds(int ctl, int bell)
+{
+    int fd;
+    long max = sysconf(_SC_OPEN_MAX);
+
+    /* Everything else the parent held (listeners, logs but stderr) goes. */
+    for (fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++) {
+        if (fd != ctl && fd != bell) {
+            close(fd);
+        }
+    }
+    ctl_fd = ctl;
+    bell_fd = bell;
+}
+
+static void on_signals(void)
+{
+    struct signalfd_siginfo si;
+
+    while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGCHLD) {
+            reap();
+        }
+        else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+            stopping = 1;
+        }
+    }
+}
+
+void fcgix_pm_main(int ctl, int bell, fcgix_sb_t *sbp, apr_uint32_t ppid,
+                   server_rec *s)
+{
+    sigset_t mask;
+
+    setup_fds(ctl, bell);
+    setsid(); /* httpd's process-group signals are not for the apps */
+    prctl(PR_SET_NAME, "fcgix-pm");
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGUSR1);
+    sigaddset(&mask, SIGUSR2);
+    sigaddset(&mask, SIGWINCH);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    apr_pool_create(&pm_pool, NULL);
+    sb = sbp;
+    parent = ppid;
+    clean_previous();
+    sb->pm_sid = (apr_uint32_t)getpid();
+    sb->pm_started = now_sec();
+    sb->pm_heartbeat = now_sec();
+    while (!stopping) {
+        struct pollfd pfd[3] = {{sig_fd, POLLIN, 0},
+                                {ctl_fd, POLLIN, 0},
+                                {bell_fd, POLLIN, 0}};
+        int n = poll(pfd, cur ? 3 : 2, TICK_MS);
+        if (n > 0 && pfd[0].revents) {
+            on_signals();
+        }
+        if (n > 0 && pfd[1].revents && read_defs() < 0) {
+            stopping = 1;
+        }
+        if (n > 0 && cur && pfd[2].revents) {
+            read_bells();
+        }
+        tick(apr_time_now());
+    }
+    shutdown_all();
+}

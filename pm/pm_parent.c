@@ -1,0 +1,312 @@
+/*
+ * pm/pm_parent.c - the httpd parent's side of the process manager.
+ *
+ * What must survive a graceful restart (the scoreboard, the doorbell, the
+ * PM's pid and control channel) lives in process-pool userdata: httpd
+ * unloads and reloads this DSO on every restart, so its statics do not
+ * survive, and no function pointer into it may be left in the process
+ * pool (only plain data is kept there).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pm/pm_int.h"
+
+#include "http_core.h"
+#include "http_log.h"
+#include "mpm_common.h"
+#include "apr_shm.h"
+#include "apr_strings.h"
+#include "apr_thread_proc.h"
+#include "unixd.h"
+
+APLOG_USE_MODULE(fcgix);
+
+#define USERDATA_KEY "fcgix-pm-state"
+#define ACK_TIMEOUT_MS 30000
+#define STOP_WAIT_MS 10000
+
+typedef struct {
+    fcgix_sb_t *sb;
+    int bell_r, bell_w; /* doorbell: handlers write, the PM reads */
+    int ctl;            /* parent's end of the control channel, or -1 */
+    pid_t pm_pid;       /* 0 when there is none */
+    pid_t parent_pid;
+    apr_uint32_t generation;
+} pm_state_t;
+
+static pm_state_t *st;          /* this generation's view of the state */
+static const char *defs;        /* this generation's definitions */
+static apr_size_t defs_len;
+static apr_proc_t pm_proc;      /* for apr_proc_other_child_* */
+static server_rec *main_server;
+static apr_pool_t *gen_pool;    /* pconf */
+
+fcgix_sb_t *fcgix_pm_scoreboard(void)
+{
+    return st ? st->sb : NULL;
+}
+
+int fcgix_pm_alive(void)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+
+    return st && st->sb->pm_heartbeat + 5 >= now;
+}
+
+void fcgix_pm_ring(apr_uint32_t type, const char *path, apr_uint32_t uid,
+                   apr_uint32_t gid)
+{
+    fcgix_bell_t b;
+    ssize_t n;
+
+    if (st == NULL || strlen(path) >= sizeof(b.path)) {
+        return;
+    }
+    memset(&b, 0, sizeof(b));
+    b.magic = FCGIX_BELL_MAGIC;
+    b.type = type;
+    b.uid = uid;
+    b.gid = gid;
+    memcpy(b.path, path, strlen(path) + 1);
+    /* One write of less than PIPE_BUF bytes: atomic, never interleaved. */
+    n = write(st->bell_w, &b, sizeof(b));
+    (void)n; /* a full pipe drops it; the requester rings again */
+}
+
+const char *fcgix_pm_dynamic_socket(apr_pool_t *p, const char *ipc_dir,
+                                    const char *path, apr_uint32_t uid,
+                                    apr_uint32_t gid)
+{
+    return apr_psprintf(p, "%s/dynamic/d-%016" APR_UINT64_T_HEX_FMT ".sock",
+                        ipc_dir, fcgix_sb_hash(path, uid, gid));
+}
+
+void fcgix_pm_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    if (st && st->ctl >= 0) {
+        close(st->ctl); /* only the parent talks to the PM */
+    }
+}
+
+/* ---------------------------------------------------------- control */
+
+/* Moves len bytes over the control channel within ACK_TIMEOUT_MS: the PM
+ * answers at once unless it is stuck, and a stuck PM is replaced. */
+static int xfer(int fd, const char *out, char *in, apr_size_t len)
+{
+    apr_time_t deadline = apr_time_now() + apr_time_from_msec(ACK_TIMEOUT_MS);
+
+    while (len) {
+        struct pollfd pfd = {fd, (short)(out ? POLLOUT : POLLIN), 0};
+        int ms = (int)apr_time_as_msec(deadline - apr_time_now());
+        ssize_t n;
+        if (ms <= 0 || poll(&pfd, 1, ms) <= 0) {
+            return -1;
+        }
+        n = out ? send(fd, out, len, MSG_NOSIGNAL | MSG_DONTWAIT)
+                : recv(fd, in, len, MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        if (out) {
+            out += n;
+        }
+        else {
+            in += n;
+        }
+        len -= (apr_size_t)n;
+    }
+    return 0;
+}
+
+/* Sends the definitions and waits until the PM says every static
+ * application's socket exists. */
+static apr_status_t send_defs(void)
+{
+    apr_uint32_t hdr = (apr_uint32_t)defs_len, ack[2];
+
+    if (xfer(st->ctl, (const char *)&hdr, NULL, sizeof(hdr)) != 0 ||
+        xfer(st->ctl, defs, NULL, defs_len) != 0 ||
+        xfer(st->ctl, NULL, (char *)ack, sizeof(ack)) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, errno, main_server,
+                     "FCGIX0401: the process manager (pid %ld) did not take "
+                     "the configuration",
+                     (long)st->pm_pid);
+        return APR_EGENERAL;
+    }
+    if (ack[0] != st->generation || ack[1] != 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, main_server,
+                     "FCGIX0402: the process manager refused configuration "
+                     "generation %u (see the lines before)",
+                     st->generation);
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------- lifecycle */
+
+static void pm_maintenance(int reason, void *data, apr_wait_t status);
+
+static void watch_pm(void)
+{
+    pm_proc.pid = st->pm_pid;
+    apr_proc_other_child_register(&pm_proc, pm_maintenance, &pm_proc, NULL,
+                                  gen_pool);
+}
+
+static apr_status_t start_pm(void)
+{
+    int sv[2];
+    pid_t pid;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        return errno;
+    }
+    pid = fork();
+    if (pid < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return errno;
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        close(st->bell_w);
+        fcgix_pm_main(sv[1], st->bell_r, st->sb,
+                      (apr_uint32_t)st->parent_pid, main_server);
+    }
+    close(sv[1]);
+    st->ctl = sv[0];
+    st->pm_pid = pid;
+    st->sb->pm_pid = (apr_uint32_t)pid;
+    apr_atomic_inc32(&st->sb->pm_starts);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_server,
+                 "FCGIX0403: process manager started, pid %ld", (long)pid);
+    return send_defs();
+}
+
+/* Stops the PM and, through it, every application (it sends them SIGTERM
+ * and then SIGKILL within its own bound); SIGKILL for the PM after ours. */
+static void stop_pm(void)
+{
+    apr_time_t deadline = apr_time_now() + apr_time_from_msec(STOP_WAIT_MS);
+    int status;
+
+    if (st->pm_pid <= 0) {
+        return;
+    }
+    kill(st->pm_pid, SIGTERM);
+    while (waitpid(st->pm_pid, &status, WNOHANG) == 0) {
+        if (apr_time_now() > deadline) {
+            kill(st->pm_pid, SIGKILL);
+            waitpid(st->pm_pid, &status, 0);
+            break;
+        }
+        apr_sleep(apr_time_from_msec(10));
+    }
+    if (st->ctl >= 0) {
+        close(st->ctl);
+        st->ctl = -1;
+    }
+    st->pm_pid = 0;
+    st->sb->pm_pid = 0;
+}
+
+static void pm_maintenance(int reason, void *data, apr_wait_t status)
+{
+    if (reason != APR_OC_REASON_DEATH && reason != APR_OC_REASON_LOST) {
+        return;
+    }
+    apr_proc_other_child_unregister(data);
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
+                 "FCGIX0404: the process manager (pid %ld) died; starting "
+                 "a new one",
+                 (long)st->pm_pid);
+    if (st->ctl >= 0) {
+        close(st->ctl);
+        st->ctl = -1;
+    }
+    st->pm_pid = 0;
+    if (start_pm() == APR_SUCCESS) {
+        watch_pm();
+    }
+}
+
+/* At httpd's exit (not at a restart), stop the PM before the parent goes:
+ * every application is gone when apache2 has exited. */
+static apr_status_t pm_exit_cleanup(void *data)
+{
+    if (st == NULL || getpid() != st->parent_pid ||
+        ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_EXITING) {
+        return APR_SUCCESS;
+    }
+    stop_pm();
+    return APR_SUCCESS;
+}
+
+static apr_status_t create_state(server_rec *s)
+{
+    apr_pool_t *pp = s->process->pool;
+    apr_shm_t *shm;
+    int bell[2];
+
+    st = apr_pcalloc(pp, sizeof(*st));
+    if (apr_shm_create(&shm, sizeof(fcgix_sb_t), NULL, pp) != APR_SUCCESS ||
+        pipe2(bell, O_CLOEXEC | O_NONBLOCK) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                     "FCGIX0405: cannot create the scoreboard or doorbell");
+        return APR_EGENERAL;
+    }
+    st->sb = apr_shm_baseaddr_get(shm);
+    memset(st->sb, 0, sizeof(*st->sb));
+    st->sb->magic = FCGIX_SB_MAGIC;
+    st->sb->layout = FCGIX_SB_LAYOUT;
+    st->sb->size = (apr_uint32_t)sizeof(fcgix_sb_t);
+    st->bell_r = bell[0];
+    st->bell_w = bell[1];
+    st->ctl = -1;
+    st->parent_pid = getpid();
+    apr_pool_userdata_set(st, USERDATA_KEY, NULL, pp);
+    return APR_SUCCESS;
+}
+
+apr_status_t fcgix_pm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
+                                  server_rec *s)
+{
+    void *data = NULL;
+    int graceful;
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return APR_SUCCESS; /* the pre-flight pass: no processes yet */
+    }
+    main_server = s;
+    gen_pool = pconf;
+    apr_pool_userdata_get(&data, USERDATA_KEY, s->process->pool);
+    st = data;
+    if (st == NULL && create_state(s) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    st->generation++;
+    defs = fcgix_defs_encode(pconf, st->generation, &defs_len);
+    graceful = ap_unixd_mpm_get_retained_data()->was_graceful;
+    if (st->pm_pid > 0 && (!graceful || send_defs() != APR_SUCCESS)) {
+        stop_pm(); /* a hard restart ends every application */
+    }
+    if (st->pm_pid <= 0 && start_pm() != APR_SUCCESS) {
+        stop_pm();
+        return APR_EGENERAL;
+    }
+    watch_pm();
+    apr_pool_cleanup_register(pconf, NULL, pm_exit_cleanup,
+                              apr_pool_cleanup_null);
+    return APR_SUCCESS;
+}
