@@ -157,6 +157,7 @@ static void fcgix_register_hooks(apr_pool_t *p)
     ap_hook_child_init(fcgix_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(fcgix_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(fcgix_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    fcgix_status_register();
 }
 
 AP_DECLARE_MODULE(fcgix) = {

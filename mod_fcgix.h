@@ -108,6 +108,9 @@ apr_status_t fcgix_ipc_dir_prepare(apr_pool_t *p, server_rec *s);
  * one ("<app>/more"); *rest then points at "/more" inside filename. */
 fcgix_app_t *fcgix_app_lookup(const char *filename, const char **rest);
 
+/* mod_fcgix_status.c: the fastcgi-status handler, mod_status section. */
+void fcgix_status_register(void);
+
 /* mod_fcgix_io.c: runs one request against app in the RESPONDER role and
  * produces the response. Returns an httpd handler status. */
 int fcgix_respond(request_rec *r, const fcgix_app_t *app);

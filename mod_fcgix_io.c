@@ -1097,6 +1097,12 @@ static int finish(fcgix_req_t *q, int st)
     if (st == CLIENT_GONE) {
         return OK;
     }
+    if (st != OK && st != HTTP_MOVED_TEMPORARILY) {
+        volatile fcgix_sb_class_t *c = q->sbc ? q->sbc : find_sb_class(q);
+        if (c) {
+            apr_atomic_inc32(&c->failures);
+        }
+    }
     if (st != OK) {
         return q->sent ? truncate_response(q) : st;
     }

@@ -258,7 +258,7 @@ static int proc_slot(void)
     return -1;
 }
 
-static void spawn_one(int idx)
+static int spawn_one(int idx)
 {
     fcgix_sb_class_t *c = &sb->classes[idx];
     pm_class_t *k = &cls[idx];
@@ -269,7 +269,7 @@ static void spawn_one(int idx)
     pid_t pid;
 
     if (p < 0 || k->listen_fd < 0) {
-        return;
+        return -1;
     }
     apr_pool_create(&tmp, pm_pool);
     memset(&sp, 0, sizeof(sp));
@@ -284,7 +284,7 @@ static void spawn_one(int idx)
     apr_pool_destroy(tmp);
     if (pid < 0) {
         pmlog("FCGIX0432: %s: fork failed: %s", c->path, strerror(errno));
-        return;
+        return -1;
     }
     sb->procs[p].class_idx = (apr_uint32_t)idx;
     sb->procs[p].class_gen = c->gen;
@@ -295,6 +295,7 @@ static void spawn_one(int idx)
     prx[p].killed = 0;
     apr_atomic_set32(&sb->procs[p].state, FCGIX_PROC_RUNNING);
     c->procs_running++;
+    return 0;
 }
 
 static unsigned start_spacing(int idx)
@@ -317,7 +318,10 @@ static void start_due(apr_time_t now)
             now < cls[i].next_start) {
             continue;
         }
-        spawn_one(i);
+        /* With no spacing, start every missing one now. */
+        while (spawn_one(i) == 0 && start_spacing(i) == 0 &&
+               c->procs_running < cls[i].want) {
+        }
         cls[i].next_start = now + apr_time_from_sec(start_spacing(i));
     }
 }
