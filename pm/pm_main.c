@@ -55,6 +55,12 @@ typedef struct {
 } pm_proc_t;
 
 static fcgix_sb_t *sb;
+/* The PM's own copy of every field it writes. It acts only on these and
+ * publishes them (publish()); it never reads back what it published, since
+ * every httpd child can write the shared memory. From the scoreboard it
+ * reads only the handlers' counters, as plain numbers. */
+static fcgix_sb_class_t C[FCGIX_SB_CLASSES];
+static fcgix_sb_proc_t P[FCGIX_SB_PROCS];
 static pm_class_t cls[FCGIX_SB_CLASSES];
 static pm_proc_t prx[FCGIX_SB_PROCS];
 static fcgix_defs_t *cur;      /* current definitions */
@@ -95,9 +101,9 @@ static int total_dynamic(void)
     int i, n = 0;
 
     for (i = 0; i < FCGIX_SB_CLASSES; i++) {
-        if (sb->classes[i].state == FCGIX_CLASS_ACTIVE &&
-            sb->classes[i].kind == FCGIX_KIND_DYNAMIC) {
-            n += (int)sb->classes[i].procs_running;
+        if (C[i].state == FCGIX_CLASS_ACTIVE &&
+            C[i].kind == FCGIX_KIND_DYNAMIC) {
+            n += (int)C[i].procs_running;
         }
     }
     return n;
@@ -112,7 +118,7 @@ static int class_alloc(const char *path, apr_uint32_t uid, apr_uint32_t gid)
 
     for (i = 0; i < FCGIX_SB_CLASSES; i++) {
         apr_uint32_t idx = (start + i) % FCGIX_SB_CLASSES;
-        apr_uint32_t s = sb->classes[idx].state;
+        apr_uint32_t s = C[idx].state;
         if (s == FCGIX_CLASS_FREE || s == FCGIX_CLASS_GONE) {
             return (int)idx;
         }
@@ -131,7 +137,7 @@ static int class_new(apr_uint32_t kind, const char *path, apr_uint32_t uid,
               FCGIX_SB_CLASSES);
         return -1;
     }
-    c = &sb->classes[idx];
+    c = &C[idx];
     memset(&cls[idx], 0, sizeof(cls[idx]));
     cls[idx].listen_fd = -1;
     c->kind = kind;
@@ -141,14 +147,14 @@ static int class_new(apr_uint32_t kind, const char *path, apr_uint32_t uid,
     c->procs_target = c->procs_running = c->restarts = 0;
     c->backoff_until = c->load_milli = 0;
     c->started = now_sec();
-    apr_atomic_set32(&c->inflight, 0);
-    apr_atomic_set32(&c->requests, 0);
-    apr_atomic_set32(&c->failures, 0);
-    apr_atomic_set32(&c->conn_wait_ms, 0);
-    apr_atomic_set32(&c->busy_ms, 0);
+    apr_atomic_set32(&sb->classes[idx].inflight, 0);
+    apr_atomic_set32(&sb->classes[idx].requests, 0);
+    apr_atomic_set32(&sb->classes[idx].failures, 0);
+    apr_atomic_set32(&sb->classes[idx].conn_wait_ms, 0);
+    apr_atomic_set32(&sb->classes[idx].busy_ms, 0);
     apr_cpystrn(c->path, path, sizeof(c->path));
     apr_cpystrn(c->addr, addr, sizeof(c->addr));
-    apr_atomic_set32(&c->state, FCGIX_CLASS_ACTIVE); /* last: publish */
+    c->state = FCGIX_CLASS_ACTIVE;
     return idx;
 }
 
@@ -171,7 +177,7 @@ static int class_listen(int idx, int backlog)
                                    sizeof(err));
     if (k->listen_fd < 0) {
         pmlog("FCGIX0431: %s: cannot create its listen socket: %s",
-              sb->classes[idx].path, err);
+              C[idx].path, err);
         return -1;
     }
     return 0;
@@ -180,9 +186,9 @@ static int class_listen(int idx, int backlog)
 /* Stops one process (SIGTERM; the reaper sees it go). */
 static void proc_stop(int p)
 {
-    if (sb->procs[p].state == FCGIX_PROC_RUNNING && sb->procs[p].pid > 0) {
-        kill((pid_t)sb->procs[p].pid, SIGTERM);
-        sb->procs[p].state = FCGIX_PROC_STOPPING;
+    if (P[p].state == FCGIX_PROC_RUNNING && P[p].pid > 0) {
+        kill((pid_t)P[p].pid, SIGTERM);
+        P[p].state = FCGIX_PROC_STOPPING;
         prx[p].killed = 1;
     }
 }
@@ -193,8 +199,8 @@ static void class_stop_procs(int idx, unsigned keep)
     unsigned n = 0;
 
     for (p = FCGIX_SB_PROCS - 1; p >= 0; p--) {
-        if (sb->procs[p].state == FCGIX_PROC_RUNNING &&
-            sb->procs[p].class_idx == (apr_uint32_t)idx) {
+        if (P[p].state == FCGIX_PROC_RUNNING &&
+            P[p].class_idx == (apr_uint32_t)idx) {
             if (n++ >= keep) {
                 proc_stop(p);
             }
@@ -208,7 +214,51 @@ static void class_retire(int idx)
     if (cls[idx].sockpath[0]) {
         unlink(cls[idx].sockpath);
     }
-    apr_atomic_set32(&sb->classes[idx].state, FCGIX_CLASS_GONE);
+    C[idx].state = FCGIX_CLASS_GONE;
+}
+
+/* Copies the PM's fields to the scoreboard. A slot being (re)filled gets
+ * its state last, one being emptied first, so a handler that copies a slot
+ * while this runs sees either the old or the new class, never a mix that
+ * passes fcgix_sb_class_copy's checks with the wrong identity. */
+static void publish(void)
+{
+    int i;
+
+    for (i = 0; i < FCGIX_SB_CLASSES; i++) {
+        fcgix_sb_class_t *o = &sb->classes[i];
+        const fcgix_sb_class_t *n = &C[i];
+        int live = n->state == FCGIX_CLASS_ACTIVE ||
+                   n->state == FCGIX_CLASS_DRAINING;
+        if (!live) {
+            apr_atomic_set32(&o->state, n->state);
+        }
+        o->kind = n->kind;
+        o->gen = n->gen;
+        o->uid = n->uid;
+        o->gid = n->gid;
+        o->procs_target = n->procs_target;
+        o->procs_running = n->procs_running;
+        o->restarts = n->restarts;
+        o->backoff_until = n->backoff_until;
+        o->load_milli = n->load_milli;
+        o->started = n->started;
+        o->bin_mtime = n->bin_mtime;
+        memcpy(o->path, n->path, sizeof(o->path));
+        memcpy(o->addr, n->addr, sizeof(o->addr));
+        if (live) {
+            apr_atomic_set32(&o->state, n->state);
+        }
+    }
+    for (i = 0; i < FCGIX_SB_PROCS; i++) {
+        fcgix_sb_proc_t *o = &sb->procs[i];
+        o->class_idx = P[i].class_idx;
+        o->class_gen = P[i].class_gen;
+        o->pid = P[i].pid;
+        o->started = P[i].started;
+        apr_atomic_set32(&o->state, P[i].state);
+    }
+    sb->nclasses = FCGIX_SB_CLASSES;
 }
 
 /* ----------------------------------------------------------- spawning */
@@ -251,7 +301,7 @@ static int proc_slot(void)
     int p;
 
     for (p = 0; p < FCGIX_SB_PROCS; p++) {
-        if (sb->procs[p].state == FCGIX_PROC_FREE) {
+        if (P[p].state == FCGIX_PROC_FREE) {
             return p;
         }
     }
@@ -260,7 +310,7 @@ static int proc_slot(void)
 
 static int spawn_one(int idx)
 {
-    fcgix_sb_class_t *c = &sb->classes[idx];
+    fcgix_sb_class_t *c = &C[idx];
     pm_class_t *k = &cls[idx];
     int dyn = c->kind == FCGIX_KIND_DYNAMIC;
     fcgix_spawn_t sp;
@@ -286,21 +336,21 @@ static int spawn_one(int idx)
         pmlog("FCGIX0432: %s: fork failed: %s", c->path, strerror(errno));
         return -1;
     }
-    sb->procs[p].class_idx = (apr_uint32_t)idx;
-    sb->procs[p].class_gen = c->gen;
-    sb->procs[p].pid = (apr_uint32_t)pid;
-    sb->procs[p].started = now_sec();
+    P[p].class_idx = (apr_uint32_t)idx;
+    P[p].class_gen = c->gen;
+    P[p].pid = (apr_uint32_t)pid;
+    P[p].started = now_sec();
     prx[p].started = apr_time_now();
-    prx[p].requests_at_start = apr_atomic_read32(&c->requests);
+    prx[p].requests_at_start = apr_atomic_read32(&sb->classes[idx].requests);
     prx[p].killed = 0;
-    apr_atomic_set32(&sb->procs[p].state, FCGIX_PROC_RUNNING);
+    P[p].state = FCGIX_PROC_RUNNING;
     c->procs_running++;
     return 0;
 }
 
 static unsigned start_spacing(int idx)
 {
-    return sb->classes[idx].kind == FCGIX_KIND_DYNAMIC
+    return C[idx].kind == FCGIX_KIND_DYNAMIC
                ? cur->dyn.init_start_delay
                : cls[idx].def->init_start_delay;
 }
@@ -312,7 +362,7 @@ static void start_due(apr_time_t now)
     int i;
 
     for (i = 0; i < FCGIX_SB_CLASSES; i++) {
-        fcgix_sb_class_t *c = &sb->classes[i];
+        fcgix_sb_class_t *c = &C[i];
         if (c->state != FCGIX_CLASS_ACTIVE || cls[i].draining ||
             c->kind == FCGIX_KIND_EXTERNAL || c->procs_running >= cls[i].want ||
             now < cls[i].next_start) {
@@ -330,9 +380,9 @@ static void start_due(apr_time_t now)
 
 static void on_exit_proc(int p, int status, apr_time_t now)
 {
-    fcgix_sb_proc_t *sp = &sb->procs[p];
+    fcgix_sb_proc_t *sp = &P[p];
     apr_uint32_t idx = sp->class_idx;
-    fcgix_sb_class_t *c = &sb->classes[idx];
+    fcgix_sb_class_t *c = &C[idx];
     pm_class_t *k = &cls[idx];
     long lived = (long)apr_time_as_msec(now - prx[p].started);
     int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -340,7 +390,7 @@ static void on_exit_proc(int p, int status, apr_time_t now)
 
     pid_t pid = (pid_t)sp->pid;
 
-    apr_atomic_set32(&sp->state, FCGIX_PROC_FREE);
+    sp->state = FCGIX_PROC_FREE;
     sp->pid = 0;
     if (sp->class_gen != c->gen || c->state == FCGIX_CLASS_GONE) {
         return; /* its class is gone */
@@ -352,7 +402,9 @@ static void on_exit_proc(int p, int status, apr_time_t now)
         return; /* we asked for it: no restart accounting */
     }
     served = fcgix_policy_served(
-        clean, lived, apr_atomic_read32(&c->requests) != prx[p].requests_at_start);
+        clean, lived,
+        apr_atomic_read32(&sb->classes[idx].requests) !=
+            prx[p].requests_at_start);
     if (c->kind == FCGIX_KIND_DYNAMIC && !cur->dyn.restart &&
         c->procs_running == 0) {
         class_retire((int)idx); /* the next request starts it anew */
@@ -388,8 +440,8 @@ static void reap(void)
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         for (p = 0; p < FCGIX_SB_PROCS; p++) {
-            if (sb->procs[p].pid == (apr_uint32_t)pid &&
-                sb->procs[p].state != FCGIX_PROC_FREE) {
+            if (P[p].pid == (apr_uint32_t)pid &&
+                P[p].state != FCGIX_PROC_FREE) {
                 on_exit_proc(p, status, now);
                 break;
             }
@@ -399,9 +451,25 @@ static void reap(void)
 
 /* -------------------------------------------------------- definitions */
 
+/* The same probe sequence handlers use (fcgix_sb_class_find), over the
+ * PM's private copy. */
 static int find_class(const char *path, apr_uint32_t uid, apr_uint32_t gid)
 {
-    return fcgix_sb_class_find(sb, path, uid, gid);
+    apr_uint32_t start = (apr_uint32_t)(fcgix_sb_hash(path, uid, gid) %
+                                        FCGIX_SB_CLASSES);
+    apr_uint32_t i;
+
+    for (i = 0; i < FCGIX_SB_CLASSES; i++) {
+        const fcgix_sb_class_t *c = &C[(start + i) % FCGIX_SB_CLASSES];
+        if (c->state == FCGIX_CLASS_FREE) {
+            return -1;
+        }
+        if (c->state != FCGIX_CLASS_GONE && c->uid == uid && c->gid == gid &&
+            strcmp(c->path, path) == 0) {
+            return (int)((start + i) % FCGIX_SB_CLASSES);
+        }
+    }
+    return -1;
 }
 
 /* Applies a static or external definition: unchanged ones keep their
@@ -437,7 +505,7 @@ static void apply_app(const fcgix_def_app_t *a, apr_time_t now,
     apr_cpystrn(k->sockpath, a->sockpath, sizeof(k->sockpath));
     k->port = a->port;
     k->want = a->processes;
-    sb->classes[idx].procs_target = a->processes;
+    C[idx].procs_target = a->processes;
     k->next_start = now;
     class_listen(idx, (int)a->lqd);
 }
@@ -458,7 +526,7 @@ static void apply_defs(fcgix_defs_t *d, apr_pool_t *dpool)
     /* Classes no longer defined drain: no new connections (the socket
      * goes), running requests finish, then the processes stop. */
     for (i = 0; i < FCGIX_SB_CLASSES; i++) {
-        fcgix_sb_class_t *c = &sb->classes[i];
+        fcgix_sb_class_t *c = &C[i];
         if (c->state != FCGIX_CLASS_ACTIVE || keep[i] ||
             c->kind == FCGIX_KIND_DYNAMIC) {
             continue;
@@ -473,7 +541,7 @@ static void apply_defs(fcgix_defs_t *d, apr_pool_t *dpool)
         }
         cls[i].draining = 1;
         cls[i].drain_deadline = now + apr_time_from_sec(DRAIN_MAX_S);
-        apr_atomic_set32(&c->state, FCGIX_CLASS_DRAINING);
+        c->state = FCGIX_CLASS_DRAINING;
     }
     sb->pm_generation = d->generation;
     if (old) {
@@ -522,6 +590,7 @@ static int read_defs(void)
     }
     else {
         apply_defs(d, dp);
+        publish(); /* handlers see the classes before httpd serves */
         ack[1] = 0;
         dp = NULL;
     }
@@ -580,10 +649,10 @@ static void bell_spawn(const fcgix_bell_t *b, apr_time_t now)
     }
     apr_cpystrn(cls[idx].sockpath, sock, sizeof(cls[idx].sockpath));
     cls[idx].mtime = apr_time_from_sec(st.st_mtime);
-    sb->classes[idx].bin_mtime = (apr_uint32_t)st.st_mtime;
+    C[idx].bin_mtime = (apr_uint32_t)st.st_mtime;
     cls[idx].want = 1;
     cls[idx].next_start = now;
-    sb->classes[idx].procs_target = 1;
+    C[idx].procs_target = 1;
     if (class_listen(idx, (int)cur->dyn.lqd) != 0) {
         class_retire(idx);
         return;
@@ -594,7 +663,7 @@ static void bell_spawn(const fcgix_bell_t *b, apr_time_t now)
 
 static void bell_more(int idx, apr_time_t now)
 {
-    fcgix_sb_class_t *c = &sb->classes[idx];
+    fcgix_sb_class_t *c = &C[idx];
 
     if (c->kind != FCGIX_KIND_DYNAMIC || cls[idx].want > c->procs_running ||
         !fcgix_policy_may_spawn(&cur->dyn.policy, c->procs_running,
@@ -613,15 +682,15 @@ static void bell_changed(int idx)
 {
     struct stat st;
 
-    if (sb->classes[idx].kind != FCGIX_KIND_DYNAMIC || !cur->dyn.auto_update ||
-        stat(sb->classes[idx].path, &st) != 0 ||
+    if (C[idx].kind != FCGIX_KIND_DYNAMIC || !cur->dyn.auto_update ||
+        stat(C[idx].path, &st) != 0 ||
         apr_time_from_sec(st.st_mtime) <= cls[idx].mtime) {
         return;
     }
     pmlog("FCGIX0437: %s changed on disk; replacing its processes",
-          sb->classes[idx].path);
+          C[idx].path);
     cls[idx].mtime = apr_time_from_sec(st.st_mtime);
-    sb->classes[idx].bin_mtime = (apr_uint32_t)st.st_mtime;
+    C[idx].bin_mtime = (apr_uint32_t)st.st_mtime;
     class_stop_procs(idx, 0);
     cls[idx].failures = 0;
     cls[idx].next_start = apr_time_now();
@@ -673,13 +742,13 @@ static void dynamic_policy(apr_time_t now)
         next_kill = now + apr_time_from_sec(cur->dyn.kill_interval);
     }
     for (i = 0; i < FCGIX_SB_CLASSES; i++) {
-        fcgix_sb_class_t *c = &sb->classes[i];
+        fcgix_sb_class_t *c = &C[i];
         double load;
         if (c->state != FCGIX_CLASS_ACTIVE || c->kind != FCGIX_KIND_DYNAMIC) {
             continue;
         }
         if (update) {
-            apr_uint32_t busy = apr_atomic_read32(&c->busy_ms);
+            apr_uint32_t busy = apr_atomic_read32(&sb->classes[i].busy_ms);
             cls[i].smooth_busy = fcgix_policy_smooth(
                 cls[i].smooth_busy, (double)(busy - cls[i].last_busy),
                 cur->dyn.policy.gain);
@@ -710,13 +779,13 @@ static void check_sockets(void)
     int i;
 
     for (i = 0; i < FCGIX_SB_CLASSES; i++) {
-        if (sb->classes[i].state != FCGIX_CLASS_ACTIVE ||
+        if (C[i].state != FCGIX_CLASS_ACTIVE ||
             cls[i].listen_fd < 0 || !cls[i].sockpath[0] ||
             lstat(cls[i].sockpath, &st) == 0) {
             continue;
         }
         pmlog("FCGIX0438: %s: socket %s disappeared; recreating it",
-              sb->classes[i].path, cls[i].sockpath);
+              C[i].path, cls[i].sockpath);
         if (class_listen(i, (int)(cls[i].def ? cls[i].def->lqd
                                               : cur->dyn.lqd)) == 0) {
             class_stop_procs(i, 0);
@@ -730,11 +799,11 @@ static void drain(apr_time_t now)
     int i;
 
     for (i = 0; i < FCGIX_SB_CLASSES; i++) {
-        fcgix_sb_class_t *c = &sb->classes[i];
+        fcgix_sb_class_t *c = &C[i];
         if (c->state != FCGIX_CLASS_DRAINING) {
             continue;
         }
-        if (apr_atomic_read32(&c->inflight) == 0 ||
+        if (apr_atomic_read32(&sb->classes[i].inflight) == 0 ||
             now > cls[i].drain_deadline) {
             class_stop_procs(i, 0);
         }
@@ -767,7 +836,7 @@ static int any_running(void)
     int p;
 
     for (p = 0; p < FCGIX_SB_PROCS; p++) {
-        if (sb->procs[p].state != FCGIX_PROC_FREE) {
+        if (P[p].state != FCGIX_PROC_FREE) {
             return 1;
         }
     }
@@ -790,47 +859,62 @@ static void shutdown_all(void)
         apr_sleep(apr_time_from_msec(10));
     }
     for (p = 0; p < FCGIX_SB_PROCS; p++) {
-        if (sb->procs[p].state != FCGIX_PROC_FREE && sb->procs[p].pid > 0) {
-            kill((pid_t)sb->procs[p].pid, SIGKILL);
+        if (P[p].state != FCGIX_PROC_FREE && P[p].pid > 0) {
+            kill((pid_t)P[p].pid, SIGKILL);
         }
     }
     while (any_running() && waitpid(-1, NULL, 0) > 0) {
         reap();
     }
     for (i = 0; i < FCGIX_SB_CLASSES; i++) {
-        if (sb->classes[i].state != FCGIX_CLASS_FREE && cls[i].sockpath[0]) {
+        if (C[i].state != FCGIX_CLASS_FREE && cls[i].sockpath[0]) {
             unlink(cls[i].sockpath);
         }
-        sb->classes[i].state = FCGIX_CLASS_FREE;
+        C[i].state = FCGIX_CLASS_FREE;
     }
+    publish();
     sb->pm_heartbeat = 0;
     _exit(0); /* never run httpd's atexit handlers or pool cleanups here */
 }
 
-/* A PM that died left its applications behind (those it started in its
- * own session): stop them, and start from an empty table. */
-static void clean_previous(void)
+/* The processes of session `sid`, from /proc (not from the scoreboard,
+ * which children can write): a dead PM's applications live in its session
+ * and nothing else can join it. Sends sig to each; returns how many. */
+static int signal_session(pid_t sid, int sig)
 {
-    apr_uint32_t old = sb->pm_sid;
-    apr_time_t deadline = apr_time_now() + apr_time_from_msec(STOP_GRACE_MS);
-    int p, left;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int n = 0;
 
-    do {
-        left = 0;
-        for (p = 0; old && p < FCGIX_SB_PROCS; p++) {
-            pid_t pid = (pid_t)sb->procs[p].pid;
-            if (sb->procs[p].state != FCGIX_PROC_FREE && pid > 0 &&
-                getsid(pid) == (pid_t)old) {
-                kill(pid, apr_time_now() < deadline ? SIGTERM : SIGKILL);
-                left = 1;
-            }
+    while (d && (e = readdir(d)) != NULL) {
+        pid_t pid = (pid_t)atol(e->d_name);
+        if (pid > 1 && pid != getpid() && getsid(pid) == sid) {
+            kill(pid, sig);
+            n++;
         }
-        if (left) {
-            apr_sleep(apr_time_from_msec(20));
+    }
+    if (d) {
+        closedir(d);
+    }
+    return n;
+}
+
+/* A PM that died left its applications behind: stop them (SIGTERM, then
+ * SIGKILL after the grace period) before starting anew. */
+static void clean_previous(pid_t old_sid)
+{
+    apr_time_t deadline = apr_time_now() + apr_time_from_msec(STOP_GRACE_MS);
+
+    if (old_sid <= 1) {
+        return;
+    }
+    while (signal_session(old_sid, SIGTERM) > 0) {
+        if (apr_time_now() > deadline) {
+            signal_session(old_sid, SIGKILL);
+            break;
         }
-    } while (left && apr_time_now() < deadline + apr_time_from_msec(500));
-    memset(sb->classes, 0, sizeof(sb->classes));
-    memset(sb->procs, 0, sizeof(sb->procs));
+        apr_sleep(apr_time_from_msec(20));
+    }
 }
 
 /* Stale sockets of earlier runs: generated static names and the whole
@@ -912,7 +996,7 @@ static void on_signals(void)
 }
 
 void fcgix_pm_main(int ctl, int bell, fcgix_sb_t *sbp, apr_uint32_t ppid,
-                   server_rec *s)
+                   apr_uint32_t old_pm, server_rec *s)
 {
     sigset_t mask;
 
@@ -933,7 +1017,10 @@ void fcgix_pm_main(int ctl, int bell, fcgix_sb_t *sbp, apr_uint32_t ppid,
     apr_pool_create(&pm_pool, NULL);
     sb = sbp;
     parent = ppid;
-    clean_previous();
+    clean_previous((pid_t)old_pm);
+    memset(C, 0, sizeof(C));
+    memset(P, 0, sizeof(P));
+    publish();
     sb->pm_sid = (apr_uint32_t)getpid();
     sb->pm_started = now_sec();
     sb->pm_heartbeat = now_sec();
@@ -952,6 +1039,7 @@ void fcgix_pm_main(int ctl, int bell, fcgix_sb_t *sbp, apr_uint32_t ppid,
             read_bells();
         }
         tick(apr_time_now());
+        publish();
     }
     shutdown_all();
 }

@@ -36,6 +36,7 @@ typedef struct {
     int bell_r, bell_w; /* doorbell: handlers write, the PM reads */
     int ctl;            /* parent's end of the control channel, or -1 */
     pid_t pm_pid;       /* 0 when there is none */
+    pid_t dead_pm;      /* a PM that died: its apps are to be stopped */
     pid_t parent_pid;
     apr_uint32_t generation;
 } pm_state_t;
@@ -182,11 +183,13 @@ static apr_status_t start_pm(void)
         close(sv[0]);
         close(st->bell_w);
         fcgix_pm_main(sv[1], st->bell_r, st->sb,
-                      (apr_uint32_t)st->parent_pid, main_server);
+                      (apr_uint32_t)st->parent_pid,
+                      (apr_uint32_t)st->dead_pm, main_server);
     }
     close(sv[1]);
     st->ctl = sv[0];
     st->pm_pid = pid;
+    st->dead_pm = 0;
     st->sb->pm_pid = (apr_uint32_t)pid;
     apr_atomic_inc32(&st->sb->pm_starts);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_server,
@@ -235,6 +238,7 @@ static void pm_maintenance(int reason, void *data, apr_wait_t status)
         close(st->ctl);
         st->ctl = -1;
     }
+    st->dead_pm = st->pm_pid;
     st->pm_pid = 0;
     if (start_pm() == APR_SUCCESS) {
         watch_pm();
