@@ -103,8 +103,8 @@ static int fcgix_dynamic_app(request_rec *r, fcgix_app_t **out)
     app->kind = FCGIX_APP_DYNAMIC;
     app->o = fcgix_globals->dynamic;
     fcgix_app_identity(r, app, &app->uid, &app->gid);
-    sock = fcgix_pm_dynamic_socket(r->pool, fcgix_globals->ipc_dir,
-                                   app->path, app->uid, app->gid);
+    sock = fcgix_pm_dynamic_socket(r->pool, fcgix_globals->ipc_dir, app->path,
+                                   app->uid, app->gid);
     sun = (struct sockaddr_un *)&app->addr;
     if (strlen(sock) >= sizeof(sun->sun_path)) {
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -160,12 +160,11 @@ static void fcgix_register_hooks(apr_pool_t *p)
     fcgix_status_register();
 }
 
-AP_DECLARE_MODULE(fcgix) = {
-    STANDARD20_MODULE_STUFF,
-    NULL,          /* per-directory config creator */
-    NULL,          /* dir config merger */
-    NULL,          /* server config creator */
-    NULL,          /* server config merger */
-    fcgix_cmds,    /* command table */
-    fcgix_register_hooks,
-    AP_MODULE_FLAG_NONE};
+AP_DECLARE_MODULE(fcgix) = {STANDARD20_MODULE_STUFF,
+                            NULL,       /* per-directory config creator */
+                            NULL,       /* dir config merger */
+                            NULL,       /* server config creator */
+                            NULL,       /* server config merger */
+                            fcgix_cmds, /* command table */
+                            fcgix_register_hooks,
+                            AP_MODULE_FLAG_NONE};

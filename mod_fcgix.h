@@ -41,8 +41,8 @@ typedef struct {
     int hdr_max_bytes;    /* response header block */
     int hdr_max_lines;
     int hdr_max_line;
-    int stderr_max_line;  /* bytes of one logged stderr line */
-    int stderr_max_bytes; /* stderr bytes logged per request */
+    int stderr_max_line;              /* bytes of one logged stderr line */
+    int stderr_max_bytes;             /* stderr bytes logged per request */
     apr_array_header_t *pass_headers; /* const char *, request headers */
     /* process management (FastCgiServer, FastCgiConfig) */
     apr_array_header_t *initial_env; /* const char * "NAME=value" */
@@ -88,7 +88,7 @@ void fcgix_app_identity(request_rec *r, const fcgix_app_t *app,
 /* Server-wide state built from the configuration. */
 typedef struct {
     const char *ipc_dir;
-    int ipc_dir_used;   /* a relative -socket was resolved against it */
+    int ipc_dir_used;         /* a relative -socket was resolved against it */
     apr_array_header_t *apps; /* fcgix_app_t * in declaration order */
     apr_hash_t *by_path;      /* path -> fcgix_app_t * */
     fcgix_opts_t dynamic;     /* FastCgiConfig: template for dynamic apps */

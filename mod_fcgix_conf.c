@@ -72,8 +72,7 @@ static const opt_def_t opt_table[] = {
     {"port", OPT_INT, OFF(port), 1, 65535, D_SRV},
     {"initial-env", OPT_ENV, NOFF, 0, 0, D_PM},
     {"init-start-delay", OPT_INT, OFF(init_start_delay), 0, 3600, D_PM},
-    {"listen-queue-depth", OPT_INT, OFF(listen_queue_depth), 1, 65535,
-     D_PM},
+    {"listen-queue-depth", OPT_INT, OFF(listen_queue_depth), 1, 65535, D_PM},
     {"priority", OPT_INT, OFF(priority), -20, 19, D_PM},
     {"processes", OPT_INT, OFF(processes), 1, 1000, D_SRV},
     {"restart-delay", OPT_INT, OFF(restart_delay), 0, 3600, D_PM},
@@ -139,8 +138,7 @@ static const char *set_unix_addr(cmd_parms *cmd, fcgix_app_t *app,
     const char *full = path;
 
     if (path[0] != '/') {
-        full = apr_pstrcat(cmd->pool, fcgix_globals->ipc_dir, "/", path,
-                           NULL);
+        full = apr_pstrcat(cmd->pool, fcgix_globals->ipc_dir, "/", path, NULL);
         fcgix_globals->ipc_dir_used = 1;
     }
     if (strlen(full) >= sizeof(sun->sun_path)) {
@@ -167,9 +165,8 @@ static const char *set_host_addr(cmd_parms *cmd, fcgix_app_t *app,
 
     rv = apr_parse_addr_port(&host, &scope, &port, hostport, cmd->pool);
     if (rv != APR_SUCCESS || host == NULL || scope != NULL) {
-        return apr_psprintf(cmd->pool,
-                            "'%s' is not host:port (IPv6 as [addr]:port)",
-                            hostport);
+        return apr_psprintf(
+            cmd->pool, "'%s' is not host:port (IPv6 as [addr]:port)", hostport);
     }
     if (port == 0) {
         return apr_psprintf(cmd->pool, "'%s' needs a port from 1 to 65535",
@@ -206,8 +203,8 @@ static const opt_def_t *find_opt(const char *word, unsigned directive)
     return NULL;
 }
 
-static const char *parse_int(apr_pool_t *p, const opt_def_t *d,
-                             const char *arg, int *out)
+static const char *parse_int(apr_pool_t *p, const opt_def_t *d, const char *arg,
+                             int *out)
 {
     char *end;
     apr_int64_t v;
@@ -215,8 +212,9 @@ static const char *parse_int(apr_pool_t *p, const opt_def_t *d,
     errno = 0;
     v = apr_strtoi64(arg, &end, 10);
     if (errno || end == arg || *end || v < d->min || v > d->max) {
-        return apr_psprintf(p, "value '%s' is not a whole number from %d "
-                               "to %d",
+        return apr_psprintf(p,
+                            "value '%s' is not a whole number from %d "
+                            "to %d",
                             arg, d->min, d->max);
     }
     *out = (int)v;
@@ -243,8 +241,8 @@ static const char *parse_milli(apr_pool_t *p, const opt_def_t *d,
     }
     if (*c != '\0' || whole * 1000 + frac < d->min ||
         whole * 1000 + frac > d->max) {
-        return apr_psprintf(p, "value '%s' is not a number from %g to %g",
-                            arg, d->min / 1000.0, d->max / 1000.0);
+        return apr_psprintf(p, "value '%s' is not a number from %g to %g", arg,
+                            d->min / 1000.0, d->max / 1000.0);
     }
     *out = (int)(whole * 1000 + frac);
     return NULL;
@@ -255,8 +253,8 @@ static const char *parse_milli(apr_pool_t *p, const opt_def_t *d,
 static const char *add_env(apr_pool_t *p, fcgix_opts_t *o, const char *arg)
 {
     const char *eq = ap_strchr_c(arg, '=');
-    const char *name = eq ? apr_pstrmemdup(p, arg, (apr_size_t)(eq - arg))
-                          : arg;
+    const char *name =
+        eq ? apr_pstrmemdup(p, arg, (apr_size_t)(eq - arg)) : arg;
     const char *c;
 
     if (*name == '\0' || apr_isdigit(*name)) {
@@ -346,8 +344,7 @@ static const char *parse_opts(cmd_parms *cmd, fcgix_app_t *app,
             return apr_psprintf(cmd->pool, "%s %s: unknown option '%s'",
                                 cmd->cmd->name, app->path, word);
         }
-        if (seen[canon(d)] && d->type != OPT_HEADERS &&
-            d->type != OPT_ENV) {
+        if (seen[canon(d)] && d->type != OPT_HEADERS && d->type != OPT_ENV) {
             return apr_psprintf(cmd->pool, "%s %s: option -%s given twice",
                                 cmd->cmd->name, app->path, d->name);
         }
@@ -384,8 +381,7 @@ static const char *new_app(cmd_parms *cmd, const char *args,
     const fcgix_app_t *old;
 
     if (*word == '\0') {
-        return apr_psprintf(cmd->pool, "%s needs a filename",
-                            cmd->cmd->name);
+        return apr_psprintf(cmd->pool, "%s needs a filename", cmd->cmd->name);
     }
     app = apr_pcalloc(cmd->pool, sizeof(*app));
     app->path = ap_server_root_relative(cmd->pool, word);
@@ -394,8 +390,7 @@ static const char *new_app(cmd_parms *cmd, const char *args,
                             cmd->cmd->name, word);
     }
     ap_no2slash(app->path);
-    old = apr_hash_get(fcgix_globals->by_path, app->path,
-                       APR_HASH_KEY_STRING);
+    old = apr_hash_get(fcgix_globals->by_path, app->path, APR_HASH_KEY_STRING);
     if (old) {
         return apr_psprintf(cmd->pool, "%s %s: already declared by %s",
                             cmd->cmd->name, app->path, old->directive);
@@ -449,13 +444,13 @@ static const char *cmd_external(cmd_parms *cmd, void *dummy, const char *args)
  * its identity, so a restarted PM and the handlers agree on it. */
 static const char *static_socket(cmd_parms *cmd, fcgix_app_t *app)
 {
-    apr_uint64_t h = fcgix_sb_hash(app->path, (apr_uint32_t)ap_unixd_config.user_id,
-                                   (apr_uint32_t)ap_unixd_config.group_id);
+    apr_uint64_t h =
+        fcgix_sb_hash(app->path, (apr_uint32_t)ap_unixd_config.user_id,
+                      (apr_uint32_t)ap_unixd_config.group_id);
 
-    return set_unix_addr(cmd, app,
-                         apr_psprintf(cmd->pool, "s-%016" APR_UINT64_T_HEX_FMT
-                                                 ".sock",
-                                      h));
+    return set_unix_addr(
+        cmd, app,
+        apr_psprintf(cmd->pool, "s-%016" APR_UINT64_T_HEX_FMT ".sock", h));
 }
 
 static const char *cmd_server(cmd_parms *cmd, void *dummy, const char *args)
@@ -484,11 +479,9 @@ static const char *cmd_server(cmd_parms *cmd, void *dummy, const char *args)
                             cmd->cmd->name, app->path);
     }
     if (seen[opt_index("port")]) {
-        err = set_host_addr(cmd, app,
-                            apr_psprintf(cmd->pool, "127.0.0.1:%d",
-                                         app->o.port));
-    }
-    else if (!seen[opt_index("socket")]) {
+        err = set_host_addr(
+            cmd, app, apr_psprintf(cmd->pool, "127.0.0.1:%d", app->o.port));
+    } else if (!seen[opt_index("socket")]) {
         err = static_socket(cmd, app);
     }
     if (err) {
@@ -543,8 +536,7 @@ static const char *cmd_wrapper(cmd_parms *cmd, void *dummy, const char *arg)
                    "a wrapper program";
         }
         path = SUEXEC_BIN;
-    }
-    else {
+    } else {
         path = ap_server_root_relative(cmd->pool, arg);
     }
     if (path == NULL ||
@@ -572,8 +564,7 @@ static const char *cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
     }
     fcgix_globals->ipc_dir = ap_server_root_relative(cmd->pool, arg);
     if (fcgix_globals->ipc_dir == NULL) {
-        return apr_psprintf(cmd->pool, "FastCgiIpcDir: invalid path '%s'",
-                            arg);
+        return apr_psprintf(cmd->pool, "FastCgiIpcDir: invalid path '%s'", arg);
     }
     return NULL;
 }
@@ -652,11 +643,11 @@ apr_status_t fcgix_ipc_dir_prepare(apr_pool_t *p, server_rec *s)
         }
     }
     if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     "FCGIX0002: FastCgiIpcDir %s is %s; it must be a real "
-                     "directory",
-                     dir, S_ISLNK(st.st_mode) ? "a symbolic link"
-                                              : "not a directory");
+        ap_log_error(
+            APLOG_MARK, APLOG_CRIT, 0, s,
+            "FCGIX0002: FastCgiIpcDir %s is %s; it must be a real "
+            "directory",
+            dir, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
         return APR_EGENERAL;
     }
     if (st.st_uid != uid) {

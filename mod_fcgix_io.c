@@ -109,9 +109,8 @@ static void log_stderr_line(fcgix_req_t *q, const char *line, size_t len,
     }
     q->elogged += len + 1;
     fcgix_log_escape(q->eesc, cap, (const unsigned char *)line, len);
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
-                  "FCGIX0300: %s: stderr: %s%s", q->app->path, q->eesc,
-                  cut ? " [line cut]" : "");
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "FCGIX0300: %s: stderr: %s%s",
+                  q->app->path, q->eesc, cut ? " [line cut]" : "");
 }
 
 /* Splits STDERR into lines; long lines are cut at -stderr-max-line and
@@ -136,14 +135,11 @@ static void on_stderr(fcgix_req_t *q, const unsigned char *p, size_t len)
             }
             q->elen = 0;
             q->eskip = 0;
-        }
-        else if (q->eskip) {
+        } else if (q->eskip) {
             q->esuppressed++;
-        }
-        else if (q->elen < max) {
+        } else if (q->elen < max) {
             q->eline[q->elen++] = (char)p[i];
-        }
-        else {
+        } else {
             log_stderr_line(q, q->eline, q->elen, 1);
             q->elen = 0;
             q->eskip = 1;
@@ -195,8 +191,7 @@ static int wait_fd(int fd, short events, int timeout_ms)
     return rc > 0 ? pfd.revents : rc;
 }
 
-static int connect_failed(fcgix_req_t *q, int status, int err,
-                          const char *what)
+static int connect_failed(fcgix_req_t *q, int status, int err, const char *what)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, err, q->r,
                   "FCGIX0100: %s: cannot connect to %s: %s", q->app->path,
@@ -207,9 +202,8 @@ static int connect_failed(fcgix_req_t *q, int status, int err,
 void fcgix_app_identity(request_rec *r, const fcgix_app_t *app,
                         apr_uint32_t *uid, apr_uint32_t *gid)
 {
-    ap_unix_identity_t *ug = fcgix_globals->wrapper
-                                 ? ap_run_get_suexec_identity(r)
-                                 : NULL;
+    ap_unix_identity_t *ug =
+        fcgix_globals->wrapper ? ap_run_get_suexec_identity(r) : NULL;
 
     *uid = (apr_uint32_t)(ug ? ug->uid : ap_unixd_config.user_id);
     *gid = (apr_uint32_t)(ug ? ug->gid : ap_unixd_config.group_id);
@@ -390,8 +384,7 @@ static int connect_app(fcgix_req_t *q)
         }
         if (app->kind == FCGIX_APP_DYNAMIC && !q->rang_overload &&
             apr_time_now() - t0 > apr_time_from_sec(app->o.start_delay)) {
-            fcgix_pm_ring(FCGIX_BELL_OVERLOADED, app->path, app->uid,
-                          app->gid);
+            fcgix_pm_ring(FCGIX_BELL_OVERLOADED, app->path, app->uid, app->gid);
             q->rang_overload = 1;
         }
         left_ms = (int)apr_time_as_msec(deadline - apr_time_now());
@@ -464,22 +457,21 @@ static int spool_body(fcgix_req_t *q)
         if (st != OK || got == 0) {
             return st;
         }
-        if (q->spool_file == NULL && q->spool_len + (apr_off_t)got <= SPOOL_MEM) {
+        if (q->spool_file == NULL &&
+            q->spool_len + (apr_off_t)got <= SPOOL_MEM) {
             if (q->spool_mem == NULL) {
                 q->spool_mem = apr_palloc(r->pool, SPOOL_MEM);
             }
             memcpy(q->spool_mem + q->spool_len, chunk, got);
-        }
-        else {
+        } else {
             if (q->spool_file == NULL) {
                 if (apr_temp_dir_get(&tmp, r->pool) != APR_SUCCESS ||
-                    apr_file_mktemp(&q->spool_file,
-                                    apr_pstrcat(r->pool, tmp,
-                                                "/fcgix-body-XXXXXX", NULL),
-                                    APR_FOPEN_CREATE | APR_FOPEN_READ |
-                                        APR_FOPEN_WRITE | APR_FOPEN_EXCL |
-                                        APR_FOPEN_DELONCLOSE,
-                                    r->pool) != APR_SUCCESS ||
+                    apr_file_mktemp(
+                        &q->spool_file,
+                        apr_pstrcat(r->pool, tmp, "/fcgix-body-XXXXXX", NULL),
+                        APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE |
+                            APR_FOPEN_EXCL | APR_FOPEN_DELONCLOSE,
+                        r->pool) != APR_SUCCESS ||
                     (q->spool_len &&
                      apr_file_write_full(q->spool_file, q->spool_mem,
                                          (apr_size_t)q->spool_len,
@@ -516,8 +508,7 @@ static int spool_read(fcgix_req_t *q, char *dst, apr_size_t cap,
             apr_file_read_full(q->spool_file, dst, n, NULL) != APR_SUCCESS) {
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-    }
-    else if (n) {
+    } else if (n) {
         memcpy(dst, q->spool_mem + q->spool_pos, n);
     }
     q->spool_pos += (apr_off_t)n;
@@ -816,8 +807,8 @@ static int on_stdout(fcgix_req_t *q, apr_bucket **whole, const char *buf,
 static int protocol_error(fcgix_req_t *q, fcgix_proto_err_t e)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
-                  "FCGIX0105: %s: FastCGI protocol violation: %s",
-                  q->app->path, fcgix_proto_strerror(e));
+                  "FCGIX0105: %s: FastCGI protocol violation: %s", q->app->path,
+                  fcgix_proto_strerror(e));
     return HTTP_BAD_GATEWAY;
 }
 
@@ -857,8 +848,8 @@ static int on_bytes(fcgix_req_t *q, char *buf, size_t n)
 
     while (off < n && st == OK && !q->fin) {
         fcgix_event_t ev;
-        off += fcgix_dec_feed(&q->dec, (unsigned char *)buf + off, n - off,
-                              &ev);
+        off +=
+            fcgix_dec_feed(&q->dec, (unsigned char *)buf + off, n - off, &ev);
         switch (ev.type) {
         case FCGIX_EV_STDOUT:
             st = on_stdout(q, &whole, buf, n, ev.data, ev.len);
@@ -902,8 +893,8 @@ static int pass_out(fcgix_req_t *q, int flush)
     apr_brigade_cleanup(q->obb);
     q->unflushed = !flush;
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, q->r,
-                      "%s: client went away", q->app->path);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, q->r, "%s: client went away",
+                      q->app->path);
         return CLIENT_GONE;
     }
     return OK;
@@ -1023,8 +1014,7 @@ static int pump(fcgix_req_t *q)
             q->optr = q->next_ptr;
             q->olen = q->next_len;
             q->next_len = 0;
-        }
-        else if (q->olen == 0 && !q->stdin_eof && !q->stdin_dead) {
+        } else if (q->olen == 0 && !q->stdin_eof && !q->stdin_dead) {
             st = fill_stdin(q);
             if (st != OK) {
                 return st;
@@ -1073,9 +1063,8 @@ static int truncate_response(fcgix_req_t *q)
 
     apr_brigade_cleanup(q->obb);
     q->r->connection->keepalive = AP_CONN_CLOSE;
-    APR_BRIGADE_INSERT_TAIL(q->obb, ap_bucket_error_create(HTTP_BAD_GATEWAY,
-                                                           NULL, q->r->pool,
-                                                           ba));
+    APR_BRIGADE_INSERT_TAIL(
+        q->obb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, q->r->pool, ba));
     APR_BRIGADE_INSERT_TAIL(q->obb, apr_bucket_eos_create(ba));
     ap_pass_brigade(q->r->output_filters, q->obb);
     return OK;

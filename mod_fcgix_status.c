@@ -48,8 +48,8 @@ static void put_pm(request_rec *r, const fcgix_sb_t *sb, int text)
     ap_rprintf(r,
                "<p>Process manager: pid %u, %s (heartbeat %ld s ago), "
                "configuration generation %u, started %u time(s).</p>\n",
-               sb->pm_pid, fcgix_pm_alive() ? "alive" : "NOT RESPONDING",
-               age, sb->pm_generation, sb->pm_starts);
+               sb->pm_pid, fcgix_pm_alive() ? "alive" : "NOT RESPONDING", age,
+               sb->pm_generation, sb->pm_starts);
 }
 
 static void put_class_text(request_rec *r, int n, const fcgix_sb_class_t *c)
@@ -61,9 +61,9 @@ static void put_class_text(request_rec *r, int n, const fcgix_sb_class_t *c)
                "Class%dInFlight: %u\nClass%dRequests: %u\n"
                "Class%dFailures: %u\nClass%dLoadFactor: %.1f\n",
                n, c->path, n, kind_name(c->kind), n, class_state(c->state), n,
-               c->addr, n, c->procs_running, n, c->procs_target, n,
-               c->restarts, n, c->inflight, n, c->requests, n, c->failures,
-               n, c->load_milli / 1000.0);
+               c->addr, n, c->procs_running, n, c->procs_target, n, c->restarts,
+               n, c->inflight, n, c->requests, n, c->failures, n,
+               c->load_milli / 1000.0);
 }
 
 static void put_class_html(request_rec *r, const fcgix_sb_class_t *c)
@@ -95,8 +95,7 @@ static void put_procs(request_rec *r, const fcgix_sb_t *sb, int text)
             ap_rprintf(r, "Process%d: %u %s %s %s\n", n, pr.pid,
                        pr.state == FCGIX_PROC_RUNNING ? "running" : "stopping",
                        started, c.path);
-        }
-        else {
+        } else {
             ap_rprintf(r,
                        "<tr><td>%u</td><td>%s</td><td>%s</td><td>%s</td>"
                        "</tr>\n",
@@ -128,8 +127,7 @@ static void put_all(request_rec *r, const fcgix_sb_t *sb, int text)
         }
         if (text) {
             put_class_text(r, n++, &c);
-        }
-        else {
+        } else {
             put_class_html(r, &c);
         }
     }

@@ -71,14 +71,12 @@ const char *fcgix_pm_dynamic_socket(apr_pool_t *p, const char *ipc_dir,
 typedef struct fcgix_defs_t fcgix_defs_t;
 const char *fcgix_defs_encode(apr_pool_t *p, apr_uint32_t generation,
                               apr_size_t *len);
-fcgix_defs_t *fcgix_defs_decode(apr_pool_t *p, const char *buf,
-                                apr_size_t len);
+fcgix_defs_t *fcgix_defs_decode(apr_pool_t *p, const char *buf, apr_size_t len);
 
 /* The PM process: never returns. */
 /* old_pm: the pid (= session) of a PM that died, whose applications the
  * new one must stop first; 0 when none. */
 void fcgix_pm_main(int ctl_fd, int bell_fd, fcgix_sb_t *sb,
-                   apr_uint32_t parent_pid, apr_uint32_t old_pm,
-                   server_rec *s);
+                   apr_uint32_t parent_pid, apr_uint32_t old_pm, server_rec *s);
 
 #endif /* FCGIX_PM_H */

@@ -86,8 +86,7 @@ const char *fcgix_defs_encode(apr_pool_t *p, apr_uint32_t generation,
     put_u32(&w, (apr_uint32_t)ap_unixd_config.user_id);
     put_u32(&w, (apr_uint32_t)ap_unixd_config.group_id);
     put_str(&w, ap_unixd_config.user_name);
-    put_str(&w, ap_unixd_config.group_name ? ap_unixd_config.group_name
-                                           : "");
+    put_str(&w, ap_unixd_config.group_name ? ap_unixd_config.group_name : "");
     put_u32(&w, 1); /* dynamic applications are always available */
     put_u32(&w, (apr_uint32_t)d->init_start_delay);
     put_u32(&w, (apr_uint32_t)d->restart_delay);
@@ -208,8 +207,7 @@ static void get_dyn(rd_t *r, fcgix_def_dyn_t *d)
     d->env = get_env(r);
 }
 
-fcgix_defs_t *fcgix_defs_decode(apr_pool_t *p, const char *buf,
-                                apr_size_t len)
+fcgix_defs_t *fcgix_defs_decode(apr_pool_t *p, const char *buf, apr_size_t len)
 {
     fcgix_defs_t *d = apr_pcalloc(p, sizeof(*d));
     rd_t r;
@@ -219,8 +217,7 @@ fcgix_defs_t *fcgix_defs_decode(apr_pool_t *p, const char *buf,
     r.end = r.p + len;
     r.pool = p;
     r.bad = 0;
-    if (get_u32(&r) != FCGIX_DEFS_MAGIC ||
-        get_u32(&r) != FCGIX_DEFS_VERSION) {
+    if (get_u32(&r) != FCGIX_DEFS_MAGIC || get_u32(&r) != FCGIX_DEFS_VERSION) {
         return NULL;
     }
     d->generation = get_u32(&r);

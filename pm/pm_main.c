@@ -37,9 +37,9 @@ typedef struct {
     const fcgix_def_app_t *def; /* static/external: current definition */
     char sockpath[108];
     unsigned port;
-    unsigned want;            /* processes wanted */
-    apr_time_t next_start;    /* no start before */
-    unsigned failures;        /* consecutive deaths without serving */
+    unsigned want;         /* processes wanted */
+    apr_time_t next_start; /* no start before */
+    unsigned failures;     /* consecutive deaths without serving */
     int draining;
     apr_time_t drain_deadline;
     /* dynamic */
@@ -63,12 +63,12 @@ static fcgix_sb_class_t C[FCGIX_SB_CLASSES];
 static fcgix_sb_proc_t P[FCGIX_SB_PROCS];
 static pm_class_t cls[FCGIX_SB_CLASSES];
 static pm_proc_t prx[FCGIX_SB_PROCS];
-static fcgix_defs_t *cur;      /* current definitions */
-static apr_pool_t *cur_pool;   /* and their pool */
+static fcgix_defs_t *cur;    /* current definitions */
+static apr_pool_t *cur_pool; /* and their pool */
 static apr_pool_t *pm_pool;
 static apr_uint32_t parent;
 static int ctl_fd = -1, bell_fd = -1, sig_fd = -1;
-static int privileged;         /* kept root for a wrapper */
+static int privileged; /* kept root for a wrapper */
 static volatile int stopping;
 static apr_time_t next_update, next_kill;
 
@@ -112,8 +112,8 @@ static int total_dynamic(void)
 /* A slot for a new class, placed where handlers' probing finds it. */
 static int class_alloc(const char *path, apr_uint32_t uid, apr_uint32_t gid)
 {
-    apr_uint32_t start = (apr_uint32_t)(fcgix_sb_hash(path, uid, gid) %
-                                        FCGIX_SB_CLASSES);
+    apr_uint32_t start =
+        (apr_uint32_t)(fcgix_sb_hash(path, uid, gid) % FCGIX_SB_CLASSES);
     apr_uint32_t i;
 
     for (i = 0; i < FCGIX_SB_CLASSES; i++) {
@@ -172,12 +172,12 @@ static int class_listen(int idx, int backlog)
     pm_class_t *k = &cls[idx];
 
     class_listen_close(idx);
-    k->listen_fd = fcgix_pm_listen(k->sockpath, k->port, backlog,
-                                   (uid_t)cur->uid, (gid_t)cur->gid, err,
-                                   sizeof(err));
+    k->listen_fd =
+        fcgix_pm_listen(k->sockpath, k->port, backlog, (uid_t)cur->uid,
+                        (gid_t)cur->gid, err, sizeof(err));
     if (k->listen_fd < 0) {
-        pmlog("FCGIX0431: %s: cannot create its listen socket: %s",
-              C[idx].path, err);
+        pmlog("FCGIX0431: %s: cannot create its listen socket: %s", C[idx].path,
+              err);
         return -1;
     }
     return 0;
@@ -228,8 +228,8 @@ static void publish(void)
     for (i = 0; i < FCGIX_SB_CLASSES; i++) {
         fcgix_sb_class_t *o = &sb->classes[i];
         const fcgix_sb_class_t *n = &C[i];
-        int live = n->state == FCGIX_CLASS_ACTIVE ||
-                   n->state == FCGIX_CLASS_DRAINING;
+        int live =
+            n->state == FCGIX_CLASS_ACTIVE || n->state == FCGIX_CLASS_DRAINING;
         if (!live) {
             apr_atomic_set32(&o->state, n->state);
         }
@@ -350,9 +350,8 @@ static int spawn_one(int idx)
 
 static unsigned start_spacing(int idx)
 {
-    return C[idx].kind == FCGIX_KIND_DYNAMIC
-               ? cur->dyn.init_start_delay
-               : cls[idx].def->init_start_delay;
+    return C[idx].kind == FCGIX_KIND_DYNAMIC ? cur->dyn.init_start_delay
+                                             : cls[idx].def->init_start_delay;
 }
 
 /* Starts what is due: one process per class per pass, spaced by
@@ -401,20 +400,20 @@ static void on_exit_proc(int p, int status, apr_time_t now)
     if (prx[p].killed || stopping) {
         return; /* we asked for it: no restart accounting */
     }
-    served = fcgix_policy_served(
-        clean, lived,
-        apr_atomic_read32(&sb->classes[idx].requests) !=
-            prx[p].requests_at_start);
+    served =
+        fcgix_policy_served(clean, lived,
+                            apr_atomic_read32(&sb->classes[idx].requests) !=
+                                prx[p].requests_at_start);
     if (c->kind == FCGIX_KIND_DYNAMIC && !cur->dyn.restart &&
         c->procs_running == 0) {
         class_retire((int)idx); /* the next request starts it anew */
         return;
     }
     k->failures = served ? 0 : k->failures + 1;
-    delay = fcgix_policy_restart_delay(
-        (int)(c->kind == FCGIX_KIND_DYNAMIC ? cur->dyn.restart_delay
-                                            : k->def->restart_delay),
-        k->failures, served);
+    delay = fcgix_policy_restart_delay((int)(c->kind == FCGIX_KIND_DYNAMIC
+                                                 ? cur->dyn.restart_delay
+                                                 : k->def->restart_delay),
+                                       k->failures, served);
     c->restarts++;
     c->backoff_until = now_sec() + (apr_uint32_t)delay;
     if (k->next_start < now + apr_time_from_sec(delay)) {
@@ -424,8 +423,7 @@ static void on_exit_proc(int p, int status, apr_time_t now)
         pmlog("FCGIX0410: %s (pid %ld) was killed by signal %d; restarting "
               "in %d s",
               c->path, (long)pid, WTERMSIG(status), delay);
-    }
-    else {
+    } else {
         pmlog("FCGIX0411: %s (pid %ld) exited with status %d; restarting "
               "in %d s",
               c->path, (long)pid, WEXITSTATUS(status), delay);
@@ -455,8 +453,8 @@ static void reap(void)
  * PM's private copy. */
 static int find_class(const char *path, apr_uint32_t uid, apr_uint32_t gid)
 {
-    apr_uint32_t start = (apr_uint32_t)(fcgix_sb_hash(path, uid, gid) %
-                                        FCGIX_SB_CLASSES);
+    apr_uint32_t start =
+        (apr_uint32_t)(fcgix_sb_hash(path, uid, gid) % FCGIX_SB_CLASSES);
     apr_uint32_t i;
 
     for (i = 0; i < FCGIX_SB_CLASSES; i++) {
@@ -480,8 +478,7 @@ static void apply_app(const fcgix_def_app_t *a, apr_time_t now,
     int idx = find_class(a->path, cur->uid, cur->gid);
     pm_class_t *k;
 
-    if (idx >= 0 && cls[idx].def &&
-        cls[idx].def->record_len == a->record_len &&
+    if (idx >= 0 && cls[idx].def && cls[idx].def->record_len == a->record_len &&
         memcmp(cls[idx].def->record, a->record, a->record_len) == 0 &&
         !cls[idx].draining) {
         cls[idx].def = a; /* same bytes: same app */
@@ -578,17 +575,14 @@ static int read_defs(void)
     ack[1] = 1;
     if (d == NULL) {
         pmlog("FCGIX0433: refused malformed definitions");
-    }
-    else if (cur == NULL && become(d) != 0) {
+    } else if (cur == NULL && become(d) != 0) {
         stopping = 1;
-    }
-    else if (cur && (cur->uid != d->uid || cur->gid != d->gid ||
-                     (d->wrapper && !privileged) ||
-                     strcmp(cur->ipc_dir, d->ipc_dir) != 0)) {
+    } else if (cur && (cur->uid != d->uid || cur->gid != d->gid ||
+                       (d->wrapper && !privileged) ||
+                       strcmp(cur->ipc_dir, d->ipc_dir) != 0)) {
         pmlog("FCGIX0434: User, Group, FastCgiIpcDir or FastCgiWrapper "
               "changed; a new process manager takes over");
-    }
-    else {
+    } else {
         apply_defs(d, dp);
         publish(); /* handlers see the classes before httpd serves */
         ack[1] = 0;
@@ -597,8 +591,7 @@ static int read_defs(void)
     if (dp) {
         apr_pool_destroy(dp);
     }
-    return send(ctl_fd, ack, sizeof(ack), MSG_NOSIGNAL) == sizeof(ack) ? 1
-                                                                       : -1;
+    return send(ctl_fd, ack, sizeof(ack), MSG_NOSIGNAL) == sizeof(ack) ? 1 : -1;
 }
 
 /* ----------------------------------------------------------- doorbell */
@@ -636,8 +629,8 @@ static void bell_spawn(const fcgix_bell_t *b, apr_time_t now)
         return;
     }
     if (total_dynamic() >= cur->dyn.policy.max_total) {
-        pmlog("FCGIX0436: %s: not started, -maxProcesses %d reached",
-              b->path, cur->dyn.policy.max_total);
+        pmlog("FCGIX0436: %s: not started, -maxProcesses %d reached", b->path,
+              cur->dyn.policy.max_total);
         return;
     }
     h = fcgix_sb_hash(b->path, b->uid, b->gid);
@@ -779,15 +772,14 @@ static void check_sockets(void)
     int i;
 
     for (i = 0; i < FCGIX_SB_CLASSES; i++) {
-        if (C[i].state != FCGIX_CLASS_ACTIVE ||
-            cls[i].listen_fd < 0 || !cls[i].sockpath[0] ||
-            lstat(cls[i].sockpath, &st) == 0) {
+        if (C[i].state != FCGIX_CLASS_ACTIVE || cls[i].listen_fd < 0 ||
+            !cls[i].sockpath[0] || lstat(cls[i].sockpath, &st) == 0) {
             continue;
         }
-        pmlog("FCGIX0438: %s: socket %s disappeared; recreating it",
-              C[i].path, cls[i].sockpath);
-        if (class_listen(i, (int)(cls[i].def ? cls[i].def->lqd
-                                              : cur->dyn.lqd)) == 0) {
+        pmlog("FCGIX0438: %s: socket %s disappeared; recreating it", C[i].path,
+              cls[i].sockpath);
+        if (class_listen(
+                i, (int)(cls[i].def ? cls[i].def->lqd : cur->dyn.lqd)) == 0) {
             class_stop_procs(i, 0);
             cls[i].next_start = apr_time_now();
         }
@@ -988,8 +980,7 @@ static void on_signals(void)
     while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         if (si.ssi_signo == SIGCHLD) {
             reap();
-        }
-        else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+        } else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
             stopping = 1;
         }
     }
@@ -1025,9 +1016,8 @@ void fcgix_pm_main(int ctl, int bell, fcgix_sb_t *sbp, apr_uint32_t ppid,
     sb->pm_started = now_sec();
     sb->pm_heartbeat = now_sec();
     while (!stopping) {
-        struct pollfd pfd[3] = {{sig_fd, POLLIN, 0},
-                                {ctl_fd, POLLIN, 0},
-                                {bell_fd, POLLIN, 0}};
+        struct pollfd pfd[3] = {
+            {sig_fd, POLLIN, 0}, {ctl_fd, POLLIN, 0}, {bell_fd, POLLIN, 0}};
         int n = poll(pfd, cur ? 3 : 2, TICK_MS);
         if (n > 0 && pfd[0].revents) {
             on_signals();

@@ -41,12 +41,12 @@ typedef struct {
     apr_uint32_t generation;
 } pm_state_t;
 
-static pm_state_t *st;          /* this generation's view of the state */
-static const char *defs;        /* this generation's definitions */
+static pm_state_t *st;   /* this generation's view of the state */
+static const char *defs; /* this generation's definitions */
 static apr_size_t defs_len;
-static apr_proc_t pm_proc;      /* for apr_proc_other_child_* */
+static apr_proc_t pm_proc; /* for apr_proc_other_child_* */
 static server_rec *main_server;
-static apr_pool_t *gen_pool;    /* pconf */
+static apr_pool_t *gen_pool; /* pconf */
 
 fcgix_sb_t *fcgix_pm_scoreboard(void)
 {
@@ -120,8 +120,7 @@ static int xfer(int fd, const char *out, char *in, apr_size_t len)
         }
         if (out) {
             out += n;
-        }
-        else {
+        } else {
             in += n;
         }
         len -= (apr_size_t)n;
@@ -182,8 +181,7 @@ static apr_status_t start_pm(void)
     if (pid == 0) {
         close(sv[0]);
         close(st->bell_w);
-        fcgix_pm_main(sv[1], st->bell_r, st->sb,
-                      (apr_uint32_t)st->parent_pid,
+        fcgix_pm_main(sv[1], st->bell_r, st->sb, (apr_uint32_t)st->parent_pid,
                       (apr_uint32_t)st->dead_pm, main_server);
     }
     close(sv[1]);

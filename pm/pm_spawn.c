@@ -23,8 +23,8 @@
 /* Creates the listen socket of a class: a Unix socket at sockpath (a stale
  * file there is replaced; mode 0600, owner uid/gid when we are root), or a
  * TCP socket on every address at port. Returns the fd or -1 with err set. */
-int fcgix_pm_listen(const char *sockpath, unsigned port, int backlog,
-                    uid_t uid, gid_t gid, char *err, size_t errlen)
+int fcgix_pm_listen(const char *sockpath, unsigned port, int backlog, uid_t uid,
+                    gid_t gid, char *err, size_t errlen)
 {
     int fd, one = 1;
 
@@ -42,8 +42,7 @@ int fcgix_pm_listen(const char *sockpath, unsigned port, int backlog,
         sun.sun_family = AF_UNIX;
         memcpy(sun.sun_path, sockpath, strlen(sockpath) + 1);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 ||
-            bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
             chmod(sockpath, 0600) != 0 ||
             (geteuid() == 0 && chown(sockpath, uid, gid) != 0)) {
             snprintf(err, errlen, "bind %s: %s", sockpath, strerror(errno));
@@ -52,8 +51,7 @@ int fcgix_pm_listen(const char *sockpath, unsigned port, int backlog,
             }
             return -1;
         }
-    }
-    else {
+    } else {
         struct sockaddr_in sin;
         memset(&sin, 0, sizeof(sin));
         sin.sin_family = AF_INET;

@@ -9,17 +9,17 @@
 #include "pm/pm_int.h"
 
 typedef struct {
-    const char *path;  /* the application, for chdir */
-    char **argv;       /* argv[0] is what is executed */
-    char **envp;       /* the whole environment */
-    int listen_fd;           /* becomes fd 0 */
+    const char *path; /* the application, for chdir */
+    char **argv;      /* argv[0] is what is executed */
+    char **envp;      /* the whole environment */
+    int listen_fd;    /* becomes fd 0 */
     int priority;
     uid_t drop_to_uid; /* (uid_t)-1: keep the PM's identity */
     gid_t drop_to_gid;
 } fcgix_spawn_t;
 
-int fcgix_pm_listen(const char *sockpath, unsigned port, int backlog,
-                    uid_t uid, gid_t gid, char *err, size_t errlen);
+int fcgix_pm_listen(const char *sockpath, unsigned port, int backlog, uid_t uid,
+                    gid_t gid, char *err, size_t errlen);
 pid_t fcgix_pm_spawn(const fcgix_spawn_t *sp);
 void fcgix_pm_closefrom3(void);
 

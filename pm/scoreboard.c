@@ -6,8 +6,7 @@
 
 #include "pm/scoreboard.h"
 
-apr_uint64_t fcgix_sb_hash(const char *path, apr_uint32_t uid,
-                           apr_uint32_t gid)
+apr_uint64_t fcgix_sb_hash(const char *path, apr_uint32_t uid, apr_uint32_t gid)
 {
     apr_uint64_t h = APR_UINT64_C(0xcbf29ce484222325);
     const unsigned char *p = (const unsigned char *)path;
@@ -47,8 +46,8 @@ int fcgix_sb_class_copy(const fcgix_sb_t *sb, apr_uint32_t idx,
 int fcgix_sb_class_find(const fcgix_sb_t *sb, const char *path,
                         apr_uint32_t uid, apr_uint32_t gid)
 {
-    apr_uint32_t start = (apr_uint32_t)(fcgix_sb_hash(path, uid, gid) %
-                                        FCGIX_SB_CLASSES);
+    apr_uint32_t start =
+        (apr_uint32_t)(fcgix_sb_hash(path, uid, gid) % FCGIX_SB_CLASSES);
     apr_uint32_t i, idx;
 
     for (i = 0; i < FCGIX_SB_CLASSES; i++) {

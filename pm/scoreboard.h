@@ -34,11 +34,7 @@ enum {
 };
 
 /* Class kinds, as in the configuration. */
-enum {
-    FCGIX_KIND_EXTERNAL = 0,
-    FCGIX_KIND_STATIC = 1,
-    FCGIX_KIND_DYNAMIC = 2
-};
+enum { FCGIX_KIND_EXTERNAL = 0, FCGIX_KIND_STATIC = 1, FCGIX_KIND_DYNAMIC = 2 };
 
 /* Process slot states. */
 enum {
@@ -86,7 +82,7 @@ typedef struct {
     volatile apr_uint32_t pm_pid;
     volatile apr_uint32_t pm_starts; /* PMs started by the parent */
     /* PM */
-    volatile apr_uint32_t pm_heartbeat; /* unix seconds of its last loop */
+    volatile apr_uint32_t pm_heartbeat;  /* unix seconds of its last loop */
     volatile apr_uint32_t pm_generation; /* definitions generation applied */
     volatile apr_uint32_t pm_started;    /* unix seconds */
     volatile apr_uint32_t pm_sid;        /* its session: its apps' too */
