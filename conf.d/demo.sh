@@ -1,6 +1,7 @@
 #!/bin/bash
 # Starts (or stops) a demo apache2 with mod_fcgix on 127.0.0.1:${FCGIX_DEMO_PORT:-8089}:
-#   /hello.fcgi      a C FastCGI app (libfcgi), external, on a Unix socket
+#   /hello.fcgi      a C FastCGI app (libfcgi), run by mod_fcgix (FastCgiServer)
+#   /fcgi-status     the process manager's scoreboard
 #   /info.php        PHP through PHP-FPM with the classic mod_fastcgi recipe
 # Usage: conf.d/demo.sh start | stop      (run from the repository root)
 set -euo pipefail
@@ -13,7 +14,7 @@ fpm=$(command -v php-fpm8.2 || command -v php-fpm || true)
 user=www-data
 
 stop() {
-    [ -f "$demo/httpd.conf" ] && apache2 -f "$demo/httpd.conf" -k stop 2>/dev/null || true
+    [ -f "$demo/httpd.conf" ] && apache2 -f "$demo/httpd.conf" -k stop >/dev/null 2>&1 || true
     for f in "$demo"/run/*.pid; do
         [ -f "$f" ] || continue
         for pid in $(cat "$f"); do kill "$pid" 2>/dev/null || true; done
@@ -28,26 +29,9 @@ mkdir -p "$demo"/{htdocs,run,logs,cgi-bin}
 chmod 755 "$demo" "$demo"/htdocs "$demo"/cgi-bin
 chown "$user:$user" "$demo/run" "$demo/logs"
 
-# The C app: a listen socket on fd 0 shared by 2 processes, as a process
-# manager would start it; the pids go to run/hello.pid.
-perl -MIO::Socket::UNIX -e '
-    my ($path, $n, $app, $pidf, $user) = @ARGV;
-    unlink $path;
-    my $s = IO::Socket::UNIX->new(Local => $path, Listen => 128) or die "$path: $!";
-    my (undef, undef, $uid, $gid) = getpwnam($user);
-    chown $uid, $gid, $path; chmod 0600, $path;
-    my @pids;
-    for (1 .. $n) {
-        my $pid = fork // die;
-        if (!$pid) {
-            open STDIN, "<&", $s or die; open STDOUT, ">>", "/dev/null";
-            $) = "$gid $gid"; $( = $gid; $> = $uid; $< = $uid;
-            exec $app or die "exec $app: $!";
-        }
-        push @pids, $pid;
-    }
-    open my $f, ">", $pidf or die; print $f "@pids\n";
-' "$demo/run/hello.sock" 2 "$root/t/apps/bin/hello" "$demo/run/hello.pid" "$user"
+# The C app is a static application: mod_fcgix's process manager starts two
+# processes at server start and keeps them running.
+install -m 755 "$root/t/apps/bin/hello" "$demo/cgi-bin/hello.fcgi"
 
 php_lines="# php-fpm not installed: no PHP demo"
 if [ -n "$fpm" ]; then
@@ -86,7 +70,8 @@ fi
 cat > "$demo/htdocs/index.html" <<EOC
 <h1>mod_fcgix demo</h1>
 <ul><li><a href="/hello.fcgi">/hello.fcgi</a> (C, libfcgi)</li>
-<li><a href="/info.php/path/info?x=1">/info.php</a> (PHP-FPM)</li></ul>
+<li><a href="/info.php/path/info?x=1">/info.php</a> (PHP-FPM)</li>
+<li><a href="/fcgi-status">/fcgi-status</a> (process manager)</li></ul>
 EOC
 cat > "$demo/httpd.conf" <<EOC
 ServerRoot $demo
@@ -113,7 +98,11 @@ DocumentRoot $demo/htdocs
     Require all granted
 </Directory>
 FastCgiIpcDir $demo/ipc
-FastCgiExternalServer $demo/htdocs/hello.fcgi -socket $demo/run/hello.sock
+FastCgiServer $demo/cgi-bin/hello.fcgi -processes 2
+Alias /hello.fcgi $demo/cgi-bin/hello.fcgi
+<Location /fcgi-status>
+    SetHandler fastcgi-status
+</Location>
 $php_lines
 EOC
 apache2 -f "$demo/httpd.conf" -k start
@@ -128,4 +117,5 @@ if [ -n "$fpm" ]; then
     echo "  curl http://127.0.0.1:$port/info.php/path/info?x=1"
     curl -s "http://127.0.0.1:$port/info.php/path/info?x=1"
 fi
+echo "  curl http://127.0.0.1:$port/fcgi-status?auto"
 echo "stop it with: $0 stop"
