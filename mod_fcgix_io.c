@@ -235,6 +235,14 @@ static apr_status_t release_counters(void *data)
     apr_interval_time_t busy;
 
     if (q->sbc && q->connected) {
+        /* -autoUpdate: the file is newer than what runs; the PM replaces
+         * the processes, and the next request gets the new binary. */
+        if (q->app->kind == FCGIX_APP_DYNAMIC && q->app->o.auto_update &&
+            q->r->finfo.mtime &&
+            apr_time_sec(q->r->finfo.mtime) > (apr_time_t)q->sbc->bin_mtime) {
+            fcgix_pm_ring(FCGIX_BELL_CHANGED, q->app->path, q->app->uid,
+                          q->app->gid);
+        }
         busy = apr_time_now() - q->connected;
         apr_atomic_add32(&q->sbc->busy_ms,
                          (apr_uint32_t)apr_time_as_msec(busy));
