@@ -84,7 +84,8 @@ int main(void)
             put_escaped(env[i]);
             putchar('\n');
         }
-        printf("#body_length=%lld\n#body_md5=%s\n#body_eof=%d\n", got, hex, eof);
+        printf("#body_length=%lld\n#body_md5=%s\n#body_eof=%d\n", got, hex,
+               eof);
         free(env);
     }
     return 0;

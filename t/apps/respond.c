@@ -50,7 +50,7 @@ struct opts {
     int stderrbin;
     long chunks;
     long sleep_ms;
-    int readbody; /* 1 before, 0 never, 2 after */
+    int readbody;  /* 1 before, 0 never, 2 after */
     int exit_mode; /* 0 no, 1 after headers, 2 mid-body */
 };
 
@@ -69,9 +69,11 @@ static void decode(char *dst, size_t cap, const char *src, size_t len)
 {
     size_t o = 0;
     for (size_t i = 0; i < len && o + 1 < cap; i++) {
-        if (src[i] == '%' && i + 2 < len && hexval((unsigned char)src[i + 1]) >= 0 &&
+        if (src[i] == '%' && i + 2 < len &&
+            hexval((unsigned char)src[i + 1]) >= 0 &&
             hexval((unsigned char)src[i + 2]) >= 0) {
-            dst[o++] = (char)(hexval((unsigned char)src[i + 1]) * 16 + hexval((unsigned char)src[i + 2]));
+            dst[o++] = (char)(hexval((unsigned char)src[i + 1]) * 16 +
+                              hexval((unsigned char)src[i + 2]));
             i += 2;
         } else if (src[i] == '+') {
             dst[o++] = ' ';
@@ -149,7 +151,8 @@ static long long drain(FCGX_Stream *in)
     return total;
 }
 
-static const char PATTERN[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n";
+static const char PATTERN[] =
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n";
 #define PLEN (sizeof PATTERN - 1)
 
 /* write body bytes [from, to) of the pattern */
@@ -229,7 +232,8 @@ int main(void)
             _exit(1);
         }
         for (long k = 0; k < o.chunks; k++) {
-            long long from = size * k / o.chunks, to = size * (k + 1) / o.chunks;
+            long long from = size * k / o.chunks,
+                      to = size * (k + 1) / o.chunks;
             msleep(o.sleep_ms);
             if (o.has_size) {
                 if (put_pattern(out, from, to) < 0)
