@@ -94,7 +94,10 @@ static void child_setup(const fcgix_spawn_t *sp)
     if (dup2(sp->listen_fd, 0) != 0) {
         _exit(126);
     }
-    /* stdout and stderr stay: they are httpd's main error log. */
+    /* stderr is httpd's main error log; stdout (which httpd pointed at
+     * /dev/null when it detached) goes there too, so output written
+     * outside the FastCGI protocol is seen. */
+    dup2(2, 1);
     fcgix_pm_closefrom3();
     if (sp->priority) {
         setpriority(PRIO_PROCESS, 0, sp->priority);
