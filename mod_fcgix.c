@@ -83,6 +83,13 @@ static int fcgix_dynamic_app(request_rec *r, fcgix_app_t **out)
                       "%s: no such FastCGI application", r->filename);
         return HTTP_NOT_FOUND;
     }
+    if (!(r->finfo.protection & APR_UEXECUTE)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "FCGIX0014: %s: not executable, cannot run it as a "
+                      "dynamic FastCGI application",
+                      r->filename);
+        return HTTP_FORBIDDEN;
+    }
     if (!(ap_allow_options(r) & OPT_EXECCGI)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "FCGIX0012: %s: dynamic FastCGI applications need "

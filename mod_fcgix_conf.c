@@ -542,7 +542,7 @@ static const char *cmd_wrapper(cmd_parms *cmd, void *dummy, const char *arg)
     if (path == NULL ||
         apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_UPROT, cmd->pool) !=
             APR_SUCCESS ||
-        fi.filetype != APR_REG) {
+        fi.filetype != APR_REG || access(path, X_OK) != 0) {
         return apr_psprintf(cmd->pool,
                             "FastCgiWrapper: '%s' is not an executable file",
                             path ? path : arg);

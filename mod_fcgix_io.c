@@ -914,7 +914,7 @@ static int wait_app(fcgix_req_t *q)
 {
     const fcgix_opts_t *o = &q->app->o;
     apr_interval_time_t wait = apr_time_from_sec(o->idle_timeout);
-    int total = 0, rc;
+    int total = 0, ring = 0, rc;
     apr_time_t t0;
 
     if (o->request_timeout) {
@@ -925,22 +925,29 @@ static int wait_app(fcgix_req_t *q)
             total = 1;
         }
     }
+    /* A dynamic app that has not answered within -startDelay: wake then,
+     * tell the PM another process is needed, and go on waiting. */
     if (q->app->kind == FCGIX_APP_DYNAMIC && !q->got_bytes &&
-        !q->rang_overload &&
-        q->waited > apr_time_from_sec(q->app->o.start_delay)) {
-        /* A request that waits this long for a dynamic app: more needed. */
-        fcgix_pm_ring(FCGIX_BELL_OVERLOADED, q->app->path, q->app->uid,
-                      q->app->gid);
-        q->rang_overload = 1;
-    }
-    if (q->app->kind == FCGIX_APP_DYNAMIC && !q->got_bytes &&
-        !q->rang_overload && wait > apr_time_from_sec(q->app->o.start_delay)) {
-        wait = apr_time_from_sec(q->app->o.start_delay); /* wake to ring */
+        !q->rang_overload) {
+        apr_interval_time_t due =
+            apr_time_from_sec(q->app->o.start_delay) - q->waited;
+        if (due <= 0) {
+            fcgix_pm_ring(FCGIX_BELL_OVERLOADED, q->app->path, q->app->uid,
+                          q->app->gid);
+            q->rang_overload = 1;
+        }
+        else if (due < wait) {
+            wait = due;
+            ring = 1;
+        }
     }
     t0 = apr_time_now();
     rc = wait_fd(q->fd, POLLIN | (q->olen ? POLLOUT : 0),
                  (int)((wait + 999) / 1000));
     q->waited += apr_time_now() - t0;
+    if (rc == 0 && ring) {
+        return OK; /* woke to ring the PM: the next wait does it */
+    }
     if (rc == 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
                       total ? "FCGIX0104: %s: request exceeded -request-"

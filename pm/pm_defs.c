@@ -83,6 +83,8 @@ const char *fcgix_defs_encode(apr_pool_t *p, apr_uint32_t generation,
     put_u32(&w, generation);
     put_str(&w, fcgix_globals->ipc_dir);
     put_str(&w, fcgix_globals->wrapper);
+    put_u32(&w, fcgix_globals->wrapper &&
+                    strcmp(fcgix_globals->wrapper, SUEXEC_BIN) == 0);
     put_u32(&w, (apr_uint32_t)ap_unixd_config.user_id);
     put_u32(&w, (apr_uint32_t)ap_unixd_config.group_id);
     put_str(&w, ap_unixd_config.user_name);
@@ -226,6 +228,7 @@ fcgix_defs_t *fcgix_defs_decode(apr_pool_t *p, const char *buf, apr_size_t len)
     if (*d->wrapper == '\0') {
         d->wrapper = NULL;
     }
+    d->wrapper_is_suexec = get_u32(&r);
     d->uid = get_u32(&r);
     d->gid = get_u32(&r);
     d->user_name = get_str(&r);

@@ -40,6 +40,7 @@ struct fcgix_defs_t {
     apr_uint32_t generation;
     const char *ipc_dir;
     const char *wrapper; /* NULL: none */
+    apr_uint32_t wrapper_is_suexec;
     apr_uint32_t uid, gid;
     const char *user_name, *group_name;
     fcgix_def_dyn_t dyn;

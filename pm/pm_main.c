@@ -292,7 +292,12 @@ static char **make_argv(apr_pool_t *p, const fcgix_sb_class_t *c)
     argv[0] = apr_pstrdup(p, cur->wrapper);
     argv[1] = apr_pstrdup(p, pw ? pw->pw_name : cur->user_name);
     argv[2] = apr_pstrdup(p, gr ? gr->gr_name : cur->group_name);
-    argv[3] = apr_pstrdup(p, c->path);
+    /* suexec takes the command relative to the working directory (the
+     * app's, see child_setup) and refuses a path; other wrappers get the
+     * application as declared, as mod_fastcgi gave it. */
+    argv[3] = apr_pstrdup(p, cur->wrapper_is_suexec && strrchr(c->path, '/')
+                                 ? strrchr(c->path, '/') + 1
+                                 : c->path);
     return argv;
 }
 
@@ -406,7 +411,11 @@ static void on_exit_proc(int p, int status, apr_time_t now)
                                 prx[p].requests_at_start);
     if (c->kind == FCGIX_KIND_DYNAMIC && !cur->dyn.restart &&
         c->procs_running == 0) {
-        class_retire((int)idx); /* the next request starts it anew */
+        pmlog("FCGIX0412: %s (pid %ld) ended (%s %d); its next request "
+              "starts it again",
+              c->path, (long)pid, WIFSIGNALED(status) ? "signal" : "status",
+              WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        class_retire((int)idx);
         return;
     }
     k->failures = served ? 0 : k->failures + 1;
@@ -750,7 +759,11 @@ static void dynamic_policy(apr_time_t now)
         load = fcgix_policy_load(cls[i].smooth_busy, c->procs_running,
                                  (int)cur->dyn.update_interval);
         c->load_milli = (apr_uint32_t)(load * 1000.0);
-        if (fcgix_policy_kill_due(&cur->dyn.policy, total, kill_tick) &&
+        /* Only a class with no request in flight loses a process: a
+         * process cannot be told to finish first (SIGTERM ends a libfcgi
+         * app at once), and retiring a class closes its queue. */
+        if (apr_atomic_read32(&sb->classes[i].inflight) == 0 &&
+            fcgix_policy_kill_due(&cur->dyn.policy, total, kill_tick) &&
             fcgix_policy_should_kill(&cur->dyn.policy, load, c->procs_running,
                                      total)) {
             cls[i].want = c->procs_running - 1;

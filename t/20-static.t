@@ -1,0 +1,734 @@
+# 20-static.t - FastCgiServer (static applications run by the process
+# manager, fcgix-pm): every option is observable on the real processes, and
+# the restart rules hold.
+#
+# Apps are real test apps (t/apps/bin/*) copied into the test dir, each in its
+# own directory under htdocs/ (so cwd and /proc/PID/exe tell them apart). The
+# test's fcgix-pm is the child of the httpd parent (PidFile) with comm
+# "fcgix-pm"; an app's processes are the PM's children whose exe (or, for a
+# script, whose argv) is the app file.
+#
+#   100 static apps: their sockets exist and accept before the first request;
+#     the very first request (to the 100th app) is a 200, then all 100 are.
+#   -processes 3: three processes; -init-start-delay: 1 s apart by default,
+#     3 s apart with -init-start-delay 3.
+#   -initial-env NAME=v / NAME= / NAME (httpd's value, or empty when httpd has
+#     none): /proc/PID/environ holds exactly these, nothing else (no PATH).
+#   cwd = the app's directory; SIGPIPE ignored (SigIgn bit 13, seen on a
+#     Perl app: libfcgi apps install their own SIGPIPE handler);
+#   -priority 5: nice 5 (/proc/PID/stat field 19).
+#   -port: requests work; the app's fd 0 is the TCP listener on that port, on
+#     all addresses; -listen-queue-depth 9 is its backlog (ss -lt Send-Q).
+#   -socket NAME: FastCgiIpcDir/NAME, a socket, mode 0600, owner www-data; it
+#     is the app's fd 0; -listen-queue-depth 2 shows in ss -lx Send-Q.
+#   -pass-header Authorization reaches the app (as Authorization and
+#     HTTP_AUTHORIZATION); an app without it does not see it.
+#   -idle-timeout 2: a silent app gives 504 in about 2 s (FCGIX0103).
+#   -flush: parts of the body reach the client as the app flushes them.
+#   -header-max-lines 5: 502; -request-timeout 2 cuts a trickling app;
+#     -stderr-max-bytes 100: the rest of a 1000-byte stderr is one FCGIX0301.
+#   -appConnTimeout 2: with the app stopped and its backlog (2) full, extra
+#     requests get 504 after about 2 s (FCGIX0101); the queued ones get 200
+#     once the app continues.
+#   Restart rules:
+#     SIGKILL of one of 2 processes under load (10 clients, 3 s): only the
+#       request in flight on it may fail; 2 processes again within 2 s;
+#       FCGIX0410 names the app.
+#     a process that served and then exited is replaced at once (< 1 s):
+#       respond exit=1 on a long-lived process, and on a fresh one that has
+#       just served a complete request; a max-requests-1 app exiting 0.
+#     an app that exits 1 at once backs off: FCGIX0411 lines announce
+#       -restart-delay doubled per failure (1, 2, 4, 8 ...), observed gaps
+#       match, and the cap is 30 s (-restart-delay 16: 16, then 30); a
+#       request to it gets 503 quickly, not a hang.
+#     deleting an app's socket file: recreated within ~1 s (FCGIX0438) and
+#       served again.
+#     SIGSTOP of the only process: a request waits; SIGCONT: it completes.
+#   After stop: no app process of this test is left.
+use strict;
+use warnings;
+use Test::More;
+use FcgixTest;
+use File::Copy qw(copy);
+use POSIX ();
+use Time::HiRes qw(time sleep);
+use IO::Socket::INET;
+use IO::Socket::UNIX;
+use IO::Select;
+use Socket qw(SOCK_STREAM);
+
+my $t   = FcgixTest->new;
+my $d   = $t->dir;
+my $h   = "$d/htdocs";
+my $ipc = "$d/ipc";
+my (undef, undef, $www_uid) = getpwnam('www-data');
+my $TCK = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
+
+# ---------------------------------------------------------------- /proc
+
+sub slurp { FcgixTest::slurp($_[0]) }
+
+# [pid, comm, state, ppid, ...]: index N-1 is field N of /proc/PID/stat
+sub pstat {
+    my ($pid) = @_;
+    my $s = slurp("/proc/$pid/stat");
+    return undef unless $s =~ /^(\d+) \((.*)\) (\S) (.*)$/s;
+    return [$1, $2, $3, split(' ', $4)];
+}
+
+sub all_pids {
+    opendir my $dh, '/proc' or return ();
+    my @p = grep { /^\d+$/ } readdir $dh;
+    closedir $dh;
+    return @p;
+}
+
+sub children {
+    my ($ppid) = @_;
+    return grep { my $f = pstat($_); $f && $f->[3] == $ppid && $f->[2] ne 'Z' } all_pids();
+}
+
+sub pm_pids {
+    my $hp = $t->httpd_pid or return ();
+    return () unless kill 0, $hp;
+    return grep { my $f = pstat($_); $f && $f->[1] eq 'fcgix-pm' } children($hp);
+}
+
+sub pm_pid { (pm_pids())[0] }
+
+sub is_app {
+    my ($pid, $path) = @_;
+    my $exe = readlink("/proc/$pid/exe") // '';
+    return 1 if $exe eq $path;
+    return scalar grep { $_ eq $path } split /\0/, slurp("/proc/$pid/cmdline");
+}
+
+# the app's processes: children of our fcgix-pm running $path
+sub app_pids {
+    my ($path) = @_;
+    my $pm = pm_pid() or return ();
+    return sort { $a <=> $b } grep { is_app($_, $path) } children($pm);
+}
+
+sub start_secs { my $f = pstat($_[0]); return $f ? $f->[21] / $TCK : undef }
+
+sub wait_pids {
+    my ($path, $n, $timeout) = @_;
+    my @p;
+    $t->wait_for(sub { @p = app_pids($path); @p == $n }, $timeout);
+    return @p;
+}
+
+sub fd0_inode {
+    my ($pid) = @_;
+    my $l = readlink("/proc/$pid/fd/0") // '';
+    return $l =~ /^socket:\[(\d+)\]$/ ? $1 : undef;
+}
+
+# processes whose exe or argv lies in this test's directory (apps, leftovers)
+sub test_procs {
+    my @r;
+    for my $p (all_pids()) {
+        next if $p == $$;
+        my $f = pstat($p) or next;
+        next if $f->[2] eq 'Z';
+        my $exe = readlink("/proc/$p/exe") // '';
+        my $cl = slurp("/proc/$p/cmdline");
+        push @r, $p if index($exe, "$d/") == 0 || index($cl, "$h/") >= 0;
+    }
+    return @r;
+}
+
+# ---------------------------------------------------------------- HTTP
+
+# One GET on a fresh connection (HTTP/1.1, Connection: close, so a cut
+# response shows as incomplete chunking). Never dies.
+sub http_once {
+    my ($path, $timeout, @hdr) = @_;
+    my $t0 = time;
+    my $req = "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        . join('', map { "$_\r\n" } @hdr) . "\r\n";
+    my $raw = eval { scalar $t->raw($req, timeout => $timeout // 10) } // '';
+    my $r = FcgixTest::parse_response($raw);
+    return { code => $r ? $r->{code} + 0 : 0, complete => $r ? $r->{complete} : 0,
+        body => $r ? $r->{content} : '', t0 => $t0, t1 => time };
+}
+
+sub ok200 { my $r = $_[0]; return $r->{code} == 200 && $r->{complete} }
+
+sub show { my $r = $_[0]; return "code $r->{code} complete $r->{complete} in "
+        . sprintf('%.2f s', $r->{t1} - $r->{t0}) . " body: " . substr($r->{body}, 0, 200) }
+
+# background GET: result in a file
+my $bgseq = 0;
+sub bg_get {
+    my ($path, $timeout) = @_;
+    my $file = "$d/bg." . ++$bgseq;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my $r = http_once($path, $timeout);
+        if (open my $fh, '>', "$file.tmp") {
+            print $fh join("\t", $r->{code}, $r->{complete} ? 1 : 0, $r->{t0}, $r->{t1}, unpack('H*', $r->{body}));
+            close $fh;
+            rename "$file.tmp", $file;
+        }
+        POSIX::_exit(0);
+    }
+    return { pid => $pid, file => $file };
+}
+
+sub bg_done { -e $_[0]{file} }
+
+sub bg_wait {
+    my ($b, $timeout) = @_;
+    my $end = time + $timeout;
+    sleep 0.05 while !-e $b->{file} && time < $end;
+    return undef unless -e $b->{file};
+    waitpid($b->{pid}, 0);
+    my ($code, $c, $t0, $t1, $body) = split /\t/, slurp($b->{file});
+    return { code => $code, complete => $c, t0 => $t0, t1 => $t1, body => pack('H*', $body // '') };
+}
+
+sub bg_kill {
+    my ($b) = @_;
+    kill 'KILL', $b->{pid};
+    waitpid($b->{pid}, 0);
+}
+
+# Bounded load: $n client processes, each doing GETs one after another on
+# fresh connections for $secs seconds. Returns a handle for load_finish.
+sub load_start {
+    my ($path, $n, $secs) = @_;
+    my $end = time + $secs;
+    my @kids;
+    for my $i (1 .. $n) {
+        my $file = "$d/load.$i." . ++$bgseq;
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            open my $fh, '>', $file or POSIX::_exit(1);
+            select((select($fh), $| = 1)[0]);
+            while (time < $end) {
+                my $r = http_once($path, 15);
+                printf $fh "%d\t%d\t%.4f\t%.4f\n", $r->{code}, $r->{complete} ? 1 : 0, $r->{t0}, $r->{t1};
+            }
+            close $fh;
+            POSIX::_exit(0);
+        }
+        push @kids, { pid => $pid, file => $file };
+    }
+    return \@kids;
+}
+
+sub load_finish {
+    my ($kids) = @_;
+    my @res;
+    for my $k (@$kids) {
+        waitpid($k->{pid}, 0);
+        for my $l (split /\n/, slurp($k->{file})) {
+            my ($code, $c, $t0, $t1) = split /\t/, $l;
+            push @res, { code => $code, complete => $c, t0 => $t0, t1 => $t1 };
+        }
+    }
+    return @res;
+}
+
+# ---------------------------------------------------------------- apps
+
+sub install {
+    my ($rel, $prog) = @_;
+    my $dst = "$h/$rel";
+    $t->write_file($dst, '', 0755);
+    copy($t->app_path($prog), $dst) or die "copy $prog -> $dst: $!";
+    chmod 0755, $dst;
+    return $dst;
+}
+
+my %app;
+$app{procs} = install('procs/procs.fcgi', 'hello');
+$app{isd}   = install('isd/isd.fcgi', 'hello');
+$app{env}   = install('e/env.fcgi', 'printenv');
+$app{noauth} = install('na/noauth.fcgi', 'printenv');
+$app{prio}  = install('prio/prio.fcgi', 'hello');
+$app{port}  = install('p/port.fcgi', 'hello');
+$app{sock}  = install('s/sock.fcgi', 'hello');
+$app{lqd}   = install('l/lqd.fcgi', 'hello');
+$app{kill}  = install('k/kill.fcgi', 'respond');
+$app{clean} = install('c/clean.fcgi', 'respond');
+$app{idle}  = install('i/idle.fcgi', 'respond');
+$app{flush} = install('f/flush.fcgi', 'respond');
+$app{lim}   = install('lim/lim.fcgi', 'respond');
+$app{stop}  = install('st/st.fcgi', 'hello');
+$app{del}   = install('del/del.fcgi', 'hello');
+$app{broken}  = $t->write_file("$h/b/broken.fcgi", "#!/bin/sh\nexit 1\n", 0755);
+$app{broken2} = $t->write_file("$h/b2/broken2.fcgi", "#!/bin/sh\nexit 1\n", 0755);
+# PHP_FCGI_MAX_REQUESTS=1-like: serves one request, then exits 0
+$app{maxreq} = $t->write_file("$h/mr/maxreq.fcgi", <<'EOF', 0755);
+#!/usr/bin/perl
+use strict;
+use warnings;
+use FCGI;
+my $req = FCGI::Request();
+my $n = 0;
+while ($req->Accept() >= 0) {
+    print "Content-Type: text/plain\r\n\r\npid=$$\n";
+    $req->Finish();
+    last if ++$n >= 1;
+}
+exit 0;
+EOF
+# leaves signal dispositions as the PM set them (see the SIGPIPE check)
+$app{sig} = $t->write_file("$h/sig/sig.fcgi", "#!/usr/bin/perl\nsleep 300;\n", 0755);
+my @many = map { install(sprintf('m/h%03d.fcgi', $_), 'hello') } 1 .. 100;
+
+my $tcp_port = $t->free_port;
+$ENV{FCGIX_T_HTTPD_VAR} = 'from-httpd';
+delete $ENV{FCGIX_T_UNSET_VAR};
+
+my $conf = <<"EOF";
+FastCgiIpcDir $ipc
+FastCgiServer $app{procs} -processes 3
+FastCgiServer $app{isd} -processes 2 -init-start-delay 3
+FastCgiServer $app{env} -initial-env FOO=bar -initial-env EMPTY= -initial-env FCGIX_T_HTTPD_VAR -initial-env FCGIX_T_UNSET_VAR -pass-header Authorization
+FastCgiServer $app{noauth}
+FastCgiServer $app{sig}
+FastCgiServer $app{prio} -priority 5
+FastCgiServer $app{port} -port $tcp_port -listen-queue-depth 9
+FastCgiServer $app{sock} -socket named.sock
+FastCgiServer $app{lqd} -socket lqd.sock -listen-queue-depth 2 -appConnTimeout 2
+FastCgiServer $app{kill} -processes 2
+FastCgiServer $app{clean} -init-start-delay 0
+FastCgiServer $app{maxreq} -init-start-delay 0
+FastCgiServer $app{idle} -idle-timeout 2
+FastCgiServer $app{flush} -flush
+FastCgiServer $app{lim} -header-max-lines 5 -request-timeout 2 -stderr-max-bytes 100
+FastCgiServer $app{stop}
+FastCgiServer $app{del} -socket del.sock
+FastCgiServer $app{broken} -restart-delay 1
+FastCgiServer $app{broken2} -restart-delay 16
+EOF
+$conf .= "FastCgiServer $_\n" for @many;
+
+# Watches the error log from before the start: the time each FCGIX0410/0411
+# line appears, at 50 ms resolution (the PM's own timestamps have 1 s).
+my $watch_file = "$d/logwatch";
+my $watcher = fork // die "fork: $!";
+if (!$watcher) {
+    my $log = $t->error_log_file;
+    my ($off, $part) = (0, '');
+    my $end = time + 85;
+    open my $out, '>', $watch_file or POSIX::_exit(1);
+    select((select($out), $| = 1)[0]);
+    while (time < $end && getppid() > 1) {
+        if (open my $fh, '<', $log) {
+            seek $fh, $off, 0;
+            local $/;
+            my $new = <$fh> // '';
+            $off += length $new;
+            close $fh;
+            $part .= $new;
+            while ($part =~ s/^([^\n]*)\n//) {
+                my $l = $1;
+                printf $out "%.3f\t%s\n", time, $l if $l =~ /FCGIX041[01]/;
+            }
+        }
+        sleep 0.05;
+    }
+    POSIX::_exit(0);
+}
+
+sub watched {
+    my ($path) = @_;
+    my @r;
+    for my $l (split /\n/, slurp($watch_file)) {
+        my ($tm, $line) = split /\t/, $l, 2;
+        next unless index($line, "$path (pid") >= 0;
+        my ($delay) = $line =~ /restarting in (\d+) s/;
+        push @r, { t => $tm, line => $line, delay => $delay };
+    }
+    return @r;
+}
+
+my $t_start = time;
+$t->start_httpd($conf);
+
+# ------------------------------------------------ 100 apps, first request
+{
+    my @socks = glob("$ipc/s-*.sock");
+    cmp_ok(scalar @socks, '>=', 100, 'generated sockets of the static apps exist as soon as httpd answers')
+        or diag "found: @socks";
+    my $accepting = 0;
+    for my $s (@socks) {
+        my $c = IO::Socket::UNIX->new(Peer => $s, Type => SOCK_STREAM);
+        $accepting++ if $c;
+    }
+    is($accepting, scalar @socks, 'every generated socket accepts connections before the first request');
+    my $r = http_once('/m/h100.fcgi', 10);
+    ok(ok200($r) && $r->{body} eq "Hello, World\n", 'first request after start (100th of 100 apps): 200')
+        or diag show($r);
+    cmp_ok($r->{t1} - $r->{t0}, '<', 3, 'first request answered within 3 s');
+    my @bad;
+    for my $i (1 .. 100) {
+        my $p = sprintf('/m/h%03d.fcgi', $i);
+        my $x = http_once($p, 10);
+        push @bad, "$p: " . show($x) unless ok200($x) && $x->{body} eq "Hello, World\n";
+    }
+    is(scalar @bad, 0, 'all 100 static apps answer 200') or diag join("\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]);
+    $t->log_unlike(qr/FCGIX01\d\d/, 'no request error logged for the 100 apps');
+}
+
+my @pm = pm_pids();
+is(scalar @pm, 1, 'one fcgix-pm, a child of the httpd parent') or diag "pm pids: @pm";
+
+# ------------------------------------------------ -processes, -init-start-delay
+{
+    my @p = wait_pids($app{procs}, 3, 5);
+    is(scalar @p, 3, '-processes 3: three processes of the app under fcgix-pm') or diag "pids: @p";
+    my @st = sort { $a <=> $b } map { start_secs($_) } @p;
+    if (@st == 3) {
+        cmp_ok($st[1] - $st[0], '>=', 0.9, 'default -init-start-delay 1: 2nd process ~1 s after the 1st');
+        cmp_ok($st[2] - $st[1], '>=', 0.9, 'default -init-start-delay 1: 3rd process ~1 s after the 2nd');
+    }
+    my $r = http_once('/procs/procs.fcgi');
+    ok(ok200($r), '-processes 3 app answers') or diag show($r);
+}
+
+# ------------------------------------------------ -initial-env, cwd, SIGPIPE, -pass-header
+{
+    my ($p) = wait_pids($app{env}, 1, 3);
+    ok($p, 'env app runs') or diag $t->error_log;
+    my @env = sort grep { length } split /\0/, slurp("/proc/$p/environ");
+    is_deeply(\@env, [sort('FOO=bar', 'EMPTY=', 'FCGIX_T_HTTPD_VAR=from-httpd', 'FCGIX_T_UNSET_VAR=')],
+        '-initial-env NAME=v, NAME=, NAME (httpd value / unset): exactly these in the process environment, no PATH')
+        or diag explain \@env;
+    is(readlink("/proc/$p/cwd"), "$h/e", 'cwd is the application\'s directory');
+    # libfcgi installs its own SIGPIPE handler at start (even over an
+    # inherited SIG_IGN), so the disposition the PM gives is observed on an
+    # app that leaves signals alone (a Perl script that only sleeps)
+    my ($sp) = wait_pids($app{sig}, 1, 3);
+    my ($ign) = $sp ? slurp("/proc/$sp/status") =~ /^SigIgn:\s*([0-9a-f]+)/m : ();
+    ok(defined $ign && (hex($ign) & (1 << 12)), 'SIGPIPE (13) is ignored (SigIgn) in an app process')
+        or diag "SigIgn: " . ($ign // '?');
+    my $r = http_once('/e/env.fcgi', 10, 'Authorization: Basic Zm9vOmJhcg==');
+    ok(ok200($r), 'env app answers') or diag show($r);
+    like($r->{body}, qr/^HTTP_AUTHORIZATION=Basic Zm9vOmJhcg==$/m, '-pass-header Authorization: HTTP_AUTHORIZATION');
+    like($r->{body}, qr/^Authorization=Basic Zm9vOmJhcg==$/m, '-pass-header Authorization: Authorization');
+    my $r2 = http_once('/na/noauth.fcgi', 10, 'Authorization: Basic Zm9vOmJhcg==');
+    ok(ok200($r2) && $r2->{body} !~ /Zm9vOmJhcg/, 'without -pass-header the app does not see Authorization')
+        or diag show($r2);
+    my ($q) = app_pids($app{noauth});
+    if ($q) {
+        my @e2 = grep { length } split /\0/, slurp("/proc/$q/environ");
+        is_deeply(\@e2, [], 'no -initial-env: an empty process environment') or diag explain \@e2;
+    }
+}
+
+# ------------------------------------------------ -priority
+{
+    my ($p) = wait_pids($app{prio}, 1, 3);
+    my $f = $p ? pstat($p) : undef;
+    is($f ? $f->[18] : undef, 5, '-priority 5: nice value 5 (/proc/PID/stat field 19)');
+    my ($q) = app_pids($app{procs});
+    my $g = $q ? pstat($q) : undef;
+    is($g ? $g->[18] : undef, 0, 'default -priority 0: nice value 0');
+}
+
+# ------------------------------------------------ -port
+{
+    my $r = http_once('/p/port.fcgi');
+    ok(ok200($r) && $r->{body} eq "Hello, World\n", "-port $tcp_port: request answered") or diag show($r);
+    my ($p) = app_pids($app{port});
+    my $ino = $p ? fd0_inode($p) : undef;
+    ok($ino, '-port app: fd 0 is a socket');
+    my $hexport = sprintf('%04X', $tcp_port);
+    my ($line) = grep { /^\s*\d+:\s+[0-9A-F]+:$hexport\s+0+:0000\s+0A\s/ } split /\n/, slurp('/proc/net/tcp');
+    ok($line, "a TCP listener on port $tcp_port") or diag slurp('/proc/net/tcp');
+    if ($line) {
+        my @f = split ' ', $line;
+        is($f[1], "00000000:$hexport", '-port listens on all addresses (0.0.0.0)');
+        is($f[9], $ino, "the app's fd 0 is that listener");
+    }
+    my ($ss) = grep { /:$tcp_port\s/ } split /\n/, `ss -ltnH 2>/dev/null`;
+    my @c = split ' ', $ss // '';
+    is($c[2], 9, '-listen-queue-depth 9: Send-Q (backlog) of the TCP listener is 9') or diag $ss;
+}
+
+# ------------------------------------------------ -socket, -listen-queue-depth
+{
+    my $s = "$ipc/named.sock";
+    ok(-S $s, '-socket named.sock: a socket in FastCgiIpcDir');
+    my @st = stat $s;
+    is(sprintf('%04o', ($st[2] // 0) & 07777), '0600', 'its mode is 0600');
+    is($st[4], $www_uid, 'its owner is www-data');
+    my $r = http_once('/s/sock.fcgi');
+    ok(ok200($r), '-socket app answers') or diag show($r);
+    my ($p) = app_pids($app{sock});
+    my $ino = $p ? fd0_inode($p) : undef;
+    my ($u) = grep { / \Q$s\E$/ } split /\n/, slurp('/proc/net/unix');
+    my @uf = split ' ', $u // '';
+    ok($ino && @uf && $uf[6] eq $ino, "the app's fd 0 is the socket named.sock") or diag "fd0 $ino, unix: " . ($u // '');
+
+    my ($ss) = grep { /\Q$ipc\/lqd.sock\E\s/ } split /\n/, `ss -lxnH 2>/dev/null`;
+    my ($sendq) = ($ss // '') =~ /^\S+\s+LISTEN\s+\d+\s+(\d+)\s/;
+    is($sendq, 2, '-listen-queue-depth 2: Send-Q (backlog) of the Unix listener is 2') or diag $ss;
+    my ($ss2) = grep { /\Q$ipc\/named.sock\E\s/ } split /\n/, `ss -lxnH 2>/dev/null`;
+    my ($sendq2) = ($ss2 // '') =~ /^\S+\s+LISTEN\s+\d+\s+(\d+)\s/;
+    is($sendq2, 100, 'default -listen-queue-depth is 100') or diag $ss2;
+}
+
+# ------------------------------------------------ back-off: a request to it
+my ($bg_broken, $t_broken);
+{
+    $t->wait_for(sub { scalar watched($app{broken}) }, 5);
+    ok(scalar(watched($app{broken})), 'an app that exits at once: FCGIX0411 names it')
+        or diag $t->error_log;
+    # now backing off (the next start is >= 1 s away): a request should fail fast
+    $t_broken = time;
+    $bg_broken = bg_get('/b/broken.fcgi', 8);
+}
+
+# ------------------------------------------------ SIGKILL under load
+{
+    my @before = wait_pids($app{kill}, 2, 4);
+    is(scalar @before, 2, 'kill app: 2 processes') or diag "pids @before";
+    my $load = load_start('/k/kill.fcgi?sleep_ms=20', 10, 3);
+    sleep 1;
+    my $victim = $before[0];
+    my $tk = time;
+    kill 'KILL', $victim;
+    my @after;
+    my $back = $t->wait_for(sub {
+        @after = app_pids($app{kill});
+        @after == 2 && !grep { $_ == $victim } @after;
+    }, 4);
+    my $took = time - $tk;
+    ok($back, 'after SIGKILL of one process the class has 2 processes again') or diag "pids now @after";
+    cmp_ok($took, '<', 2, 'replaced within 2 s');
+    my @res = load_finish($load);
+    my @fail = grep { !($_->{code} == 200 && $_->{complete}) } @res;
+    cmp_ok(scalar @res, '>', 50, 'the load ran (' . scalar(@res) . ' requests)');
+    cmp_ok(scalar @fail, '<=', 1, 'at most the one request in flight on the killed process failed')
+        or diag join "\n", map { "code $_->{code} complete $_->{complete} t0 " . sprintf('%.3f', $_->{t0} - $tk)
+            . " t1 " . sprintf('%.3f', $_->{t1} - $tk) } @fail;
+    my @outside = grep { $_->{t0} > $tk + 0.05 || $_->{t1} < $tk - 0.05 } @fail;
+    is(scalar @outside, 0, 'no request failed that was not in flight at the kill');
+    $t->log_like(qr/FCGIX0410: \Q$app{kill}\E \(pid $victim\) was killed by signal 9/,
+        'FCGIX0410 names the app and the killed pid');
+}
+
+# ------------------------------------------------ served, then exited
+{
+    my ($c1) = wait_pids($app{clean}, 1, 3);
+    my $r = http_once('/c/clean.fcgi');
+    ok(ok200($r), 'clean app answers') or diag show($r);
+    # long-lived (started with httpd): exit(1) after a request
+    my $age = time - $t_start;
+    my $te = time;
+    my $x = http_once('/c/clean.fcgi?exit=1', 10);
+    ok(!ok200($x), 'exit=1: the response is not a complete 200') or diag show($x);
+    my @n;
+    my $ok = $t->wait_for(sub { @n = app_pids($app{clean}); @n == 1 && $n[0] != $c1 }, 3);
+    my $took = time - $te;
+    ok($ok, "a process that served and exited 1 (lived ${\ sprintf('%.1f', $age)} s) is replaced");
+    cmp_ok($took, '<', 1, '... at once (< 1 s)');
+    $t->log_like(qr/FCGIX0411: \Q$app{clean}\E \(pid $c1\) exited with status 1; restarting in 0 s/,
+        'FCGIX0411 names the app, the pid and the status');
+    my $r2 = http_once('/c/clean.fcgi');
+    ok(ok200($r2), 'the replacement answers') or diag show($r2);
+
+    # fresh process (well under 1 s old) that served a complete request,
+    # then exited 1: the rule is "served, then died: replaced at once"
+    my ($c2) = $ok ? @n : ();
+    my $ok2 = 0;
+    my $took2 = 99;
+    if ($c2) {
+        my $born = start_secs_abs($c2);
+        my $y = http_once('/c/clean.fcgi');
+        my $te2 = time;
+        http_once('/c/clean.fcgi?exit=1', 10);
+        my $life = time - $born;
+        $ok2 = $t->wait_for(sub { my @m = app_pids($app{clean}); @m == 1 && $m[0] != $c2 }, 8);
+        $took2 = time - $te2;
+        ok(ok200($y), 'fresh process served a complete request first') or diag show($y);
+        cmp_ok($life, '<', 1, sprintf('(the fresh process pid %d lived %.2f s, under 1 s)', $c2, $life));
+    }
+    ok($ok2, 'a fresh process that served a complete request and then exited 1 is replaced');
+    cmp_ok($took2, '<', 1, '... at once (< 1 s), though it lived under 1 s')
+        or diag join "\n", grep { /FCGIX041.*clean\.fcgi/ } split /\n/, $t->error_log;
+
+    # max-requests 1, exit 0
+    my (@pids, @bad, $worst);
+    $worst = 0;
+    for my $i (1 .. 4) {
+        my $y = http_once('/mr/maxreq.fcgi', 10);
+        my $dt = $y->{t1} - $y->{t0};
+        $worst = $dt if $dt > $worst;
+        push @bad, show($y) unless ok200($y);
+        push @pids, $y->{body} =~ /pid=(\d+)/ ? $1 : 0;
+    }
+    is(scalar @bad, 0, 'max-requests-1 app (exits 0 after each request): 4 requests, all 200') or diag join "\n", @bad;
+    my %u = map { $_ => 1 } grep { $_ } @pids;
+    is(scalar keys %u, 4, '... each by a new process') or diag "pids @pids";
+    cmp_ok($worst, '<', 1, '... each replacement at once (every request < 1 s)');
+    $t->log_like(qr/FCGIX0411: \Q$app{maxreq}\E \(pid \d+\) exited with status 0; restarting in 0 s/,
+        'FCGIX0411: clean exit, restarting in 0 s');
+}
+
+sub start_secs_abs {
+    my ($pid) = @_;
+    my $st = start_secs($pid) // return time;
+    my ($up) = slurp('/proc/uptime') =~ /^([\d.]+)/;
+    return time - ($up - $st);
+}
+
+# ------------------------------------------------ -idle-timeout, -flush, limits
+{
+    my $r = http_once('/i/idle.fcgi?sleep_ms=5000', 15);
+    my $dt = $r->{t1} - $r->{t0};
+    is($r->{code}, 504, '-idle-timeout 2: a silent app gives 504') or diag show($r);
+    ok($dt > 1.7 && $dt < 4.5, sprintf('... after about 2 s (%.2f s)', $dt));
+    $t->log_like(qr/FCGIX0103: .*\Q$app{idle}\E|FCGIX0103:.*idle/, 'FCGIX0103 logged');
+
+    # -flush: three parts 0.7 s apart reach the client as they are flushed
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port, Timeout => 5);
+    my $t0 = time;
+    print $s "GET /f/flush.fcgi?size=300&chunks=3&sleep_ms=700 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    my ($buf, $t_first, $t_end) = ('', undef, undef);
+    my $sel = IO::Select->new($s);
+    while (time - $t0 < 10) {
+        last unless $sel->can_read(10 - (time - $t0));
+        my $n = sysread($s, my $b, 65536);
+        last unless $n;
+        $buf .= $b;
+        my $he = index($buf, "\r\n\r\n");
+        $t_first //= time if $he >= 0 && length($buf) > $he + 4 + 5;    # a body chunk beyond the chunk-size line
+    }
+    $t_end = time;
+    my $p = FcgixTest::parse_response($buf);
+    ok($p && $p->{code} == 200 && $p->{complete} && $p->{content} eq FcgixTest::pattern(300),
+        '-flush app: full response');
+    ok(defined $t_first && $t_end - $t_first >= 1.0,
+        sprintf('-flush: the first part arrives well before the end (first %.2f s, end %.2f s)',
+            ($t_first // $t_end) - $t0, $t_end - $t0));
+
+    my $l = http_once('/lim/lim.fcgi?cookie=10', 10);
+    is($l->{code}, 502, '-header-max-lines 5: 11 header lines give 502') or diag show($l);
+    my $se = http_once('/lim/lim.fcgi?stderr=1000', 10);
+    ok(ok200($se), 'app writing 1000 bytes of stderr answers 200') or diag show($se);
+    $t->log_like(qr/FCGIX0301: \Q$app{lim}\E: 900 further bytes of stderr suppressed.*-stderr-max-bytes 100/,
+        '-stderr-max-bytes 100: the rest (900 bytes) is counted in one warning');
+    my $tr = http_once('/lim/lim.fcgi?size=800&chunks=8&sleep_ms=600', 15);
+    my $tdt = $tr->{t1} - $tr->{t0};
+    ok($tr->{code} == 504 || ($tr->{code} == 200 && !$tr->{complete}),
+        '-request-timeout 2: a trickling app is cut (504 or truncated)') or diag show($tr);
+    cmp_ok($tdt, '<', 4, sprintf('... within about 2 s (%.2f s), not after 4.8 s', $tdt));
+}
+
+# ------------------------------------------------ -appConnTimeout (backlog full)
+{
+    my ($p) = wait_pids($app{lqd}, 1, 3);
+    my $r = http_once('/l/lqd.fcgi');
+    ok(ok200($r), 'lqd app answers') or diag show($r);
+    kill 'STOP', $p;
+    my @bg = map { bg_get('/l/lqd.fcgi', 20) } 1 .. 6;
+    sleep 4.5;
+    kill 'CONT', $p;
+    my @res = map { bg_wait($_, 15) } @bg;
+    my @c504 = grep { $_ && $_->{code} == 504 } @res;
+    my @c200 = grep { $_ && $_->{code} == 200 && $_->{complete} } @res;
+    cmp_ok(scalar @c504, '>=', 1, '-appConnTimeout 2 with the backlog (2) full: 504');
+    ok(!grep({ my $dt = $_->{t1} - $_->{t0}; $dt < 1.7 || $dt > 4.4 } @c504),
+        '... after about 2 s') or diag join ' ', map { sprintf '%.2f', $_->{t1} - $_->{t0} } @c504;
+    cmp_ok(scalar @c200, '>=', 3, 'the queued requests complete (200) once the app continues');
+    is(scalar(@c504) + scalar(@c200), 6, 'no other outcome')
+        or diag join "\n", map { $_ ? show($_) : 'no result' } @res;
+    $t->log_like(qr/FCGIX0101: \Q$app{lqd}\E/, 'FCGIX0101 names the app');
+}
+
+# ------------------------------------------------ SIGSTOP / SIGCONT
+{
+    my @p = wait_pids($app{stop}, 1, 3);
+    my $p = $p[0];
+    kill 'STOP', $p;
+    my $b = bg_get('/st/st.fcgi', 20);
+    sleep 2;
+    ok(!bg_done($b), 'SIGSTOP of the only process: the request waits');
+    kill 'CONT', $p;
+    my $r = bg_wait($b, 8);
+    ok($r && ok200($r) && $r->{body} eq "Hello, World\n", 'SIGCONT: the request completes with 200')
+        or diag $r ? show($r) : 'no result';
+    is_deeply([app_pids($app{stop})], [$p], 'same process, no restart');
+}
+
+# ------------------------------------------------ socket file deleted
+{
+    my $s = "$ipc/del.sock";
+    my $r0 = http_once('/del/del.fcgi');
+    ok(ok200($r0), 'del app answers') or diag show($r0);
+    ok(unlink($s), 'socket file deleted');
+    my $tu = time;
+    my $back = $t->wait_for(sub { -S $s }, 4);
+    my $took = time - $tu;
+    ok($back, 'the socket file is recreated');
+    cmp_ok($took, '<', 1.5, sprintf('... within ~1 s (%.2f s)', $took));
+    $t->log_like(qr/FCGIX0438: \Q$app{del}\E/, 'FCGIX0438 names the app');
+    my $r = http_once('/del/del.fcgi', 10);
+    ok(ok200($r) && $r->{body} eq "Hello, World\n", 'requests are served again') or diag show($r);
+}
+
+# ------------------------------------------------ -init-start-delay 3
+{
+    my @p = wait_pids($app{isd}, 2, 3);
+    is(scalar @p, 2, '-processes 2 -init-start-delay 3: two processes');
+    my @st = sort { $a <=> $b } map { start_secs($_) } @p;
+    ok(@st == 2 && $st[1] - $st[0] >= 2.9, '-init-start-delay 3: started 3 s apart')
+        or diag "start times @st";
+}
+
+# ------------------------------------------------ back-off
+{
+    my $r = bg_wait($bg_broken, 10);
+    $r //= { code => 0, complete => 0, t0 => $t_broken, t1 => time, body => '' };
+    bg_kill($bg_broken) unless -e $bg_broken->{file};
+    is($r->{code}, 503, 'a request to a backing-off app gets 503') or diag show($r);
+    cmp_ok($r->{t1} - $r->{t0}, '<', 3, '... quickly (not a hang)');
+
+    # broken2 (-restart-delay 16): second failure at ~16 s says 30 (the cap)
+    my $left = $t_start + 22 - time;
+    $t->wait_for(sub { watched($app{broken2}) >= 2 }, $left > 0 ? $left : 0);
+    my @w2 = watched($app{broken2});
+    is_deeply([map { $_->{delay} } @w2[0 .. 1]], [16, 30], '-restart-delay 16: 16 s, then 30 s (capped, not 32)')
+        or diag join "\n", map { $_->{line} } @w2;
+    if (@w2 >= 2) {
+        my $gap = $w2[1]{t} - $w2[0]{t};
+        ok($gap >= 15.7 && $gap <= 17.5, sprintf('... the second start came %.1f s after the first failure', $gap));
+    }
+
+    my @w = watched($app{broken});
+    cmp_ok(scalar @w, '>=', 4, 'exit-at-once app: at least 4 failures logged by now') or diag join "\n", map { $_->{line} } @w;
+    my @want = (1, 2, 4, 8, 16, 30, 30, 30);
+    is_deeply([map { $_->{delay} } @w], [@want[0 .. $#w]], 'announced delays double per failure (1, 2, 4, 8, ...) and stop at 30')
+        or diag join "\n", map { $_->{line} } @w;
+    my @gaps = map { $w[$_]{t} - $w[$_ - 1]{t} } 1 .. $#w;
+    my @badgap = grep { $gaps[$_] < ($w[$_]{delay} // 0) - 0.3 || $gaps[$_] > ($w[$_]{delay} // 0) + 1.2 } 0 .. $#gaps;
+    is(scalar @badgap, 0, 'observed gaps between failures match the announced delays (growing, none > 30 s)')
+        or diag 'gaps: ' . join(' ', map { sprintf '%.2f', $_ } @gaps);
+    ok(!grep({ $_ > 31 } @gaps), 'no gap over 30 s');
+}
+
+# ------------------------------------------------ stop: nothing left
+{
+    my @apps_before = test_procs();
+    cmp_ok(scalar @apps_before, '>', 100, 'apps running before stop (' . scalar(@apps_before) . ')');
+    my $hp = $t->httpd_pid;
+    ok($t->stop_httpd, 'apache2 -k stop returns and httpd exits');
+    my @left;
+    $t->wait_for(sub { @left = test_procs(); !@left }, 2);
+    is(scalar @left, 0, 'no app process of this test is left 1-2 s after stop')
+        or diag join "\n", map { "$_: " . slurp("/proc/$_/cmdline") } @left;
+    kill 'KILL', $_ for @left;    # ours: they run files of this test's directory
+}
+
+kill 'TERM', $watcher;
+waitpid($watcher, 0);
+$t->done;
+done_testing;

@@ -1,0 +1,457 @@
+# 21-lifecycle.t - static applications (FastCgiServer) across httpd's
+# lifecycle: graceful restarts keep them, a hard restart and every kind of
+# stop end them, and the process manager (fcgix-pm) is supervised.
+#
+# The test's fcgix-pm is the child of the httpd parent (PidFile) with comm
+# "fcgix-pm"; an app's processes are the PM's children whose exe is the app
+# file (real test apps from t/apps/bin copied into the test dir).
+#
+#   -k graceful, same config: same PM, same app PIDs, same socket files
+#     (inodes) and listen sockets.
+#   -k graceful with one app's options changed: only that app's processes
+#     are replaced (its new processes have the new -initial-env).
+#   -k graceful with an app removed while a request to it is in flight: its
+#     socket file goes at once, the request completes (200), then its
+#     processes go; the other apps keep their PIDs.
+#   a bounded load (4 clients, one request per connection, 5 s) through 3
+#     graceful restarts: every request is a complete 200; app PIDs kept.
+#   -k restart: new PM, new app PIDs (old ones gone), requests 200.
+#   SIGKILL of fcgix-pm: a new PM within 2 s (FCGIX0404), the old app PIDs
+#     are gone (no orphan), new ones serve 200.
+#   -k stop, -k graceful-stop: when httpd's pid is gone, within ~1 s no app
+#     and no fcgix-pm of this test is left.
+#   SIGKILL of the httpd parent: within 5 s no fcgix-pm and no app of this
+#     test is left (the orphaned httpd children are then cleaned up here).
+use strict;
+use warnings;
+use Test::More;
+use FcgixTest;
+use File::Copy qw(copy);
+use POSIX ();
+use Time::HiRes qw(time sleep);
+
+my $t   = FcgixTest->new;
+my $d   = $t->dir;
+my $h   = "$d/htdocs";
+my $ipc = "$d/ipc";
+
+# ---------------------------------------------------------------- /proc
+
+sub slurp { FcgixTest::slurp($_[0]) }
+
+# [pid, comm, state, ppid, ...]: index N-1 is field N of /proc/PID/stat
+sub pstat {
+    my ($pid) = @_;
+    my $s = slurp("/proc/$pid/stat");
+    return undef unless $s =~ /^(\d+) \((.*)\) (\S) (.*)$/s;
+    return [$1, $2, $3, split(' ', $4)];
+}
+
+sub all_pids {
+    opendir my $dh, '/proc' or return ();
+    my @p = grep { /^\d+$/ } readdir $dh;
+    closedir $dh;
+    return @p;
+}
+
+sub alive { my $f = pstat($_[0]); return $f && $f->[2] ne 'Z' }
+
+sub children {
+    my ($ppid) = @_;
+    return grep { my $f = pstat($_); $f && $f->[3] == $ppid && $f->[2] ne 'Z' } all_pids();
+}
+
+# the PM: child of the httpd parent named fcgix-pm
+sub pm_pids {
+    my $hp = $t->httpd_pid or return ();
+    return () unless kill 0, $hp;
+    return grep { my $f = pstat($_); $f && $f->[1] eq 'fcgix-pm' } children($hp);
+}
+
+sub pm_pid { (pm_pids())[0] }
+
+# any fcgix-pm of this test, whoever its parent is now (argv names our conf)
+sub any_pms {
+    my $conf = $t->conf_file;
+    return grep {
+        my $f = pstat($_);
+        $f && $f->[1] eq 'fcgix-pm' && $f->[2] ne 'Z' && grep { $_ eq $conf } split /\0/, slurp("/proc/$_/cmdline")
+    } all_pids();
+}
+
+sub app_pids {
+    my ($path) = @_;
+    my $pm = pm_pid() or return ();
+    return sort { $a <=> $b } grep { (readlink("/proc/$_/exe") // '') eq $path } children($pm);
+}
+
+sub wait_pids {
+    my ($path, $n, $timeout) = @_;
+    my @p;
+    $t->wait_for(sub { @p = app_pids($path); @p == $n }, $timeout);
+    return @p;
+}
+
+# processes running a file of this test's directory (apps), any parent
+sub test_procs {
+    my @r;
+    for my $p (all_pids()) {
+        next if $p == $$;
+        my $f = pstat($p) or next;
+        next if $f->[2] eq 'Z';
+        my $exe = readlink("/proc/$p/exe") // '';
+        push @r, $p if index($exe, "$h/") == 0 || index(slurp("/proc/$p/cmdline"), "$h/") >= 0;
+    }
+    return @r;
+}
+
+sub fd0_inode {
+    my ($pid) = @_;
+    my $l = readlink("/proc/$pid/fd/0") // '';
+    return $l =~ /^socket:\[(\d+)\]$/ ? $1 : undef;
+}
+
+# the Unix socket path an app process listens on (its fd 0)
+sub sock_path {
+    my ($pid) = @_;
+    my $ino = fd0_inode($pid) // return undef;
+    for my $l (split /\n/, slurp('/proc/net/unix')) {
+        my @f = split ' ', $l;
+        return $f[7] if @f >= 8 && $f[6] eq $ino;
+    }
+    return undef;
+}
+
+sub inode_of { my @s = stat $_[0]; return $s[1] }
+
+# ---------------------------------------------------------------- HTTP
+
+sub http_once {
+    my ($path, $timeout) = @_;
+    my $t0 = time;
+    my $req = "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    my $raw = eval { scalar $t->raw($req, timeout => $timeout // 10) } // '';
+    my $r = FcgixTest::parse_response($raw);
+    return { code => $r ? $r->{code} + 0 : 0, complete => $r ? $r->{complete} : 0,
+        body => $r ? $r->{content} : '', t0 => $t0, t1 => time };
+}
+
+sub ok200 { my $r = $_[0]; return $r->{code} == 200 && $r->{complete} }
+
+sub show { my $r = $_[0]; return "code $r->{code} complete $r->{complete} in "
+        . sprintf('%.2f s', $r->{t1} - $r->{t0}) . " body: " . substr($r->{body}, 0, 200) }
+
+my $bgseq = 0;
+sub bg_get {
+    my ($path, $timeout) = @_;
+    my $file = "$d/bg." . ++$bgseq;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my $r = http_once($path, $timeout);
+        if (open my $fh, '>', "$file.tmp") {
+            print $fh join("\t", $r->{code}, $r->{complete} ? 1 : 0, $r->{t0}, $r->{t1}, unpack('H*', $r->{body}));
+            close $fh;
+            rename "$file.tmp", $file;
+        }
+        POSIX::_exit(0);
+    }
+    return { pid => $pid, file => $file };
+}
+
+sub bg_done { -e $_[0]{file} }
+
+sub bg_wait {
+    my ($b, $timeout) = @_;
+    my $end = time + $timeout;
+    sleep 0.05 while !-e $b->{file} && time < $end;
+    if (!-e $b->{file}) {
+        kill 'KILL', $b->{pid};
+        waitpid($b->{pid}, 0);
+        return undef;
+    }
+    waitpid($b->{pid}, 0);
+    my ($code, $c, $t0, $t1, $body) = split /\t/, slurp($b->{file});
+    return { code => $code, complete => $c, t0 => $t0, t1 => $t1, body => pack('H*', $body // '') };
+}
+
+sub load_start {
+    my ($path, $n, $secs) = @_;
+    my $end = time + $secs;
+    my @kids;
+    for my $i (1 .. $n) {
+        my $file = "$d/load.$i." . ++$bgseq;
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            open my $fh, '>', $file or POSIX::_exit(1);
+            select((select($fh), $| = 1)[0]);
+            while (time < $end) {
+                my $r = http_once($path, 15);
+                printf $fh "%d\t%d\t%.4f\t%.4f\n", $r->{code}, $r->{complete} ? 1 : 0, $r->{t0}, $r->{t1};
+            }
+            close $fh;
+            POSIX::_exit(0);
+        }
+        push @kids, { pid => $pid, file => $file };
+    }
+    return \@kids;
+}
+
+sub load_finish {
+    my ($kids) = @_;
+    my @res;
+    for my $k (@$kids) {
+        waitpid($k->{pid}, 0);
+        for my $l (split /\n/, slurp($k->{file})) {
+            my ($code, $c, $t0, $t1) = split /\t/, $l;
+            push @res, { code => $code, complete => $c, t0 => $t0, t1 => $t1 };
+        }
+    }
+    return @res;
+}
+
+# ---------------------------------------------------------------- apps
+
+sub install {
+    my ($rel, $prog) = @_;
+    my $dst = "$h/$rel";
+    $t->write_file($dst, '', 0755);
+    copy($t->app_path($prog), $dst) or die "copy $prog -> $dst: $!";
+    chmod 0755, $dst;
+    return $dst;
+}
+
+my $A = install('a/a.fcgi', 'hello');
+my $B = install('b/b.fcgi', 'printenv');
+my $C = install('c/c.fcgi', 'respond');
+
+sub conf_for {
+    my (%o) = @_;
+    my $c = "FastCgiIpcDir $ipc\n";
+    $c .= "FastCgiServer $A -processes 2 -init-start-delay 0\n";
+    $c .= "FastCgiServer $B" . ($o{b_changed} ? ' -initial-env CHANGED=1' : '') . "\n";
+    $c .= "FastCgiServer $C\n" unless $o{no_c};
+    return $c;
+}
+
+sub all_up {
+    my (%o) = @_;
+    my %p;
+    $p{A} = [wait_pids($A, 2, 5)];
+    $p{B} = [wait_pids($B, 1, 5)];
+    $p{C} = [wait_pids($C, 1, 5)] unless $o{no_c};
+    return \%p;
+}
+
+sub serves {
+    my ($name) = @_;
+    my @bad;
+    for my $p ('/a/a.fcgi', '/b/b.fcgi', '/c/c.fcgi') {
+        my $r = http_once($p, 10);
+        push @bad, "$p: " . show($r) unless ok200($r);
+    }
+    is(scalar @bad, 0, "$name: every app answers 200") or diag join "\n", @bad;
+}
+
+# Waits (<= $timeout) until none of @pids is alive; returns those left.
+sub gone {
+    my ($timeout, @pids) = @_;
+    my @left;
+    $t->wait_for(sub { @left = grep { alive($_) } @pids; !@left }, $timeout);
+    return @left;
+}
+
+sub pids_of { my $p = shift; return (@{ $p->{A} }, @{ $p->{B} }, @{ $p->{C} || [] }) }
+
+# ------------------------------------------------ start
+$t->start_httpd(conf_for());
+my $p0 = all_up();
+is(scalar @{ $p0->{A} }, 2, 'A: 2 processes');
+is(scalar @{ $p0->{B} }, 1, 'B: 1 process');
+is(scalar @{ $p0->{C} }, 1, 'C: 1 process');
+serves('after start');
+my $pm0 = pm_pid();
+ok($pm0, "fcgix-pm runs (pid $pm0)");
+my %sock = map { $_ => sock_path($p0->{$_}[0]) } qw(A B C);
+ok(defined $sock{$_} && -S $sock{$_}, "$_ listens on a socket file in FastCgiIpcDir") for qw(A B C);
+my %ino = map { $_ => inode_of($sock{$_}) } qw(A B C);
+my %fd0 = map { $_ => fd0_inode($p0->{$_}[0]) } qw(A B C);
+
+# ------------------------------------------------ graceful, same config
+{
+    $t->restart_httpd(conf_for());
+    my $p = all_up();
+    is(pm_pid(), $pm0, 'graceful: same fcgix-pm');
+    is_deeply($p, $p0, 'graceful (unchanged): every app keeps its PIDs') or diag explain [$p0, $p];
+    is(inode_of($sock{$_}), $ino{$_}, "graceful: $_ keeps its socket file") for qw(A B C);
+    is(fd0_inode($p->{$_}[0]), $fd0{$_}, "graceful: $_ keeps its listen socket") for qw(A B C);
+    serves('after graceful');
+}
+
+# ------------------------------------------------ graceful, B changed
+my $p1;
+{
+    $t->restart_httpd(conf_for(b_changed => 1));
+    my @newb;
+    my $ok = $t->wait_for(sub { @newb = app_pids($B); @newb == 1 && $newb[0] != $p0->{B}[0] }, 5);
+    ok($ok, 'graceful with B\'s options changed: B has a new process') or diag "B pids: @newb";
+    my @left = gone(3, @{ $p0->{B} });
+    is(scalar @left, 0, '... and its old process is gone');
+    my $env = @newb ? slurp("/proc/$newb[0]/environ") : '';
+    is($env, "CHANGED=1\0", '... the new process has the new -initial-env');
+    $p1 = all_up();
+    is_deeply($p1->{A}, $p0->{A}, '... A keeps its PIDs');
+    is_deeply($p1->{C}, $p0->{C}, '... C keeps its PIDs');
+    is(pm_pid(), $pm0, '... same fcgix-pm');
+    serves('after graceful with B changed');
+}
+
+# ------------------------------------------------ graceful, C removed while in flight
+my $p2;
+{
+    my $cp = $p1->{C}[0];
+    my $b = bg_get('/c/c.fcgi?sleep_ms=3000', 15);
+    $t->wait_for(sub { 0 }, 0.5);    # the request reaches C
+    my $tg = time;
+    $t->restart_httpd(conf_for(b_changed => 1, no_c => 1));
+    my $sock_gone = $t->wait_for(sub { !-e $sock{C} }, 2);
+    ok($sock_gone, 'graceful with C removed: its socket file goes');
+    ok(!bg_done($b) && alive($cp), '... while its request is in flight, C\'s process still runs')
+        or diag 'bg done: ' . (bg_done($b) ? 1 : 0) . ' alive: ' . (alive($cp) ? 1 : 0);
+    my $r = bg_wait($b, 12);
+    ok($r && ok200($r) && $r->{body} eq "respond ok\n", '... the in-flight request completes with 200')
+        or diag $r ? show($r) : 'no result';
+    my $tdone = time;
+    my @left = gone(4, $cp);
+    is(scalar @left, 0, '... then C\'s process goes');
+    diag sprintf('C gone %.2f s after its request ended', time - $tdone) unless @left;
+    $p2 = all_up(no_c => 1);
+    is_deeply($p2->{A}, $p1->{A}, '... A keeps its PIDs');
+    is_deeply($p2->{B}, $p1->{B}, '... B keeps its PIDs');
+    # (the file stays on disk; without the declaration it is a plain file)
+    my $rc = http_once('/c/c.fcgi', 10);
+    ok($rc->{body} ne "respond ok\n", '... C is no longer served by the app') or diag show($rc);
+}
+
+# ------------------------------------------------ load through 3 graceful restarts
+{
+    my $ls = time;
+    my $load = load_start('/a/a.fcgi', 4, 5);
+    my @g;
+    for my $at (1, 2.5, 4) {
+        sleep 0.05 while time < $ls + $at;
+        push @g, eval { $t->restart_httpd(conf_for(b_changed => 1, no_c => 1)); 1 } ? 1 : 0;
+    }
+    my @res = load_finish($load);
+    is_deeply(\@g, [1, 1, 1], '3 graceful restarts under load');
+    my @bad = grep { !ok200($_) } @res;
+    cmp_ok(scalar @res, '>', 40, 'the load ran (' . scalar(@res) . ' requests)');
+    is(scalar @bad, 0, 'every request through 3 graceful restarts is a complete 200')
+        or diag join "\n", map { "code $_->{code} complete $_->{complete}" } @bad[0 .. ($#bad < 9 ? $#bad : 9)];
+    my $p = all_up(no_c => 1);
+    is_deeply($p, $p2, '... app PIDs kept through them');
+    is(pm_pid(), $pm0, '... same fcgix-pm');
+    $t->log_unlike(qr/FCGIX041[01]/, 'no app died on its own through all graceful restarts (no FCGIX0410/0411)');
+}
+
+# ------------------------------------------------ -k restart
+my $p3;
+{
+    my @old = pids_of($p2);
+    $t->restart_httpd(conf_for(), graceful => 0);
+    my $pm = pm_pid();
+    ok($pm && $pm != $pm0, "-k restart: a new fcgix-pm ($pm0 -> " . ($pm // 'none') . ')');
+    ok(!alive($pm0), '... the old fcgix-pm is gone');
+    my @left = gone(2, @old);
+    is(scalar @left, 0, '... the old app processes are gone') or diag "left: @left";
+    $p3 = all_up();
+    my %old = map { $_ => 1 } @old;
+    my @new = pids_of($p3);
+    is(scalar(@new), 4, '... all apps run again');
+    is(scalar(grep { $old{$_} } @new), 0, '... with new PIDs');
+    serves('after -k restart');
+}
+
+# ------------------------------------------------ SIGKILL of fcgix-pm
+{
+    my $pm = pm_pid();
+    my @old = pids_of($p3);
+    kill 'KILL', $pm;
+    my $tk = time;
+    my $npm;
+    my $ok = $t->wait_for(sub { $npm = pm_pid(); $npm && $npm != $pm }, 5);
+    my $took = time - $tk;
+    ok($ok, 'SIGKILL of fcgix-pm: a new fcgix-pm starts');
+    cmp_ok($took, '<', 2, sprintf('... within 2 s (%.2f s)', $took));
+    $t->log_like(qr/FCGIX0404: the process manager \(pid $pm\) died/, '... FCGIX0404 logged');
+    my @left = gone(3, @old);
+    is(scalar @left, 0, '... the old app processes are gone (no orphan)')
+        or diag join "\n", map { "$_: ppid " . (pstat($_) // [0, 0, 0, '?'])->[3] . ' ' . slurp("/proc/$_/cmdline") } @left;
+    my $p = all_up();
+    my %old = map { $_ => 1 } @old;
+    my @new = pids_of($p);
+    is(scalar(@new), 4, '... all apps run again under the new PM');
+    is(scalar(grep { $old{$_} } @new), 0, '... with new PIDs');
+    serves('after SIGKILL of fcgix-pm');
+    kill 'KILL', @left if @left;    # ours: they run files of this test's directory
+}
+
+# ------------------------------------------------ stop / graceful-stop
+sub check_nothing_left {
+    my ($name) = @_;
+    my (@apps, @pms);
+    $t->wait_for(sub { @apps = test_procs(); @pms = any_pms(); !@apps && !@pms }, 1.5);
+    is(scalar @pms, 0, "$name: no fcgix-pm left") or diag "fcgix-pm: @pms";
+    is(scalar @apps, 0, "$name: no app process left")
+        or diag join "\n", map { "$_: " . slurp("/proc/$_/cmdline") } @apps;
+    kill 'KILL', @pms, @apps if @pms || @apps;    # ours (our conf / our files)
+}
+
+{
+    my @before = test_procs();
+    is(scalar @before, 4, 'before stop: 4 app processes');
+    ok($t->stop_httpd, '-k stop: httpd exits');
+    check_nothing_left('-k stop');
+}
+
+{
+    $t->start_httpd(conf_for());
+    my $p = all_up();
+    my @n = pids_of($p);
+    is(scalar @n, 4, 'started again: 4 app processes');
+    my $hp = $t->httpd_pid;
+    my ($st, $out) = $t->_run('/usr/sbin/apache2', '-f', $t->conf_file, '-k', 'graceful-stop');
+    is($st, 0, 'apache2 -k graceful-stop') or diag $out;
+    my $ok = $t->wait_for(sub { !kill 0, $hp }, 15);
+    ok($ok, '-k graceful-stop: httpd exits');
+    check_nothing_left('-k graceful-stop');
+}
+
+# ------------------------------------------------ SIGKILL of the httpd parent
+{
+    $t->start_httpd(conf_for());
+    my $p = all_up();
+    my @n = pids_of($p);
+    is(scalar @n, 4, 'started again: 4 app processes');
+    my $hp = $t->httpd_pid;
+    my $pm = pm_pid();
+    ok($pm, "fcgix-pm $pm runs");
+    kill 'KILL', $hp;
+    my $tk = time;
+    my (@apps, @pms);
+    my $ok = $t->wait_for(sub { @apps = test_procs(); @pms = any_pms(); !@apps && !@pms }, 5);
+    my $took = time - $tk;
+    is(scalar @pms, 0, 'SIGKILL of the httpd parent: no fcgix-pm left within 5 s') or diag "fcgix-pm: @pms";
+    is(scalar @apps, 0, '... and no app process left') or diag "apps: @apps";
+    diag sprintf('everything gone %.2f s after the kill', $took) if $ok;
+    # The orphaned httpd children (and anything above, on failure) are ours:
+    # their argv names our config file. End them so the harness finds
+    # nothing left and the port is free.
+    my @orph = grep { $_ != $hp } $t->httpd_pids;
+    kill 'TERM', @orph, @apps if @orph || @apps;
+    $t->wait_for(sub { !grep { alive($_) } @orph, @apps }, 5);
+    kill 'KILL', grep { alive($_) } @orph, @apps;
+    $t->wait_for(sub { !$t->httpd_pids }, 3);
+}
+
+$t->done;
+done_testing;

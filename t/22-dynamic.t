@@ -1,0 +1,422 @@
+# 22-dynamic.t - dynamic FastCGI applications (a fastcgi-script file that no
+# FastCgiServer / FastCgiExternalServer declares), started by the process
+# manager (fcgix-pm) on demand, with the FastCgiConfig options.
+#
+# Configuration 1 (-startDelay 1 -maxClassProcesses 3 -autoUpdate
+#                  -restart-delay 1 -initial-env ...; no -restart):
+#   - the first request to a cold C hello app succeeds, well under 1 s
+#     (the time is reported in a diag);
+#   - -initial-env NAME=v, NAME= and NAME (httpd's value, or empty when
+#     httpd has none) reach the app's process environment;
+#   - a directory without Options ExecCGI: 403 and FCGIX0012 in the log;
+#   - a file that is not executable, and a missing file: an error status,
+#     within a few seconds (no hang);
+#   - 20 concurrent first requests to an app that needs 2 s to start
+#     (a shell script that sleeps, then execs hello): all succeed, no
+#     more than 3 instances (-maxClassProcesses) ever start, and since
+#     they wait longer than -startDelay 1 the PM starts more than one
+#     (2 s, not 1: the first instance must not become ready just as
+#     the waiting requests pass -startDelay);
+#   - -autoUpdate: the binary is replaced by another app (hello ->
+#     printenv) with a newer mtime; within a few requests the new binary
+#     answers (FCGIX0437 in the log), the old processes are gone, and no
+#     request fails on the way;
+#   - without -restart: a killed instance is not replaced by itself (not
+#     within 3 s, longer than -restart-delay); the next request starts a
+#     new one and succeeds.
+# Configuration 2 (-killInterval 1 -updateInterval 1 -multiThreshold 100
+#                  -minProcesses 0, -singleThreshold 0):
+#   - under load (6 concurrent slow requests) the class scales to more
+#     than one instance; every request succeeds; once idle the count goes
+#     back to exactly 1 and stays there (the last one is kept).
+# Configuration 3 (as 2 with -singleThreshold 100):
+#   - the same load succeeds; once idle the last instance goes too; the
+#     next request starts the app again and succeeds.
+# Configuration 4 (-restart -restart-delay 1):
+#   - a killed instance is replaced by the PM by itself (no request), and
+#     the replacement serves.
+#
+# Instances are counted as the live child processes of this test's
+# fcgix-pm (the process named fcgix-pm whose parent is this test's httpd),
+# told apart by their command line.
+use strict;
+use warnings;
+use Test::More;
+use POSIX ();
+use Time::HiRes qw(time sleep);
+use FcgixTest;
+
+my $t = FcgixTest->new;
+my $d = $t->dir;
+my $ipc = "$d/ipc";
+
+# ------------------------------------------------------------- helpers
+
+sub slurp {
+    my ($f) = @_;
+    open my $fh, '<:raw', $f or return undef;
+    local $/;
+    my $c = <$fh>;
+    return $c;
+}
+
+# Copies a built test app to $dst with the given mode.
+sub install_app {
+    my ($name, $dst, $mode) = @_;
+    my $bin = slurp($t->app_path($name)) // die "cannot read $name\n";
+    return $t->write_file($dst, $bin, $mode // 0755);
+}
+
+sub proc_stat {
+    my ($pid) = @_;
+    my $s = slurp("/proc/$pid/stat") // return;
+    my ($comm, $state, $ppid) = $s =~ /^\d+ \((.*)\) (\S) (\d+)/s or return;
+    return ($comm, $state, $ppid);
+}
+
+# The fcgix-pm of this test's httpd.
+sub pm_pid {
+    my $httpd = $t->httpd_pid or return;
+    opendir my $dh, '/proc' or return;
+    for my $p (grep { /^\d+$/ } readdir $dh) {
+        my ($comm, $state, $ppid) = proc_stat($p);
+        next unless defined $comm;
+        return $p if $comm eq 'fcgix-pm' && $ppid == $httpd && $state ne 'Z';
+    }
+    return;
+}
+
+# Live children of the PM whose command line or executable matches $re,
+# sorted.
+sub instances {
+    my ($re) = @_;
+    my $pm = pm_pid() or return ();
+    my @pids;
+    opendir my $dh, '/proc' or return ();
+    for my $p (grep { /^\d+$/ } readdir $dh) {
+        my ($comm, $state, $ppid) = proc_stat($p);
+        next unless defined $comm && $ppid == $pm && $state ne 'Z';
+        my $cl = slurp("/proc/$p/cmdline") // next;
+        $cl =~ tr/\0/ /;
+        my $exe = readlink("/proc/$p/exe") // '';
+        push @pids, $p if $cl =~ $re || $exe =~ $re;
+    }
+    my @s = sort { $a <=> $b } @pids;
+    return wantarray ? @s : scalar @s;
+}
+
+sub proc_env {
+    my ($pid) = @_;
+    my $e = slurp("/proc/$pid/environ") // return {};
+    my %e;
+    for my $kv (split /\0/, $e) {
+        my ($k, $v) = $kv =~ /^([^=]*)=(.*)$/s or next;
+        $e{$k} = $v;
+    }
+    return \%e;
+}
+
+sub timed_get {
+    my ($path) = @_;
+    my $t0 = time;
+    my $r = $t->get($path);
+    return ($r, time - $t0);
+}
+
+# Runs one GET per path, all at once (one forked client each), calling
+# $tick->() every 50 ms until all are done (or $timeout). Returns a list
+# of { code, content, elapsed } in the order of @$paths (code 0: no
+# complete response).
+sub parallel_get {
+    my ($paths, $tick, $timeout) = @_;
+    $timeout //= 40;
+    my $rdir = "$d/par." . int(rand(1e9));
+    mkdir $rdir;
+    my @kids;
+    for my $i (0 .. $#$paths) {
+        my $pid = fork;
+        die "fork: $!\n" unless defined $pid;
+        if (!$pid) {
+            my $t0 = time;
+            my $raw = eval {
+                $t->raw("GET $paths->[$i] HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n",
+                    timeout => $timeout - 2)
+            } // '';
+            my $r = FcgixTest::parse_response($raw);
+            my $code = $r && $r->{complete} ? $r->{code} : 0;
+            if (open my $fh, '>:raw', "$rdir/$i") {
+                print $fh sprintf("%d %.3f\n", $code, time - $t0), ($r ? $r->{content} : '');
+                close $fh;
+            }
+            POSIX::_exit(0);
+        }
+        push @kids, $pid;
+    }
+    my $end = time + $timeout;
+    my %left = map { $_ => 1 } @kids;
+    while (%left && time < $end) {
+        for my $k (keys %left) {
+            delete $left{$k} if waitpid($k, POSIX::WNOHANG()) == $k;
+        }
+        $tick->() if $tick;
+        sleep 0.05 if %left;
+    }
+    for my $k (keys %left) {    # our own clients only
+        kill 'KILL', $k;
+        waitpid($k, 0);
+    }
+    my @res;
+    for my $i (0 .. $#$paths) {
+        my $c = slurp("$rdir/$i") // '';
+        my ($code, $el, $body) = $c =~ /^(\d+) (\S+)\n(.*)\z/s;
+        push @res, { code => $code // 0, elapsed => $el // -1, content => $body // '' };
+    }
+    return @res;
+}
+
+# Samples $count->() every 50 ms for $secs; returns (min, max) seen.
+sub observe {
+    my ($secs, $count) = @_;
+    my ($min, $max);
+    my $end = time + $secs;
+    while (time < $end) {
+        my $n = $count->();
+        $min = $n if !defined $min || $n < $min;
+        $max = $n if !defined $max || $n > $max;
+        sleep 0.05;
+    }
+    return ($min, $max);
+}
+
+my $HELLO = "Hello, World\n";
+
+sub base_conf {
+    my ($cfg) = @_;
+    return <<"EOF";
+FastCgiIpcDir $ipc
+FastCgiConfig $cfg
+AddHandler fastcgi-script .fcgi
+<Directory $d/htdocs/dyn>
+    Options +ExecCGI
+</Directory>
+EOF
+}
+
+# ---------------------------------------------------------- the apps
+
+my $hello = install_app('hello', 'htdocs/dyn/hello.fcgi');
+my $plain = install_app('hello', 'htdocs/dyn/plain.fcgi', 0644);
+install_app('hello', 'htdocs/noexec/hello.fcgi');
+my $slow_bin = install_app('hello', 'bin/slow-hello');
+my $slow = $t->write_file('htdocs/dyn/slow.fcgi',
+    "#!/bin/sh\n# starts slowly: 2 s before the app accepts\n/bin/sleep 2\nexec $slow_bin\n", 0755);
+my $upd = install_app('hello', 'htdocs/dyn/upd.fcgi');
+my $gone = install_app('hello', 'htdocs/dyn/gone.fcgi');
+my $resp = install_app('respond', 'htdocs/dyn/respond.fcgi');
+
+# ======================================================= configuration 1
+
+{
+    local $ENV{FCGIX_T22_FROM_HTTPD} = 'value from httpd';
+    delete local $ENV{FCGIX_T22_UNSET};
+    $t->start_httpd(base_conf('-startDelay 1 -maxClassProcesses 3 -autoUpdate -restart-delay 1 '
+            . '-initial-env FCGIX_T22=hello-env -initial-env FCGIX_T22_EMPTY= '
+            . '-initial-env FCGIX_T22_FROM_HTTPD -initial-env FCGIX_T22_UNSET'));
+}
+ok(pm_pid(), 'fcgix-pm runs as a child of httpd') or diag $t->error_log;
+
+# --- cold start
+{
+    is(scalar(instances(qr/\Q$hello\E/)), 0, 'hello.fcgi: no instance before the first request');
+    my ($r, $el) = timed_get('/dyn/hello.fcgi');
+    is($r->code, 200, 'cold dynamic app: first request 200') or diag $r->as_string, $t->error_log;
+    is($r->content, $HELLO, 'cold dynamic app: body from the app');
+    diag sprintf('first request to a cold dynamic hello app took %.3f s (mpm %s)', $el, $t->mpm);
+    cmp_ok($el, '<', 0.5, 'cold dynamic app: first request well under a second');
+    my @p = instances(qr/\Q$hello\E/);
+    is(scalar(@p), 1, 'one instance after the first request') or diag "instances: @p";
+    ($r, $el) = timed_get('/dyn/hello.fcgi');
+    is($r->code, 200, 'second request 200');
+    is_deeply([ instances(qr/\Q$hello\E/) ], \@p, 'second request served by the same instance');
+
+    # --- -initial-env in the process environment
+    my $env = @p ? proc_env($p[0]) : {};
+    is($env->{FCGIX_T22}, 'hello-env', '-initial-env NAME=value reaches the process env');
+    is($env->{FCGIX_T22_EMPTY}, '', '-initial-env NAME= defines NAME empty');
+    is($env->{FCGIX_T22_FROM_HTTPD}, 'value from httpd', "-initial-env NAME passes httpd's value");
+    is($env->{FCGIX_T22_UNSET}, '', '-initial-env NAME not in httpd env: defined, empty');
+}
+
+# --- Options ExecCGI missing
+{
+    my ($r, $el) = timed_get('/noexec/hello.fcgi');
+    is($r->code, 403, 'no Options ExecCGI: 403');
+    $t->log_like(qr/FCGIX0012:.*\Q$d\E\/htdocs\/noexec\/hello\.fcgi/, 'no ExecCGI: FCGIX0012 names the file');
+    is(scalar(instances(qr/noexec/)), 0, 'no ExecCGI: nothing started');
+}
+
+# --- not executable / missing
+{
+    my ($r, $el) = timed_get('/dyn/plain.fcgi');
+    diag sprintf('non-executable dynamic app: %d after %.3f s', $r->code, $el);
+    cmp_ok($r->code, '>=', 400, 'non-executable file: error status') or diag $r->as_string;
+    cmp_ok($el, '<', 5, 'non-executable file: answered within 5 s (no hang)');
+    is(scalar(instances(qr/plain\.fcgi/)), 0, 'non-executable file: nothing runs');
+
+    ($r, $el) = timed_get('/dyn/missing.fcgi');
+    diag sprintf('missing dynamic app: %d after %.3f s', $r->code, $el);
+    is($r->code, 404, 'missing file: 404');
+    cmp_ok($el, '<', 5, 'missing file: answered within 5 s (no hang)');
+}
+
+# --- 20 concurrent first requests, slow-starting app
+{
+    my %seen;
+    my $max = 0;
+    my $count = sub {
+        my @p = instances(qr/slow/);
+        $seen{$_} = 1 for @p;
+        $max = @p if @p > $max;
+    };
+    my $t0 = time;
+    my @res = parallel_get([ ('/dyn/slow.fcgi') x 20 ], $count, 40);
+    my $el = time - $t0;
+    my @ok = grep { $_->{code} == 200 && $_->{content} eq $HELLO } @res;
+    is(scalar(@ok), 20, '20 concurrent first requests to a slow-starting app: all 200 with the body')
+        or diag join(' ', map { "$_->{code}/$_->{elapsed}" } @res), "\n", $t->error_log;
+    $count->() for 1 .. 3;
+    diag sprintf('20 concurrent first requests: %.2f s, at most %d instances at once, %d started',
+        $el, $max, scalar(keys %seen));
+    cmp_ok($max, '<=', 3, '-maxClassProcesses 3: never more than 3 instances at once');
+    cmp_ok(scalar(keys %seen), '<=', 3, '-maxClassProcesses 3: no more than 3 instances started');
+    cmp_ok(scalar(keys %seen), '>=', 2, '-startDelay 1: requests waiting longer made the PM start more');
+}
+
+# --- -autoUpdate
+{
+    my ($r) = timed_get('/dyn/upd.fcgi');
+    is($r->code, 200, 'autoUpdate: app answers');
+    is($r->content, $HELLO, 'autoUpdate: the old binary (hello) answers');
+    my @old = instances(qr/\Q$upd\E/);
+    is(scalar(@old), 1, 'autoUpdate: one instance of the old binary');
+
+    # replace the file with another app, newer mtime (rename: no ETXTBSY)
+    my $tmp = install_app('printenv', 'htdocs/dyn/.upd.tmp');
+    my $future = time + 5;
+    utime $future, $future, $tmp;
+    rename $tmp, $upd or die "rename: $!";
+
+    my ($new, @codes);
+    for my $i (1 .. 10) {
+        my $r = $t->get('/dyn/upd.fcgi');
+        push @codes, $r->code;
+        if ($r->code == 200 && $r->content =~ /^SCRIPT_FILENAME=\Q$upd\E$/m) {
+            $new = $i;
+            last;
+        }
+        sleep 0.2;
+    }
+    ok($new, 'autoUpdate: within 10 requests the new binary (printenv) answers')
+        or diag "statuses: @codes\n", $t->error_log;
+    diag "autoUpdate: new binary answered request #$new" if $new;
+    is_deeply([ grep { $_ != 200 } @codes ], [], 'autoUpdate: no request failed during the replacement');
+    $t->log_like(qr/FCGIX0437:.*\Q$upd\E/, 'autoUpdate: FCGIX0437 logged for the app');
+    my $gone_ok = $t->wait_for(sub { !grep { kill 0, $_ } @old }, 5);
+    ok($gone_ok, 'autoUpdate: the old process is gone') or diag "old: @old";
+    my @after = map { $t->get('/dyn/upd.fcgi') } 1 .. 3;
+    is(scalar(grep { $_->code == 200 && $_->content =~ /^SCRIPT_FILENAME=\Q$upd\E$/m } @after), 3,
+        'autoUpdate: later requests all get the new binary');
+}
+
+# --- without -restart: a dead instance is replaced only by the next request
+{
+    my $r = $t->get('/dyn/gone.fcgi');
+    is($r->code, 200, 'no -restart: app answers');
+    my @p = instances(qr/\Q$gone\E/);
+    is(scalar(@p), 1, 'no -restart: one instance');
+    SKIP: {
+        skip 'no instance to kill', 5 unless @p == 1;
+        kill 'KILL', $p[0];    # a child of this test's fcgix-pm
+        ok($t->wait_for(sub { !kill 0, $p[0] }, 5), 'no -restart: instance killed');
+        my ($min, $max) = observe(3, sub { scalar instances(qr/\Q$gone\E/) });
+        is($max, 0, 'no -restart: nothing restarts it by itself within 3 s');
+        my ($r2, $el) = timed_get('/dyn/gone.fcgi');
+        is($r2->code, 200, 'no -restart: the next request succeeds') or diag $t->error_log;
+        is($r2->content, $HELLO, 'no -restart: next request body');
+        my @q = instances(qr/\Q$gone\E/);
+        ok(@q == 1 && $q[0] != $p[0], 'no -restart: the next request started a new instance')
+            or diag "instances: @q";
+    }
+}
+
+# ======================================================= kill policy
+# respond.fcgi?sleep_ms=1500 keeps an instance busy for 1.5 s.
+
+sub load_and_idle {
+    my ($label, $single) = @_;
+    my $re = qr/\Q$resp\E/;
+    my $r = $t->get('/dyn/respond.fcgi');
+    is($r->code, 200, "$label: app answers") or diag $t->error_log;
+    my $max = 0;
+    my @res = parallel_get([ ('/dyn/respond.fcgi?sleep_ms=1500') x 6 ],
+        sub { my $n = () = instances($re); $max = $n if $n > $max }, 40);
+    is(scalar(grep { $_->{code} == 200 && $_->{content} eq "respond ok\n" } @res), 6,
+        "$label: 6 concurrent slow requests all succeed")
+        or diag join(' ', map { "$_->{code}/$_->{elapsed}" } @res), "\n", $t->error_log;
+    diag "$label: at most $max instances under load";
+    cmp_ok($max, '>', 1, "$label: scaled to more than one instance under load");
+    my $want = $single ? 0 : 1;
+    my $t0 = time;
+    my $ok = $t->wait_for(sub { instances($re) == $want }, 15);
+    ok($ok, "$label: idle, the count drops to $want") or diag 'instances: ', join(' ', instances($re));
+    diag sprintf('%s: count reached %d after %.1f s idle', $label, $want, time - $t0);
+    return $ok;
+}
+
+# ======================================================= configuration 2
+$t->start_httpd(base_conf('-killInterval 1 -updateInterval 1 -multiThreshold 100 -minProcesses 0 '
+        . '-startDelay 1 -maxClassProcesses 3'));
+{
+    my $label = 'kill policy, -singleThreshold 0';
+    load_and_idle($label, 0);
+    my ($min, $max) = observe(3, sub { scalar instances(qr/\Q$resp\E/) });
+    is($min, 1, "$label: the last instance stays (3 s more idle)");
+    is($max, 1, "$label: and no other starts");
+}
+
+# ======================================================= configuration 3
+$t->start_httpd(base_conf('-killInterval 1 -updateInterval 1 -multiThreshold 100 -minProcesses 0 '
+        . '-singleThreshold 100 -startDelay 1 -maxClassProcesses 3'));
+{
+    my $label = 'kill policy, -singleThreshold 100';
+    load_and_idle($label, 1);
+    my ($r, $el) = timed_get('/dyn/respond.fcgi');
+    is($r->code, 200, "$label: the next request starts the app again") or diag $t->error_log;
+    is($r->content, "respond ok\n", "$label: and gets its answer");
+}
+
+# ======================================================= configuration 4
+$t->start_httpd(base_conf('-restart -restart-delay 1'));
+{
+    my $r = $t->get('/dyn/hello.fcgi');
+    is($r->code, 200, '-restart: app answers');
+    my @p = instances(qr/\Q$hello\E/);
+    is(scalar(@p), 1, '-restart: one instance');
+    SKIP: {
+        skip 'no instance to kill', 4 unless @p == 1;
+        kill 'KILL', $p[0];    # a child of this test's fcgix-pm
+        ok($t->wait_for(sub { !kill 0, $p[0] }, 5), '-restart: instance killed');
+        my $t0 = time;
+        my $new;
+        $t->wait_for(sub { my @q = grep { $_ != $p[0] } instances(qr/\Q$hello\E/); $new = $q[0] }, 10);
+        ok($new, '-restart: a new instance appears without any request')
+            or diag $t->error_log;
+        diag sprintf('-restart: replacement after %.1f s', time - $t0) if $new;
+        my $r2 = $t->get('/dyn/hello.fcgi');
+        is($r2->code, 200, '-restart: the replacement serves');
+        is_deeply([ instances(qr/\Q$hello\E/) ], [ $new // -1 ], '-restart: served by the replacement');
+    }
+}
+
+$t->done;
+done_testing;
