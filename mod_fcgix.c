@@ -71,47 +71,51 @@ static int is_nph(const char *filename)
 }
 
 /* A fastcgi-script file that no directive declares is a dynamic
- * application: the PM starts it on demand with FastCgiConfig's options. */
-static int fcgix_dynamic_app(request_rec *r, fcgix_app_t **out)
+ * application: the PM starts it on demand with FastCgiConfig's options.
+ * As the handler's target it needs Options ExecCGI; as an authorizer
+ * (named by the administrator in a directive) it does not. */
+static int dynamic_app(request_rec *r, const char *path,
+                       const apr_finfo_t *fi, int need_execcgi,
+                       fcgix_app_t **out)
 {
     fcgix_app_t *app;
     struct sockaddr_un *sun;
     const char *sock;
 
-    if (r->finfo.filetype != APR_REG) {
+    if (fi->filetype != APR_REG) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "%s: no such FastCGI application", r->filename);
+                      "%s: no such FastCGI application", path);
         return HTTP_NOT_FOUND;
     }
-    if (!(r->finfo.protection & APR_UEXECUTE)) {
+    if (!(fi->protection & APR_UEXECUTE)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "FCGIX0014: %s: not executable, cannot run it as a "
                       "dynamic FastCGI application",
-                      r->filename);
+                      path);
         return HTTP_FORBIDDEN;
     }
-    if (!(ap_allow_options(r) & OPT_EXECCGI)) {
+    if (need_execcgi && !(ap_allow_options(r) & OPT_EXECCGI)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "FCGIX0012: %s: dynamic FastCGI applications need "
                       "Options ExecCGI",
-                      r->filename);
+                      path);
         return HTTP_FORBIDDEN;
     }
-    if (strlen(r->filename) >= FCGIX_SB_PATH) {
+    if (strlen(path) >= FCGIX_SB_PATH) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "FCGIX0013: %s: path too long for a dynamic "
                       "application",
-                      r->filename);
+                      path);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     app = apr_pcalloc(r->pool, sizeof(*app));
-    app->path = r->filename;
+    app->path = apr_pstrdup(r->pool, path);
     app->directive = "FastCgiConfig";
     app->kind = FCGIX_APP_DYNAMIC;
     app->o = fcgix_globals->dynamic;
     fcgix_app_identity(r, app, &app->uid, &app->gid);
-    sock = fcgix_pm_dynamic_socket(r->pool, fcgix_globals->ipc_dir, app->path,
-                                   app->uid, app->gid);
+    sock = fcgix_pm_dynamic_socket(r->pool, fcgix_globals->ipc_dir,
+                                   app->path, app->uid, app->gid);
     sun = (struct sockaddr_un *)&app->addr;
     if (strlen(sock) >= sizeof(sun->sun_path)) {
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -122,6 +126,22 @@ static int fcgix_dynamic_app(request_rec *r, fcgix_app_t **out)
     app->addr_text = apr_pstrcat(r->pool, "unix:", sock, NULL);
     *out = app;
     return OK;
+}
+
+int fcgix_app_for(request_rec *r, const char *filename, fcgix_app_t **out)
+{
+    const char *rest = NULL;
+    apr_finfo_t fi;
+
+    *out = fcgix_app_lookup(filename, &rest);
+    if (*out && rest && *rest == '\0') {
+        return OK;
+    }
+    if (apr_stat(&fi, filename, APR_FINFO_TYPE | APR_FINFO_PROT, r->pool) !=
+        APR_SUCCESS) {
+        fi.filetype = APR_NOFILE;
+    }
+    return dynamic_app(r, filename, &fi, 0, out);
 }
 
 static int fcgix_handler(request_rec *r)
@@ -149,7 +169,7 @@ static int fcgix_handler(request_rec *r)
         }
     }
     if (app == NULL) {
-        int st = fcgix_dynamic_app(r, &app);
+        int st = dynamic_app(r, r->filename, &r->finfo, 1, &app);
         if (st != OK) {
             return st;
         }
@@ -165,13 +185,14 @@ static void fcgix_register_hooks(apr_pool_t *p)
     ap_hook_fixups(fcgix_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(fcgix_handler, NULL, NULL, APR_HOOK_MIDDLE);
     fcgix_status_register();
+    fcgix_auth_register();
 }
 
 AP_DECLARE_MODULE(fcgix) = {STANDARD20_MODULE_STUFF,
-                            NULL,       /* per-directory config creator */
-                            NULL,       /* dir config merger */
-                            NULL,       /* server config creator */
-                            NULL,       /* server config merger */
-                            fcgix_cmds, /* command table */
+                            fcgix_create_dir_conf, /* per-directory config */
+                            fcgix_merge_dir_conf,  /* its merger */
+                            NULL,                  /* server config */
+                            NULL,                  /* its merger */
+                            fcgix_cmds,            /* directives */
                             fcgix_register_hooks,
                             AP_MODULE_FLAG_NONE};

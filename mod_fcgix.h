@@ -115,4 +115,32 @@ void fcgix_status_register(void);
  * produces the response. Returns an httpd handler status. */
 int fcgix_respond(request_rec *r, const fcgix_app_t *app);
 
+/* An authorizer's answer. */
+#define FCGIX_AUTH_BODY_MAX 65536
+typedef struct {
+    int status;           /* the app's Status (200 when none) */
+    apr_table_t *headers; /* its other response headers */
+    char *body;           /* its body, first FCGIX_AUTH_BODY_MAX bytes */
+    apr_size_t body_len;
+} fcgix_auth_result_t;
+
+/* mod_fcgix_io.c: runs the request against app in the AUTHORIZER role
+ * (no body; extra_env added to the CGI environment). OK with *res filled,
+ * or the status of a failure (already logged): the caller fails closed. */
+int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
+                    const apr_table_t *extra_env, fcgix_auth_result_t *res);
+
+/* mod_fcgix.c: the application for filename (declared, or dynamic). */
+int fcgix_app_for(request_rec *r, const char *filename, fcgix_app_t **out);
+
+/* mod_fcgix_auth.c: the authorizer directives and hooks */
+enum { FCGIX_ROLE_AUTHN = 0, FCGIX_ROLE_AUTHZ = 1, FCGIX_ROLE_ACCESS = 2 };
+extern int fcgix_role_ids[3];
+void *fcgix_create_dir_conf(apr_pool_t *p, char *dir);
+void *fcgix_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+const char *fcgix_cmd_auth(cmd_parms *cmd, void *dcv, const char *file,
+                           const char *opt);
+const char *fcgix_cmd_authoritative(cmd_parms *cmd, void *dcv, int on);
+void fcgix_auth_register(void);
+
 #endif /* MOD_FCGIX_H */

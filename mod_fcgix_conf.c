@@ -569,7 +569,18 @@ static const char *cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
     return NULL;
 }
 
+#define AUTH_CMDS(name, role)                                                 \
+    AP_INIT_TAKE12(name, fcgix_cmd_auth, &fcgix_role_ids[role],               \
+                   ACCESS_CONF | OR_AUTHCFG,                                  \
+                   "filename [-compat]: a FastCGI app deciding this phase"),  \
+        AP_INIT_FLAG(name "Authoritative", fcgix_cmd_authoritative,           \
+                     &fcgix_role_ids[role], ACCESS_CONF | OR_AUTHCFG,         \
+                     "Off: when the app denies, other modules decide")
+
 const command_rec fcgix_cmds[] = {
+    AUTH_CMDS("FastCgiAuthenticator", FCGIX_ROLE_AUTHN),
+    AUTH_CMDS("FastCgiAuthorizer", FCGIX_ROLE_AUTHZ),
+    AUTH_CMDS("FastCgiAccessChecker", FCGIX_ROLE_ACCESS),
     AP_INIT_RAW_ARGS("FastCgiServer", cmd_server, NULL, RSRC_CONF,
                      "filename [option ...]: a static application"),
     AP_INIT_RAW_ARGS("FastCgiConfig", cmd_config, NULL, RSRC_CONF,

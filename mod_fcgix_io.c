@@ -88,6 +88,9 @@ typedef struct {
     apr_interval_time_t waited;
     int got_bytes;     /* something came from the app */
     int rang_overload; /* told the PM a request waited past -startDelay */
+    /* AUTHORIZER role: the response is collected here, not sent */
+    fcgix_auth_result_t *auth;
+    const apr_table_t *extra_env;
     /* the class in the scoreboard (managed and external apps) */
     volatile fcgix_sb_class_t *sbc;
     apr_time_t connected;
@@ -615,6 +618,10 @@ static void build_params(fcgix_req_t *q, int has_body)
     ap_add_cgi_vars(r);
     add_pass_headers(r, q->app);
     apr_table_unset(r->subprocess_env, "HTTP_PROXY"); /* httpoxy */
+    if (q->extra_env) {
+        r->subprocess_env = apr_table_overlay(r->pool, r->subprocess_env,
+                                              q->extra_env);
+    }
     if (q->spooled) { /* the app sees a plain body of known length */
         apr_table_setn(r->subprocess_env, "CONTENT_LENGTH",
                        apr_off_t_toa(r->pool, q->spool_len));
@@ -637,7 +644,10 @@ static void build_params(fcgix_req_t *q, int has_body)
             (nvlen ? FCGIX_REC_HEADER_LEN : 0) +
             (has_body ? 0 : FCGIX_REC_HEADER_LEN);
     out = apr_palloc(r->pool, total);
-    fcgix_rec_begin_request(out, REQ_ID, FCGIX_ROLE_RESPONDER, 0);
+    fcgix_rec_begin_request(out, REQ_ID,
+                            q->auth ? FCGIX_ROLE_AUTHORIZER
+                                    : FCGIX_ROLE_RESPONDER,
+                            0);
     q->olen = FCGIX_BEGIN_REQUEST_LEN;
     q->olen += fcgix_rec_wrap(out + q->olen, total - q->olen, FCGIX_T_PARAMS,
                               REQ_ID, nv, nvlen);
@@ -695,6 +705,30 @@ static int bad_response(fcgix_req_t *q, const char *tag_msg)
     return HTTP_BAD_GATEWAY;
 }
 
+/* AUTHORIZER role: the headers are the app's answer, not the response to
+ * the client; keep them (and the status) for the authorizer hooks. */
+static int auth_headers(fcgix_req_t *q)
+{
+    const unsigned char *n, *v;
+    size_t nl, vl, pos = 0;
+
+    q->auth->status = HTTP_OK;
+    q->auth->headers = apr_table_make(q->r->pool, 8);
+    while (fcgix_hdr_next(q->hbuf, q->hlen, &pos, &n, &nl, &v, &vl)) {
+        if (fcgix_hdr_name_is(n, nl, "Status")) {
+            q->auth->status = fcgix_hdr_status_code(v, vl);
+        }
+        else if (!fcgix_hdr_name_is(n, nl, "Content-Length") &&
+                 !fcgix_hdr_name_is(n, nl, "Transfer-Encoding")) {
+            apr_table_addn(q->auth->headers,
+                           apr_pstrmemdup(q->r->pool, (const char *)n, nl),
+                           apr_pstrmemdup(q->r->pool, (const char *)v, vl));
+        }
+    }
+    q->headers_done = 1;
+    return OK;
+}
+
 /* The header block is complete: check what httpd's scanner does not, then
  * let it set status, headers and conditional-request results. */
 static int headers_complete(fcgix_req_t *q)
@@ -714,6 +748,9 @@ static int headers_complete(fcgix_req_t *q)
                                    "code from 200 to 599 is required) from "
                                    "application");
         }
+    }
+    if (q->auth) {
+        return auth_headers(q);
     }
     sbuf[0] = '\0';
     rc = ap_scan_script_header_err_core_ex(r, sbuf, hdr_getter, &it,
@@ -799,6 +836,17 @@ static int on_stdout(fcgix_req_t *q, apr_bucket **whole, const char *buf,
         if (len == 0) {
             return OK;
         }
+    }
+    if (q->auth) { /* keep the first FCGIX_AUTH_BODY_MAX bytes */
+        apr_size_t room = FCGIX_AUTH_BODY_MAX - q->auth->body_len;
+        apr_size_t take = len < room ? len : room;
+        if (q->auth->body == NULL) {
+            q->auth->body = apr_palloc(q->r->pool, FCGIX_AUTH_BODY_MAX + 1);
+        }
+        memcpy(q->auth->body + q->auth->body_len, p, take);
+        q->auth->body_len += take;
+        q->auth->body[q->auth->body_len] = '\0';
+        return OK;
     }
     if (*whole == NULL) {
         *whole = apr_bucket_heap_create(buf, n, apr_bucket_free,
@@ -1110,6 +1158,9 @@ static int finish(fcgix_req_t *q, int st)
     if (st != OK) {
         return q->sent ? truncate_response(q) : st;
     }
+    if (q->auth) {
+        return OK; /* the authorizer hooks decide what the client sees */
+    }
     if (q->fin == FIN_REDIRECT) {
         r->method = "GET";
         r->method_number = M_GET;
@@ -1126,6 +1177,31 @@ static int finish(fcgix_req_t *q, int st)
     q->sent = 1;
     ap_pass_brigade(r->output_filters, q->obb);
     return OK;
+}
+
+int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
+                    const apr_table_t *extra_env, fcgix_auth_result_t *res)
+{
+    fcgix_req_t *q = apr_pcalloc(r->pool, sizeof(*q));
+    int st;
+
+    memset(res, 0, sizeof(*res));
+    q->r = r;
+    q->app = app;
+    q->fd = -1;
+    q->auth = res;
+    q->extra_env = extra_env;
+    apr_pool_cleanup_register(r->pool, q, close_app, apr_pool_cleanup_null);
+    fcgix_dec_init(&q->dec, REQ_ID);
+    fcgix_hdr_init(&q->hdr, (size_t)app->o.hdr_max_bytes,
+                   (size_t)app->o.hdr_max_lines, (size_t)app->o.hdr_max_line);
+    q->obb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    st = connect_app(q);
+    if (st == OK) {
+        build_params(q, 0); /* an authorizer gets no request body */
+        st = pump(q);
+    }
+    return finish(q, st);
 }
 
 int fcgix_respond(request_rec *r, const fcgix_app_t *app)
