@@ -74,9 +74,8 @@ static int is_nph(const char *filename)
  * application: the PM starts it on demand with FastCgiConfig's options.
  * As the handler's target it needs Options ExecCGI; as an authorizer
  * (named by the administrator in a directive) it does not. */
-static int dynamic_app(request_rec *r, const char *path,
-                       const apr_finfo_t *fi, int need_execcgi,
-                       fcgix_app_t **out)
+static int dynamic_app(request_rec *r, const char *path, const apr_finfo_t *fi,
+                       int need_execcgi, fcgix_app_t **out)
 {
     fcgix_app_t *app;
     struct sockaddr_un *sun;
@@ -114,8 +113,8 @@ static int dynamic_app(request_rec *r, const char *path,
     app->kind = FCGIX_APP_DYNAMIC;
     app->o = fcgix_globals->dynamic;
     fcgix_app_identity(r, app, &app->uid, &app->gid);
-    sock = fcgix_pm_dynamic_socket(r->pool, fcgix_globals->ipc_dir,
-                                   app->path, app->uid, app->gid);
+    sock = fcgix_pm_dynamic_socket(r->pool, fcgix_globals->ipc_dir, app->path,
+                                   app->uid, app->gid);
     sun = (struct sockaddr_un *)&app->addr;
     if (strlen(sock) >= sizeof(sun->sun_path)) {
         return HTTP_INTERNAL_SERVER_ERROR;

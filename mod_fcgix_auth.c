@@ -70,8 +70,8 @@ void *fcgix_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     int i;
 
     for (i = 0; i < N_ROLES; i++) {
-        const role_conf_t *from = add->role[i].path ? &add->role[i]
-                                                    : &base->role[i];
+        const role_conf_t *from =
+            add->role[i].path ? &add->role[i] : &base->role[i];
         c->role[i].path = from->path;
         c->role[i].compat = from->compat;
         c->role[i].authoritative = add->role[i].authoritative != -1
@@ -95,8 +95,7 @@ const char *fcgix_cmd_auth(cmd_parms *cmd, void *dcv, const char *file,
     dc->role[role].compat = 0;
     if (opt && strcasecmp(opt, "-compat") == 0) {
         dc->role[role].compat = 1;
-    }
-    else if (opt) {
+    } else if (opt) {
         return apr_psprintf(cmd->pool,
                             "%s %s: unknown option '%s' (only -compat)",
                             role_dir[role], dc->role[role].path, opt);
@@ -124,8 +123,7 @@ static int grant_env(void *data, const char *key, const char *val)
 
     if (strncasecmp(key, "Variable-", 9) == 0) {
         key += 9;
-    }
-    else if (rc->compat) {
+    } else if (rc->compat) {
         return 1;
     }
     if (*key) {
@@ -176,15 +174,13 @@ static int ask(request_rec *r, int role, const role_conf_t *rc,
                       "FCGIX0500: %s %s could not decide (status %d): "
                       "denying the request",
                       role_dir[role], rc->path, st);
-        return st == HTTP_SERVICE_UNAVAILABLE ? st
-                                              : HTTP_INTERNAL_SERVER_ERROR;
+        return st == HTTP_SERVICE_UNAVAILABLE ? st : HTTP_INTERNAL_SERVER_ERROR;
     }
     *granted = res->status == HTTP_OK;
     if (*granted) {
         const void *data[2] = {rc, r};
         apr_table_do(grant_env, (void *)data, res->headers, NULL);
-    }
-    else {
+    } else {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "%s %s denied %s (status %d)", role_dir[role], rc->path,
                       r->uri, res->status);

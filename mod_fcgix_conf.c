@@ -569,12 +569,12 @@ static const char *cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
     return NULL;
 }
 
-#define AUTH_CMDS(name, role)                                                 \
-    AP_INIT_TAKE12(name, fcgix_cmd_auth, &fcgix_role_ids[role],               \
-                   ACCESS_CONF | OR_AUTHCFG,                                  \
-                   "filename [-compat]: a FastCGI app deciding this phase"),  \
-        AP_INIT_FLAG(name "Authoritative", fcgix_cmd_authoritative,           \
-                     &fcgix_role_ids[role], ACCESS_CONF | OR_AUTHCFG,         \
+#define AUTH_CMDS(name, role)                                                  \
+    AP_INIT_TAKE12(name, fcgix_cmd_auth, &fcgix_role_ids[role],                \
+                   ACCESS_CONF | OR_AUTHCFG,                                   \
+                   "filename [-compat]: a FastCGI app deciding this phase"),   \
+        AP_INIT_FLAG(name "Authoritative", fcgix_cmd_authoritative,            \
+                     &fcgix_role_ids[role], ACCESS_CONF | OR_AUTHCFG,          \
                      "Off: when the app denies, other modules decide")
 
 const command_rec fcgix_cmds[] = {

@@ -268,6 +268,23 @@ static void take_counters(fcgix_req_t *q, apr_time_t t0)
     q->connected = apr_time_now();
 }
 
+/* A class with no process that keeps failing to start: its socket may
+ * accept, but nothing would answer before the back-off ends. Fail now. */
+static int backing_off(fcgix_req_t *q)
+{
+    volatile fcgix_sb_class_t *c = find_sb_class(q);
+
+    if (c && c->procs_running == 0 &&
+        c->backoff_until > apr_time_sec(apr_time_now())) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "FCGIX0115: %s: no process: it keeps failing to start "
+                      "and is backing off",
+                      q->app->path);
+        return 1;
+    }
+    return 0;
+}
+
 /* A managed application's socket may not be there yet (a dynamic app's
  * first request, a PM restarting): ask the PM for it and try again soon.
  * Returns 0 to retry, or the status to fail with. */
@@ -289,11 +306,7 @@ static int managed_wait(fcgix_req_t *q, apr_time_t t0, int *backoff_ms,
         fcgix_pm_ring(FCGIX_BELL_SPAWN, app->path, app->uid, app->gid);
         *next_ring = now + apr_time_from_sec(1);
     }
-    if (c && c->procs_running == 0 && c->backoff_until > apr_time_sec(now)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
-                      "FCGIX0115: %s: no process: it keeps failing to start "
-                      "and is backing off",
-                      app->path);
+    if (backing_off(q)) {
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (c == NULL && now - t0 > apr_time_from_sec(3)) {
@@ -370,6 +383,9 @@ static int connect_app(fcgix_req_t *q)
 
     apr_pool_cleanup_register(q->r->pool, q, release_counters,
                               apr_pool_cleanup_null);
+    if (app->kind != FCGIX_APP_EXTERNAL && backing_off(q)) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
     if ((st = open_socket(q)) != OK) {
         return st;
     }
@@ -619,8 +635,8 @@ static void build_params(fcgix_req_t *q, int has_body)
     add_pass_headers(r, q->app);
     apr_table_unset(r->subprocess_env, "HTTP_PROXY"); /* httpoxy */
     if (q->extra_env) {
-        r->subprocess_env = apr_table_overlay(r->pool, r->subprocess_env,
-                                              q->extra_env);
+        r->subprocess_env =
+            apr_table_overlay(r->pool, r->subprocess_env, q->extra_env);
     }
     if (q->spooled) { /* the app sees a plain body of known length */
         apr_table_setn(r->subprocess_env, "CONTENT_LENGTH",
@@ -644,10 +660,8 @@ static void build_params(fcgix_req_t *q, int has_body)
             (nvlen ? FCGIX_REC_HEADER_LEN : 0) +
             (has_body ? 0 : FCGIX_REC_HEADER_LEN);
     out = apr_palloc(r->pool, total);
-    fcgix_rec_begin_request(out, REQ_ID,
-                            q->auth ? FCGIX_ROLE_AUTHORIZER
-                                    : FCGIX_ROLE_RESPONDER,
-                            0);
+    fcgix_rec_begin_request(
+        out, REQ_ID, q->auth ? FCGIX_ROLE_AUTHORIZER : FCGIX_ROLE_RESPONDER, 0);
     q->olen = FCGIX_BEGIN_REQUEST_LEN;
     q->olen += fcgix_rec_wrap(out + q->olen, total - q->olen, FCGIX_T_PARAMS,
                               REQ_ID, nv, nvlen);
@@ -717,9 +731,8 @@ static int auth_headers(fcgix_req_t *q)
     while (fcgix_hdr_next(q->hbuf, q->hlen, &pos, &n, &nl, &v, &vl)) {
         if (fcgix_hdr_name_is(n, nl, "Status")) {
             q->auth->status = fcgix_hdr_status_code(v, vl);
-        }
-        else if (!fcgix_hdr_name_is(n, nl, "Content-Length") &&
-                 !fcgix_hdr_name_is(n, nl, "Transfer-Encoding")) {
+        } else if (!fcgix_hdr_name_is(n, nl, "Content-Length") &&
+                   !fcgix_hdr_name_is(n, nl, "Transfer-Encoding")) {
             apr_table_addn(q->auth->headers,
                            apr_pstrmemdup(q->r->pool, (const char *)n, nl),
                            apr_pstrmemdup(q->r->pool, (const char *)v, vl));
@@ -983,8 +996,7 @@ static int wait_app(fcgix_req_t *q)
             fcgix_pm_ring(FCGIX_BELL_OVERLOADED, q->app->path, q->app->uid,
                           q->app->gid);
             q->rang_overload = 1;
-        }
-        else if (due < wait) {
+        } else if (due < wait) {
             wait = due;
             ring = 1;
         }
@@ -1139,6 +1151,10 @@ static int finish(fcgix_req_t *q, int st)
 
     if (st == OK && q->ended) {
         st = check_trailing(q);
+    }
+    if (st == OK && q->ended && q->sbc) {
+        /* the PM's proof that a process served (see pm_policy.h) */
+        apr_atomic_inc32(&q->sbc->completed);
     }
     close_app(q);
     if (q->rbuf) {

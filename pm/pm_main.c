@@ -50,8 +50,9 @@ typedef struct {
 
 typedef struct {
     apr_time_t started;
-    apr_uint32_t requests_at_start;
-    int killed; /* we asked it to stop */
+    apr_uint32_t requests_at_start; /* class's completed count then */
+    int killed;                     /* we asked it to stop */
+    int shared; /* another process of its class ran during its life */
 } pm_proc_t;
 
 static fcgix_sb_t *sb;
@@ -152,6 +153,7 @@ static int class_new(apr_uint32_t kind, const char *path, apr_uint32_t uid,
     apr_atomic_set32(&sb->classes[idx].failures, 0);
     apr_atomic_set32(&sb->classes[idx].conn_wait_ms, 0);
     apr_atomic_set32(&sb->classes[idx].busy_ms, 0);
+    apr_atomic_set32(&sb->classes[idx].completed, 0);
     apr_cpystrn(c->path, path, sizeof(c->path));
     apr_cpystrn(c->addr, addr, sizeof(c->addr));
     c->state = FCGIX_CLASS_ACTIVE;
@@ -346,8 +348,18 @@ static int spawn_one(int idx)
     P[p].pid = (apr_uint32_t)pid;
     P[p].started = now_sec();
     prx[p].started = apr_time_now();
-    prx[p].requests_at_start = apr_atomic_read32(&sb->classes[idx].requests);
+    prx[p].requests_at_start = apr_atomic_read32(&sb->classes[idx].completed);
     prx[p].killed = 0;
+    prx[p].shared = c->procs_running > 0;
+    if (prx[p].shared) { /* and its siblings are no longer alone */
+        int q;
+        for (q = 0; q < FCGIX_SB_PROCS; q++) {
+            if (P[q].state != FCGIX_PROC_FREE &&
+                P[q].class_idx == (apr_uint32_t)idx) {
+                prx[q].shared = 1;
+            }
+        }
+    }
     P[p].state = FCGIX_PROC_RUNNING;
     c->procs_running++;
     return 0;
@@ -407,8 +419,9 @@ static void on_exit_proc(int p, int status, apr_time_t now)
     }
     served =
         fcgix_policy_served(clean, lived,
-                            apr_atomic_read32(&sb->classes[idx].requests) !=
-                                prx[p].requests_at_start);
+                            apr_atomic_read32(&sb->classes[idx].completed) !=
+                                prx[p].requests_at_start,
+                            !prx[p].shared);
     if (c->kind == FCGIX_KIND_DYNAMIC && !cur->dyn.restart &&
         c->procs_running == 0) {
         pmlog("FCGIX0412: %s (pid %ld) ended (%s %d); its next request "
@@ -424,10 +437,10 @@ static void on_exit_proc(int p, int status, apr_time_t now)
                                                  : k->def->restart_delay),
                                        k->failures, served);
     c->restarts++;
-    c->backoff_until = now_sec() + (apr_uint32_t)delay;
-    if (k->next_start < now + apr_time_from_sec(delay)) {
-        k->next_start = now + apr_time_from_sec(delay);
-    }
+    c->backoff_until = delay ? now_sec() + (apr_uint32_t)delay : 0;
+    /* -init-start-delay spaces the first starts only: a replacement waits
+     * for its back-off and nothing else. */
+    k->next_start = now + apr_time_from_sec(delay);
     if (WIFSIGNALED(status)) {
         pmlog("FCGIX0410: %s (pid %ld) was killed by signal %d; restarting "
               "in %d s",

@@ -84,13 +84,15 @@ int fcgix_policy_may_spawn(const fcgix_dyn_policy_t *p, unsigned class_procs,
            (long long)total < p->max_total;
 }
 
-int fcgix_policy_served(int exited_clean, long lived_ms, int requests_advanced)
+int fcgix_policy_served(int exited_clean, long lived_ms, int requests_advanced,
+                        int alone)
 {
-    /* The request counter is the proof of service; the exit status or
-     * the lifetime rules out a process that crashed right after its
-     * first accept. */
-    return (exited_clean || lived_ms >= SERVED_MIN_LIFE_MS) &&
-           requests_advanced;
+    /* The request counter is the proof of service. With siblings it may
+     * have been theirs: the exit status or the lifetime then rules out a
+     * process that crashed right after its first accept. Alone, the
+     * requests were its own. */
+    return requests_advanced &&
+           (alone || exited_clean || lived_ms >= SERVED_MIN_LIFE_MS);
 }
 
 int fcgix_policy_restart_delay(int restart_delay, unsigned failures, int served)

@@ -50,10 +50,12 @@ int fcgix_policy_should_kill(const fcgix_dyn_policy_t *p, double load_pct,
 int fcgix_policy_may_spawn(const fcgix_dyn_policy_t *p, unsigned class_procs,
                            unsigned total);
 
-/* Whether a process that ended had served: it exited with status 0 or
- * lived at least one second, and the class's request counter advanced
- * while it was alive. */
-int fcgix_policy_served(int exited_clean, long lived_ms, int requests_advanced);
+/* Whether a process that ended had served: the class's request counter
+ * advanced while it was alive, and either it was the class's only process
+ * all that time (the requests were its own), or it exited with status 0,
+ * or it lived at least one second. */
+int fcgix_policy_served(int exited_clean, long lived_ms, int requests_advanced,
+                        int alone);
 
 /* Seconds to wait before replacing a process that ended. A process that
  * served is replaced at once (0). One that ended without serving waits

@@ -64,6 +64,7 @@ typedef struct {
     volatile apr_uint32_t failures;     /* requests that got no answer */
     volatile apr_uint32_t conn_wait_ms; /* time spent waiting to connect */
     volatile apr_uint32_t busy_ms;      /* time connected (load factor) */
+    volatile apr_uint32_t completed;    /* requests the app answered whole */
 } fcgix_sb_class_t;
 
 typedef struct {

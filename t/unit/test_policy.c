@@ -370,39 +370,47 @@ START_TEST(test_served_table)
     static const struct {
         int clean;
         long lived_ms;
-        int advanced, want;
+        int advanced, alone, want;
     } t[] = {
         /* The counter did not advance: never served. */
-        {1, 0, 0, 0},
-        {1, 60000, 0, 0},
-        {0, 60000, 0, 0},
-        {0, LONG_MAX, 0, 0},
+        {1, 0, 0, 0, 0},
+        {1, 60000, 0, 0, 0},
+        {0, 60000, 0, 0, 0},
+        {0, LONG_MAX, 0, 0, 0},
+        {0, 0, 0, 1, 0},
         /* Clean exit and the counter advanced: served, however short. */
-        {1, 0, 1, 1},
-        {1, 1, 1, 1},
-        {1, -5, 1, 1},
-        /* Unclean exit: needs at least one second, exactly at / below /
-         * above. */
-        {0, 999, 1, 0},
-        {0, 1000, 1, 1},
-        {0, 1001, 1, 1},
-        {0, 0, 1, 0},
-        {0, -1000, 1, 0},
-        {0, LONG_MIN, 1, 0},
-        {0, LONG_MAX, 1, 1},
+        {1, 0, 1, 0, 1},
+        {1, 1, 1, 0, 1},
+        {1, -5, 1, 0, 1},
+        /* Unclean exit with siblings: needs at least one second, exactly
+         * at / below / above. */
+        {0, 999, 1, 0, 0},
+        {0, 1000, 1, 0, 1},
+        {0, 1001, 1, 0, 1},
+        {0, 0, 1, 0, 0},
+        {0, -1000, 1, 0, 0},
+        {0, LONG_MIN, 1, 0, 0},
+        {0, LONG_MAX, 1, 0, 1},
+        /* Alone all its life: the requests were its own, however short. */
+        {0, 0, 1, 1, 1},
+        {0, 999, 1, 1, 1},
+        {0, LONG_MIN, 1, 1, 1},
         /* Flags are truth values: any non-zero counts. */
-        {2, 0, 1, 1},
-        {-1, 0, 7, 1},
-        {0, 5000, -1, 1},
+        {2, 0, 1, 0, 1},
+        {-1, 0, 7, 0, 1},
+        {0, 5000, -1, 0, 1},
+        {0, 0, 3, -2, 1},
     };
     size_t i;
 
     for (i = 0; i < N_ROWS(t); i++) {
-        int got = fcgix_policy_served(t[i].clean, t[i].lived_ms, t[i].advanced);
+        int got = fcgix_policy_served(t[i].clean, t[i].lived_ms, t[i].advanced,
+                                      t[i].alone);
 
         ck_assert_msg(got == t[i].want,
-                      "row %zu: served(%d, %ld, %d) = %d, want %d", i,
-                      t[i].clean, t[i].lived_ms, t[i].advanced, got, t[i].want);
+                      "row %zu: served(%d, %ld, %d, %d) = %d, want %d", i,
+                      t[i].clean, t[i].lived_ms, t[i].advanced, t[i].alone, got,
+                      t[i].want);
     }
 }
 END_TEST

@@ -1,0 +1,805 @@
+#!/usr/bin/env bash
+# bench/pm.sh - benchmark of mod_fcgix's process manager against mod_fcgid
+# (and mod_proxy_fcgi in front of spawn-fcgi).
+#
+# Not part of the test suite. See bench/PM.md for what it measures.
+#
+#   bash bench/pm.sh                        # all three sections, about 6 minutes
+#   PM_DURATION=30 bash bench/pm.sh         # longer wrk runs
+#   PM_SECTIONS=cold bash bench/pm.sh       # only the cold-start section
+#
+# Environment (all optional):
+#   PM_SECTIONS        sections to run                    ("throughput cold graceful")
+#   PM_DURATION        seconds per throughput wrk run     (10)
+#   PM_WARMUP          seconds of unrecorded wrk before each measured run (2)
+#   PM_CONNS           wrk connections for throughput     (64)
+#   PM_PROCS           processes per static app (N)       (4)
+#   PM_BIG_SIZE        body size of the large response     (102400)
+#   PM_FRONTENDS       throughput legs        ("fcgix fcgid proxy_unix proxy_tcp")
+#   PM_COLD_RUNS       cold starts per module and variant  (10)
+#   PM_GRACEFULS       graceful restarts under load        (10)
+#   PM_GRACEFUL_INTERVAL seconds between two gracefuls     (1)
+#   PM_GRACEFUL_CLIENTS  concurrent clients, keep-alive off (4)
+#   PM_GRACEFUL_FRONTENDS modules put through the restarts ("fcgix fcgid")
+#   PM_WAIT_QUIET      seconds to wait for an idle CPU before starting (120)
+#   PM_APPS_DIR        where hello and respond are        (t/apps/bin)
+#   FCGIX_SO           module to load                     (build/mod_fcgix.so)
+#   PM_RESULTS         results file      (bench/results-pm-YYYY-MM-DD-HHMMSS.txt)
+#   PM_NO_BUILD        1 = do not run make
+#   PM_KEEP            1 = keep the temporary directory (configs, logs)
+set -u -o pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SECTIONS=${PM_SECTIONS-"throughput cold graceful"}
+DURATION=${PM_DURATION:-10}
+WARMUP=${PM_WARMUP:-2}
+CONNS=${PM_CONNS:-64}
+PROCS=${PM_PROCS:-4}
+BIG_SIZE=${PM_BIG_SIZE:-102400}
+FRONTENDS=${PM_FRONTENDS-"fcgix fcgid proxy_unix proxy_tcp"}
+COLD_RUNS=${PM_COLD_RUNS:-10}
+GRACEFULS=${PM_GRACEFULS:-10}
+GRACEFUL_INTERVAL=${PM_GRACEFUL_INTERVAL:-1}
+GRACEFUL_CLIENTS=${PM_GRACEFUL_CLIENTS:-4}
+GRACEFUL_FRONTENDS=${PM_GRACEFUL_FRONTENDS-"fcgix fcgid"}
+WAIT_QUIET=${PM_WAIT_QUIET:-120}
+APPS_DIR=${PM_APPS_DIR:-$REPO/t/apps/bin}
+FCGIX_SO=${FCGIX_SO:-$REPO/build/mod_fcgix.so}
+RESULTS=${PM_RESULTS:-$REPO/bench/results-pm-$(date +%Y-%m-%d-%H%M%S).txt}
+MODDIR=$(apxs -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
+
+for s in $SECTIONS; do
+    case $s in throughput | cold | graceful) ;;
+    *) echo "unknown section '$s' (throughput cold graceful)" >&2; exit 2 ;; esac
+done
+for fe in $FRONTENDS; do
+    case $fe in fcgix | fcgid | proxy_unix | proxy_tcp) ;;
+    *) echo "unknown front end '$fe' (fcgix fcgid proxy_unix proxy_tcp)" >&2; exit 2 ;; esac
+done
+for fe in $GRACEFUL_FRONTENDS; do
+    case $fe in fcgix | fcgid) ;;
+    *) echo "unknown graceful front end '$fe' (fcgix fcgid)" >&2; exit 2 ;; esac
+done
+for v in DURATION WARMUP CONNS PROCS BIG_SIZE COLD_RUNS GRACEFULS GRACEFUL_INTERVAL GRACEFUL_CLIENTS WAIT_QUIET; do
+    [[ ${!v} =~ ^[0-9]+$ ]] || { echo "PM_$v must be a non-negative integer" >&2; exit 2; }
+done
+[ "$PROCS" -ge 1 ] && [ "$CONNS" -ge 1 ] && [ "$DURATION" -ge 1 ] || { echo "PM_PROCS, PM_CONNS, PM_DURATION must be >= 1" >&2; exit 2; }
+
+# ------------------------------------------------------------------ helpers
+note() { printf '[pm] %s\n' "$*" >&2; }
+die() { note "FATAL: $*"; exit 1; }
+out() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
+
+TMP=""
+FINISHED=0
+HTTPD_CONF=""
+HTTPD_PID=""
+POOL_PIDS=()     # pool reapers (perl), one per spawn-fcgi pool
+WRK_PID=""       # background wrk of the graceful test
+
+# pid -> every descendant pid (one ps snapshot)
+descendants_of() {
+    ps -e -o pid=,ppid= | awk -v root="$1" '
+        { kids[$2] = kids[$2] " " $1 }
+        END {
+            n = 1; q[1] = root
+            for (i = 1; i <= n; i++) {
+                m = split(kids[q[i]], k, " ")
+                for (j = 1; j <= m; j++) { q[++n] = k[j]; print k[j] }
+            }
+        }'
+}
+
+# processes whose executable is $1 (a path under $TMP, so only ours)
+pids_by_exe() {
+    local p
+    for p in /proc/[0-9]*; do
+        [ "$(readlink "$p/exe" 2>/dev/null)" = "$1" ] && echo "${p#/proc/}"
+    done
+}
+
+stop_httpd() {
+    [ -n "$HTTPD_CONF" ] || return 0
+    local pid=$HTTPD_PID desc p i left
+    [ -z "$pid" ] && [ -s "$TMP/httpd.pid" ] && pid=$(cat "$TMP/httpd.pid")
+    # everything this httpd started (children, fcgix-pm / fcgid PM, apps)
+    desc=""
+    [ -n "$pid" ] && desc=$(descendants_of "$pid")
+    apache2 -f "$HTTPD_CONF" -k stop >/dev/null 2>&1
+    if [ -n "$pid" ]; then
+        for i in $(seq 1 300); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            note "httpd $pid did not stop in 30 s; SIGKILL to it and its descendants"
+            kill -KILL "$pid" $desc 2>/dev/null
+        fi
+    fi
+    # processes of this httpd that outlive it (apps, process managers)
+    for i in $(seq 1 100); do
+        left=""
+        for p in $desc; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
+        [ -z "$left" ] && break
+        sleep 0.1
+    done
+    if [ -n "$left" ]; then
+        note "left behind by httpd $pid after 10 s:$left ($(ps -o comm= -p "${left// /,}" 2>/dev/null | paste -sd,)); SIGKILL"
+        STRAGGLERS+=("$CUR_LEG:$left")
+        kill -KILL $left 2>/dev/null
+    fi
+    HTTPD_CONF=""
+    HTTPD_PID=""
+}
+
+stop_pools() {
+    local p i
+    for p in "${POOL_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "${POOL_PIDS[@]}"; do
+        for i in $(seq 1 100); do
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$p" 2>/dev/null; then
+            note "pool reaper $p did not exit; SIGKILL to it and its children"
+            kill -KILL "$p" $(descendants_of "$p") 2>/dev/null
+        fi
+        wait "$p" 2>/dev/null
+    done
+    POOL_PIDS=()
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [ "$FINISHED" != 1 ] && [ -n "$RESULTS" ] && [ -s "$RESULTS" ]; then
+        printf '\n!! run did not finish (exit status %s): figures above are partial\n' "$rc" >>"$RESULTS"
+    fi
+    if [ -n "$WRK_PID" ]; then kill -TERM "$WRK_PID" 2>/dev/null; wait "$WRK_PID" 2>/dev/null; fi
+    stop_httpd
+    stop_pools
+    if [ -n "$TMP" ] && [ -d "$TMP" ]; then
+        if [ "${PM_KEEP:-0}" = 1 ]; then note "kept $TMP"; else rm -rf "$TMP"; fi
+    fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() {
+    perl -MIO::Socket::INET -e \
+        'my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1, ReuseAddr => 1) or die "$!\n"; print $s->sockport, "\n";'
+}
+
+wait_port() { # host port seconds
+    perl -MIO::Socket::INET -MTime::HiRes=sleep -e '
+        my ($h, $p, $t) = @ARGV;
+        for (1 .. $t * 20) { exit 0 if IO::Socket::INET->new(PeerAddr => $h, PeerPort => $p); sleep 0.05 }
+        exit 1;' "$1" "$2" "$3"
+}
+
+# percentage of CPU time not idle over $1 seconds (all cpus)
+cpu_busy() {
+    local a b
+    a=$(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+    sleep "${1:-1}"
+    b=$(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); t = y[1] - x[1]; i = y[2] - x[2];
+        if (t <= 0) print 0; else printf "%.0f", 100 * (t - i) / t }'
+}
+
+load_note() { printf 'load avg %s, cpu busy %s%% (1 s sample)' "$(cut -d' ' -f1-3 /proc/loadavg)" "$(cpu_busy 1)"; }
+
+ratio() { # a b -> a/b with 2 decimals, or -
+    awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'
+}
+
+# ------------------------------------------------------------------ build
+if [ "${PM_NO_BUILD:-0}" != 1 ]; then
+    note "building mod_fcgix and the test apps (make -f Makefile.apxs; make -f Makefile.apxs apps)"
+    make -s -C "$REPO" -f Makefile.apxs >&2 || die "module build failed"
+    make -s -C "$REPO" -f Makefile.apxs apps >&2 || die "app build failed"
+fi
+[ -f "$FCGIX_SO" ] || die "$FCGIX_SO missing (build it or set FCGIX_SO)"
+for a in hello respond; do
+    [ -x "$APPS_DIR/$a" ] || die "$APPS_DIR/$a missing (make -f Makefile.apxs apps, or set PM_APPS_DIR)"
+done
+for c in wrk curl perl apache2 spawn-fcgi; do command -v $c >/dev/null || die "$c not installed"; done
+for m in mod_mpm_event mod_authz_core mod_mime mod_fcgid mod_proxy mod_proxy_fcgi; do
+    [ -f "$MODDIR/$m.so" ] || die "$MODDIR/$m.so missing"
+done
+
+# ------------------------------------------------------------------ temp dir
+TMP=$(mktemp -d /tmp/fcgix-pm-bench.XXXXXX) || die "mktemp failed"
+chmod 755 "$TMP"
+DOC=$TMP/htdocs
+mkdir -p "$DOC/dyn" "$TMP/apps" "$TMP/sock" "$TMP/run" "$TMP/fcgid" "$TMP/fcgix-ipc" "$TMP/logs" "$TMP/pools"
+for a in hello respond; do
+    cp "$APPS_DIR/$a" "$TMP/apps/$a"        # run by spawn-fcgi
+    cp "$APPS_DIR/$a" "$DOC/$a.fcgi"        # run by mod_fcgix / mod_fcgid
+    chmod 755 "$TMP/apps/$a" "$DOC/$a.fcgi"
+done
+echo ok >"$DOC/ok.txt"
+chmod -R a+rX "$DOC" "$TMP/apps"
+
+RUN_USER=""
+if [ "$(id -u)" = 0 ]; then
+    RUN_USER=www-data
+    id "$RUN_USER" >/dev/null 2>&1 || die "user www-data missing"
+    chown "$RUN_USER:$RUN_USER" "$TMP/fcgid" "$TMP/fcgix-ipc" "$TMP/run" "$TMP/sock"
+fi
+chmod 700 "$TMP/fcgix-ipc"
+
+# A pool of spawn-fcgi processes that the script can stop through one PID.
+# spawn-fcgi -F N forks N daemons and exits; this wrapper makes itself a
+# child subreaper first, so the daemons become its children (not init's, which
+# may not reap them here), and on SIGTERM it TERMs them (KILL after 3 s).
+cat >"$TMP/pool.pl" <<'PERL'
+use strict;
+use warnings;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+my ($ready, $pidfile, @cmd) = @ARGV;
+# prctl(PR_SET_CHILD_SUBREAPER = 36, 1); x86_64 SYS_prctl = 157, from syscall.ph if present
+my $nr = eval { require 'syscall.ph'; &SYS_prctl } // 157;
+syscall($nr, 36, 1, 0, 0, 0) == 0 or die "pool: prctl(PR_SET_CHILD_SUBREAPER): $!\n";
+my $term = 0;
+$SIG{TERM} = $SIG{INT} = sub { $term = 1 };
+my $pid = fork // die "pool: fork: $!\n";
+if (!$pid) { exec @cmd or POSIX::_exit(127) }
+waitpid($pid, 0);
+my $rc = $?;
+my %live;
+if (open my $fh, '<', $pidfile) { for (<$fh>) { $live{$1} = 1 if /^(\d+)/ } }
+sub reap { while ((my $w = waitpid(-1, WNOHANG)) > 0) { delete $live{$w} } }
+if ($rc == 0 && %live) {
+    open my $r, '>', $ready or die; close $r;
+    while (!$term) { reap(); last unless %live; sleep 0.2 }
+} else {
+    warn "pool: spawn-fcgi failed (status $rc)\n";
+}
+reap();
+kill 'TERM', keys %live;
+my $end = time + 3;
+while (%live && time < $end) { reap(); sleep 0.05 }
+kill 'KILL', keys %live;
+while (waitpid(-1, 0) > 0) { }
+exit($rc == 0 ? 0 : 1);
+PERL
+
+start_pool() { # name transport app -> sets POOL_ADDR
+    local name=$1 transport=$2 app=$3 args=() port
+    args=(-F "$PROCS" -P "$TMP/pools/$name.pid")
+    [ -n "$RUN_USER" ] && args+=(-u "$RUN_USER" -g "$RUN_USER")
+    if [ "$transport" = tcp ]; then
+        port=$(free_port) || die "no free port"
+        args+=(-a 127.0.0.1 -p "$port")
+        POOL_ADDR=127.0.0.1:$port
+    else
+        args+=(-s "$TMP/sock/$name.sock" -M 0600)
+        [ -n "$RUN_USER" ] && args+=(-U "$RUN_USER" -G "$RUN_USER")
+        POOL_ADDR=$TMP/sock/$name.sock
+    fi
+    rm -f "$TMP/pools/$name.ready" "$TMP/pools/$name.pid"
+    perl "$TMP/pool.pl" "$TMP/pools/$name.ready" "$TMP/pools/$name.pid" \
+        spawn-fcgi "${args[@]}" -- "$TMP/apps/$app" >>"$TMP/logs/pool-$name.log" 2>&1 &
+    POOL_PIDS+=($!)
+    local i
+    for i in $(seq 1 200); do
+        [ -e "$TMP/pools/$name.ready" ] && return 0
+        kill -0 "${POOL_PIDS[-1]}" 2>/dev/null || break
+        sleep 0.05
+    done
+    note "pool $name did not come up:"; cat "$TMP/logs/pool-$name.log" >&2
+    return 1
+}
+
+# ------------------------------------------------------------------ httpd
+HTTP_PORT=""
+CUR_LEG=""
+STRAGGLERS=()
+
+# gen_conf kind fe conf
+#   kind: static (FastCgiServer / fcgid class / proxy to a pool, hello and respond)
+#         dynamic (AddHandler on $DOC/dyn, module defaults)
+gen_conf() {
+    local kind=$1 fe=$2 conf=$3
+    {
+        cat <<EOF
+ServerRoot "$TMP"
+ServerName 127.0.0.1
+Listen 127.0.0.1:$HTTP_PORT
+PidFile "$TMP/httpd.pid"
+DefaultRuntimeDir "$TMP/run"
+Mutex file:$TMP/run default
+ErrorLog "$TMP/logs/error-$CUR_LEG.log"
+LogLevel warn
+LoadModule mpm_event_module $MODDIR/mod_mpm_event.so
+LoadModule authz_core_module $MODDIR/mod_authz_core.so
+LoadModule mime_module $MODDIR/mod_mime.so
+TypesConfig /dev/null
+EOF
+        [ -n "$RUN_USER" ] && printf 'User %s\nGroup %s\n' "$RUN_USER" "$RUN_USER"
+        # Two children x 64 threads serve; ServerLimit leaves scoreboard room
+        # for children that finish their requests after a graceful restart.
+        cat <<EOF
+ServerLimit 8
+StartServers 2
+ThreadsPerChild 64
+MaxRequestWorkers 128
+MinSpareThreads 64
+MaxSpareThreads 256
+MaxConnectionsPerChild 0
+KeepAlive On
+MaxKeepAliveRequests 0
+KeepAliveTimeout 30
+Timeout 120
+DocumentRoot "$DOC"
+<Directory />
+    AllowOverride None
+    Require all granted
+</Directory>
+EOF
+        case $kind,$fe in
+        static,fcgix)
+            cat <<EOF
+LoadModule fcgix_module $FCGIX_SO
+FastCgiIpcDir "$TMP/fcgix-ipc"
+FastCgiServer "$DOC/hello.fcgi" -processes $PROCS
+FastCgiServer "$DOC/respond.fcgi" -processes $PROCS
+EOF
+            ;;
+        static,fcgid)
+            cat <<EOF
+LoadModule fcgid_module $MODDIR/mod_fcgid.so
+FcgidIPCDir "$TMP/fcgid"
+FcgidProcessTableFile "$TMP/fcgid/shm"
+FcgidMaxProcesses $((PROCS * 2))
+FcgidMaxProcessesPerClass $PROCS
+FcgidMinProcessesPerClass $PROCS
+FcgidMaxRequestsPerProcess 0
+FcgidIdleTimeout 600
+FcgidProcessLifeTime 3600
+<Files "*.fcgi">
+    SetHandler fcgid-script
+    Options +ExecCGI
+</Files>
+EOF
+            ;;
+        static,proxy_unix | static,proxy_tcp)
+            cat <<EOF
+LoadModule proxy_module $MODDIR/mod_proxy.so
+LoadModule proxy_fcgi_module $MODDIR/mod_proxy_fcgi.so
+EOF
+            local app var
+            for app in hello respond; do
+                var="ADDR_$app"
+                if [ "$fe" = proxy_tcp ]; then
+                    printf '<Location "/%s.fcgi">\n    SetHandler "proxy:fcgi://%s"\n</Location>\n' "$app" "${!var}"
+                else
+                    printf '<Location "/%s.fcgi">\n    SetHandler "proxy:unix:%s|fcgi://%s"\n</Location>\n' "$app" "${!var}" "$app"
+                fi
+            done
+            ;;
+        dynamic,fcgix)
+            cat <<EOF
+LoadModule fcgix_module $FCGIX_SO
+FastCgiIpcDir "$TMP/fcgix-ipc"
+<Directory "$DOC/dyn">
+    Options +ExecCGI
+    AddHandler fastcgi-script .fcgi
+</Directory>
+EOF
+            ;;
+        dynamic,fcgid)
+            cat <<EOF
+LoadModule fcgid_module $MODDIR/mod_fcgid.so
+FcgidIPCDir "$TMP/fcgid"
+FcgidProcessTableFile "$TMP/fcgid/shm"
+<Directory "$DOC/dyn">
+    Options +ExecCGI
+    AddHandler fcgid-script .fcgi
+</Directory>
+EOF
+            ;;
+        esac
+    } >"$conf"
+}
+
+start_httpd() { # kind fe leg-name
+    local kind=$1 fe=$2
+    CUR_LEG=$3
+    HTTP_PORT=$(free_port) || die "no free port"
+    local conf="$TMP/httpd-$CUR_LEG.conf"
+    gen_conf "$kind" "$fe" "$conf"
+    if ! apache2 -t -f "$conf" >"$TMP/logs/configtest-$CUR_LEG.log" 2>&1; then
+        note "config test failed for $CUR_LEG:"; cat "$TMP/logs/configtest-$CUR_LEG.log" >&2
+        return 1
+    fi
+    rm -f "$TMP/httpd.pid"
+    HTTPD_CONF=$conf
+    apache2 -f "$conf" -k start >"$TMP/logs/start-$CUR_LEG.log" 2>&1 || {
+        note "apache2 failed to start for $CUR_LEG"; cat "$TMP/logs/start-$CUR_LEG.log" >&2; stop_httpd; return 1
+    }
+    local i
+    for i in $(seq 1 200); do [ -s "$TMP/httpd.pid" ] && break; sleep 0.05; done
+    HTTPD_PID=$(cat "$TMP/httpd.pid" 2>/dev/null)
+    if [ -z "$HTTPD_PID" ] || ! wait_port 127.0.0.1 "$HTTP_PORT" 10; then
+        note "apache2 did not come up for $CUR_LEG"; tail -20 "$TMP/logs/error-$CUR_LEG.log" >&2; stop_httpd; return 1
+    fi
+    # serving: a static file answers
+    for i in $(seq 1 100); do
+        [ "$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/ok.txt")" = 200 ] && return 0
+        sleep 0.05
+    done
+    note "apache2 does not serve /ok.txt for $CUR_LEG"; stop_httpd; return 1
+}
+
+url_for() { # app
+    case $1 in
+    hello) echo "http://127.0.0.1:$HTTP_PORT/hello.fcgi" ;;
+    big) echo "http://127.0.0.1:$HTTP_PORT/respond.fcgi?size=$BIG_SIZE" ;;
+    esac
+}
+
+check_url() { # app -> 0 if 200 and the expected body size
+    local url res code size
+    url=$(url_for "$1")
+    res=$(curl -sS -o /dev/null -m 30 -w '%{http_code} %{size_download}' "$url" 2>&1)
+    code=${res%% *}; size=${res##* }
+    if [ "$code" != 200 ]; then note "$url -> $res"; return 1; fi
+    if [ "$1" = big ] && [ "$size" != "$BIG_SIZE" ]; then note "$url -> $size bytes, want $BIG_SIZE"; return 1; fi
+    if [ "$1" = hello ] && [ "$size" != 13 ]; then note "$url -> $size bytes, want 13"; return 1; fi
+    return 0
+}
+
+app_exe() { # fe app -> path of the executable serving it
+    local f=hello; [ "$2" = big ] && f=respond
+    case $1 in proxy_*) echo "$TMP/apps/$f" ;; *) echo "$DOC/$f.fcgi" ;; esac
+}
+
+count_procs() { pids_by_exe "$1" | wc -l; }
+
+# wait until the app has PROCS processes; for mod_fcgid, load it until it
+# spawned them (it starts processes on demand only)
+bring_up() { # fe app
+    local exe n i
+    exe=$(app_exe "$1" "$2")
+    for i in $(seq 1 60); do
+        n=$(count_procs "$exe")
+        [ "$n" -ge "$PROCS" ] && return 0
+        if [ "$1" = fcgid ]; then
+            wrk -t 2 -c "$CONNS" -d 1s --timeout 10s "$(url_for "$2")" >/dev/null 2>&1
+        else
+            sleep 0.5
+        fi
+    done
+    note "$1 $2: only $n of $PROCS processes after waiting"
+    return 1
+}
+
+# ------------------------------------------------------------------ wrk
+declare -A RPS ERR LAT NPROC
+WRK_DETAIL=()
+
+parse_wrk() { # log -> "rps errs p50/p99 requests max-latency"
+    awk '
+        /^Requests\/sec:/ { rps = $2 }
+        $1 == "Latency" && NF >= 4 { max = $4 }
+        /requests in/ { reqs = $1 }
+        $1 == "50%" { p50 = $2 } $1 == "99%" { p99 = $2 }
+        /Socket errors:/ { gsub(",", ""); e += $4 + $6 + $8 + $10 }
+        /Non-2xx/ { e += $NF }
+        END { printf "%s %d %s %s %s\n", (rps == "" ? 0 : rps), e, (p50 == "" ? "?" : p50 "/" p99), (reqs == "" ? 0 : reqs), (max == "" ? "?" : max) }' "$1"
+}
+
+run_wrk() { # fe app
+    local fe=$1 app=$2 log r
+    log="$TMP/logs/wrk-$fe-$app.log"
+    wrk -t 2 -c "$CONNS" -d "${DURATION}s" --timeout 10s --latency "$(url_for "$app")" >"$log" 2>&1
+    read -r RPS[$fe,$app] ERR[$fe,$app] LAT[$fe,$app] _ _ <<<"$(parse_wrk "$log")"
+    if [ "${ERR[$fe,$app]}" != 0 ]; then
+        WRK_DETAIL+=("$fe $app: $(grep -E 'Socket errors|Non-2xx' "$log" | tr -s ' ' | paste -sd';')")
+    fi
+    note "$fe $app c=$CONNS: ${RPS[$fe,$app]} req/s, p50/p99 ${LAT[$fe,$app]}, errors ${ERR[$fe,$app]}, processes ${NPROC[$fe,$app]:-?}"
+}
+
+# Waits (at most PM_WAIT_QUIET s) until the CPUs are less than 25 % busy
+# without us; sets QUIET_BUSY to the last sample (percent).
+QUIET_BUSY=0
+BUSY_LEGS=()
+wait_quiet() { # what
+    local end
+    QUIET_BUSY=$(cpu_busy 2)
+    if [ "$QUIET_BUSY" -gt 25 ] && [ "$WAIT_QUIET" -gt 0 ]; then
+        note "cpu ${QUIET_BUSY}% busy before $1 (something else runs); waiting up to ${WAIT_QUIET}s"
+        end=$((SECONDS + WAIT_QUIET))
+        while [ "$QUIET_BUSY" -gt 25 ] && [ $SECONDS -lt $end ]; do QUIET_BUSY=$(cpu_busy 5); done
+    fi
+    [ "$QUIET_BUSY" -gt 25 ] && BUSY_LEGS+=("$1 (${QUIET_BUSY}%)")
+    return 0
+}
+
+# ------------------------------------------------------------------ start
+: >"$RESULTS" || die "cannot write $RESULTS"
+wait_quiet "the run"
+busy=$QUIET_BUSY
+START_NOTE="$(load_note)"
+
+out "mod_fcgix process-manager benchmark  $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+out "commit:     $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD 2>/dev/null || echo ' (dirty tree)')"
+out "host:       $(uname -sr), $(nproc) cpus, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+out "httpd:      $(apache2 -v | awk -F': ' '/version/ { print $2 }'), event MPM, 2 children x 64 threads, KeepAlive on${RUN_USER:+, User $RUN_USER}"
+out "wrk:        $(wrk -v 2>&1 | head -1 | awk '{ print $1, $2 }'); spawn-fcgi $(spawn-fcgi -v 2>&1 | awk '/^spawn-fcgi/ { print $2; exit }')"
+out "at start:   $START_NOTE"
+[ "$busy" -gt 25 ] && out "            !! the machine was busy when the run started: figures are skewed"
+out ""
+
+# ------------------------------------------------------------------ 1. throughput
+section_throughput() {
+    local fe app
+    for fe in $FRONTENDS; do
+        wait_quiet "throughput $fe"
+        note "=== throughput: $fe (cpu ${QUIET_BUSY}% busy before)"
+        case $fe in
+        proxy_unix | proxy_tcp)
+            local tr=unix; [ "$fe" = proxy_tcp ] && tr=tcp
+            start_pool "hello-$tr" $tr hello || { out "!! $fe: spawn-fcgi pool did not start"; stop_pools; continue; }
+            ADDR_hello=$POOL_ADDR
+            start_pool "respond-$tr" $tr respond || { out "!! $fe: spawn-fcgi pool did not start"; stop_pools; continue; }
+            ADDR_respond=$POOL_ADDR
+            ;;
+        esac
+        if ! start_httpd static "$fe" "tp-$fe"; then
+            out "!! $fe: httpd did not start (see notes on stderr)"
+            stop_pools
+            continue
+        fi
+        for app in hello big; do
+            if ! check_url "$app"; then
+                out "!! $fe: $app does not answer 200 with the expected body; skipped"
+                tail -5 "$TMP/logs/error-$CUR_LEG.log" | sed 's/^/   /' | tee -a "$RESULTS"
+                continue
+            fi
+            bring_up "$fe" "$app"
+            [ "$WARMUP" != 0 ] && wrk -t 2 -c "$CONNS" -d "${WARMUP}s" --timeout 10s "$(url_for "$app")" >/dev/null 2>&1
+            NPROC[$fe,$app]=$(count_procs "$(app_exe "$fe" "$app")")
+            run_wrk "$fe" "$app"
+            local n
+            n=$(count_procs "$(app_exe "$fe" "$app")")
+            [ "$n" != "${NPROC[$fe,$app]}" ] && NPROC[$fe,$app]="${NPROC[$fe,$app]}->$n"
+        done
+        stop_httpd
+        stop_pools
+        sleep 1
+    done
+
+    local label cell
+    out "1. Throughput: requests/s, wrk -c $CONNS -t 2, ${DURATION}s (after ${WARMUP}s warm-up), $PROCS processes per app"
+    out "   fcgix: FastCgiServer APP -processes $PROCS      fcgid: FcgidMin/MaxProcessesPerClass $PROCS, warmed up"
+    out "   proxy_unix / proxy_tcp: mod_proxy_fcgi (enablereuse off) -> spawn-fcgi -F $PROCS, Unix socket / 127.0.0.1"
+    out "   (* = wrk saw errors or non-2xx answers; [n] = app processes during the run)"
+    out "$(printf '%-8s %12s %12s %12s %12s   %11s %16s %15s' app fcgix fcgid proxy_unix proxy_tcp fcgix/fcgid fcgix/proxy_unix fcgix/proxy_tcp)"
+    for app in hello big; do
+        label=$app; [ "$app" = big ] && label="$((BIG_SIZE / 1024))KiB"
+        local cells=()
+        for fe in fcgix fcgid proxy_unix proxy_tcp; do
+            cell=${RPS[$fe,$app]:-}
+            if [ -z "$cell" ]; then cell="-"; else
+                cell=$(printf '%.0f' "$cell")
+                [ "${ERR[$fe,$app]:-0}" != 0 ] && cell="$cell*"
+                cell="$cell[${NPROC[$fe,$app]:-?}]"
+            fi
+            cells+=("$cell")
+        done
+        out "$(printf '%-8s %12s %12s %12s %12s   %11s %16s %15s' "$label" "${cells[@]}" \
+            "$(ratio "${RPS[fcgix,$app]:-}" "${RPS[fcgid,$app]:-}")" \
+            "$(ratio "${RPS[fcgix,$app]:-}" "${RPS[proxy_unix,$app]:-}")" \
+            "$(ratio "${RPS[fcgix,$app]:-}" "${RPS[proxy_tcp,$app]:-}")")"
+    done
+    out "$(printf '%-8s %12s %12s %12s %12s' 'p50/p99' '' '' '' '')"
+    for app in hello big; do
+        label=$app; [ "$app" = big ] && label="$((BIG_SIZE / 1024))KiB"
+        out "$(printf '%-8s %12s %12s %12s %12s' "$label" "${LAT[fcgix,$app]:--}" "${LAT[fcgid,$app]:--}" \
+            "${LAT[proxy_unix,$app]:--}" "${LAT[proxy_tcp,$app]:--}")"
+    done
+    for app in hello big; do
+        local r
+        r=$(ratio "${RPS[fcgix,$app]:-}" "${RPS[fcgid,$app]:-}")
+        [ "$r" = - ] && continue
+        label=$app; [ "$app" = big ] && label="$((BIG_SIZE / 1024))KiB"
+        if awk -v r="$r" 'BEGIN { exit !(r >= 1.2) }'; then
+            out "   target fcgix >= 1.2x fcgid, $label: met ($r)"
+        else
+            out "   target fcgix >= 1.2x fcgid, $label: NOT met ($r)"
+        fi
+    done
+    if [ ${#WRK_DETAIL[@]} -gt 0 ]; then
+        out "   wrk errors:"
+        local d
+        for d in "${WRK_DETAIL[@]}"; do out "     $d"; done
+    fi
+    out "   after: $(load_note)"
+    out ""
+}
+
+# ------------------------------------------------------------------ 2. cold start
+declare -A COLD COLDFAIL
+
+# time of one first request to $DOC/dyn/NAME.fcgi (a fresh copy of hello), ms
+cold_request() { # name -> prints ms, or FAIL:...
+    local name=$1 res code size t
+    cp "$APPS_DIR/hello" "$DOC/dyn/$name.fcgi"
+    chmod 755 "$DOC/dyn/$name.fcgi"
+    res=$(curl -sS -o /dev/null -m 60 -w '%{http_code} %{size_download} %{time_total}' \
+        "http://127.0.0.1:$HTTP_PORT/dyn/$name.fcgi" 2>&1)
+    read -r code size t <<<"$res"
+    if [ "$code" != 200 ] || [ "$size" != 13 ]; then echo "FAIL:$res"; return 1; fi
+    # the answer must come from a process of this very file, started for it
+    [ -n "$(pids_by_exe "$DOC/dyn/$name.fcgi")" ] || note "no process runs $DOC/dyn/$name.fcgi after its first request"
+    awk -v t="$t" 'BEGIN { printf "%.1f\n", t * 1000 }'
+}
+
+stats() { # numbers... -> "median max min"
+    printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "- - -"; exit }
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.1f %.1f %.1f\n", m, v[NR], v[1] }'
+}
+
+section_cold() {
+    local fe i ms vals fails
+    for fe in fcgix fcgid; do
+        wait_quiet "cold start $fe"
+        # (a) a fresh httpd for every first request
+        note "=== cold start: $fe, fresh httpd x $COLD_RUNS"
+        vals=(); fails=0
+        for i in $(seq 1 "$COLD_RUNS"); do
+            if ! start_httpd dynamic "$fe" "cold-$fe"; then fails=$((fails + 1)); continue; fi
+            sleep 1    # let the module's process manager settle; only the app start is timed
+            if ms=$(cold_request "fresh$i"); then vals+=("$ms"); else
+                fails=$((fails + 1)); note "$fe fresh httpd run $i: $ms"
+            fi
+            stop_httpd
+        done
+        COLD[$fe,fresh]="${vals[*]:-}"
+        COLDFAIL[$fe,fresh]=$fails
+        note "$fe fresh httpd: ${vals[*]:-} ms"
+        # (b) one httpd, a never-started app (new file name) each time
+        note "=== cold start: $fe, one httpd, $COLD_RUNS new apps"
+        vals=(); fails=0
+        if start_httpd dynamic "$fe" "cold-$fe-new"; then
+            sleep 1
+            for i in $(seq 1 "$COLD_RUNS"); do
+                if ms=$(cold_request "new$i"); then vals+=("$ms"); else
+                    fails=$((fails + 1)); note "$fe new app run $i: $ms"
+                fi
+                sleep 0.5
+            done
+            stop_httpd
+        else
+            fails=$COLD_RUNS
+        fi
+        COLD[$fe,new]="${vals[*]:-}"
+        COLDFAIL[$fe,new]=$fails
+        note "$fe new app: ${vals[*]:-} ms"
+    done
+
+    out "2. Cold start: first request to a never-started dynamic app (hello), curl time_total in ms"
+    out "   fcgix: AddHandler fastcgi-script + Options ExecCGI, no FastCgiConfig   fcgid: AddHandler fcgid-script, defaults"
+    out "$(printf '%-6s %-22s %5s %9s %9s %9s %6s' module variant runs median max min failed)"
+    local v s med mx mn
+    declare -A MED MAX
+    for v in fresh new; do
+        for fe in fcgix fcgid; do
+            # shellcheck disable=SC2086
+            read -r med mx mn <<<"$(stats ${COLD[$fe,$v]})"
+            MED[$fe,$v]=$med; MAX[$fe,$v]=$mx
+            s="fresh httpd each time"; [ "$v" = new ] && s="one httpd, new app"
+            out "$(printf '%-6s %-22s %5s %9s %9s %9s %6s' "$fe" "$s" "$COLD_RUNS" "$med" "$mx" "$mn" "${COLDFAIL[$fe,$v]}")"
+        done
+    done
+    for v in fresh new; do
+        s="fresh httpd"; [ "$v" = new ] && s="new app"
+        local rm rx
+        rm=$(ratio "${MED[fcgix,$v]}" "${MED[fcgid,$v]}")
+        rx=$(ratio "${MAX[fcgix,$v]}" "${MAX[fcgid,$v]}")
+        local verdict="NOT met"
+        awk -v r="$rm" 'BEGIN { exit !(r != "-" && r <= 1.0) }' && verdict=met
+        out "   $s: fcgix/fcgid median $rm, max $rx   (target fcgix no slower than fcgid: $verdict)"
+    done
+    out "   samples (ms):"
+    for v in fresh new; do
+        for fe in fcgix fcgid; do out "     $fe $v: ${COLD[$fe,$v]:--}"; done
+    done
+    out "   after: $(load_note)"
+    out ""
+}
+
+# ------------------------------------------------------------------ 3. graceful restarts
+declare -A GR
+
+section_graceful() {
+    local fe i log before after gen_ok errs
+    local total=$((GRACEFULS * GRACEFUL_INTERVAL + 5))
+    for fe in $GRACEFUL_FRONTENDS; do
+        wait_quiet "graceful $fe"
+        note "=== graceful restarts under load: $fe (cpu ${QUIET_BUSY}% busy before)"
+        if ! start_httpd static "$fe" "graceful-$fe"; then out "!! $fe: httpd did not start"; continue; fi
+        check_url hello || { out "!! $fe: hello does not answer"; stop_httpd; continue; }
+        bring_up "$fe" hello
+        before=$(pids_by_exe "$DOC/hello.fcgi" | sort -n | paste -sd' ')
+        log="$TMP/logs/wrk-graceful-$fe.log"
+        wrk -t 2 -c "$GRACEFUL_CLIENTS" -d "${total}s" --timeout 10s -H 'Connection: close' \
+            "$(url_for hello)" >"$log" 2>&1 &
+        WRK_PID=$!
+        sleep 2
+        gen_ok=0
+        for i in $(seq 1 "$GRACEFULS"); do
+            if apache2 -f "$HTTPD_CONF" -k graceful >>"$TMP/logs/graceful-$fe.log" 2>&1; then
+                gen_ok=$((gen_ok + 1))
+            else
+                note "$fe: apache2 -k graceful #$i failed"
+            fi
+            sleep "$GRACEFUL_INTERVAL"
+        done
+        wait "$WRK_PID"
+        WRK_PID=""
+        after=$(pids_by_exe "$DOC/hello.fcgi" | sort -n | paste -sd' ')
+        local rps err reqs maxlat
+        read -r rps err _ reqs maxlat <<<"$(parse_wrk "$log")"
+        GR[$fe,reqs]=$reqs
+        GR[$fe,maxlat]=$maxlat
+        GR[$fe,failed]=$err
+        GR[$fe,detail]=$(awk '/Socket errors:/ { gsub(",", ""); printf "connect %s read %s write %s timeout %s", $4, $6, $8, $10 }
+            /Non-2xx/ { n = $NF } END { printf "%snon-2xx %d", (NR ? "; " : ""), n }' "$log" | sed 's/^; //')
+        GR[$fe,graceful]="$gen_ok/$GRACEFULS"
+        if [ "$before" = "$after" ]; then GR[$fe,pids]="same ($(wc -w <<<"$before"))"
+        else GR[$fe,pids]="changed ($(wc -w <<<"$before") -> $(wc -w <<<"$after"))"; fi
+        errs=$(grep -cE '\[(error|crit|alert|emerg)\]|exit signal|Segmentation' "$TMP/logs/error-$CUR_LEG.log" 2>/dev/null)
+        GR[$fe,logerr]=${errs:-0}
+        if ! kill -0 "$HTTPD_PID" 2>/dev/null; then GR[$fe,pids]="${GR[$fe,pids]}, httpd gone!"; fi
+        note "$fe: $reqs requests, $err failed (${GR[$fe,detail]}), app pids ${GR[$fe,pids]}, error-log lines ${GR[$fe,logerr]}"
+        [ "${GR[$fe,logerr]}" != 0 ] && grep -E '\[(error|crit|alert|emerg)\]|exit signal|Segmentation' \
+            "$TMP/logs/error-$CUR_LEG.log" | sort | uniq -c | sort -rn | head -5 | sed 's/^/[pm]    /' >&2
+        GR[$fe,top]=$(grep -E '\[(error|crit|alert|emerg)\]' "$TMP/logs/error-$CUR_LEG.log" 2>/dev/null |
+            sed -E 's/^\[[^]]*\] //; s/\[pid [0-9:a-z ]*\] //; s/\[client [^]]*\] //' | sort | uniq -c | sort -rn | head -3)
+        stop_httpd
+        sleep 1
+    done
+
+    out "3. Graceful restarts under load: $GRACEFULS x 'apache2 -k graceful', ${GRACEFUL_INTERVAL}s apart, during wrk -c $GRACEFUL_CLIENTS"
+    out "   (Connection: close, ${total}s, hello app with $PROCS processes; failed = non-2xx + socket errors; target 0 for fcgix)"
+    out "$(printf '%-6s %9s %7s %10s %9s  %-44s %-18s %s' module requests failed gracefuls 'max lat' detail 'app pids' 'error-log lines')"
+    for fe in $GRACEFUL_FRONTENDS; do
+        [ -n "${GR[$fe,reqs]:-}" ] || continue
+        out "$(printf '%-6s %9s %7s %10s %9s  %-44s %-18s %s' "$fe" "${GR[$fe,reqs]}" "${GR[$fe,failed]}" "${GR[$fe,graceful]}" "${GR[$fe,maxlat]}" \
+            "${GR[$fe,detail]}" "${GR[$fe,pids]}" "${GR[$fe,logerr]}")"
+        if [ -n "${GR[$fe,top]}" ]; then
+            out "   $fe error log (most frequent):"
+            while IFS= read -r l; do out "     $(cut -c1-200 <<<"$l")"; done <<<"${GR[$fe,top]}"
+        fi
+    done
+    if [ -n "${GR[fcgix,failed]:-}" ]; then
+        if [ "${GR[fcgix,failed]}" = 0 ]; then out "   target 0 failed requests for fcgix: met"
+        else out "   target 0 failed requests for fcgix: NOT met"; fi
+    fi
+    out "   after: $(load_note)"
+    out ""
+}
+
+for s in $SECTIONS; do
+    note "--- section $s ($(load_note))"
+    "section_$s"
+done
+
+if [ ${#BUSY_LEGS[@]} -gt 0 ]; then
+    out "!! the CPUs were more than 25 % busy (other work) before: ${BUSY_LEGS[*]}; those figures are skewed"
+fi
+if [ ${#STRAGGLERS[@]} -gt 0 ]; then
+    out "!! processes that outlived their httpd by 10 s (killed): ${STRAGGLERS[*]}"
+fi
+out "at end:     $(load_note)"
+FINISHED=1
+note "results written to $RESULTS"
