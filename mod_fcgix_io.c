@@ -975,7 +975,7 @@ static int wait_app(fcgix_req_t *q)
 {
     const fcgix_opts_t *o = &q->app->o;
     apr_interval_time_t wait = apr_time_from_sec(o->idle_timeout);
-    int total = 0, ring = 0, rc;
+    int total = 0, ring = 0, recheck = 0, rc;
     apr_time_t t0;
 
     if (o->request_timeout) {
@@ -985,6 +985,14 @@ static int wait_app(fcgix_req_t *q)
             wait = left > 0 ? left : 0;
             total = 1;
         }
+    }
+    /* A managed app that has not answered yet: look once a second whether
+     * its class lost its last process and is backing off (the request
+     * would sit in the socket's queue until the next attempt). */
+    if (q->app->kind != FCGIX_APP_EXTERNAL && !q->got_bytes &&
+        wait > apr_time_from_sec(1)) {
+        wait = apr_time_from_sec(1);
+        recheck = 1;
     }
     /* A dynamic app that has not answered within -startDelay: wake then,
      * tell the PM another process is needed, and go on waiting. */
@@ -1005,8 +1013,16 @@ static int wait_app(fcgix_req_t *q)
     rc = wait_fd(q->fd, POLLIN | (q->olen ? POLLOUT : 0),
                  (int)((wait + 999) / 1000));
     q->waited += apr_time_now() - t0;
-    if (rc == 0 && ring) {
-        return OK; /* woke to ring the PM: the next wait does it */
+    if (rc == 0 && (ring || recheck)) {
+        /* woke early on purpose: ring (the next wait does it) or look */
+        if (recheck && backing_off(q)) {
+            return HTTP_SERVICE_UNAVAILABLE;
+        }
+        if (q->waited < apr_time_from_sec(o->idle_timeout) &&
+            (!o->request_timeout ||
+             q->waited < apr_time_from_sec(o->request_timeout))) {
+            return OK;
+        }
     }
     if (rc == 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,

@@ -388,7 +388,9 @@ static void start_due(apr_time_t now)
         while (spawn_one(i) == 0 && start_spacing(i) == 0 &&
                c->procs_running < cls[i].want) {
         }
-        cls[i].next_start = now + apr_time_from_sec(start_spacing(i));
+        /* from the fork, not the pass: a pass may fork many apps */
+        cls[i].next_start =
+            apr_time_now() + apr_time_from_sec(start_spacing(i));
     }
 }
 
