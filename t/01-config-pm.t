@@ -154,7 +154,10 @@ SKIP: {
     skip 'suexec installed and no root to hide it', 3 unless $> == 0;
     my $real = abs_path($suexec);
     my $conf = $t->conf("FastCgiIpcDir $ipc\nFastCgiWrapper On\n");
-    my $out = `unshare -m sh -c 'mount --bind /dev/null $real && exec /usr/sbin/apache2 -t -f $conf' 2>&1`;
+    # the harness's environment (LD_PRELOAD of the sanitizers for an ASan build)
+    my %env = $t->_env_prefix;
+    my $envs = join ' ', map { "$_='$env{$_}'" } sort keys %env;
+    my $out = `unshare -m sh -c 'mount --bind /dev/null $real && exec env $envs /usr/sbin/apache2 -t -f $conf' 2>&1`;
     my $st = $?;
     skip "cannot hide $real in a mount namespace: $out", 3 if $out =~ /unshare:|mount:/;
     ok($st != 0, 'FastCgiWrapper On without suexec: apache2 -t fails') or diag $out;
