@@ -156,7 +156,7 @@ SKIP: {
     my $conf = $t->conf("FastCgiIpcDir $ipc\nFastCgiWrapper On\n");
     # the harness's environment (LD_PRELOAD of the sanitizers for an ASan build)
     my %env = $t->_env_prefix;
-    my $envs = join ' ', map { "$_='$env{$_}'" } sort keys %env;
+    my $envs = join ' ', map { "$_=\"$env{$_}\"" } sort keys %env;
     my $out = `unshare -m sh -c 'mount --bind /dev/null $real && exec env $envs /usr/sbin/apache2 -t -f $conf' 2>&1`;
     my $st = $?;
     skip "cannot hide $real in a mount namespace: $out", 3 if $out =~ /unshare:|mount:/;
