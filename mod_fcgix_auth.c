@@ -133,28 +133,32 @@ static int grant_env(void *data, const char *key, const char *val)
 }
 
 /* A denial: the app's headers and body reach the client, unless an
- * ErrorDocument for that status says otherwise. */
+ * ErrorDocument for that status says otherwise (then httpd sends it). The
+ * response is written here and DONE returned, as a phase that produces
+ * its own response does; a subrequest only gets the status. */
 static int deny(request_rec *r, int status, const fcgix_auth_result_t *res)
 {
     const apr_array_header_t *h = apr_table_elts(res->headers);
     const apr_table_entry_t *e = (const apr_table_entry_t *)h->elts;
+    const char *ctype = NULL;
     int i;
 
     for (i = 0; i < h->nelts; i++) {
-        if (strcasecmp(e[i].key, "Content-Type") != 0) {
+        if (strcasecmp(e[i].key, "Content-Type") == 0) {
+            ctype = e[i].val;
+        } else {
             apr_table_addn(r->err_headers_out, e[i].key, e[i].val);
         }
     }
-    /* ap_custom_response() takes a text that starts with '/' or looks
-     * like a URL for a redirect target: a space keeps it text. */
-    if (res->body_len &&
-        ap_response_code_string(r, ap_index_of_response(status)) == NULL) {
-        ap_custom_response(r, status,
-                           res->body[0] == '/' || ap_is_url(res->body)
-                               ? apr_pstrcat(r->pool, " ", res->body, NULL)
-                               : res->body);
+    if (r->main || res->body_len == 0 ||
+        ap_response_code_string(r, ap_index_of_response(status)) != NULL) {
+        return status;
     }
-    return status;
+    ap_discard_request_body(r);
+    r->status = status;
+    ap_set_content_type(r, ctype ? ctype : "text/plain");
+    ap_rwrite(res->body, (int)res->body_len, r);
+    return DONE;
 }
 
 /* Runs the role's app. OK: *granted tells; else the status to fail closed
@@ -261,6 +265,13 @@ static int fcgix_check_authz(request_rec *r)
     return deny(r, HTTP_UNAUTHORIZED, &res);
 }
 
+/* A FastCGI authenticator or authorizer means credentials are wanted, even
+ * where the Require lines alone would let the request in without them. */
+static int fcgix_force_authn(request_rec *r)
+{
+    return role_conf(r, ROLE_AUTHN) || role_conf(r, ROLE_AUTHZ) ? OK : DECLINED;
+}
+
 /* First in each phase: the app decides before mod_auth_basic's providers
  * and mod_authz_core's Require lines, whatever the LoadModule order. */
 void fcgix_auth_register(void)
@@ -271,4 +282,5 @@ void fcgix_auth_register(void)
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authz(fcgix_check_authz, NULL, NULL, APR_HOOK_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_force_authn(fcgix_force_authn, NULL, NULL, APR_HOOK_MIDDLE);
 }

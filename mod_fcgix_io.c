@@ -634,16 +634,21 @@ static void build_params(fcgix_req_t *q, int has_body)
     ap_add_cgi_vars(r);
     add_pass_headers(r, q->app);
     apr_table_unset(r->subprocess_env, "HTTP_PROXY"); /* httpoxy */
-    if (q->extra_env) {
-        r->subprocess_env =
-            apr_table_overlay(r->pool, r->subprocess_env, q->extra_env);
-    }
     if (q->spooled) { /* the app sees a plain body of known length */
         apr_table_setn(r->subprocess_env, "CONTENT_LENGTH",
                        apr_off_t_toa(r->pool, q->spool_len));
         apr_table_unset(r->subprocess_env, "HTTP_TRANSFER_ENCODING");
     }
-    arr = apr_table_elts(r->subprocess_env);
+    /* An authorizer's own variables (FCGI_APACHE_ROLE, REMOTE_PASSWD) go
+     * to the app only, never into the request's environment, and replace
+     * what is there (REMOTE_USER): each parameter once. */
+    if (q->extra_env) {
+        apr_table_t *env = apr_table_copy(r->pool, r->subprocess_env);
+        apr_table_overlap(env, q->extra_env, APR_OVERLAP_TABLES_SET);
+        arr = apr_table_elts(env);
+    } else {
+        arr = apr_table_elts(r->subprocess_env);
+    }
     e = (const apr_table_entry_t *)arr->elts;
     for (i = 0; i < arr->nelts; i++) {
         if (e[i].key && e[i].val) {

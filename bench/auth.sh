@@ -1,0 +1,398 @@
+#!/usr/bin/env bash
+# bench/auth.sh - a static file behind a FastCGI authorizer: mod_fcgix's
+# FastCgiAuthorizer against mod_authnz_fcgi's authz provider, same app.
+#
+# Not part of the test suite. See bench/AUTH.md for what it measures.
+#
+#   bash bench/auth.sh                     # defaults: one 10 s wrk run per leg, c=64
+#   BENCH_DURATION=30 bash bench/auth.sh
+#
+# Environment (all optional):
+#   BENCH_DURATION   seconds of the wrk run                        (10)
+#   BENCH_WARMUP     seconds of unrecorded wrk before it            (2; 0 = none)
+#   BENCH_CONNS      wrk connections                                (64)
+#   BENCH_POOL       authorizer processes (one pool, socket on fd 0) (4)
+#   BENCH_LEGS       legs to run      ("basic fcgix authnz_fcgi"; also fcgix_unix)
+#   BENCH_RESULTS    results file  (bench/results-auth-YYYY-MM-DD-HHMMSS.txt)
+#   FCGIX_SO         module to load                                 (build/mod_fcgix.so)
+#   BENCH_NO_BUILD   1 = do not run make
+#   BENCH_KEEP       1 = keep the temporary directory (configs, logs)
+set -u -o pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-2}
+CONNS=${BENCH_CONNS:-64}
+POOL=${BENCH_POOL:-4}
+LEGS=${BENCH_LEGS-"basic fcgix authnz_fcgi"}
+FCGIX_SO=${FCGIX_SO:-$REPO/build/mod_fcgix.so}
+RESULTS=${BENCH_RESULTS:-$REPO/bench/results-auth-$(date +%Y-%m-%d-%H%M%S).txt}
+MODDIR=$(apxs -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
+
+for leg in $LEGS; do
+    case $leg in basic | fcgix | fcgix_unix | authnz_fcgi) ;;
+    *) echo "unknown leg '$leg' (basic fcgix fcgix_unix authnz_fcgi)" >&2; exit 2 ;; esac
+done
+
+note() { printf '[bench-auth] %s\n' "$*" >&2; }
+die() { note "FATAL: $*"; exit 1; }
+out() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
+
+TMP=""
+FINISHED=0
+SPAWNER_PIDS=()
+HTTPD_CONF=""
+HTTPD_PID=""
+
+stop_httpd() {
+    [ -n "$HTTPD_CONF" ] || return 0
+    local pid=$HTTPD_PID i
+    [ -z "$pid" ] && [ -s "$TMP/httpd.pid" ] && pid=$(cat "$TMP/httpd.pid")
+    apache2 -f "$HTTPD_CONF" -k stop >/dev/null 2>&1
+    if [ -n "$pid" ]; then
+        for i in $(seq 1 300); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$pid" 2>/dev/null && note "httpd $pid did not stop within 30 s"
+    fi
+    HTTPD_CONF=""
+    HTTPD_PID=""
+}
+
+cleanup() {
+    local rc=$? p i
+    trap - EXIT INT TERM
+    if [ "$FINISHED" != 1 ] && [ -s "$RESULTS" ]; then
+        printf '\n!! run did not finish (exit status %s): figures above are partial\n' "$rc" >>"$RESULTS"
+    fi
+    stop_httpd
+    for p in "${SPAWNER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "${SPAWNER_PIDS[@]}"; do
+        for i in $(seq 1 100); do
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.1
+        done
+        # the spawner leads its own process group (itself and the app processes)
+        kill -0 "$p" 2>/dev/null && kill -KILL -- "-$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    if [ -n "$TMP" ] && [ -d "$TMP" ]; then
+        if [ "${BENCH_KEEP:-0}" = 1 ]; then note "kept $TMP"; else rm -rf "$TMP"; fi
+    fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() {
+    perl -MIO::Socket::INET -e \
+        'my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1, ReuseAddr => 1) or die "$!\n"; print $s->sockport, "\n";'
+}
+
+wait_port() { # host port seconds
+    perl -MIO::Socket::INET -MTime::HiRes=sleep -e '
+        my ($h, $p, $t) = @ARGV;
+        for (1 .. $t * 20) { exit 0 if IO::Socket::INET->new(PeerAddr => $h, PeerPort => $p); sleep 0.05 }
+        exit 1;' "$1" "$2" "$3"
+}
+
+# ------------------------------------------------------------------ build
+if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+    note "building mod_fcgix and the test apps"
+    make -s -C "$REPO" -f Makefile.apxs >&2 || die "module build failed"
+    make -s -C "$REPO/t/apps" >&2 || die "app build failed"
+fi
+[ -x "$REPO/t/apps/bin/authz" ] || die "t/apps/bin/authz missing (make -C t/apps)"
+[ -f "$FCGIX_SO" ] || die "$FCGIX_SO missing"
+[ -f "$MODDIR/mod_authnz_fcgi.so" ] || die "$MODDIR/mod_authnz_fcgi.so missing"
+command -v wrk >/dev/null || die "wrk not installed"
+command -v curl >/dev/null || die "curl not installed"
+
+# ------------------------------------------------------------------ temp dir
+TMP=$(mktemp -d /tmp/fcgix-bench-auth.XXXXXX) || die "mktemp failed"
+chmod 755 "$TMP"
+mkdir -p "$TMP/htdocs/prot" "$TMP/run" "$TMP/fcgix-ipc" "$TMP/apps" "$TMP/logs" "$TMP/sock"
+cp "$REPO/t/apps/bin/authz" "$TMP/apps/authz"
+chmod 755 "$TMP/apps/authz"
+printf 'protected\n' >"$TMP/htdocs/prot/file.txt"
+# mod_authn_file users in both legs ({SHA}: cheap to check, the same cost in each)
+perl -MDigest::SHA=sha1 -MMIME::Base64 -e '
+    for (["alice", "secret"], ["bob", "builder"]) {
+        print "$_->[0]:{SHA}", encode_base64(sha1($_->[1]), ""), "\n";
+    }' >"$TMP/users.passwd"
+chmod 644 "$TMP/users.passwd"
+
+RUN_USER=""
+if [ "$(id -u)" = 0 ]; then
+    RUN_USER=www-data
+    chown "$RUN_USER:$RUN_USER" "$TMP/fcgix-ipc" "$TMP/run"
+fi
+chmod 700 "$TMP/fcgix-ipc"
+
+# The app pool: a listening socket on fd 0 of N processes, like a process
+# manager (or cgi-fcgi -start) does it; loopback only, one PID to stop.
+cat >"$TMP/spawn.pl" <<'PERL'
+use strict;
+use warnings;
+use IO::Socket::INET;
+use IO::Socket::UNIX;
+use Socket qw(SOCK_STREAM);
+use POSIX ();
+
+my ($listen, $n, $user, $log, @cmd) = @ARGV;
+my $sock;
+if ($listen =~ m{^unix:(.+)$}) {
+    unlink $1;
+    $sock = IO::Socket::UNIX->new(Type => SOCK_STREAM, Local => $1, Listen => 1024)
+        or die "spawn: listen $1: $!\n";
+    chmod 0666, $1;
+} elsif ($listen =~ m{^tcp:(.+):(\d+)$}) {
+    $sock = IO::Socket::INET->new(LocalAddr => $1, LocalPort => $2, Listen => 1024,
+        ReuseAddr => 1, Proto => 'tcp') or die "spawn: listen $1:$2: $!\n";
+} else {
+    die "spawn: bad listen spec $listen\n";
+}
+my ($uid, $gid);
+($uid, $gid) = (getpwnam($user))[2, 3] if $user ne '-';
+my %kids;
+my $stopping = 0;
+sub spawn_one {
+    my $pid = fork;
+    die "spawn: fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        $SIG{TERM} = $SIG{INT} = 'DEFAULT';
+        POSIX::dup2(fileno($sock), 0) or POSIX::_exit(126);
+        open(STDOUT, '>>', $log) or POSIX::_exit(126);
+        open(STDERR, '>&', \*STDOUT) or POSIX::_exit(126);
+        if (defined $uid) {
+            POSIX::setgid($gid) or POSIX::_exit(126);
+            $) = "$gid $gid";
+            POSIX::setuid($uid) or POSIX::_exit(126);
+        }
+        %ENV = (PATH => '/usr/bin:/bin');
+        { no warnings 'exec'; exec { $cmd[0] } @cmd; }
+        POSIX::_exit(127);
+    }
+    $kids{$pid} = 1;
+}
+setpgrp(0, 0);
+$SIG{TERM} = $SIG{INT} = sub { $stopping = 1 };
+spawn_one() for 1 .. $n;
+while (%kids) {
+    if ($stopping) {
+        kill 'TERM', keys %kids;
+        my $deadline = time + 5;
+        while (%kids && time < $deadline) {
+            my $pid = waitpid(-1, POSIX::WNOHANG());
+            if ($pid > 0) { delete $kids{$pid} } else { select(undef, undef, undef, 0.05) }
+        }
+        kill 'KILL', keys %kids;
+        while (%kids) { my $pid = waitpid(-1, 0); last if $pid <= 0; delete $kids{$pid} }
+        last;
+    }
+    my $pid = waitpid(-1, POSIX::WNOHANG());
+    if ($pid <= 0) { select(undef, undef, undef, 0.2); next }
+    delete $kids{$pid};
+    spawn_one() unless $stopping;
+}
+exit 0;
+PERL
+
+APP_PORT=$(free_port) || die "no free port"
+perl "$TMP/spawn.pl" "tcp:127.0.0.1:$APP_PORT" "$POOL" "${RUN_USER:--}" "$TMP/logs/authz-tcp.log" "$TMP/apps/authz" \
+    2>>"$TMP/logs/spawn.log" &
+SPAWNER_PIDS+=($!)
+wait_port 127.0.0.1 "$APP_PORT" 10 || die "authorizer pool (TCP) did not come up"
+case " $LEGS " in *" fcgix_unix "*)
+    perl "$TMP/spawn.pl" "unix:$TMP/sock/authz.sock" "$POOL" "${RUN_USER:--}" "$TMP/logs/authz-unix.log" \
+        "$TMP/apps/authz" 2>>"$TMP/logs/spawn.log" &
+    SPAWNER_PIDS+=($!)
+    for i in $(seq 1 100); do [ -S "$TMP/sock/authz.sock" ] && break; sleep 0.05; done
+    [ -S "$TMP/sock/authz.sock" ] || die "authorizer pool (Unix) did not come up"
+    ;;
+esac
+
+# ------------------------------------------------------------------ httpd
+HTTP_PORT=""
+gen_conf() { # leg conffile
+    local leg=$1
+    {
+        cat <<EOF
+ServerRoot "$TMP"
+ServerName 127.0.0.1
+Listen 127.0.0.1:$HTTP_PORT
+PidFile "$TMP/httpd.pid"
+DefaultRuntimeDir "$TMP/run"
+Mutex file:$TMP/run default
+ErrorLog "$TMP/logs/error-$leg.log"
+LogLevel warn
+LoadModule mpm_event_module $MODDIR/mod_mpm_event.so
+LoadModule authz_core_module $MODDIR/mod_authz_core.so
+LoadModule authz_user_module $MODDIR/mod_authz_user.so
+LoadModule authn_core_module $MODDIR/mod_authn_core.so
+LoadModule authn_file_module $MODDIR/mod_authn_file.so
+LoadModule auth_basic_module $MODDIR/mod_auth_basic.so
+EOF
+        [ -n "$RUN_USER" ] && printf 'User %s\nGroup %s\n' "$RUN_USER" "$RUN_USER"
+        cat <<EOF
+ServerLimit 2
+StartServers 2
+ThreadsPerChild 64
+MaxRequestWorkers 128
+MinSpareThreads 64
+MaxSpareThreads 256
+MaxConnectionsPerChild 0
+KeepAlive On
+MaxKeepAliveRequests 0
+KeepAliveTimeout 30
+Timeout 60
+DocumentRoot "$TMP/htdocs"
+<Directory />
+    AllowOverride None
+    Require all granted
+</Directory>
+EOF
+        case $leg in
+        basic)
+            cat <<EOF
+<Directory "$TMP/htdocs/prot">
+    AuthType Basic
+    AuthName "bench"
+    AuthBasicProvider file
+    AuthUserFile "$TMP/users.passwd"
+    Require user alice
+</Directory>
+EOF
+            ;;
+        fcgix | fcgix_unix)
+            local spec="-host 127.0.0.1:$APP_PORT"
+            [ "$leg" = fcgix_unix ] && spec="-socket $TMP/sock/authz.sock"
+            cat <<EOF
+LoadModule fcgix_module $FCGIX_SO
+FastCgiIpcDir "$TMP/fcgix-ipc"
+FastCgiExternalServer "$TMP/apps/authz" $spec
+<Directory "$TMP/htdocs/prot">
+    AuthType Basic
+    AuthName "bench"
+    AuthBasicProvider file
+    AuthUserFile "$TMP/users.passwd"
+    FastCgiAuthorizer "$TMP/apps/authz"
+    Require valid-user
+</Directory>
+EOF
+            ;;
+        authnz_fcgi)
+            cat <<EOF
+LoadModule authnz_fcgi_module $MODDIR/mod_authnz_fcgi.so
+AuthnzFcgiDefineProvider authz benchauthz fcgi://127.0.0.1:$APP_PORT/
+<Directory "$TMP/htdocs/prot">
+    AuthType Basic
+    AuthName "bench"
+    AuthBasicProvider file
+    AuthUserFile "$TMP/users.passwd"
+    Require benchauthz
+</Directory>
+EOF
+            ;;
+        esac
+    } >"$2"
+}
+
+start_httpd() { # leg
+    local leg=$1 conf i
+    HTTP_PORT=$(free_port) || die "no free port"
+    conf="$TMP/httpd-$leg.conf"
+    gen_conf "$leg" "$conf"
+    if ! apache2 -t -f "$conf" >"$TMP/logs/configtest-$leg.log" 2>&1; then
+        note "config test failed for $leg:"; cat "$TMP/logs/configtest-$leg.log" >&2
+        return 1
+    fi
+    rm -f "$TMP/httpd.pid"
+    HTTPD_CONF=$conf
+    apache2 -f "$conf" -k start >"$TMP/logs/start-$leg.log" 2>&1 || {
+        note "apache2 failed to start for $leg"; cat "$TMP/logs/start-$leg.log" >&2; stop_httpd; return 1
+    }
+    for i in $(seq 1 100); do [ -s "$TMP/httpd.pid" ] && break; sleep 0.05; done
+    HTTPD_PID=$(cat "$TMP/httpd.pid" 2>/dev/null)
+    if [ -z "$HTTPD_PID" ] || ! wait_port 127.0.0.1 "$HTTP_PORT" 10; then
+        note "apache2 did not come up for $leg"; tail -20 "$TMP/logs/error-$leg.log" >&2; stop_httpd; return 1
+    fi
+    return 0
+}
+
+URL_PATH=/prot/file.txt
+AUTH_ALICE="Authorization: Basic $(printf 'alice:secret' | base64)"
+AUTH_BOB="Authorization: Basic $(printf 'bob:builder' | base64)"
+
+check_leg() { # leg -> 0 when alice gets the file and bob / nobody do not
+    local url="http://127.0.0.1:$HTTP_PORT$URL_PATH" a b n body
+    body=$(curl -sS -m 10 -H "$AUTH_ALICE" "$url" 2>&1)
+    a=$(curl -sS -o /dev/null -m 10 -w '%{http_code}' -H "$AUTH_ALICE" "$url" 2>&1)
+    b=$(curl -sS -o /dev/null -m 10 -w '%{http_code}' -H "$AUTH_BOB" "$url" 2>&1)
+    n=$(curl -sS -o /dev/null -m 10 -w '%{http_code}' "$url" 2>&1)
+    note "$1: alice -> $a, bob -> $b (the authorizer says no), no credentials -> $n"
+    [ "$a" = 200 ] && [ "$body" = protected ] && [ "$b" = 401 ] && [ "$n" = 401 ]
+}
+
+declare -A RPS LAT ERR
+run_wrk() { # leg
+    local leg=$1 log="$TMP/logs/wrk-$1.log" url="http://127.0.0.1:$HTTP_PORT$URL_PATH"
+    if [ "$WARMUP" != 0 ]; then
+        wrk -t 2 -c 16 -d "${WARMUP}s" --timeout 10s -H "$AUTH_ALICE" "$url" >/dev/null 2>&1
+    fi
+    wrk -t 2 -c "$CONNS" -d "${DURATION}s" --timeout 10s --latency -H "$AUTH_ALICE" "$url" >"$log" 2>&1
+    RPS[$leg]=$(awk '/^Requests\/sec:/ { print $2 }' "$log")
+    LAT[$leg]=$(awk '$1 == "50%" { p50 = $2 } $1 == "99%" { p99 = $2 } END { if (p50 != "") print p50 "/" p99 }' "$log")
+    ERR[$leg]=$(awk '/Socket errors:/ { gsub(",", ""); n = $4 + $6 + $8 + $10 } /Non-2xx/ { n += $NF } END { print n + 0 }' "$log")
+    note "$leg: ${RPS[$leg]:-?} req/s, p50/p99 ${LAT[$leg]:-?}, errors/non-2xx ${ERR[$leg]}"
+}
+
+ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+
+# ------------------------------------------------------------------ run
+: >"$RESULTS" || die "cannot write $RESULTS"
+out "FastCGI authorizer benchmark  $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+out "commit:   $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD 2>/dev/null || echo ' (dirty tree)')"
+out "host:     $(uname -sr), $(nproc) cpus, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+out "httpd:    $(apache2 -v | awk -F': ' '/version/ { print $2 }'), event MPM, 2 children x 64 threads, KeepAlive on"
+out "wrk:      ${DURATION}s, c=$CONNS, 2 threads, ${WARMUP}s warm-up; GET $URL_PATH (10-byte static file) as alice"
+out "app:      t/apps/authz (libfcgi), $POOL processes on one TCP socket 127.0.0.1:$APP_PORT (socket on fd 0)"
+out "auth:     AuthType Basic, mod_authn_file ({SHA}) authenticates in every leg; the authorizer app decides"
+out "load avg: $(cut -d' ' -f1-3 /proc/loadavg) at start"
+out ""
+
+for leg in $LEGS; do
+    note "=== $leg"
+    if ! start_httpd "$leg"; then out "!! $leg: httpd did not start"; continue; fi
+    if ! check_leg "$leg"; then
+        out "!! $leg: the sanity check failed (see notes); not measured"
+        tail -5 "$TMP/logs/error-$leg.log" | sed 's/^/   /' | tee -a "$RESULTS"
+        stop_httpd
+        continue
+    fi
+    run_wrk "$leg"
+    stop_httpd
+    sleep 1
+done
+
+declare -A DESC=(
+    [basic]="mod_authn_file + Require user alice, no FastCGI (ceiling)"
+    [fcgix]="mod_fcgix FastCgiAuthorizer, TCP"
+    [fcgix_unix]="mod_fcgix FastCgiAuthorizer, Unix socket"
+    [authnz_fcgi]="mod_authnz_fcgi authz provider (Require), TCP"
+)
+line=$(printf '%-12s %12s %17s %8s  %s' leg "requests/s" "p50/p99" errors configuration)
+out "$line"
+for leg in $LEGS; do
+    line=$(printf '%-12s %12s %17s %8s  %s' "$leg" "${RPS[$leg]:--}" "${LAT[$leg]:--}" "${ERR[$leg]:--}" "${DESC[$leg]}")
+    out "$line"
+done
+out ""
+out "fcgix / authnz_fcgi:  $(ratio "${RPS[fcgix]:-}" "${RPS[authnz_fcgi]:-}")   (target >= 1.2)"
+case " $LEGS " in *" fcgix_unix "*)
+    out "fcgix_unix / authnz_fcgi:  $(ratio "${RPS[fcgix_unix]:-}" "${RPS[authnz_fcgi]:-}")" ;;
+esac
+FINISHED=1
+note "results in $RESULTS"
