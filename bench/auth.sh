@@ -48,13 +48,23 @@ stop_httpd() {
     [ -n "$HTTPD_CONF" ] || return 0
     local pid=$HTTPD_PID i
     [ -z "$pid" ] && [ -s "$TMP/httpd.pid" ] && pid=$(cat "$TMP/httpd.pid")
-    apache2 -f "$HTTPD_CONF" -k stop >/dev/null 2>&1
+    apache2 -f "$HTTPD_CONF" -k stop >>"$TMP/logs/stop.log" 2>&1 ||
+        note "apache2 -k stop exited $? (see $TMP/logs/stop.log)"
     if [ -n "$pid" ]; then
         for i in $(seq 1 300); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
-        kill -0 "$pid" 2>/dev/null && note "httpd $pid did not stop within 30 s"
+        if kill -0 "$pid" 2>/dev/null; then
+            # the master this script started: SIGTERM is what -k stop sends
+            note "httpd $pid did not stop within 30 s of apache2 -k stop; sending it SIGTERM"
+            out "!! httpd $pid ($HTTPD_CONF) did not stop within 30 s of apache2 -k stop"
+            kill -TERM "$pid" 2>/dev/null
+            for i in $(seq 1 100); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+            done
+        fi
     fi
     HTTPD_CONF=""
     HTTPD_PID=""

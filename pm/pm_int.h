@@ -8,8 +8,8 @@
 #include "pm/pm_policy.h"
 
 #define FCGIX_DEFS_MAGIC 0x31445846u /* "FXD1" */
-#define FCGIX_DEFS_VERSION 1u
-#define FCGIX_DEFS_MAX (16u << 20) /* largest definitions message */
+#define FCGIX_DEFS_VERSION 2u        /* bump on every change of the encoding */
+#define FCGIX_DEFS_MAX (16u << 20)   /* largest definitions message */
 
 /* One application as the PM sees it. */
 typedef struct {

@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +86,7 @@ static void pmlog(const char *fmt, ...)
 
     apr_ctime(ts, apr_time_now());
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    apr_vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     dprintf(2, "[%s] [fcgix:pm] [pid %ld] %s\n", ts, (long)getpid(), buf);
 }
@@ -907,7 +908,9 @@ static int signal_session(pid_t sid, int sig)
     int n = 0;
 
     while (d && (e = readdir(d)) != NULL) {
-        pid_t pid = (pid_t)atol(e->d_name);
+        char *end;
+        long v = strtol(e->d_name, &end, 10);
+        pid_t pid = *end == '\0' && v > 0 ? (pid_t)v : 0;
         if (pid > 1 && pid != getpid() && getsid(pid) == sid) {
             kill(pid, sig);
             n++;

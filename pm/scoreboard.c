@@ -10,17 +10,17 @@ apr_uint64_t fcgix_sb_hash(const char *path, apr_uint32_t uid, apr_uint32_t gid)
 {
     apr_uint64_t h = APR_UINT64_C(0xcbf29ce484222325);
     const unsigned char *p = (const unsigned char *)path;
-    apr_uint32_t ids[2];
-    size_t i;
+    int shift;
 
-    ids[0] = uid;
-    ids[1] = gid;
     for (; *p; p++) {
         h = (h ^ *p) * APR_UINT64_C(0x100000001b3);
     }
-    p = (const unsigned char *)ids;
-    for (i = 0; i < sizeof(ids); i++) {
-        h = (h ^ p[i]) * APR_UINT64_C(0x100000001b3);
+    /* The identity's numbers, byte by byte, in a fixed order. */
+    for (shift = 0; shift < 32; shift += 8) {
+        h = (h ^ ((uid >> shift) & 0xffu)) * APR_UINT64_C(0x100000001b3);
+    }
+    for (shift = 0; shift < 32; shift += 8) {
+        h = (h ^ ((gid >> shift) & 0xffu)) * APR_UINT64_C(0x100000001b3);
     }
     return h;
 }

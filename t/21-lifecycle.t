@@ -124,6 +124,11 @@ sub sock_path {
 
 sub inode_of { my @s = stat $_[0]; return $s[1] }
 
+# the lifecycle lines of the error log, shown when a PID check fails
+sub pm_log {
+    return join "\n", grep { /FCGIX04|AH0049[34]|AH00169|resuming normal|exit signal/ } split /\n/, $t->error_log;
+}
+
 # ---------------------------------------------------------------- HTTP
 
 sub http_once {
@@ -281,7 +286,7 @@ my %fd0 = map { $_ => fd0_inode($p0->{$_}[0]) } qw(A B C);
     $t->restart_httpd(conf_for());
     my $p = all_up();
     is(pm_pid(), $pm0, 'graceful: same fcgix-pm');
-    is_deeply($p, $p0, 'graceful (unchanged): every app keeps its PIDs') or diag explain [$p0, $p];
+    is_deeply($p, $p0, 'graceful (unchanged): every app keeps its PIDs') or diag explain([$p0, $p]), pm_log();
     is(inode_of($sock{$_}), $ino{$_}, "graceful: $_ keeps its socket file") for qw(A B C);
     is(fd0_inode($p->{$_}[0]), $fd0{$_}, "graceful: $_ keeps its listen socket") for qw(A B C);
     serves('after graceful');
@@ -309,15 +314,16 @@ my $p1;
 my $p2;
 {
     my $cp = $p1->{C}[0];
-    my $b = bg_get('/c/c.fcgi?sleep_ms=3000', 15);
+    my $b = bg_get('/c/c.fcgi?sleep_ms=6000', 20);
     $t->wait_for(sub { 0 }, 0.5);    # the request reaches C
     my $tg = time;
     $t->restart_httpd(conf_for(b_changed => 1, no_c => 1));
     my $sock_gone = $t->wait_for(sub { !-e $sock{C} }, 2);
     ok($sock_gone, 'graceful with C removed: its socket file goes');
     ok(!bg_done($b) && alive($cp), '... while its request is in flight, C\'s process still runs')
-        or diag 'bg done: ' . (bg_done($b) ? 1 : 0) . ' alive: ' . (alive($cp) ? 1 : 0);
-    my $r = bg_wait($b, 12);
+        or diag 'bg done: ' . (bg_done($b) ? 1 : 0) . ' alive: ' . (alive($cp) ? 1 : 0)
+        . sprintf(' graceful took %.2f s', time - $tg) . "\n" . pm_log();
+    my $r = bg_wait($b, 15);
     ok($r && ok200($r) && $r->{body} eq "respond ok\n", '... the in-flight request completes with 200')
         or diag $r ? show($r) : 'no result';
     my $tdone = time;
@@ -325,8 +331,9 @@ my $p2;
     is(scalar @left, 0, '... then C\'s process goes');
     diag sprintf('C gone %.2f s after its request ended', time - $tdone) unless @left;
     $p2 = all_up(no_c => 1);
-    is_deeply($p2->{A}, $p1->{A}, '... A keeps its PIDs');
+    is_deeply($p2->{A}, $p1->{A}, '... A keeps its PIDs') or diag pm_log();
     is_deeply($p2->{B}, $p1->{B}, '... B keeps its PIDs');
+    is(pm_pid(), $pm0, '... same fcgix-pm') or diag pm_log();
     # (the file stays on disk; without the declaration it is a plain file)
     my $rc = http_once('/c/c.fcgi', 10);
     ok($rc->{body} ne "respond ok\n", '... C is no longer served by the app') or diag show($rc);
@@ -349,7 +356,7 @@ my $p2;
         or diag join "\n", map { "code $_->{code} complete $_->{complete}" } @bad[0 .. ($#bad < 9 ? $#bad : 9)];
     my $p = all_up(no_c => 1);
     is_deeply($p, $p2, '... app PIDs kept through them');
-    is(pm_pid(), $pm0, '... same fcgix-pm');
+    is(pm_pid(), $pm0, '... same fcgix-pm') or diag pm_log();
     $t->log_unlike(qr/FCGIX041[01]/, 'no app died on its own through all graceful restarts (no FCGIX0410/0411)');
 }
 

@@ -31,7 +31,12 @@
 #     (a file and the CGI) and echo var, and a CGI's local Location
 #     redirect, each cost exactly one call per role for the client request;
 #   - ErrorDocument 401 (a local page) and 403 (a text) replace the app's
-#     body but the app's headers still arrive.
+#     body but the app's headers still arrive;
+#   - a denied POST with a 200 kB body on a persistent connection: the next
+#     request on it works; HEAD denials have headers and no body; the access
+#     log records the denial's status;
+#   - an unprotected SSI page's include virtual of a protected file asks the
+#     apps for that subrequest: denied, nothing is included; granted, it is.
 # Configuration 2: the kinds of apps and the contexts:
 #   - static (FastCgiServer, -initial-env) and dynamic (undeclared file, no
 #     ExecCGI) apps, C and Perl, and an external app over TCP: grant and
@@ -146,6 +151,8 @@ my %APP = (c => "$d/auth/authz-c", pl => "$d/auth/authz-pl");
 my %SPEC = (c => $c_app->{spec}, pl => $pl_app->{spec});
 
 $t->write_file('htdocs/errors/401.html', "error document for 401\n");
+$t->write_file("htdocs/open/$_.shtml", "<p>open page</p>\n<!--#include virtual=\"/$_/file.txt\" -->\n<p>end</p>\n")
+    for qw(c pl);
 my @dirs;
 for my $impl (qw(c pl)) {
     for my $v ('', '-compat', '-ed') {
@@ -170,6 +177,11 @@ FastCgiExternalServer $APP{pl} $SPEC{pl}
 LogFormat "%U %u g=%{AUTH_GROUP}e l=%{AUTHZ_LEVEL}e t=%{ACCESS_TICKET}e p=%{X-Plain-Header}e" authvars
 CustomLog $d/logs/authvars.log authvars
 Alias /errors $h/errors
+<Directory $h/open>
+    Options +Includes
+    AddOutputFilter INCLUDES .shtml
+    AddType text/html .shtml
+</Directory>
 EOF
 for my $dir (@dirs) {
     my ($impl) = $dir =~ /^(c|pl)/;
@@ -358,6 +370,52 @@ for my $impl (qw(c pl)) {
     $r = raw_req('GET', "/$cd/file.txt", %MAGIC, basic('bob', 'builder'));
     is $r->{code}, 401, "$L -compat: bob still denied";
     is $r->{headers}{'x-denied-because'}, 'user bob is not on the list', "$L -compat: a denial's headers still reach the client";
+
+    # --- a denial on a persistent connection, with a request body and HEAD
+    {
+        my $conn = $t->conn;
+        my $big = 'b' x 200_000;
+        my $r1 = eval { $conn->request('POST', "/$dir/file.txt", body => $big, headers => { basic('alice', 'secret') }) };
+        is $r1 && $r1->{code}, 403, "$L keep-alive: POST with a 200 kB body denied by the access checker";
+        is $r1 && $r1->{content}, "authz: say the magic word\n", "$L keep-alive: the app's body";
+        my $r2 = eval { $conn->request('POST', "/$dir/file.txt", body => $big, headers => { %MAGIC, basic('alice', 'nope') }) };
+        is $r2 && $r2->{code}, 401, "$L keep-alive: POST with a body denied by the authenticator, same connection";
+        my $r3 = eval { $conn->request('GET', "/$dir/file.txt", headers => \%alice) };
+        is $r3 && $r3->{code}, 200, "$L keep-alive: the next request on the connection is granted"
+            or diag($@ || '');
+        is $r3 && $r3->{content}, "protected content of $dir\n", "$L keep-alive: and served (the denied bodies were consumed)";
+        $conn->close;
+    }
+    $r = raw_req('HEAD', "/$dir/file.txt", basic('alice', 'secret'));
+    is $r->{code}, 403, "$L HEAD: access checker denial";
+    is $r->{content}, '', "$L HEAD: no body";
+    is $r->{headers}{'x-denied-because'}, 'no magic word', "$L HEAD: the app's header";
+    $r = raw_req('HEAD', "/$dir/file.txt", %MAGIC, basic('bob', 'builder'));
+    is $r->{code}, 401, "$L HEAD: authorizer denial";
+    like $r->{headers}{'www-authenticate'} // '', qr/^Basic realm=/, "$L HEAD: WWW-Authenticate";
+    {
+        my $re = qr{"GET /\Q$dir\E/file\.txt\?denied-log HTTP/1\.1" 401 };
+        my $before = () = $t->access_log =~ /$re/g;
+        raw_req('GET', "/$dir/file.txt?denied-log", %MAGIC, basic('bob', 'builder'));
+        ok $t->wait_for(sub { my $n = () = $t->access_log =~ /$re/g; $n > $before }, 5),
+            "$L the access log records the denial's status (401)";
+    }
+
+    # --- a subrequest from an unprotected page asks the apps and honours a denial
+    mark($log);
+    $r = $t->get("/open/$impl.shtml", basic('alice', 'secret'));
+    $calls = calls_since($log);
+    is $r->code, 200, "$L unprotected SSI page: 200";
+    unlike $r->content, qr/protected content/, "$L include virtual of a protected file without the magic word: not included";
+    like $r->content, qr/open page.*end/s, "$L the page itself is served";
+    is roles($calls), 'ACCESS_CHECKER', "$L the subrequest asked the access checker";
+    mark($log);
+    $r = $t->get("/open/$impl.shtml", %alice);
+    $calls = calls_since($log);
+    like $r->content, qr/protected content of \Q$dir\E/, "$L include virtual of a protected file, granted: included";
+    is roles($calls), 'ACCESS_CHECKER,AUTHENTICATOR,AUTHORIZER', "$L the granted subrequest asked each role once";
+    $r = $t->get("/open/$impl.shtml", %MAGIC, basic('bob', 'builder'));
+    unlike $r->content, qr/protected content/, "$L include virtual as bob: not included";
 
     # --- ErrorDocument replaces the body, the app's headers stay
     my $ed = "$impl-ed";
