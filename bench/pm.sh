@@ -312,7 +312,6 @@ ServerName 127.0.0.1
 Listen 127.0.0.1:$HTTP_PORT
 PidFile "$TMP/httpd.pid"
 DefaultRuntimeDir "$TMP/run"
-Mutex file:$TMP/run default
 ErrorLog "$TMP/logs/error-$CUR_LEG.log"
 LogLevel warn
 LoadModule mpm_event_module $MODDIR/mod_mpm_event.so

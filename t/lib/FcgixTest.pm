@@ -928,6 +928,34 @@ sub parse_response {
 
 # ------------------------------------------------------------------ cleanup
 
+sub _comm {
+    my ($pid) = @_;
+    my $c = slurp("/proc/$pid/comm");
+    chomp $c;
+    return $c;
+}
+
+# Live processes (not zombies, not this test) whose working directory,
+# executable or command line lies in the test directory.
+sub procs_in_dir {
+    my ($self) = @_;
+    my $dir = $self->{dir};
+    my @p;
+    opendir my $dh, '/proc' or return;
+    for my $pid (grep { /^\d+$/ } readdir $dh) {
+        next if $pid == $$;
+        my $stat = slurp("/proc/$pid/stat");
+        next if $stat eq '' || $stat =~ /^\d+ \(.*\) Z/s;
+        my $cwd = readlink("/proc/$pid/cwd") // '';
+        my $exe = readlink("/proc/$pid/exe") // '';
+        my $cmd = slurp("/proc/$pid/cmdline") // '';
+        push @p, $pid
+            if index($cwd, $dir) == 0 || index($exe, $dir) == 0 || index($cmd, $dir) >= 0;
+    }
+    closedir $dh;
+    return @p;
+}
+
 sub done {
     my ($self) = @_;
     return if $self->{done} || $$ != $self->{owner};
@@ -952,6 +980,22 @@ sub done {
         }
         if (@left) {
             push @problems, "apache2 processes still alive after stop: @left";
+            kill 'KILL', $_ for @left;
+        }
+    }
+    # processes the module started (fcgix-pm, the apps it ran from this
+    # test's directory) must be gone too; the PM gives apps 3 s to exit
+    if ($self->{httpd_started}) {
+        my $end = time + 6;
+        my @left;
+        while (1) {
+            @left = $self->procs_in_dir;
+            last if !@left || time > $end;
+            sleep 0.1;
+        }
+        if (@left) {
+            push @problems, "processes of this test still alive after stop: "
+                . join(', ', map { "$_ (" . _comm($_) . ")" } @left);
             kill 'KILL', $_ for @left;
         }
     }
