@@ -4,7 +4,7 @@
 #
 # Not part of the test suite. See bench/PM.md for what it measures.
 #
-#   bash bench/pm.sh                        # all three sections, about 6 minutes
+#   bash bench/pm.sh                        # all three sections, about 10 minutes
 #   PM_DURATION=30 bash bench/pm.sh         # longer wrk runs
 #   PM_SECTIONS=cold bash bench/pm.sh       # only the cold-start section
 #
@@ -13,6 +13,7 @@
 #   PM_DURATION        seconds per throughput wrk run     (10)
 #   PM_WARMUP          seconds of unrecorded wrk before each measured run (2)
 #   PM_CONNS           wrk connections for throughput     (64)
+#   PM_ROUNDS          rounds of all throughput legs; the median is reported (3)
 #   PM_PROCS           processes per static app (N)       (4)
 #   PM_BIG_SIZE        body size of the large response     (102400)
 #   PM_FRONTENDS       throughput legs        ("fcgix fcgid proxy_unix proxy_tcp")
@@ -34,6 +35,7 @@ SECTIONS=${PM_SECTIONS-"throughput cold graceful"}
 DURATION=${PM_DURATION:-10}
 WARMUP=${PM_WARMUP:-2}
 CONNS=${PM_CONNS:-64}
+ROUNDS=${PM_ROUNDS:-3}
 PROCS=${PM_PROCS:-4}
 BIG_SIZE=${PM_BIG_SIZE:-102400}
 FRONTENDS=${PM_FRONTENDS-"fcgix fcgid proxy_unix proxy_tcp"}
@@ -60,10 +62,11 @@ for fe in $GRACEFUL_FRONTENDS; do
     case $fe in fcgix | fcgid) ;;
     *) echo "unknown graceful front end '$fe' (fcgix fcgid)" >&2; exit 2 ;; esac
 done
-for v in DURATION WARMUP CONNS PROCS BIG_SIZE COLD_RUNS GRACEFULS GRACEFUL_INTERVAL GRACEFUL_CLIENTS WAIT_QUIET; do
+for v in DURATION WARMUP CONNS ROUNDS PROCS BIG_SIZE COLD_RUNS GRACEFULS GRACEFUL_INTERVAL GRACEFUL_CLIENTS WAIT_QUIET; do
     [[ ${!v} =~ ^[0-9]+$ ]] || { echo "PM_$v must be a non-negative integer" >&2; exit 2; }
 done
-[ "$PROCS" -ge 1 ] && [ "$CONNS" -ge 1 ] && [ "$DURATION" -ge 1 ] || { echo "PM_PROCS, PM_CONNS, PM_DURATION must be >= 1" >&2; exit 2; }
+[ "$PROCS" -ge 1 ] && [ "$CONNS" -ge 1 ] && [ "$DURATION" -ge 1 ] && [ "$ROUNDS" -ge 1 ] ||
+    { echo "PM_PROCS, PM_CONNS, PM_DURATION, PM_ROUNDS must be >= 1" >&2; exit 2; }
 
 # ------------------------------------------------------------------ helpers
 note() { printf '[pm] %s\n' "$*" >&2; }
@@ -479,7 +482,7 @@ bring_up() { # fe app
 }
 
 # ------------------------------------------------------------------ wrk
-declare -A RPS ERR LAT NPROC
+declare -A RPS ERR LAT NPROC FOREIGN
 WRK_DETAIL=()
 
 parse_wrk() { # log -> "rps errs p50/p99 requests max-latency"
@@ -493,15 +496,44 @@ parse_wrk() { # log -> "rps errs p50/p99 requests max-latency"
         END { printf "%s %d %s %s %s\n", (rps == "" ? 0 : rps), e, (p50 == "" ? "?" : p50 "/" p99), (reqs == "" ? 0 : reqs), (max == "" ? "?" : max) }' "$1"
 }
 
-run_wrk() { # fe app
-    local fe=$1 app=$2 log r
-    log="$TMP/logs/wrk-$fe-$app.log"
-    wrk -t 2 -c "$CONNS" -d "${DURATION}s" --timeout 10s --latency "$(url_for "$app")" >"$log" 2>&1
-    read -r RPS[$fe,$app] ERR[$fe,$app] LAT[$fe,$app] _ _ <<<"$(parse_wrk "$log")"
-    if [ "${ERR[$fe,$app]}" != 0 ]; then
-        WRK_DETAIL+=("$fe $app: $(grep -E 'Socket errors|Non-2xx' "$log" | tr -s ' ' | paste -sd';')")
+# CPU accounting, to tell how much of the machine something else used while
+# we measured. All in clock ticks (USER_HZ), as in /proc/stat.
+cpu_ticks() { # -> "total busy" of all cpus (busy = not idle, not iowait; steal counts as busy)
+    awk '/^cpu / { t = $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; print t, t - $5 - $6 }' /proc/stat
+}
+our_ticks() { # CPU used by this script's processes: the httpd tree, the pools, and
+    # this shell's reaped children (wrk, curl, ...). utime+stime+cutime+cstime of
+    # every live process of the trees (cutime: descendants that already exited).
+    local pids="$$" r
+    for r in $HTTPD_PID "${POOL_PIDS[@]}"; do
+        [ -n "$r" ] && pids="$pids $r $(descendants_of "$r")"
+    done
+    (cd /proc && awk '{ sub(/^.*\) /, ""); s += $12 + $13 + $14 + $15 } END { print s + 0 }' \
+        $(for p in $pids; do echo "$p/stat"; done) 2>/dev/null)
+}
+# run_measured LOGFILE command... : runs it and sets MEASURED_FOREIGN to the
+# percentage of all CPU time that processes other than ours used meanwhile
+MEASURED_FOREIGN=0
+run_measured() {
+    local log=$1 t0 b0 o0 t1 b1 o1
+    shift
+    read -r t0 b0 <<<"$(cpu_ticks)"; o0=$(our_ticks)
+    "$@" >"$log" 2>&1
+    read -r t1 b1 <<<"$(cpu_ticks)"; o1=$(our_ticks)
+    MEASURED_FOREIGN=$(awk -v t=$((t1 - t0)) -v b=$((b1 - b0)) -v o=$((o1 - o0)) \
+        'BEGIN { f = (t > 0) ? 100 * (b - o) / t : 0; if (f < 0) f = 0; printf "%.0f", f }')
+}
+
+run_wrk() { # fe app round
+    local fe=$1 app=$2 r=$3 log
+    log="$TMP/logs/wrk-$fe-$app-$r.log"
+    run_measured "$log" wrk -t 2 -c "$CONNS" -d "${DURATION}s" --timeout 10s --latency "$(url_for "$app")"
+    FOREIGN[$fe,$app,$r]=$MEASURED_FOREIGN
+    read -r RPS[$fe,$app,$r] ERR[$fe,$app,$r] LAT[$fe,$app,$r] _ _ <<<"$(parse_wrk "$log")"
+    if [ "${ERR[$fe,$app,$r]}" != 0 ]; then
+        WRK_DETAIL+=("$fe $app round $r: $(grep -E 'Socket errors|Non-2xx' "$log" | tr -s ' ' | paste -sd';')")
     fi
-    note "$fe $app c=$CONNS: ${RPS[$fe,$app]} req/s, p50/p99 ${LAT[$fe,$app]}, errors ${ERR[$fe,$app]}, processes ${NPROC[$fe,$app]:-?}"
+    note "$fe $app c=$CONNS round $r: ${RPS[$fe,$app,$r]} req/s, p50/p99 ${LAT[$fe,$app,$r]}, errors ${ERR[$fe,$app,$r]}, processes ${NPROC[$fe,$app,$r]:-?}, other work ${FOREIGN[$fe,$app,$r]}% cpu"
 }
 
 # Waits (at most PM_WAIT_QUIET s) until the CPUs are less than 25 % busy
@@ -516,7 +548,7 @@ wait_quiet() { # what
         end=$((SECONDS + WAIT_QUIET))
         while [ "$QUIET_BUSY" -gt 25 ] && [ $SECONDS -lt $end ]; do QUIET_BUSY=$(cpu_busy 5); done
     fi
-    [ "$QUIET_BUSY" -gt 25 ] && BUSY_LEGS+=("$1 (${QUIET_BUSY}%)")
+    [ "$QUIET_BUSY" -gt 25 ] && BUSY_LEGS+=("$1 (${QUIET_BUSY}% before)")
     return 0
 }
 
@@ -537,81 +569,114 @@ out ""
 
 # ------------------------------------------------------------------ 1. throughput
 section_throughput() {
-    local fe app
-    for fe in $FRONTENDS; do
-        wait_quiet "throughput $fe"
-        note "=== throughput: $fe (cpu ${QUIET_BUSY}% busy before)"
-        case $fe in
-        proxy_unix | proxy_tcp)
-            local tr=unix; [ "$fe" = proxy_tcp ] && tr=tcp
-            start_pool "hello-$tr" $tr hello || { out "!! $fe: spawn-fcgi pool did not start"; stop_pools; continue; }
-            ADDR_hello=$POOL_ADDR
-            start_pool "respond-$tr" $tr respond || { out "!! $fe: spawn-fcgi pool did not start"; stop_pools; continue; }
-            ADDR_respond=$POOL_ADDR
-            ;;
-        esac
-        if ! start_httpd static "$fe" "tp-$fe"; then
-            out "!! $fe: httpd did not start (see notes on stderr)"
-            stop_pools
-            continue
-        fi
-        for app in hello big; do
-            if ! check_url "$app"; then
-                out "!! $fe: $app does not answer 200 with the expected body; skipped"
-                tail -5 "$TMP/logs/error-$CUR_LEG.log" | sed 's/^/   /' | tee -a "$RESULTS"
+    local fe app r n
+    for r in $(seq 1 "$ROUNDS"); do
+        for fe in $FRONTENDS; do
+            wait_quiet "throughput $fe round $r"
+            note "=== throughput: $fe, round $r of $ROUNDS (cpu ${QUIET_BUSY}% busy before)"
+            case $fe in
+            proxy_unix | proxy_tcp)
+                local tr=unix; [ "$fe" = proxy_tcp ] && tr=tcp
+                start_pool "hello-$tr" $tr hello || { out "!! $fe: spawn-fcgi pool did not start"; stop_pools; continue; }
+                ADDR_hello=$POOL_ADDR
+                start_pool "respond-$tr" $tr respond || { out "!! $fe: spawn-fcgi pool did not start"; stop_pools; continue; }
+                ADDR_respond=$POOL_ADDR
+                ;;
+            esac
+            if ! start_httpd static "$fe" "tp-$fe"; then
+                out "!! $fe round $r: httpd did not start (see notes on stderr)"
+                stop_pools
                 continue
             fi
-            bring_up "$fe" "$app"
-            [ "$WARMUP" != 0 ] && wrk -t 2 -c "$CONNS" -d "${WARMUP}s" --timeout 10s "$(url_for "$app")" >/dev/null 2>&1
-            NPROC[$fe,$app]=$(count_procs "$(app_exe "$fe" "$app")")
-            run_wrk "$fe" "$app"
-            local n
-            n=$(count_procs "$(app_exe "$fe" "$app")")
-            [ "$n" != "${NPROC[$fe,$app]}" ] && NPROC[$fe,$app]="${NPROC[$fe,$app]}->$n"
+            for app in hello big; do
+                if ! check_url "$app"; then
+                    out "!! $fe round $r: $app does not answer 200 with the expected body; skipped"
+                    tail -5 "$TMP/logs/error-$CUR_LEG.log" | sed 's/^/   /' | tee -a "$RESULTS"
+                    continue
+                fi
+                bring_up "$fe" "$app"
+                [ "$WARMUP" != 0 ] && wrk -t 2 -c "$CONNS" -d "${WARMUP}s" --timeout 10s "$(url_for "$app")" >/dev/null 2>&1
+                NPROC[$fe,$app,$r]=$(count_procs "$(app_exe "$fe" "$app")")
+                run_wrk "$fe" "$app" "$r"
+                n=$(count_procs "$(app_exe "$fe" "$app")")
+                [ "$n" != "${NPROC[$fe,$app,$r]}" ] && NPROC[$fe,$app,$r]="${NPROC[$fe,$app,$r]}->$n"
+            done
+            stop_httpd
+            stop_pools
+            sleep 1
         done
-        stop_httpd
-        stop_pools
-        sleep 1
     done
 
-    local label cell
-    out "1. Throughput: requests/s, wrk -c $CONNS -t 2, ${DURATION}s (after ${WARMUP}s warm-up), $PROCS processes per app"
+    # per cell: the median of the rounds (and the round it came from)
+    local label cell vals m
+    declare -A MED MEDR
+    for fe in fcgix fcgid proxy_unix proxy_tcp; do
+        for app in hello big; do
+            vals=""
+            for r in $(seq 1 "$ROUNDS"); do
+                [ -n "${RPS[$fe,$app,$r]:-}" ] && vals="$vals${RPS[$fe,$app,$r]} $r"$'\n'
+            done
+            [ -n "$vals" ] || continue
+            # lower median: the value and the round it came from
+            m=$(printf '%s' "$vals" | sort -n | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }')
+            MED[$fe,$app]=${m% *}
+            MEDR[$fe,$app]=${m#* }
+        done
+    done
+    lbl() { if [ "$1" = big ]; then echo "$((BIG_SIZE / 1024))KiB"; else echo "$1"; fi; }
+
+    out "1. Throughput: requests/s, wrk -c $CONNS -t 2, ${DURATION}s (after ${WARMUP}s warm-up), $PROCS processes per app, median of $ROUNDS round(s)"
     out "   fcgix: FastCgiServer APP -processes $PROCS      fcgid: FcgidMin/MaxProcessesPerClass $PROCS, warmed up"
     out "   proxy_unix / proxy_tcp: mod_proxy_fcgi (enablereuse off) -> spawn-fcgi -F $PROCS, Unix socket / 127.0.0.1"
-    out "   (* = wrk saw errors or non-2xx answers; [n] = app processes during the run)"
-    out "$(printf '%-8s %12s %12s %12s %12s   %11s %16s %15s' app fcgix fcgid proxy_unix proxy_tcp fcgix/fcgid fcgix/proxy_unix fcgix/proxy_tcp)"
+    out "   (* = wrk saw errors or non-2xx answers in that round, see below)"
+    out "$(printf '%-8s %11s %11s %11s %11s   %11s %16s %15s' app fcgix fcgid proxy_unix proxy_tcp fcgix/fcgid fcgix/proxy_unix fcgix/proxy_tcp)"
     for app in hello big; do
-        label=$app; [ "$app" = big ] && label="$((BIG_SIZE / 1024))KiB"
         local cells=()
         for fe in fcgix fcgid proxy_unix proxy_tcp; do
-            cell=${RPS[$fe,$app]:-}
-            if [ -z "$cell" ]; then cell="-"; else
-                cell=$(printf '%.0f' "$cell")
-                [ "${ERR[$fe,$app]:-0}" != 0 ] && cell="$cell*"
-                cell="$cell[${NPROC[$fe,$app]:-?}]"
-            fi
+            if [ -z "${MED[$fe,$app]:-}" ]; then cells+=("-"); continue; fi
+            cell=$(printf '%.0f' "${MED[$fe,$app]}")
+            [ "${ERR[$fe,$app,${MEDR[$fe,$app]}]:-0}" != 0 ] && cell="$cell*"
             cells+=("$cell")
         done
-        out "$(printf '%-8s %12s %12s %12s %12s   %11s %16s %15s' "$label" "${cells[@]}" \
-            "$(ratio "${RPS[fcgix,$app]:-}" "${RPS[fcgid,$app]:-}")" \
-            "$(ratio "${RPS[fcgix,$app]:-}" "${RPS[proxy_unix,$app]:-}")" \
-            "$(ratio "${RPS[fcgix,$app]:-}" "${RPS[proxy_tcp,$app]:-}")")"
+        out "$(printf '%-8s %11s %11s %11s %11s   %11s %16s %15s' "$(lbl $app)" "${cells[@]}" \
+            "$(ratio "${MED[fcgix,$app]:-}" "${MED[fcgid,$app]:-}")" \
+            "$(ratio "${MED[fcgix,$app]:-}" "${MED[proxy_unix,$app]:-}")" \
+            "$(ratio "${MED[fcgix,$app]:-}" "${MED[proxy_tcp,$app]:-}")")"
     done
-    out "$(printf '%-8s %12s %12s %12s %12s' 'p50/p99' '' '' '' '')"
+    out "   wrk latency p50/p99 in the median round:"
     for app in hello big; do
-        label=$app; [ "$app" = big ] && label="$((BIG_SIZE / 1024))KiB"
-        out "$(printf '%-8s %12s %12s %12s %12s' "$label" "${LAT[fcgix,$app]:--}" "${LAT[fcgid,$app]:--}" \
-            "${LAT[proxy_unix,$app]:--}" "${LAT[proxy_tcp,$app]:--}")"
+        local l=()
+        for fe in fcgix fcgid proxy_unix proxy_tcp; do
+            if [ -n "${MEDR[$fe,$app]:-}" ]; then l+=("${LAT[$fe,$app,${MEDR[$fe,$app]}]}"); else l+=("-"); fi
+        done
+        out "$(printf '%-8s %15s %15s %15s %15s' "$(lbl $app)" "${l[@]}")"
+    done
+    out "   every round: req/s [app processes] (CPU% used by other work on the machine meanwhile)"
+    for fe in fcgix fcgid proxy_unix proxy_tcp; do
+        for app in hello big; do
+            [ -n "${MED[$fe,$app]:-}" ] || continue
+            local line
+            line=$(printf '     %-10s %-7s' "$fe" "$(lbl $app)")
+            for r in $(seq 1 "$ROUNDS"); do
+                if [ -n "${RPS[$fe,$app,$r]:-}" ]; then
+                    line+=$(printf ' %8.0f%s[%s](%s%%)' "${RPS[$fe,$app,$r]}" \
+                        "$([ "${ERR[$fe,$app,$r]}" != 0 ] && echo '*')" "${NPROC[$fe,$app,$r]}" "${FOREIGN[$fe,$app,$r]}")
+                    [ "${FOREIGN[$fe,$app,$r]}" -gt 10 ] && BUSY_LEGS+=("throughput $fe $(lbl $app) round $r (${FOREIGN[$fe,$app,$r]}% during the run)")
+                else
+                    line+="         -"
+                fi
+            done
+            out "$line"
+        done
     done
     for app in hello big; do
-        local r
-        r=$(ratio "${RPS[fcgix,$app]:-}" "${RPS[fcgid,$app]:-}")
-        [ "$r" = - ] && continue
-        label=$app; [ "$app" = big ] && label="$((BIG_SIZE / 1024))KiB"
-        if awk -v r="$r" 'BEGIN { exit !(r >= 1.2) }'; then
-            out "   target fcgix >= 1.2x fcgid, $label: met ($r)"
+        local rt
+        rt=$(ratio "${MED[fcgix,$app]:-}" "${MED[fcgid,$app]:-}")
+        [ "$rt" = - ] && continue
+        if awk -v r="$rt" 'BEGIN { exit !(r >= 1.2) }'; then
+            out "   target fcgix >= 1.2x fcgid, $(lbl $app): met ($rt)"
         else
-            out "   target fcgix >= 1.2x fcgid, $label: NOT met ($r)"
+            out "   target fcgix >= 1.2x fcgid, $(lbl $app): NOT met ($rt)"
         fi
     done
     if [ ${#WRK_DETAIL[@]} -gt 0 ]; then
@@ -755,7 +820,12 @@ section_graceful() {
             /Non-2xx/ { n = $NF } END { printf "%snon-2xx %d", (NR ? "; " : ""), n }' "$log" | sed 's/^; //')
         GR[$fe,graceful]="$gen_ok/$GRACEFULS"
         if [ "$before" = "$after" ]; then GR[$fe,pids]="same ($(wc -w <<<"$before"))"
-        else GR[$fe,pids]="changed ($(wc -w <<<"$before") -> $(wc -w <<<"$after"))"; fi
+        else
+            local kept
+            kept=$(comm -12 <(tr ' ' '\n' <<<"$before" | sort) <(tr ' ' '\n' <<<"$after" | sort) | grep -c .)
+            GR[$fe,pids]="$kept of $(wc -w <<<"$before") kept, $(wc -w <<<"$after") now"
+        fi
+        check_url hello || GR[$fe,pids]="${GR[$fe,pids]}; NOT answering afterwards"
         errs=$(grep -cE '\[(error|crit|alert|emerg)\]|exit signal|Segmentation' "$TMP/logs/error-$CUR_LEG.log" 2>/dev/null)
         GR[$fe,logerr]=${errs:-0}
         if ! kill -0 "$HTTPD_PID" 2>/dev/null; then GR[$fe,pids]="${GR[$fe,pids]}, httpd gone!"; fi
@@ -770,10 +840,10 @@ section_graceful() {
 
     out "3. Graceful restarts under load: $GRACEFULS x 'apache2 -k graceful', ${GRACEFUL_INTERVAL}s apart, during wrk -c $GRACEFUL_CLIENTS"
     out "   (Connection: close, ${total}s, hello app with $PROCS processes; failed = non-2xx + socket errors; target 0 for fcgix)"
-    out "$(printf '%-6s %9s %7s %10s %9s  %-44s %-18s %s' module requests failed gracefuls 'max lat' detail 'app pids' 'error-log lines')"
+    out "$(printf '%-6s %9s %7s %10s %9s  %-44s %-22s %s' module requests failed gracefuls 'max lat' detail 'app pids' 'error-log lines')"
     for fe in $GRACEFUL_FRONTENDS; do
         [ -n "${GR[$fe,reqs]:-}" ] || continue
-        out "$(printf '%-6s %9s %7s %10s %9s  %-44s %-18s %s' "$fe" "${GR[$fe,reqs]}" "${GR[$fe,failed]}" "${GR[$fe,graceful]}" "${GR[$fe,maxlat]}" \
+        out "$(printf '%-6s %9s %7s %10s %9s  %-44s %-22s %s' "$fe" "${GR[$fe,reqs]}" "${GR[$fe,failed]}" "${GR[$fe,graceful]}" "${GR[$fe,maxlat]}" \
             "${GR[$fe,detail]}" "${GR[$fe,pids]}" "${GR[$fe,logerr]}")"
         if [ -n "${GR[$fe,top]}" ]; then
             out "   $fe error log (most frequent):"
@@ -794,7 +864,9 @@ for s in $SECTIONS; do
 done
 
 if [ ${#BUSY_LEGS[@]} -gt 0 ]; then
-    out "!! the CPUs were more than 25 % busy (other work) before: ${BUSY_LEGS[*]}; those figures are skewed"
+    out "!! other work on the machine used more than 25 % of the CPUs before, or more than 10 % during,"
+    out "   these legs (their figures are skewed):"
+    for b in "${BUSY_LEGS[@]}"; do out "     $b"; done
 fi
 if [ ${#STRAGGLERS[@]} -gt 0 ]; then
     out "!! processes that outlived their httpd by 10 s (killed): ${STRAGGLERS[*]}"

@@ -286,6 +286,8 @@ for my $impl (qw(c pl)) {
     is $calls->[2]{passwd}, 'no', "$L authorizer gets no REMOTE_PASSWD";
 
     # --- grant: static file
+    my $vlines = sub { [ grep { m{^/\Q$dir\E/file\.txt } } split /\n/, FcgixTest::slurp("$d/logs/authvars.log") ] };
+    my $vcount = @{ $vlines->() };
     mark($log);
     $r = $t->get("/$dir/file.txt", %alice);
     $calls = calls_since($log);
@@ -296,7 +298,8 @@ for my $impl (qw(c pl)) {
     is join(',', map { $_->{passwd} } @$calls), 'no,yes,no', "$L only the authenticator got the password";
     is $r->header($_->[0]), $_->[2], "$L static file: mod_headers sees $_->[1]" for @VARS_VAR;
     is $r->header($_->[0]), 'yes', "$L static file: mod_headers sees plain header $_->[1]" for @VARS_PLAIN;
-    my $line = $t->wait_for(sub { (grep { m{^/\Q$dir\E/file\.txt } } split /\n/, FcgixTest::slurp("$d/logs/authvars.log"))[-1] }, 5);
+    # the log line is written after the response: wait for this request's
+    my $line = $t->wait_for(sub { my $l = $vlines->(); @$l > $vcount ? $l->[$vcount] : undef }, 5);
     is $line, "/$dir/file.txt alice g=admins l=full t=ok p=yes", "$L access log sees the variables and the user";
 
     # --- grant: CGI and FastCGI handlers
