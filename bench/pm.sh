@@ -4,16 +4,16 @@
 #
 # Not part of the test suite. See bench/PM.md for what it measures.
 #
-#   bash bench/pm.sh                        # all three sections, about 10 minutes
+#   bash bench/pm.sh                        # all three sections, about 6 minutes
 #   PM_DURATION=30 bash bench/pm.sh         # longer wrk runs
 #   PM_SECTIONS=cold bash bench/pm.sh       # only the cold-start section
 #
 # Environment (all optional):
 #   PM_SECTIONS        sections to run                    ("throughput cold graceful")
-#   PM_DURATION        seconds per throughput wrk run     (10)
+#   PM_DURATION        measured seconds per throughput cell (10)
 #   PM_WARMUP          seconds of unrecorded wrk before each measured run (2)
 #   PM_CONNS           wrk connections for throughput     (64)
-#   PM_ROUNDS          rounds of all throughput legs; the median is reported (3)
+#   PM_SLICES          slices the PM_DURATION is cut into, alternating legs (5)
 #   PM_PROCS           processes per static app (N)       (4)
 #   PM_BIG_SIZE        body size of the large response     (102400)
 #   PM_FRONTENDS       throughput legs        ("fcgix fcgid proxy_unix proxy_tcp")
@@ -35,7 +35,7 @@ SECTIONS=${PM_SECTIONS-"throughput cold graceful"}
 DURATION=${PM_DURATION:-10}
 WARMUP=${PM_WARMUP:-2}
 CONNS=${PM_CONNS:-64}
-ROUNDS=${PM_ROUNDS:-3}
+SLICES=${PM_SLICES:-5}
 PROCS=${PM_PROCS:-4}
 BIG_SIZE=${PM_BIG_SIZE:-102400}
 FRONTENDS=${PM_FRONTENDS-"fcgix fcgid proxy_unix proxy_tcp"}
@@ -62,11 +62,13 @@ for fe in $GRACEFUL_FRONTENDS; do
     case $fe in fcgix | fcgid) ;;
     *) echo "unknown graceful front end '$fe' (fcgix fcgid)" >&2; exit 2 ;; esac
 done
-for v in DURATION WARMUP CONNS ROUNDS PROCS BIG_SIZE COLD_RUNS GRACEFULS GRACEFUL_INTERVAL GRACEFUL_CLIENTS WAIT_QUIET; do
+for v in DURATION WARMUP CONNS SLICES PROCS BIG_SIZE COLD_RUNS GRACEFULS GRACEFUL_INTERVAL GRACEFUL_CLIENTS WAIT_QUIET; do
     [[ ${!v} =~ ^[0-9]+$ ]] || { echo "PM_$v must be a non-negative integer" >&2; exit 2; }
 done
-[ "$PROCS" -ge 1 ] && [ "$CONNS" -ge 1 ] && [ "$DURATION" -ge 1 ] && [ "$ROUNDS" -ge 1 ] ||
-    { echo "PM_PROCS, PM_CONNS, PM_DURATION, PM_ROUNDS must be >= 1" >&2; exit 2; }
+[ "$PROCS" -ge 1 ] && [ "$CONNS" -ge 1 ] && [ "$DURATION" -ge 1 ] && [ "$SLICES" -ge 1 ] ||
+    { echo "PM_PROCS, PM_CONNS, PM_DURATION, PM_SLICES must be >= 1" >&2; exit 2; }
+# seconds per slice (at least 1); the measured time per cell is SLICES x SLICE_SECS
+SLICE_SECS=$(( DURATION / SLICES > 0 ? DURATION / SLICES : 1 ))
 
 # ------------------------------------------------------------------ helpers
 note() { printf '[pm] %s\n' "$*" >&2; }
@@ -75,8 +77,9 @@ out() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
 
 TMP=""
 FINISHED=0
-HTTPD_CONF=""
+HTTPD_CONF=""    # the current httpd (see use_httpd)
 HTTPD_PID=""
+declare -A INST_CONF INST_PID INST_PORT   # every running httpd, by leg name
 POOL_PIDS=()     # pool reapers (perl), one per spawn-fcgi pool
 WRK_PID=""       # background wrk of the graceful test
 
@@ -101,14 +104,22 @@ pids_by_exe() {
     done
 }
 
-stop_httpd() {
-    [ -n "$HTTPD_CONF" ] || return 0
-    local pid=$HTTPD_PID desc p i left
-    [ -z "$pid" ] && [ -s "$TMP/httpd.pid" ] && pid=$(cat "$TMP/httpd.pid")
+use_httpd() { # leg: make that running httpd the current one
+    CUR_LEG=$1
+    HTTPD_CONF=${INST_CONF[$1]}
+    HTTPD_PID=${INST_PID[$1]}
+    HTTP_PORT=${INST_PORT[$1]}
+}
+
+stop_httpd() { # [leg] (default: the current one)
+    local leg=${1:-$CUR_LEG}
+    [ -n "$leg" ] && [ -n "${INST_CONF[$leg]:-}" ] || return 0
+    local conf=${INST_CONF[$leg]} pid=${INST_PID[$leg]} desc p i left
+    [ -z "$pid" ] && [ -s "$TMP/run/$leg/httpd.pid" ] && pid=$(cat "$TMP/run/$leg/httpd.pid")
     # everything this httpd started (children, fcgix-pm / fcgid PM, apps)
     desc=""
     [ -n "$pid" ] && desc=$(descendants_of "$pid")
-    apache2 -f "$HTTPD_CONF" -k stop >/dev/null 2>&1
+    apache2 -f "$conf" -k stop >/dev/null 2>&1
     if [ -n "$pid" ]; then
         for i in $(seq 1 300); do
             kill -0 "$pid" 2>/dev/null || break
@@ -128,11 +139,16 @@ stop_httpd() {
     done
     if [ -n "$left" ]; then
         note "left behind by httpd $pid after 10 s:$left ($(ps -o comm= -p "${left// /,}" 2>/dev/null | paste -sd,)); SIGKILL"
-        STRAGGLERS+=("$CUR_LEG:$left")
+        STRAGGLERS+=("$leg:$left")
         kill -KILL $left 2>/dev/null
     fi
-    HTTPD_CONF=""
-    HTTPD_PID=""
+    unset "INST_CONF[$leg]" "INST_PID[$leg]" "INST_PORT[$leg]"
+    if [ "$leg" = "$CUR_LEG" ]; then HTTPD_CONF=""; HTTPD_PID=""; fi
+}
+
+stop_all_httpd() {
+    local leg
+    for leg in "${!INST_CONF[@]}"; do stop_httpd "$leg"; done
 }
 
 stop_pools() {
@@ -159,7 +175,7 @@ cleanup() {
         printf '\n!! run did not finish (exit status %s): figures above are partial\n' "$rc" >>"$RESULTS"
     fi
     if [ -n "$WRK_PID" ]; then kill -TERM "$WRK_PID" 2>/dev/null; wait "$WRK_PID" 2>/dev/null; fi
-    stop_httpd
+    stop_all_httpd
     stop_pools
     if [ -n "$TMP" ] && [ -d "$TMP" ]; then
         if [ "${PM_KEEP:-0}" = 1 ]; then note "kept $TMP"; else rm -rf "$TMP"; fi
@@ -216,15 +232,17 @@ done
 # ------------------------------------------------------------------ temp dir
 TMP=$(mktemp -d /tmp/fcgix-pm-bench.XXXXXX) || die "mktemp failed"
 chmod 755 "$TMP"
-DOC=$TMP/htdocs
-mkdir -p "$DOC/dyn" "$TMP/apps" "$TMP/sock" "$TMP/run" "$TMP/fcgid" "$TMP/fcgix-ipc" "$TMP/logs" "$TMP/pools"
-for a in hello respond; do
-    cp "$APPS_DIR/$a" "$TMP/apps/$a"        # run by spawn-fcgi
-    cp "$APPS_DIR/$a" "$DOC/$a.fcgi"        # run by mod_fcgix / mod_fcgid
-    chmod 755 "$TMP/apps/$a" "$DOC/$a.fcgi"
+# Every httpd gets its own document root, $TMP/doc/<leg> (see leg_doc), with
+# its own copies of the apps, and each spawn-fcgi transport its own copies in
+# $TMP/apps/<transport>: app processes are told apart by their executable.
+mkdir -p "$TMP/doc" "$TMP/apps/unix" "$TMP/apps/tcp" "$TMP/sock" "$TMP/run" "$TMP/fcgid" "$TMP/fcgix-ipc" "$TMP/logs" "$TMP/pools"
+for tr in unix tcp; do
+    for a in hello respond; do
+        cp "$APPS_DIR/$a" "$TMP/apps/$tr/$a"
+        chmod 755 "$TMP/apps/$tr/$a"
+    done
 done
-echo ok >"$DOC/ok.txt"
-chmod -R a+rX "$DOC" "$TMP/apps"
+chmod -R a+rX "$TMP/doc" "$TMP/apps"
 
 RUN_USER=""
 if [ "$(id -u)" = 0 ]; then
@@ -286,7 +304,7 @@ start_pool() { # name transport app -> sets POOL_ADDR
     fi
     rm -f "$TMP/pools/$name.ready" "$TMP/pools/$name.pid"
     perl "$TMP/pool.pl" "$TMP/pools/$name.ready" "$TMP/pools/$name.pid" \
-        spawn-fcgi "${args[@]}" -- "$TMP/apps/$app" >>"$TMP/logs/pool-$name.log" 2>&1 &
+        spawn-fcgi "${args[@]}" -- "$TMP/apps/$transport/$app" >>"$TMP/logs/pool-$name.log" 2>&1 &
     POOL_PIDS+=($!)
     local i
     for i in $(seq 1 200); do
@@ -303,18 +321,34 @@ HTTP_PORT=""
 CUR_LEG=""
 STRAGGLERS=()
 
+leg_doc() { # leg -> its document root, created on first use
+    local d="$TMP/doc/$1" a
+    if [ ! -d "$d" ]; then
+        mkdir -p "$d/dyn"
+        for a in hello respond; do
+            cp "$APPS_DIR/$a" "$d/$a.fcgi"
+            chmod 755 "$d/$a.fcgi"
+        done
+        echo ok >"$d/ok.txt"
+        chmod -R a+rX "$d"
+    fi
+    echo "$d"
+}
+
 # gen_conf kind fe conf
 #   kind: static (FastCgiServer / fcgid class / proxy to a pool, hello and respond)
-#         dynamic (AddHandler on $DOC/dyn, module defaults)
+#         dynamic (AddHandler on DOC/dyn, module defaults)
+#   DOC: the leg's own document root
 gen_conf() {
-    local kind=$1 fe=$2 conf=$3
+    local kind=$1 fe=$2 conf=$3 DOC
+    DOC=$(leg_doc "$CUR_LEG")
     {
         cat <<EOF
 ServerRoot "$TMP"
 ServerName 127.0.0.1
 Listen 127.0.0.1:$HTTP_PORT
-PidFile "$TMP/httpd.pid"
-DefaultRuntimeDir "$TMP/run"
+PidFile "$TMP/run/$CUR_LEG/httpd.pid"
+DefaultRuntimeDir "$TMP/run/$CUR_LEG"
 ErrorLog "$TMP/logs/error-$CUR_LEG.log"
 LogLevel warn
 LoadModule mpm_event_module $MODDIR/mod_mpm_event.so
@@ -409,33 +443,39 @@ EOF
     } >"$conf"
 }
 
-start_httpd() { # kind fe leg-name
-    local kind=$1 fe=$2
-    CUR_LEG=$3
-    HTTP_PORT=$(free_port) || die "no free port"
-    local conf="$TMP/httpd-$CUR_LEG.conf"
+start_httpd() { # kind fe leg-name; the new httpd becomes the current one
+    local kind=$1 fe=$2 leg=$3 port conf pid i
+    stop_httpd "$leg"
+    CUR_LEG=$leg
+    port=$(free_port) || die "no free port"
+    HTTP_PORT=$port
+    conf="$TMP/httpd-$leg.conf"
+    mkdir -p "$TMP/run/$leg"
+    [ -n "$RUN_USER" ] && chown "$RUN_USER:$RUN_USER" "$TMP/run/$leg"
     gen_conf "$kind" "$fe" "$conf"
-    if ! apache2 -t -f "$conf" >"$TMP/logs/configtest-$CUR_LEG.log" 2>&1; then
-        note "config test failed for $CUR_LEG:"; cat "$TMP/logs/configtest-$CUR_LEG.log" >&2
+    if ! apache2 -t -f "$conf" >"$TMP/logs/configtest-$leg.log" 2>&1; then
+        note "config test failed for $leg:"; cat "$TMP/logs/configtest-$leg.log" >&2
         return 1
     fi
-    rm -f "$TMP/httpd.pid"
-    HTTPD_CONF=$conf
-    apache2 -f "$conf" -k start >"$TMP/logs/start-$CUR_LEG.log" 2>&1 || {
-        note "apache2 failed to start for $CUR_LEG"; cat "$TMP/logs/start-$CUR_LEG.log" >&2; stop_httpd; return 1
+    rm -f "$TMP/run/$leg/httpd.pid"
+    INST_CONF[$leg]=$conf; INST_PID[$leg]=""; INST_PORT[$leg]=$port
+    use_httpd "$leg"
+    apache2 -f "$conf" -k start >"$TMP/logs/start-$leg.log" 2>&1 || {
+        note "apache2 failed to start for $leg"; cat "$TMP/logs/start-$leg.log" >&2; stop_httpd "$leg"; return 1
     }
-    local i
-    for i in $(seq 1 200); do [ -s "$TMP/httpd.pid" ] && break; sleep 0.05; done
-    HTTPD_PID=$(cat "$TMP/httpd.pid" 2>/dev/null)
-    if [ -z "$HTTPD_PID" ] || ! wait_port 127.0.0.1 "$HTTP_PORT" 10; then
-        note "apache2 did not come up for $CUR_LEG"; tail -20 "$TMP/logs/error-$CUR_LEG.log" >&2; stop_httpd; return 1
+    for i in $(seq 1 200); do [ -s "$TMP/run/$leg/httpd.pid" ] && break; sleep 0.05; done
+    pid=$(cat "$TMP/run/$leg/httpd.pid" 2>/dev/null)
+    INST_PID[$leg]=$pid
+    use_httpd "$leg"
+    if [ -z "$pid" ] || ! wait_port 127.0.0.1 "$port" 10; then
+        note "apache2 did not come up for $leg"; tail -20 "$TMP/logs/error-$leg.log" >&2; stop_httpd "$leg"; return 1
     fi
     # serving: a static file answers
     for i in $(seq 1 100); do
-        [ "$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/ok.txt")" = 200 ] && return 0
+        [ "$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$port/ok.txt")" = 200 ] && return 0
         sleep 0.05
     done
-    note "apache2 does not serve /ok.txt for $CUR_LEG"; stop_httpd; return 1
+    note "apache2 does not serve /ok.txt for $leg"; stop_httpd "$leg"; return 1
 }
 
 url_for() { # app
@@ -458,7 +498,7 @@ check_url() { # app -> 0 if 200 and the expected body size
 
 app_exe() { # fe app -> path of the executable serving it
     local f=hello; [ "$2" = big ] && f=respond
-    case $1 in proxy_*) echo "$TMP/apps/$f" ;; *) echo "$DOC/$f.fcgi" ;; esac
+    case $1 in proxy_*) echo "$TMP/apps/${1#proxy_}/$f" ;; *) echo "$TMP/doc/$CUR_LEG/$f.fcgi" ;; esac
 }
 
 count_procs() { pids_by_exe "$1" | wc -l; }
@@ -505,7 +545,7 @@ our_ticks() { # CPU used by this script's processes: the httpd tree, the pools, 
     # this shell's reaped children (wrk, curl, ...). utime+stime+cutime+cstime of
     # every live process of the trees (cutime: descendants that already exited).
     local pids="$$" r
-    for r in $HTTPD_PID "${POOL_PIDS[@]}"; do
+    for r in "${INST_PID[@]}" "${POOL_PIDS[@]}"; do
         [ -n "$r" ] && pids="$pids $r $(descendants_of "$r")"
     done
     (cd /proc && awk '{ sub(/^.*\) /, ""); s += $12 + $13 + $14 + $15 } END { print s + 0 }' \
@@ -513,27 +553,36 @@ our_ticks() { # CPU used by this script's processes: the httpd tree, the pools, 
 }
 # run_measured LOGFILE command... : runs it and sets MEASURED_FOREIGN to the
 # percentage of all CPU time that processes other than ours used meanwhile
-MEASURED_FOREIGN=0
+MEASURED_FOREIGN=0 MEASURED_T=0 MEASURED_F=0
 run_measured() {
     local log=$1 t0 b0 o0 t1 b1 o1
     shift
     read -r t0 b0 <<<"$(cpu_ticks)"; o0=$(our_ticks)
     "$@" >"$log" 2>&1
     read -r t1 b1 <<<"$(cpu_ticks)"; o1=$(our_ticks)
-    MEASURED_FOREIGN=$(awk -v t=$((t1 - t0)) -v b=$((b1 - b0)) -v o=$((o1 - o0)) \
-        'BEGIN { f = (t > 0) ? 100 * (b - o) / t : 0; if (f < 0) f = 0; printf "%.0f", f }')
+    MEASURED_T=$((t1 - t0))
+    MEASURED_F=$(((b1 - b0) - (o1 - o0)))
+    [ "$MEASURED_F" -lt 0 ] && MEASURED_F=0
+    MEASURED_FOREIGN=$(awk -v t=$MEASURED_T -v f=$MEASURED_F 'BEGIN { printf "%.0f", (t > 0) ? 100 * f / t : 0 }')
 }
 
-run_wrk() { # fe app round
-    local fe=$1 app=$2 r=$3 log
-    log="$TMP/logs/wrk-$fe-$app-$r.log"
-    run_measured "$log" wrk -t 2 -c "$CONNS" -d "${DURATION}s" --timeout 10s --latency "$(url_for "$app")"
-    FOREIGN[$fe,$app,$r]=$MEASURED_FOREIGN
-    read -r RPS[$fe,$app,$r] ERR[$fe,$app,$r] LAT[$fe,$app,$r] _ _ <<<"$(parse_wrk "$log")"
-    if [ "${ERR[$fe,$app,$r]}" != 0 ]; then
-        WRK_DETAIL+=("$fe $app round $r: $(grep -E 'Socket errors|Non-2xx' "$log" | tr -s ' ' | paste -sd';')")
-    fi
-    note "$fe $app c=$CONNS round $r: ${RPS[$fe,$app,$r]} req/s, p50/p99 ${LAT[$fe,$app,$r]}, errors ${ERR[$fe,$app,$r]}, processes ${NPROC[$fe,$app,$r]:-?}, other work ${FOREIGN[$fe,$app,$r]}% cpu"
+to_us() { # wrk latency ("68.00us", "1.06ms", "2.00s", "1.10m") -> microseconds
+    awk -v x="$1" 'BEGIN { v = x + 0
+        if (x ~ /us$/) m = 1; else if (x ~ /ms$/) m = 1000; else if (x ~ /s$/) m = 1000000; else if (x ~ /m$/) m = 60000000; else m = 0
+        printf "%.0f\n", v * m }'
+}
+max_latency() { # a b -> the larger (either may be empty)
+    if [ -z "$1" ]; then echo "$2"; return; fi
+    if [ "$(to_us "$2")" -gt "$(to_us "$1")" ]; then echo "$2"; else echo "$1"; fi
+}
+median_latency() { # latencies... -> the (lower) median
+    local x
+    for x in "$@"; do echo "$(to_us "$x") $x"; done | sort -n | awk '{ v[NR] = $2 } END { print (NR ? v[int((NR + 1) / 2)] : "-") }'
+}
+wrk_seconds() { # log -> duration of the run in seconds ("N requests in 2.00s, ...")
+    awk '/requests in/ { d = $4; sub(",", "", d)
+        if (d ~ /ms$/) { sub("ms", "", d); d /= 1000 } else if (d ~ /m$/) { sub("m", "", d); d *= 60 }
+        else sub("s", "", d); print d + 0 }' "$1"
 }
 
 # Waits (at most PM_WAIT_QUIET s) until the CPUs are less than 25 % busy
@@ -569,109 +618,131 @@ out ""
 
 # ------------------------------------------------------------------ 1. throughput
 section_throughput() {
-    local fe app r n
-    for r in $(seq 1 "$ROUNDS"); do
-        for fe in $FRONTENDS; do
-            wait_quiet "throughput $fe round $r"
-            note "=== throughput: $fe, round $r of $ROUNDS (cpu ${QUIET_BUSY}% busy before)"
-            case $fe in
-            proxy_unix | proxy_tcp)
-                local tr=unix; [ "$fe" = proxy_tcp ] && tr=tcp
-                start_pool "hello-$tr" $tr hello || { out "!! $fe: spawn-fcgi pool did not start"; stop_pools; continue; }
-                ADDR_hello=$POOL_ADDR
-                start_pool "respond-$tr" $tr respond || { out "!! $fe: spawn-fcgi pool did not start"; stop_pools; continue; }
-                ADDR_respond=$POOL_ADDR
-                ;;
-            esac
-            if ! start_httpd static "$fe" "tp-$fe"; then
-                out "!! $fe round $r: httpd did not start (see notes on stderr)"
-                stop_pools
+    local fe app sl n i
+    local -a ready=()
+    # 1. every leg's httpd (and pools) up at once, each app with its processes
+    for fe in $FRONTENDS; do
+        wait_quiet "throughput $fe start"
+        note "=== throughput: starting $fe"
+        case $fe in
+        proxy_unix | proxy_tcp)
+            local tr=unix; [ "$fe" = proxy_tcp ] && tr=tcp
+            start_pool "hello-$tr" $tr hello || { out "!! $fe: spawn-fcgi pool did not start"; continue; }
+            ADDR_hello=$POOL_ADDR
+            start_pool "respond-$tr" $tr respond || { out "!! $fe: spawn-fcgi pool did not start"; continue; }
+            ADDR_respond=$POOL_ADDR
+            ;;
+        esac
+        if ! start_httpd static "$fe" "tp-$fe"; then
+            out "!! $fe: httpd did not start (see notes on stderr)"
+            continue
+        fi
+        for app in hello big; do
+            if ! check_url "$app"; then
+                out "!! $fe: $app does not answer 200 with the expected body; skipped"
+                tail -5 "$TMP/logs/error-$CUR_LEG.log" | sed 's/^/   /' | tee -a "$RESULTS"
                 continue
             fi
-            for app in hello big; do
-                if ! check_url "$app"; then
-                    out "!! $fe round $r: $app does not answer 200 with the expected body; skipped"
-                    tail -5 "$TMP/logs/error-$CUR_LEG.log" | sed 's/^/   /' | tee -a "$RESULTS"
-                    continue
-                fi
-                bring_up "$fe" "$app"
-                [ "$WARMUP" != 0 ] && wrk -t 2 -c "$CONNS" -d "${WARMUP}s" --timeout 10s "$(url_for "$app")" >/dev/null 2>&1
-                NPROC[$fe,$app,$r]=$(count_procs "$(app_exe "$fe" "$app")")
-                run_wrk "$fe" "$app" "$r"
-                n=$(count_procs "$(app_exe "$fe" "$app")")
-                [ "$n" != "${NPROC[$fe,$app,$r]}" ] && NPROC[$fe,$app,$r]="${NPROC[$fe,$app,$r]}->$n"
-            done
-            stop_httpd
-            stop_pools
-            sleep 1
+            bring_up "$fe" "$app"
+            ready+=("$fe,$app")
+        done
+    done
+    is_ready() { local x; for x in "${ready[@]}"; do [ "$x" = "$1,$2" ] && return 0; done; return 1; }
+    local -a fes=()
+    for fe in $FRONTENDS; do fes+=("$fe"); done
+    for app in hello big; do
+        for fe in "${fes[@]}"; do
+            is_ready "$fe" "$app" || continue
+            use_httpd "tp-$fe"
+            [ "$WARMUP" != 0 ] && wrk -t 2 -c "$CONNS" -d "${WARMUP}s" --timeout 10s "$(url_for "$app")" >/dev/null 2>&1
+            NPROC[$fe,$app]=$(count_procs "$(app_exe "$fe" "$app")")
         done
     done
 
-    # per cell: the median of the rounds (and the round it came from)
-    local label cell vals m
-    declare -A MED MEDR
-    for fe in fcgix fcgid proxy_unix proxy_tcp; do
+    # 2. the measurement, in slices: slice k runs every leg once per app, in an
+    #    order rotated by k, so that whatever else the machine does at some
+    #    moment hits every leg alike
+    declare -A REQ SECS ERRS TT TF P50S P99MAX SLICE_RPS
+    local log rps err p reqs secs k
+    for sl in $(seq 1 "$SLICES"); do
+        wait_quiet "throughput slice $sl"
         for app in hello big; do
-            vals=""
-            for r in $(seq 1 "$ROUNDS"); do
-                [ -n "${RPS[$fe,$app,$r]:-}" ] && vals="$vals${RPS[$fe,$app,$r]} $r"$'\n'
+            for k in "${!fes[@]}"; do
+                fe=${fes[$(((k + sl - 1) % ${#fes[@]}))]}
+                is_ready "$fe" "$app" || continue
+                use_httpd "tp-$fe"
+                log="$TMP/logs/wrk-$fe-$app-$sl.log"
+                run_measured "$log" wrk -t 2 -c "$CONNS" -d "${SLICE_SECS}s" --timeout 10s --latency "$(url_for "$app")"
+                read -r rps err p reqs _ <<<"$(parse_wrk "$log")"
+                secs=$(wrk_seconds "$log")
+                REQ[$fe,$app]=$(( ${REQ[$fe,$app]:-0} + reqs ))
+                SECS[$fe,$app]=$(awk -v a="${SECS[$fe,$app]:-0}" -v b="$secs" 'BEGIN { print a + b }')
+                ERRS[$fe,$app]=$(( ${ERRS[$fe,$app]:-0} + err ))
+                TT[$fe,$app]=$(( ${TT[$fe,$app]:-0} + MEASURED_T ))
+                TF[$fe,$app]=$(( ${TF[$fe,$app]:-0} + MEASURED_F ))
+                P50S[$fe,$app]="${P50S[$fe,$app]:-} ${p%/*}"
+                P99MAX[$fe,$app]=$(max_latency "${P99MAX[$fe,$app]:-}" "${p#*/}")
+                SLICE_RPS[$fe,$app]="${SLICE_RPS[$fe,$app]:-} $(printf '%.0f' "$rps")"
+                if [ "$err" != 0 ]; then
+                    WRK_DETAIL+=("$fe $app slice $sl: $(grep -E 'Socket errors|Non-2xx' "$log" | tr -s ' ' | paste -sd';')")
+                fi
+                note "slice $sl/$SLICES $fe $app: $rps req/s, p50/p99 $p, errors $err, other work ${MEASURED_FOREIGN}% cpu"
             done
-            [ -n "$vals" ] || continue
-            # lower median: the value and the round it came from
-            m=$(printf '%s' "$vals" | sort -n | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }')
-            MED[$fe,$app]=${m% *}
-            MEDR[$fe,$app]=${m#* }
         done
     done
-    lbl() { if [ "$1" = big ]; then echo "$((BIG_SIZE / 1024))KiB"; else echo "$1"; fi; }
+    for fe in "${fes[@]}"; do
+        for app in hello big; do
+            is_ready "$fe" "$app" || continue
+            use_httpd "tp-$fe"
+            n=$(count_procs "$(app_exe "$fe" "$app")")
+            [ "$n" != "${NPROC[$fe,$app]}" ] && NPROC[$fe,$app]="${NPROC[$fe,$app]}->$n"
+            RPS[$fe,$app]=$(awk -v r="${REQ[$fe,$app]}" -v s="${SECS[$fe,$app]}" 'BEGIN { if (s > 0) printf "%.1f", r / s; else print 0 }')
+            FOREIGN[$fe,$app]=$(awk -v t="${TT[$fe,$app]}" -v f="${TF[$fe,$app]}" 'BEGIN { printf "%.0f", (t > 0) ? 100 * f / t : 0 }')
+            # shellcheck disable=SC2086
+            LAT[$fe,$app]="$(median_latency ${P50S[$fe,$app]})/${P99MAX[$fe,$app]}"
+            [ "${FOREIGN[$fe,$app]}" -gt 10 ] && BUSY_LEGS+=("throughput $fe $app (${FOREIGN[$fe,$app]}% during its slices)")
+        done
+    done
+    for fe in "${fes[@]}"; do stop_httpd "tp-$fe"; done
+    stop_pools
 
-    out "1. Throughput: requests/s, wrk -c $CONNS -t 2, ${DURATION}s (after ${WARMUP}s warm-up), $PROCS processes per app, median of $ROUNDS round(s)"
+    # 3. the table
+    lbl() { if [ "$1" = big ]; then echo "$((BIG_SIZE / 1024))KiB"; else echo "$1"; fi; }
+    local cell
+    out "1. Throughput: requests/s, wrk -c $CONNS -t 2, ${SLICES} x ${SLICE_SECS}s per cell (after ${WARMUP}s warm-up), $PROCS processes per app"
     out "   fcgix: FastCgiServer APP -processes $PROCS      fcgid: FcgidMin/MaxProcessesPerClass $PROCS, warmed up"
     out "   proxy_unix / proxy_tcp: mod_proxy_fcgi (enablereuse off) -> spawn-fcgi -F $PROCS, Unix socket / 127.0.0.1"
-    out "   (* = wrk saw errors or non-2xx answers in that round, see below)"
+    out "   all legs run side by side; the slices alternate between them (* = wrk saw errors or non-2xx answers)"
     out "$(printf '%-8s %11s %11s %11s %11s   %11s %16s %15s' app fcgix fcgid proxy_unix proxy_tcp fcgix/fcgid fcgix/proxy_unix fcgix/proxy_tcp)"
     for app in hello big; do
         local cells=()
         for fe in fcgix fcgid proxy_unix proxy_tcp; do
-            if [ -z "${MED[$fe,$app]:-}" ]; then cells+=("-"); continue; fi
-            cell=$(printf '%.0f' "${MED[$fe,$app]}")
-            [ "${ERR[$fe,$app,${MEDR[$fe,$app]}]:-0}" != 0 ] && cell="$cell*"
+            if [ -z "${RPS[$fe,$app]:-}" ]; then cells+=("-"); continue; fi
+            cell=$(printf '%.0f' "${RPS[$fe,$app]}")
+            [ "${ERRS[$fe,$app]:-0}" != 0 ] && cell="$cell*"
             cells+=("$cell")
         done
         out "$(printf '%-8s %11s %11s %11s %11s   %11s %16s %15s' "$(lbl $app)" "${cells[@]}" \
-            "$(ratio "${MED[fcgix,$app]:-}" "${MED[fcgid,$app]:-}")" \
-            "$(ratio "${MED[fcgix,$app]:-}" "${MED[proxy_unix,$app]:-}")" \
-            "$(ratio "${MED[fcgix,$app]:-}" "${MED[proxy_tcp,$app]:-}")")"
+            "$(ratio "${RPS[fcgix,$app]:-}" "${RPS[fcgid,$app]:-}")" \
+            "$(ratio "${RPS[fcgix,$app]:-}" "${RPS[proxy_unix,$app]:-}")" \
+            "$(ratio "${RPS[fcgix,$app]:-}" "${RPS[proxy_tcp,$app]:-}")")"
     done
-    out "   wrk latency p50/p99 in the median round:"
+    out "   wrk latency, median of the slices' p50 / worst slice's p99:"
     for app in hello big; do
         local l=()
-        for fe in fcgix fcgid proxy_unix proxy_tcp; do
-            if [ -n "${MEDR[$fe,$app]:-}" ]; then l+=("${LAT[$fe,$app,${MEDR[$fe,$app]}]}"); else l+=("-"); fi
-        done
+        for fe in fcgix fcgid proxy_unix proxy_tcp; do l+=("${LAT[$fe,$app]:--}"); done
         out "$(printf '%-8s %15s %15s %15s %15s' "$(lbl $app)" "${l[@]}")"
     done
-    out "   every round: req/s [app processes] (CPU% used by other work on the machine meanwhile)"
+    out "   per slice: req/s; [app processes]; share of the CPU time other work used during the slices"
     for fe in fcgix fcgid proxy_unix proxy_tcp; do
         for app in hello big; do
-            [ -n "${MED[$fe,$app]:-}" ] || continue
-            local line
-            line=$(printf '     %-10s %-7s' "$fe" "$(lbl $app)")
-            for r in $(seq 1 "$ROUNDS"); do
-                if [ -n "${RPS[$fe,$app,$r]:-}" ]; then
-                    line+=$(printf ' %8.0f%s[%s](%s%%)' "${RPS[$fe,$app,$r]}" \
-                        "$([ "${ERR[$fe,$app,$r]}" != 0 ] && echo '*')" "${NPROC[$fe,$app,$r]}" "${FOREIGN[$fe,$app,$r]}")
-                    [ "${FOREIGN[$fe,$app,$r]}" -gt 10 ] && BUSY_LEGS+=("throughput $fe $(lbl $app) round $r (${FOREIGN[$fe,$app,$r]}% during the run)")
-                else
-                    line+="         -"
-                fi
-            done
-            out "$line"
+            [ -n "${RPS[$fe,$app]:-}" ] || continue
+            out "$(printf '     %-10s %-7s %-44s [%s] %s%%' "$fe" "$(lbl $app)" "${SLICE_RPS[$fe,$app]# }" "${NPROC[$fe,$app]}" "${FOREIGN[$fe,$app]}")"
         done
     done
     for app in hello big; do
         local rt
-        rt=$(ratio "${MED[fcgix,$app]:-}" "${MED[fcgid,$app]:-}")
+        rt=$(ratio "${RPS[fcgix,$app]:-}" "${RPS[fcgid,$app]:-}")
         [ "$rt" = - ] && continue
         if awk -v r="$rt" 'BEGIN { exit !(r >= 1.2) }'; then
             out "   target fcgix >= 1.2x fcgid, $(lbl $app): met ($rt)"
@@ -691,9 +762,10 @@ section_throughput() {
 # ------------------------------------------------------------------ 2. cold start
 declare -A COLD COLDFAIL
 
-# time of one first request to $DOC/dyn/NAME.fcgi (a fresh copy of hello), ms
+# time of one first request to DOC/dyn/NAME.fcgi (a fresh copy of hello) of
+# the current httpd, in ms
 cold_request() { # name -> prints ms, or FAIL:...
-    local name=$1 res code size t
+    local name=$1 res code size t DOC="$TMP/doc/$CUR_LEG"
     cp "$APPS_DIR/hello" "$DOC/dyn/$name.fcgi"
     chmod 755 "$DOC/dyn/$name.fcgi"
     res=$(curl -sS -o /dev/null -m 60 -w '%{http_code} %{size_download} %{time_total}' \
@@ -793,7 +865,7 @@ section_graceful() {
         if ! start_httpd static "$fe" "graceful-$fe"; then out "!! $fe: httpd did not start"; continue; fi
         check_url hello || { out "!! $fe: hello does not answer"; stop_httpd; continue; }
         bring_up "$fe" hello
-        before=$(pids_by_exe "$DOC/hello.fcgi" | sort -n | paste -sd' ')
+        before=$(pids_by_exe "$(app_exe "$fe" hello)" | sort -n | paste -sd' ')
         log="$TMP/logs/wrk-graceful-$fe.log"
         wrk -t 2 -c "$GRACEFUL_CLIENTS" -d "${total}s" --timeout 10s -H 'Connection: close' \
             "$(url_for hello)" >"$log" 2>&1 &
@@ -810,7 +882,7 @@ section_graceful() {
         done
         wait "$WRK_PID"
         WRK_PID=""
-        after=$(pids_by_exe "$DOC/hello.fcgi" | sort -n | paste -sd' ')
+        after=$(pids_by_exe "$(app_exe "$fe" hello)" | sort -n | paste -sd' ')
         local rps err reqs maxlat
         read -r rps err _ reqs maxlat <<<"$(parse_wrk "$log")"
         GR[$fe,reqs]=$reqs
