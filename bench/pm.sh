@@ -161,6 +161,7 @@ stop_pools() {
         done
         if kill -0 "$p" 2>/dev/null; then
             note "pool reaper $p did not exit; SIGKILL to it and its children"
+            # shellcheck disable=SC2046 # a list of pids
             kill -KILL "$p" $(descendants_of "$p") 2>/dev/null
         fi
         wait "$p" 2>/dev/null
@@ -522,7 +523,7 @@ bring_up() { # fe app
 }
 
 # ------------------------------------------------------------------ wrk
-declare -A RPS ERR LAT NPROC FOREIGN
+declare -A RPS LAT NPROC FOREIGN
 WRK_DETAIL=()
 
 parse_wrk() { # log -> "rps errs p50/p99 requests max-latency"
@@ -548,6 +549,7 @@ our_ticks() { # CPU used by this script's processes: the httpd tree, the pools, 
     for r in "${INST_PID[@]}" "${POOL_PIDS[@]}"; do
         [ -n "$r" ] && pids="$pids $r $(descendants_of "$r")"
     done
+    # shellcheck disable=SC2046 # one stat file per pid
     (cd /proc && awk '{ sub(/^.*\) /, ""); s += $12 + $13 + $14 + $15 } END { print s + 0 }' \
         $(for p in $pids; do echo "$p/stat"; done) 2>/dev/null)
 }
@@ -628,8 +630,10 @@ section_throughput() {
         proxy_unix | proxy_tcp)
             local tr=unix; [ "$fe" = proxy_tcp ] && tr=tcp
             start_pool "hello-$tr" $tr hello || { out "!! $fe: spawn-fcgi pool did not start"; continue; }
+            # shellcheck disable=SC2034 # read by gen_conf through ${!var}
             ADDR_hello=$POOL_ADDR
             start_pool "respond-$tr" $tr respond || { out "!! $fe: spawn-fcgi pool did not start"; continue; }
+            # shellcheck disable=SC2034
             ADDR_respond=$POOL_ADDR
             ;;
         esac
