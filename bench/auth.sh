@@ -510,7 +510,7 @@ out "         all cpus; above a few percent the legs did not run under the same 
 out ""
 out "fcgix / authnz_fcgi:  $(ratio "$(rps_of fcgix)" "$(rps_of authnz_fcgi)") requests/s   (target >= 1.2)"
 out "authnz_fcgi / fcgix:  $(ratio "$(us_per_req authnz_fcgi "${HJ[authnz_fcgi]:-0}")" "$(us_per_req fcgix "${HJ[fcgix]:-0}")") httpd cpu per request (above 1: mod_fcgix cheaper)"
-out "app cpu per request, authnz_fcgi / fcgix:  $(ratio "$(us_per_req authnz_fcgi "${AJ[authnz_fcgi]:-0}")" "$(us_per_req fcgix "${AJ[fcgix]:-0}")") (far from 1: the machine's speed changed between the legs)"
+out "app cpu per request, authnz_fcgi / fcgix:  $(ratio "$(us_per_req authnz_fcgi "${AJ[authnz_fcgi]:-0}")" "$(us_per_req fcgix "${AJ[fcgix]:-0}")") (not 1: the app worked harder under one module, or the machine's speed changed between the legs)"
 case " $LEGS " in *" fcgix_unix "*)
     out "fcgix_unix / authnz_fcgi:  $(ratio "$(rps_of fcgix_unix)" "$(rps_of authnz_fcgi)")" ;;
 esac
