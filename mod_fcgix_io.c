@@ -19,7 +19,12 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <pthread.h>
+#include <sys/inotify.h>
+#endif
 
 #include "mod_fcgix.h"
 #include "pm/pm.h"
@@ -285,11 +290,56 @@ static int backing_off(fcgix_req_t *q)
     return 0;
 }
 
+/* An inotify descriptor that becomes readable when a name is created in the
+ * directory of the app's Unix socket or changes its mode: the PM sets a
+ * socket's mode once it listens, so a waiting request connects at that
+ * moment instead of at its next poll. One per httpd child, opened on the
+ * first wait and kept (closing an inotify descriptor waits for an RCU grace
+ * period, milliseconds); the threads waiting on it all wake on an event and
+ * retry, and a thread that finds the event read by another still retries
+ * after its back-off. -2 where there is nothing to watch. */
+static int watch_socket_dir(fcgix_req_t *q)
+{
+#ifdef __linux__
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static int watch_fd = -1;
+    const struct sockaddr_un *sun = (const struct sockaddr_un *)&q->app->addr;
+    char dir[sizeof(sun->sun_path)];
+    char *slash;
+    int fd = -2;
+
+    if (q->app->addr.ss_family != AF_UNIX) {
+        return -2;
+    }
+    apr_cpystrn(dir, sun->sun_path, sizeof(dir));
+    slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir) {
+        return -2;
+    }
+    *slash = '\0';
+    pthread_mutex_lock(&lock);
+    if (watch_fd < 0) {
+        watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    }
+    /* Adding a watch on a directory already watched only returns it. */
+    if (watch_fd >= 0 &&
+        inotify_add_watch(watch_fd, dir, IN_CREATE | IN_ATTRIB | IN_MOVED_TO) >=
+            0) {
+        fd = watch_fd;
+    }
+    pthread_mutex_unlock(&lock);
+    return fd;
+#else
+    (void)q;
+    return -2;
+#endif
+}
+
 /* A managed application's socket may not be there yet (a dynamic app's
  * first request, a PM restarting): ask the PM for it and try again soon.
  * Returns 0 to retry, or the status to fail with. */
 static int managed_wait(fcgix_req_t *q, apr_time_t t0, int *backoff_ms,
-                        apr_time_t *next_ring)
+                        apr_time_t *next_ring, int *watch)
 {
     const fcgix_app_t *app = q->app;
     volatile fcgix_sb_class_t *c;
@@ -316,7 +366,26 @@ static int managed_wait(fcgix_req_t *q, apr_time_t t0, int *backoff_ms,
                       app->path);
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    wait_fd(-1, 0, *backoff_ms);
+    if (*watch == -1) {
+        /* First miss: watch the directory, then try once more at once, as
+         * the socket may have appeared before the watch was in place. */
+        *watch = watch_socket_dir(q);
+        if (*watch >= 0) {
+            return 0;
+        }
+    }
+    if (*watch >= 0) {
+        char ev[1024];
+        /* Woken by any name appearing there; the back-off only bounds the
+         * wait should an event be missed. */
+        if (wait_fd(*watch, POLLIN, *backoff_ms) > 0) {
+            while (read(*watch, ev, sizeof(ev)) > 0) {
+            }
+            return 0;
+        }
+    } else {
+        wait_fd(-1, 0, *backoff_ms);
+    }
     *backoff_ms = *backoff_ms < 32 ? *backoff_ms * 2 : 50;
     return 0;
 }
@@ -372,7 +441,7 @@ static int try_connect(fcgix_req_t *q, int left_ms)
 /* Connects without blocking past -appConnTimeout (or the server Timeout).
  * A full backlog is retried with a short back-off; a managed application
  * that is not there yet is asked for and waited for. */
-static int connect_app(fcgix_req_t *q)
+static int connect_loop(fcgix_req_t *q, int *watch)
 {
     const fcgix_app_t *app = q->app;
     apr_interval_time_t limit = app->o.app_conn_timeout
@@ -403,7 +472,7 @@ static int connect_app(fcgix_req_t *q)
             break;
         }
         if (st == -2) {
-            if ((st = managed_wait(q, t0, &backoff, &next_ring)) != 0 ||
+            if ((st = managed_wait(q, t0, &backoff, &next_ring, watch)) != 0 ||
                 (st = open_socket(q)) != OK) {
                 return st;
             }
@@ -423,6 +492,13 @@ static int connect_app(fcgix_req_t *q)
                   "%" APR_TIME_T_FMT " ms (-appConnTimeout)",
                   app->path, app->addr_text, apr_time_as_msec(limit));
     return HTTP_GATEWAY_TIME_OUT;
+}
+
+static int connect_app(fcgix_req_t *q)
+{
+    int watch = -1;
+
+    return connect_loop(q, &watch);
 }
 
 /* ----------------------------------------------------------- the body */

@@ -31,6 +31,8 @@ int fcgix_pm_listen(const char *sockpath, unsigned port, int backlog, uid_t uid,
     if (sockpath && *sockpath) {
         struct sockaddr_un sun;
         struct stat sb;
+        mode_t mask;
+        int rc;
         if (strlen(sockpath) >= sizeof(sun.sun_path)) {
             snprintf(err, errlen, "socket path too long");
             return -1;
@@ -41,9 +43,14 @@ int fcgix_pm_listen(const char *sockpath, unsigned port, int backlog, uid_t uid,
         memset(&sun, 0, sizeof(sun));
         sun.sun_family = AF_UNIX;
         memcpy(sun.sun_path, sockpath, strlen(sockpath) + 1);
+        /* Created 0600 by the umask; the mode and owner are set again once
+         * it listens: a handler waiting for the socket watches the directory
+         * for that change and connects then (the PM is single-threaded). */
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-            chmod(sockpath, 0600) != 0 ||
+        mask = umask(077);
+        rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+        umask(mask);
+        if (rc != 0 || listen(fd, backlog) != 0 || chmod(sockpath, 0600) != 0 ||
             (geteuid() == 0 && chown(sockpath, uid, gid) != 0)) {
             snprintf(err, errlen, "bind %s: %s", sockpath, strerror(errno));
             if (fd >= 0) {
@@ -51,6 +58,7 @@ int fcgix_pm_listen(const char *sockpath, unsigned port, int backlog, uid_t uid,
             }
             return -1;
         }
+        return fd;
     } else {
         struct sockaddr_in sin;
         memset(&sin, 0, sizeof(sin));
