@@ -48,10 +48,11 @@ typedef struct {
     apr_array_header_t *initial_env; /* const char * "NAME=value" */
     int init_start_delay;            /* s between starts of instances */
     int listen_queue_depth;
-    int priority;      /* setpriority() value */
-    int processes;     /* static: instances */
-    int restart_delay; /* s before restarting one that died unserved */
-    int port;          /* static: TCP port instead of a Unix socket */
+    int priority;        /* setpriority() value */
+    int processes;       /* static: instances */
+    int restart_delay;   /* s before restarting one that died unserved */
+    int min_server_life; /* static: s of life that count as a good start */
+    int port;            /* static: TCP port instead of a Unix socket */
     /* dynamic applications only (FastCgiConfig) */
     int auto_update;
     int gain_milli; /* -gainValue x 1000 */

@@ -76,6 +76,7 @@ static const opt_def_t opt_table[] = {
     {"priority", OPT_INT, OFF(priority), -20, 19, D_PM},
     {"processes", OPT_INT, OFF(processes), 1, 1000, D_SRV},
     {"restart-delay", OPT_INT, OFF(restart_delay), 0, 3600, D_PM},
+    {"min-server-life", OPT_INT, OFF(min_server_life), 0, DAY, D_SRV},
     {"autoUpdate", OPT_FLAG, OFF(auto_update), 0, 1, D_CFG},
     {"gainValue", OPT_MILLI, OFF(gain_milli), 0, 1000, D_CFG},
     {"killInterval", OPT_INT, OFF(kill_interval), 1, DAY, D_CFG},
@@ -109,6 +110,7 @@ static void opts_defaults(fcgix_opts_t *o, apr_pool_t *p)
     o->listen_queue_depth = 100;
     o->processes = 1;
     o->restart_delay = 5;
+    o->min_server_life = 30;
     o->gain_milli = 500;
     o->kill_interval = 300;
     o->max_class_procs = 10;

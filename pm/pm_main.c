@@ -434,6 +434,10 @@ static void on_exit_proc(int p, int status, apr_time_t now)
         class_retire((int)idx);
         return;
     }
+    /* -min-server-life (static): a long enough run was a good start. */
+    served = fcgix_policy_start_ok(
+        served, lived,
+        c->kind == FCGIX_KIND_STATIC ? (int)k->def->min_server_life : 0);
     k->failures = served ? 0 : k->failures + 1;
     delay = fcgix_policy_restart_delay((int)(c->kind == FCGIX_KIND_DYNAMIC
                                                  ? cur->dyn.restart_delay

@@ -84,6 +84,11 @@ int fcgix_policy_may_spawn(const fcgix_dyn_policy_t *p, unsigned class_procs,
            (long long)total < p->max_total;
 }
 
+int fcgix_policy_start_ok(int served, long lived_ms, int min_life_s)
+{
+    return served || (min_life_s > 0 && lived_ms / 1000 >= (long)min_life_s);
+}
+
 int fcgix_policy_served(int exited_clean, long lived_ms, int requests_advanced,
                         int alone)
 {

@@ -57,6 +57,11 @@ int fcgix_policy_may_spawn(const fcgix_dyn_policy_t *p, unsigned class_procs,
 int fcgix_policy_served(int exited_clean, long lived_ms, int requests_advanced,
                         int alone);
 
+/* Whether a process that ended started successfully: it served, or it ran
+ * at least -min-server-life seconds (min_life_s > 0; 0 counts service
+ * only). A successful start is replaced at once and resets the back-off. */
+int fcgix_policy_start_ok(int served, long lived_ms, int min_life_s);
+
 /* Seconds to wait before replacing a process that ended. A process that
  * served is replaced at once (0). One that ended without serving waits
  * -restart-delay, doubled for each further such failure in a row

@@ -77,6 +77,8 @@ bad_server('-priority 99', '-priority 99', '-priority');
 bad_server('-listen-queue-depth 0', '-listen-queue-depth 0', '-listen-queue-depth');
 bad_server('-init-start-delay -1', '-init-start-delay -1', '-init-start-delay');
 bad_server('-restart-delay 1x', '-restart-delay 1x', '-restart-delay');
+bad_server('-min-server-life -1', '-min-server-life -1', '-min-server-life');
+bad_server('-min-server-life 86401', '-min-server-life 86401', '-min-server-life');
 bad_server('-idle-timeout 0', '-idle-timeout 0', '-idle-timeout');
 bad_server('-appConnTimeout -1', '-appConnTimeout -1', '-appConnTimeout');
 bad_server('-port with -socket', '-port 9000 -socket app.sock', '-port', '-socket');
@@ -123,6 +125,7 @@ bad_cfg('-startDelay -1', '-startDelay -1', '-startDelay');
 bad_cfg('-listen-queue-depth -5', '-listen-queue-depth -5', '-listen-queue-depth');
 bad_cfg('-priority 99', '-priority 99', '-priority');
 bad_cfg('-restart-delay -1', '-restart-delay -1', '-restart-delay');
+bad_cfg('-min-server-life (FastCgiServer only)', '-min-server-life 5', '-min-server-life');
 bad_cfg('-init-start-delay x', '-init-start-delay x', '-init-start-delay');
 bad_cfg('-idle-timeout 0', '-idle-timeout 0', '-idle-timeout');
 bad_cfg('-appConnTimeout -1', '-appConnTimeout -1', '-appConnTimeout');
@@ -174,7 +177,7 @@ SKIP: {
 my $all_server = "FastCgiServer $app -appConnTimeout 3 -idle-timeout 10 -initial-env A=1 "
     . '-initial-env B= -initial-env PATH -init-start-delay 0 -flush -listen-queue-depth 50 '
     . '-pass-header Authorization -pass-header X-Forwarded-For -priority 5 -processes 2 '
-    . '-restart-delay 2 -socket all.sock -request-timeout 60 -header-max-bytes 32768 '
+    . '-restart-delay 2 -min-server-life 10 -socket all.sock -request-timeout 60 -header-max-bytes 32768 '
     . '-header-max-lines 50 -header-max-line 4096 -stderr-max-line 512 -stderr-max-bytes 8192';
 my $port = $t->free_port;
 my $port_server = "FastCgiServer $d/htdocs/port.fcgi -port $port -processes 1";

@@ -261,6 +261,10 @@ $app{stop}  = install('st/st.fcgi', 'hello');
 $app{del}   = install('del/del.fcgi', 'hello');
 $app{broken}  = $t->write_file("$h/b/broken.fcgi", "#!/bin/sh\nexit 1\n", 0755);
 $app{broken2} = $t->write_file("$h/b2/broken2.fcgi", "#!/bin/sh\nexit 1\n", 0755);
+# runs 2 s without serving anything, then fails
+my $linger = "#!/usr/bin/perl\nselect(undef, undef, undef, 2);\nexit 1;\n";
+$app{life1}  = $t->write_file("$h/l1/life1.fcgi", $linger, 0755);
+$app{life30} = $t->write_file("$h/l30/life30.fcgi", $linger, 0755);
 # PHP_FCGI_MAX_REQUESTS=1-like: serves one request, then exits 0
 $app{maxreq} = $t->write_file("$h/mr/maxreq.fcgi", <<'EOF', 0755);
 #!/usr/bin/perl
@@ -305,6 +309,8 @@ FastCgiServer $app{stop}
 FastCgiServer $app{del} -socket del.sock
 FastCgiServer $app{broken} -restart-delay 1
 FastCgiServer $app{broken2} -restart-delay 16
+FastCgiServer $app{life1} -min-server-life 1 -restart-delay 7
+FastCgiServer $app{life30} -restart-delay 7
 EOF
 $conf .= "FastCgiServer $_\n" for @many;
 
@@ -713,6 +719,19 @@ sub start_secs_abs {
     is(scalar @badgap, 0, 'observed gaps between failures match the announced delays (growing, none > 30 s)')
         or diag 'gaps: ' . join(' ', map { sprintf '%.2f', $_ } @gaps);
     ok(!grep({ $_ > 31 } @gaps), 'no gap over 30 s');
+
+    # -min-server-life: 2 s of life is a good start with 1, not with the
+    # default 30 (then -restart-delay 7 applies)
+    my @l1 = watched($app{life1});
+    cmp_ok(scalar @l1, '>=', 3, '-min-server-life 1: the 2-s app ended at least 3 times')
+        or diag join "\n", map { $_->{line} } @l1;
+    is_deeply([map { $_->{delay} } @l1[0 .. 2]], [0, 0, 0], '... each time restarted at once (restarting in 0 s)')
+        or diag join "\n", map { $_->{line} } @l1;
+    my @l30 = watched($app{life30});
+    is($l30[0]{delay}, 7, 'default -min-server-life 30: the 2-s app waits -restart-delay 7')
+        or diag join "\n", map { $_->{line} } @l30;
+    is($l30[1]{delay}, 14, '... then 14 (doubled: still failing)')
+        or diag join "\n", map { $_->{line} } @l30;
 }
 
 # ------------------------------------------------ stop: nothing left

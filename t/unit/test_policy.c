@@ -415,6 +415,46 @@ START_TEST(test_served_table)
 }
 END_TEST
 
+/* ============================================================ start_ok */
+
+START_TEST(test_start_ok_table)
+{
+    static const struct {
+        int served;
+        long lived_ms;
+        int min_life_s, want;
+    } t[] = {
+        /* Served: a good start whatever its life. */
+        {1, 0, 30, 1},
+        {1, 0, 0, 1},
+        {1, LONG_MIN, 30, 1},
+        /* Not served: the life must reach -min-server-life, exactly at /
+         * below / above (whole seconds). */
+        {0, 29999, 30, 0},
+        {0, 30000, 30, 1},
+        {0, 30001, 30, 1},
+        {0, 999, 1, 0},
+        {0, 1000, 1, 1},
+        {0, LONG_MAX, 86400, 1},
+        /* 0 (or less) counts service only. */
+        {0, LONG_MAX, 0, 0},
+        {0, 5000, -1, 0},
+        {0, -1000, 1, 0},
+        {0, LONG_MIN, 1, 0},
+    };
+    size_t i;
+
+    for (i = 0; i < N_ROWS(t); i++) {
+        int got =
+            fcgix_policy_start_ok(t[i].served, t[i].lived_ms, t[i].min_life_s);
+
+        ck_assert_msg(
+            got == t[i].want, "row %zu: start_ok(%d, %ld, %d) = %d, want %d", i,
+            t[i].served, t[i].lived_ms, t[i].min_life_s, got, t[i].want);
+    }
+}
+END_TEST
+
 /* ======================================================= restart_delay */
 
 START_TEST(test_restart_delay_table)
@@ -559,6 +599,7 @@ static Suite *policy_suite(void)
     tc = tcase_create("spawn");
     tcase_add_test(tc, test_may_spawn_table);
     tcase_add_test(tc, test_served_table);
+    tcase_add_test(tc, test_start_ok_table);
     tcase_add_test(tc, test_restart_delay_table);
     tcase_add_test(tc, test_restart_delay_every_count);
     suite_add_tcase(s, tc);
