@@ -38,7 +38,8 @@ typedef struct {
     int request_timeout;  /* seconds a request may wait on the app, total;
                              0: no total bound */
     int flush;            /* pass a FLUSH after every read from the app */
-    int hdr_max_bytes;    /* response header block */
+    int nph; /* the app writes the whole HTTP response (status line too) */
+    int hdr_max_bytes; /* response header block */
     int hdr_max_lines;
     int hdr_max_line;
     int stderr_max_line;              /* bytes of one logged stderr line */

@@ -60,6 +60,7 @@ static const opt_def_t opt_table[] = {
     {"idle-timeout", OPT_INT, OFF(idle_timeout), 1, DAY, D_ALL},
     {"request-timeout", OPT_INT, OFF(request_timeout), 0, DAY, D_ALL},
     {"flush", OPT_FLAG, OFF(flush), 0, 1, D_ALL},
+    {"nph", OPT_FLAG, OFF(nph), 0, 1, D_EXT | D_SRV},
     {"pass-header", OPT_HEADERS, NOFF, 0, 0, D_ALL},
     {"header-max-bytes", OPT_INT, OFF(hdr_max_bytes), 256, 1 << 24, D_ALL},
     {"header-max-lines", OPT_INT, OFF(hdr_max_lines), 1, 10000, D_ALL},

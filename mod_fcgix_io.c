@@ -62,6 +62,7 @@ typedef struct {
     int headers_done; /* header block accepted by httpd */
     int sent;         /* something went down the output filters */
     int fin;          /* FIN_*: stop reading the app */
+    int nph;          /* -nph: stdout is the raw HTTP response */
     int ended;        /* END_REQUEST seen */
     /* toward the app */
     unsigned char *obuf;
@@ -914,6 +915,24 @@ static int on_header_bytes(fcgix_req_t *q, const unsigned char *p, size_t len,
 
 /* STDOUT content: header bytes first, then body slices that share the
  * read buffer (one heap bucket, reference-counted copies: no copying). */
+/* -nph: the app's bytes are the response as the client gets it, so every
+ * filter that would frame or change it goes (as mod_cgi does for nph-
+ * scripts), up to the connection's own. The first byte commits to that; an
+ * error before it still gets httpd's own error page. Nothing delimits the
+ * response but the end of the connection. */
+static void nph_start(fcgix_req_t *q)
+{
+    request_rec *r = q->r;
+    ap_filter_t *f = r->proto_output_filters;
+
+    while (f && f->frec->ftype < AP_FTYPE_CONNECTION) {
+        f = f->next;
+    }
+    r->output_filters = r->proto_output_filters = f;
+    r->connection->keepalive = AP_CONN_CLOSE;
+    q->sent = 1;
+}
+
 static int on_stdout(fcgix_req_t *q, apr_bucket **whole, const char *buf,
                      size_t n, const unsigned char *p, size_t len)
 {
@@ -941,6 +960,9 @@ static int on_stdout(fcgix_req_t *q, apr_bucket **whole, const char *buf,
         q->auth->body_len += take;
         q->auth->body[q->auth->body_len] = '\0';
         return OK;
+    }
+    if (q->nph && !q->sent && APR_BRIGADE_EMPTY(q->obb)) {
+        nph_start(q);
     }
     if (*whole == NULL) {
         *whole = apr_bucket_heap_create(buf, n, apr_bucket_free,
@@ -1259,6 +1281,10 @@ static int finish(fcgix_req_t *q, int st)
     if (st == OK && q->ended) {
         st = check_trailing(q);
     }
+    if (st == OK && q->nph && !q->sent) {
+        st = bad_response(q, "FCGIX0117: -nph application ended the request "
+                             "without writing a response");
+    }
     if (st == OK && q->ended && q->sbc) {
         /* the PM's proof that a process served (see pm_policy.h) */
         apr_atomic_inc32(&q->sbc->completed);
@@ -1338,6 +1364,8 @@ int fcgix_respond(request_rec *r, const fcgix_app_t *app)
     q->r = r;
     q->app = app;
     q->fd = -1;
+    q->nph = app->o.nph;
+    q->headers_done = q->nph; /* nothing to parse: the app's bytes go out */
     apr_pool_cleanup_register(r->pool, q, close_app, apr_pool_cleanup_null);
     fcgix_dec_init(&q->dec, REQ_ID);
     fcgix_hdr_init(&q->hdr, (size_t)app->o.hdr_max_bytes,

@@ -126,6 +126,8 @@ bad_cfg('-listen-queue-depth -5', '-listen-queue-depth -5', '-listen-queue-depth
 bad_cfg('-priority 99', '-priority 99', '-priority');
 bad_cfg('-restart-delay -1', '-restart-delay -1', '-restart-delay');
 bad_cfg('-min-server-life (FastCgiServer only)', '-min-server-life 5', '-min-server-life');
+bad_cfg('-nph (not for dynamic applications)', '-nph', '-nph');
+bad_server('repeated -nph', '-nph -nph', '-nph');
 bad_cfg('-init-start-delay x', '-init-start-delay x', '-init-start-delay');
 bad_cfg('-idle-timeout 0', '-idle-timeout 0', '-idle-timeout');
 bad_cfg('-appConnTimeout -1', '-appConnTimeout -1', '-appConnTimeout');
@@ -180,7 +182,7 @@ my $all_server = "FastCgiServer $app -appConnTimeout 3 -idle-timeout 10 -initial
     . '-restart-delay 2 -min-server-life 10 -socket all.sock -request-timeout 60 -header-max-bytes 32768 '
     . '-header-max-lines 50 -header-max-line 4096 -stderr-max-line 512 -stderr-max-bytes 8192';
 my $port = $t->free_port;
-my $port_server = "FastCgiServer $d/htdocs/port.fcgi -port $port -processes 1";
+my $port_server = "FastCgiServer $d/htdocs/port.fcgi -port $port -processes 1 -nph";
 my $all_config = 'FastCgiConfig -appConnTimeout 3 -autoUpdate -flush -gainValue 0.25 -idle-timeout 10 '
     . '-initial-env A=1 -initial-env B= -initial-env PATH -init-start-delay 2 -killInterval 60 '
     . '-listen-queue-depth 50 -maxClassProcesses 4 -maxProcesses 20 -minProcesses 2 -multiThreshold 40 '
