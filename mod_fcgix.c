@@ -152,6 +152,8 @@ static int fcgix_handler(request_rec *r)
         return DECLINED;
     }
     if (is_nph(r->filename)) {
+        /* The contract: refused, as mod_fastcgi did; the -nph option of a
+         * declared application is the way to a non-parsed response. */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "FCGIX0010: %s: nph- scripts are not supported by "
                       "mod_fcgix (their output would bypass httpd's "
@@ -173,12 +175,19 @@ static int fcgix_handler(request_rec *r)
             return st;
         }
     }
-    return fcgix_respond(r, app);
+    return fcgix_respond(r, app, app->o.nph);
+}
+
+static int fcgix_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    return fcgix_conf_check(s);
 }
 
 static void fcgix_register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(fcgix_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(fcgix_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(fcgix_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(fcgix_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(fcgix_fixups, NULL, NULL, APR_HOOK_MIDDLE);

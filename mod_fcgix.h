@@ -49,11 +49,13 @@ typedef struct {
     apr_array_header_t *initial_env; /* const char * "NAME=value" */
     int init_start_delay;            /* s between starts of instances */
     int listen_queue_depth;
-    int priority;        /* setpriority() value */
-    int processes;       /* static: instances */
-    int restart_delay;   /* s before restarting one that died unserved */
-    int min_server_life; /* static: s of life that count as a good start */
-    int port;            /* static: TCP port instead of a Unix socket */
+    int priority;          /* setpriority() value */
+    int processes;         /* static: instances */
+    int restart_delay;     /* s before restarting one that died unserved */
+    int min_server_life;   /* static: s of life that count as a good start */
+    const char *run_user;  /* static, with a wrapper: -user, else NULL */
+    const char *run_group; /* -group, or -user's own group */
+    int port;              /* static: TCP port instead of a Unix socket */
     /* dynamic applications only (FastCgiConfig) */
     int auto_update;
     int gain_milli; /* -gainValue x 1000 */
@@ -105,6 +107,7 @@ extern module AP_MODULE_DECLARE_DATA fcgix_module;
 void fcgix_conf_reset(apr_pool_t *pconf);
 extern const command_rec fcgix_cmds[];
 apr_status_t fcgix_ipc_dir_prepare(apr_pool_t *p, server_rec *s);
+int fcgix_conf_check(server_rec *s);
 
 /* The application for filename, if filename is a declared app or lies below
  * one ("<app>/more"); *rest then points at "/more" inside filename. */
@@ -114,8 +117,9 @@ fcgix_app_t *fcgix_app_lookup(const char *filename, const char **rest);
 void fcgix_status_register(void);
 
 /* mod_fcgix_io.c: runs one request against app in the RESPONDER role and
- * produces the response. Returns an httpd handler status. */
-int fcgix_respond(request_rec *r, const fcgix_app_t *app);
+ * produces the response (nph: the app's bytes are the response as is).
+ * Returns an httpd handler status. */
+int fcgix_respond(request_rec *r, const fcgix_app_t *app, int nph);
 
 /* An authorizer's answer. */
 #define FCGIX_AUTH_BODY_MAX 65536

@@ -7,7 +7,9 @@
  * the directive, the application and the option.
  */
 #include <errno.h>
+#include <grp.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -40,7 +42,9 @@ typedef enum {
     OPT_HEADERS, /* repeatable header name, appended to pass_headers */
     OPT_ENV,     /* repeatable name[=[value]], appended to initial_env */
     OPT_HOST,    /* -host address */
-    OPT_SOCKET   /* -socket path */
+    OPT_SOCKET,  /* -socket path */
+    OPT_USER,    /* -user name: a user other than root, for the wrapper */
+    OPT_GROUP    /* -group name: a group other than root, for the wrapper */
 } opt_type_t;
 
 typedef struct {
@@ -78,6 +82,8 @@ static const opt_def_t opt_table[] = {
     {"processes", OPT_INT, OFF(processes), 1, 1000, D_SRV},
     {"restart-delay", OPT_INT, OFF(restart_delay), 0, 3600, D_PM},
     {"min-server-life", OPT_INT, OFF(min_server_life), 0, DAY, D_SRV},
+    {"user", OPT_USER, OFF(run_user), 0, 0, D_SRV},
+    {"group", OPT_GROUP, OFF(run_group), 0, 0, D_SRV},
     {"autoUpdate", OPT_FLAG, OFF(auto_update), 0, 1, D_CFG},
     {"gainValue", OPT_MILLI, OFF(gain_milli), 0, 1000, D_CFG},
     {"killInterval", OPT_INT, OFF(kill_interval), 1, DAY, D_CFG},
@@ -310,6 +316,28 @@ static const char *apply_opt(cmd_parms *cmd, fcgix_app_t *app,
         return set_host_addr(cmd, app, arg);
     case OPT_SOCKET:
         return set_unix_addr(cmd, app, arg);
+    case OPT_USER: {
+        struct passwd *pw = getpwnam(arg);
+        if (pw == NULL) {
+            return apr_psprintf(cmd->pool, "no user '%s'", arg);
+        }
+        if (pw->pw_uid == 0) {
+            return "an application never runs as root";
+        }
+        *(const char **)field = arg;
+        return NULL;
+    }
+    case OPT_GROUP: {
+        struct group *gr = getgrnam(arg);
+        if (gr == NULL) {
+            return apr_psprintf(cmd->pool, "no group '%s'", arg);
+        }
+        if (gr->gr_gid == 0) {
+            return "an application never runs as group root";
+        }
+        *(const char **)field = arg;
+        return NULL;
+    }
     }
     return "internal: unknown option type";
 }
@@ -479,6 +507,22 @@ static const char *cmd_server(cmd_parms *cmd, void *dummy, const char *args)
         return apr_psprintf(cmd->pool,
                             "%s %s: options -port and -socket exclude each "
                             "other",
+                            cmd->cmd->name, app->path);
+    }
+    if (app->o.run_user && app->o.run_group == NULL) {
+        /* -user alone: that user's own group */
+        struct passwd *pw = getpwnam(app->o.run_user);
+        struct group *gr = pw ? getgrgid(pw->pw_gid) : NULL;
+        if (gr == NULL || gr->gr_gid == 0) {
+            return apr_psprintf(cmd->pool,
+                                "%s %s: option -user %s: its primary group "
+                                "cannot be used; give -group",
+                                cmd->cmd->name, app->path, app->o.run_user);
+        }
+        app->o.run_group = apr_pstrdup(cmd->pool, gr->gr_name);
+    }
+    if (app->o.run_group && app->o.run_user == NULL) {
+        return apr_psprintf(cmd->pool, "%s %s: option -group needs -user",
                             cmd->cmd->name, app->path);
     }
     if (seen[opt_index("port")]) {
@@ -679,4 +723,24 @@ apr_status_t fcgix_ipc_dir_prepare(apr_pool_t *p, server_rec *s)
         return APR_EGENERAL;
     }
     return APR_SUCCESS;
+}
+
+/* What only the whole configuration tells: -user/-group need a wrapper,
+ * which may be declared after the FastCgiServer line. */
+int fcgix_conf_check(server_rec *s)
+{
+    int i;
+
+    for (i = 0; i < fcgix_globals->apps->nelts; i++) {
+        const fcgix_app_t *a =
+            APR_ARRAY_IDX(fcgix_globals->apps, i, const fcgix_app_t *);
+        if (a->o.run_user && fcgix_globals->wrapper == NULL) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                         "FCGIX0015: %s %s: option -user needs FastCgiWrapper "
+                         "(the wrapper gives the application its identity)",
+                         a->directive, a->path);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    return OK;
 }

@@ -1353,7 +1353,7 @@ int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
     return finish(q, st);
 }
 
-int fcgix_respond(request_rec *r, const fcgix_app_t *app)
+int fcgix_respond(request_rec *r, const fcgix_app_t *app, int nph)
 {
     const char *te = apr_table_get(r->headers_in, "Transfer-Encoding");
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
@@ -1364,7 +1364,7 @@ int fcgix_respond(request_rec *r, const fcgix_app_t *app)
     q->r = r;
     q->app = app;
     q->fd = -1;
-    q->nph = app->o.nph;
+    q->nph = nph;
     q->headers_done = q->nph; /* nothing to parse: the app's bytes go out */
     apr_pool_cleanup_register(r->pool, q, close_app, apr_pool_cleanup_null);
     fcgix_dec_init(&q->dec, REQ_ID);

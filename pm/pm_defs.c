@@ -65,6 +65,8 @@ static void put_app(wr_t *w, const fcgix_app_t *a)
     put_u32(w, (apr_uint32_t)a->o.init_start_delay);
     put_u32(w, (apr_uint32_t)a->o.restart_delay);
     put_u32(w, (apr_uint32_t)a->o.min_server_life);
+    put_str(w, a->o.run_user ? a->o.run_user : "");
+    put_str(w, a->o.run_group ? a->o.run_group : "");
     put_u32(w, (apr_uint32_t)a->o.listen_queue_depth);
     put_u32(w, (apr_uint32_t)a->o.priority);
     put_env(w, a->o.initial_env);
@@ -176,6 +178,8 @@ static void get_app(rd_t *r, fcgix_def_app_t *a)
     a->init_start_delay = get_u32(r);
     a->restart_delay = get_u32(r);
     a->min_server_life = get_u32(r);
+    a->run_user = get_str(r);
+    a->run_group = get_str(r);
     a->lqd = get_u32(r);
     a->priority = (apr_int32_t)get_u32(r);
     a->env = get_env(r);

@@ -8,7 +8,7 @@
 #include "pm/pm_policy.h"
 
 #define FCGIX_DEFS_MAGIC 0x31445846u /* "FXD1" */
-#define FCGIX_DEFS_VERSION 3u        /* bump on every change of the encoding */
+#define FCGIX_DEFS_VERSION 4u        /* bump on every change of the encoding */
 #define FCGIX_DEFS_MAX (16u << 20)   /* largest definitions message */
 
 /* One application as the PM sees it. */
@@ -19,6 +19,7 @@ typedef struct {
     apr_uint32_t port;
     apr_uint32_t processes, init_start_delay, restart_delay, lqd;
     apr_uint32_t min_server_life;
+    const char *run_user, *run_group; /* "": httpd's User/Group */
     apr_int32_t priority;
     apr_array_header_t *env; /* const char * "NAME=value" */
     const char *addr_text;

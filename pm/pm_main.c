@@ -280,7 +280,8 @@ static char **make_env(apr_pool_t *p, apr_array_header_t *env)
 
 /* argv: the application alone, or the wrapper with user, group and the
  * application, as mod_fastcgi invoked it. */
-static char **make_argv(apr_pool_t *p, const fcgix_sb_class_t *c)
+static char **make_argv(apr_pool_t *p, const fcgix_sb_class_t *c,
+                        const fcgix_def_app_t *def)
 {
     char **argv = apr_pcalloc(p, sizeof(char *) * 5);
     struct passwd *pw;
@@ -290,11 +291,17 @@ static char **make_argv(apr_pool_t *p, const fcgix_sb_class_t *c)
         argv[0] = apr_pstrdup(p, c->path);
         return argv;
     }
-    pw = getpwuid((uid_t)c->uid);
-    gr = getgrgid((gid_t)c->gid);
     argv[0] = apr_pstrdup(p, cur->wrapper);
-    argv[1] = apr_pstrdup(p, pw ? pw->pw_name : cur->user_name);
-    argv[2] = apr_pstrdup(p, gr ? gr->gr_name : cur->group_name);
+    if (def && def->run_user[0] && def->run_group[0]) {
+        /* FastCgiServer -user / -group */
+        argv[1] = apr_pstrdup(p, def->run_user);
+        argv[2] = apr_pstrdup(p, def->run_group);
+    } else {
+        pw = getpwuid((uid_t)c->uid);
+        gr = getgrgid((gid_t)c->gid);
+        argv[1] = apr_pstrdup(p, pw ? pw->pw_name : cur->user_name);
+        argv[2] = apr_pstrdup(p, gr ? gr->gr_name : cur->group_name);
+    }
     /* suexec takes the command relative to the working directory (the
      * app's, see child_setup) and refuses a path; other wrappers get the
      * application as declared, as mod_fastcgi gave it. */
@@ -332,7 +339,7 @@ static int spawn_one(int idx)
     apr_pool_create(&tmp, pm_pool);
     memset(&sp, 0, sizeof(sp));
     sp.path = c->path;
-    sp.argv = make_argv(tmp, c);
+    sp.argv = make_argv(tmp, c, dyn ? NULL : k->def);
     sp.envp = make_env(tmp, dyn ? cur->dyn.env : k->def->env);
     sp.listen_fd = k->listen_fd;
     sp.priority = dyn ? cur->dyn.priority : k->def->priority;
