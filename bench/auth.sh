@@ -23,6 +23,9 @@
 set -u -o pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NOTE_TAG=bench-auth
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
 CONNS=${BENCH_CONNS:-64}
@@ -34,85 +37,30 @@ LEGS=${BENCH_LEGS-"basic fcgix authnz_fcgi"}
 FCGIX_SO=${FCGIX_SO:-$REPO/build/mod_fcgix.so}
 RESULTS=${BENCH_RESULTS:-$REPO/bench/results-auth-$(date +%Y-%m-%d-%H%M%S).txt}
 MODDIR=$(apxs -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
+KEEP_TMP=${BENCH_KEEP:-0}
 
 for leg in $LEGS; do
     case $leg in basic | fcgix | fcgix_unix | authnz_fcgi) ;;
     *) echo "unknown leg '$leg' (basic fcgix fcgix_unix authnz_fcgi)" >&2; exit 2 ;; esac
 done
 
-note() { printf '[bench-auth] %s\n' "$*" >&2; }
-die() { note "FATAL: $*"; exit 1; }
-out() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
-
-TMP=""
-FINISHED=0
-SPAWNER_PIDS=()
-HTTPD_CONF=""
-HTTPD_PID=""
-
 stop_httpd() {
     [ -n "$HTTPD_CONF" ] || return 0
-    local pid=$HTTPD_PID i
+    local pid=$HTTPD_PID
     [ -z "$pid" ] && [ -s "$TMP/httpd.pid" ] && pid=$(cat "$TMP/httpd.pid")
     apache2 -f "$HTTPD_CONF" -k stop >>"$TMP/logs/stop.log" 2>&1 ||
         note "apache2 -k stop exited $? (see $TMP/logs/stop.log)"
-    if [ -n "$pid" ]; then
-        for i in $(seq 1 300); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            # the master this script started: SIGTERM is what -k stop sends
-            note "httpd $pid did not stop within 30 s of apache2 -k stop; sending it SIGTERM"
-            out "!! httpd $pid ($HTTPD_CONF) did not stop within 30 s of apache2 -k stop"
-            kill -TERM "$pid" 2>/dev/null
-            for i in $(seq 1 100); do
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.1
-            done
-        fi
+    if [ -n "$pid" ] && ! wait_gone "$pid" 300; then
+        # the master this script started: SIGTERM is what -k stop sends
+        note "httpd $pid did not stop within 30 s of apache2 -k stop; sending it SIGTERM"
+        out "!! httpd $pid ($HTTPD_CONF) did not stop within 30 s of apache2 -k stop"
+        kill -TERM "$pid" 2>/dev/null
+        wait_gone "$pid" 100
     fi
     HTTPD_CONF=""
     HTTPD_PID=""
 }
-
-cleanup() {
-    local rc=$? p i
-    trap - EXIT INT TERM
-    if [ "$FINISHED" != 1 ] && [ -s "$RESULTS" ]; then
-        printf '\n!! run did not finish (exit status %s): figures above are partial\n' "$rc" >>"$RESULTS"
-    fi
-    stop_httpd
-    for p in "${SPAWNER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${SPAWNER_PIDS[@]}"; do
-        for i in $(seq 1 100); do
-            kill -0 "$p" 2>/dev/null || break
-            sleep 0.1
-        done
-        # the spawner leads its own process group (itself and the app processes)
-        kill -0 "$p" 2>/dev/null && kill -KILL -- "-$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    if [ -n "$TMP" ] && [ -d "$TMP" ]; then
-        if [ "${BENCH_KEEP:-0}" = 1 ]; then note "kept $TMP"; else rm -rf "$TMP"; fi
-    fi
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-    perl -MIO::Socket::INET -e \
-        'my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1, ReuseAddr => 1) or die "$!\n"; print $s->sockport, "\n";'
-}
-
-wait_port() { # host port seconds
-    perl -MIO::Socket::INET -MTime::HiRes=sleep -e '
-        my ($h, $p, $t) = @ARGV;
-        for (1 .. $t * 20) { exit 0 if IO::Socket::INET->new(PeerAddr => $h, PeerPort => $p); sleep 0.05 }
-        exit 1;' "$1" "$2" "$3"
-}
+install_traps stop_httpd_and_pools
 
 # ------------------------------------------------------------------ build
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
@@ -123,12 +71,10 @@ fi
 [ -x "$REPO/t/apps/bin/authz" ] || die "t/apps/bin/authz missing (make -C t/apps)"
 [ -f "$FCGIX_SO" ] || die "$FCGIX_SO missing"
 [ -f "$MODDIR/mod_authnz_fcgi.so" ] || die "$MODDIR/mod_authnz_fcgi.so missing"
-command -v wrk >/dev/null || die "wrk not installed"
-command -v curl >/dev/null || die "curl not installed"
+need_commands wrk curl
 
 # ------------------------------------------------------------------ temp dir
-TMP=$(mktemp -d /tmp/fcgix-bench-auth.XXXXXX) || die "mktemp failed"
-chmod 755 "$TMP"
+make_tmp fcgix-bench-auth
 mkdir -p "$TMP/htdocs/prot" "$TMP/run" "$TMP/fcgix-ipc" "$TMP/apps" "$TMP/logs" "$TMP/sock"
 cp "$REPO/t/apps/bin/authz" "$TMP/apps/authz"
 chmod 755 "$TMP/apps/authz"
@@ -140,81 +86,12 @@ perl -MDigest::SHA=sha1 -MMIME::Base64 -e '
     }' >"$TMP/users.passwd"
 chmod 644 "$TMP/users.passwd"
 
-RUN_USER=""
-if [ "$(id -u)" = 0 ]; then
-    RUN_USER=www-data
-    chown "$RUN_USER:$RUN_USER" "$TMP/fcgix-ipc" "$TMP/run"
-fi
+set_run_user "$TMP/fcgix-ipc" "$TMP/run"
 chmod 700 "$TMP/fcgix-ipc"
 
-# The app pool: a listening socket on fd 0 of N processes, like a process
-# manager (or cgi-fcgi -start) does it; loopback only, one PID to stop.
-cat >"$TMP/spawn.pl" <<'PERL'
-use strict;
-use warnings;
-use IO::Socket::INET;
-use IO::Socket::UNIX;
-use Socket qw(SOCK_STREAM);
-use POSIX ();
-
-my ($listen, $n, $user, $log, @cmd) = @ARGV;
-my $sock;
-if ($listen =~ m{^unix:(.+)$}) {
-    unlink $1;
-    $sock = IO::Socket::UNIX->new(Type => SOCK_STREAM, Local => $1, Listen => 1024)
-        or die "spawn: listen $1: $!\n";
-    chmod 0666, $1;
-} elsif ($listen =~ m{^tcp:(.+):(\d+)$}) {
-    $sock = IO::Socket::INET->new(LocalAddr => $1, LocalPort => $2, Listen => 1024,
-        ReuseAddr => 1, Proto => 'tcp') or die "spawn: listen $1:$2: $!\n";
-} else {
-    die "spawn: bad listen spec $listen\n";
-}
-my ($uid, $gid);
-($uid, $gid) = (getpwnam($user))[2, 3] if $user ne '-';
-my %kids;
-my $stopping = 0;
-sub spawn_one {
-    my $pid = fork;
-    die "spawn: fork: $!\n" unless defined $pid;
-    if ($pid == 0) {
-        $SIG{TERM} = $SIG{INT} = 'DEFAULT';
-        POSIX::dup2(fileno($sock), 0) or POSIX::_exit(126);
-        open(STDOUT, '>>', $log) or POSIX::_exit(126);
-        open(STDERR, '>&', \*STDOUT) or POSIX::_exit(126);
-        if (defined $uid) {
-            POSIX::setgid($gid) or POSIX::_exit(126);
-            $) = "$gid $gid";
-            POSIX::setuid($uid) or POSIX::_exit(126);
-        }
-        %ENV = (PATH => '/usr/bin:/bin');
-        { no warnings 'exec'; exec { $cmd[0] } @cmd; }
-        POSIX::_exit(127);
-    }
-    $kids{$pid} = 1;
-}
-setpgrp(0, 0);
-$SIG{TERM} = $SIG{INT} = sub { $stopping = 1 };
-spawn_one() for 1 .. $n;
-while (%kids) {
-    if ($stopping) {
-        kill 'TERM', keys %kids;
-        my $deadline = time + 5;
-        while (%kids && time < $deadline) {
-            my $pid = waitpid(-1, POSIX::WNOHANG());
-            if ($pid > 0) { delete $kids{$pid} } else { select(undef, undef, undef, 0.05) }
-        }
-        kill 'KILL', keys %kids;
-        while (%kids) { my $pid = waitpid(-1, 0); last if $pid <= 0; delete $kids{$pid} }
-        last;
-    }
-    my $pid = waitpid(-1, POSIX::WNOHANG());
-    if ($pid <= 0) { select(undef, undef, undef, 0.2); next }
-    delete $kids{$pid};
-    spawn_one() unless $stopping;
-}
-exit 0;
-PERL
+# The app pool: bench/spawn.pl, a listening socket on fd 0 of POOL processes,
+# loopback only, one PID to stop. The app gets PATH as its only variable.
+APP_CMD=(env -i PATH=/usr/bin:/bin "$TMP/apps/authz")
 
 # A fresh pool per leg, on a fresh TCP port (or Unix socket): every request
 # opens one connection to the app, and the TIME_WAIT sockets a leg leaves
@@ -223,33 +100,21 @@ PERL
 APP_PORT=""
 POOL_PID=""
 start_pool() { # leg
-    local i
     if [ "$1" = fcgix_unix ]; then
         rm -f "$TMP/sock/authz.sock"
-        perl "$TMP/spawn.pl" "unix:$TMP/sock/authz.sock" "$POOL" "${RUN_USER:--}" "$TMP/logs/authz-$1.log" \
-            "$TMP/apps/authz" 2>>"$TMP/logs/spawn.log" &
-        POOL_PID=$!
-        SPAWNER_PIDS+=("$POOL_PID")
-        for i in $(seq 1 100); do [ -S "$TMP/sock/authz.sock" ] && return 0; sleep 0.05; done
-        return 1
+        spawn_pool "unix:$TMP/sock/authz.sock" "$TMP/logs/authz-$1.log" "$TMP/logs/spawn.log" "${APP_CMD[@]}"
+        POOL_PID=${SPAWNER_PIDS[-1]}
+        wait_socket "$TMP/sock/authz.sock"
+        return
     fi
     APP_PORT=$(free_port) || return 1
-    perl "$TMP/spawn.pl" "tcp:127.0.0.1:$APP_PORT" "$POOL" "${RUN_USER:--}" "$TMP/logs/authz-$1.log" \
-        "$TMP/apps/authz" 2>>"$TMP/logs/spawn.log" &
-    POOL_PID=$!
-    SPAWNER_PIDS+=("$POOL_PID")
+    spawn_pool "tcp:127.0.0.1:$APP_PORT" "$TMP/logs/authz-$1.log" "$TMP/logs/spawn.log" "${APP_CMD[@]}"
+    POOL_PID=${SPAWNER_PIDS[-1]}
     wait_port 127.0.0.1 "$APP_PORT" 10
 }
 stop_pool() {
-    local i
     [ -n "$POOL_PID" ] || return 0
-    kill -TERM "$POOL_PID" 2>/dev/null
-    for i in $(seq 1 100); do
-        kill -0 "$POOL_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -0 "$POOL_PID" 2>/dev/null && kill -KILL -- "-$POOL_PID" 2>/dev/null
-    wait "$POOL_PID" 2>/dev/null
+    stop_spawners "$POOL_PID"
     POOL_PID=""
 }
 timewait() { ss -Htn state time-wait 2>/dev/null | wc -l; }
@@ -269,21 +134,11 @@ drain_timewait() {
 }
 
 # ------------------------------------------------------------------ httpd
-HTTP_PORT=""
 gen_conf() { # leg conffile
     local leg=$1
     {
+        one_httpd_conf_head "$leg"
         cat <<EOF
-ServerRoot "$TMP"
-ServerName 127.0.0.1
-Listen 127.0.0.1:$HTTP_PORT
-PidFile "$TMP/httpd.pid"
-DefaultRuntimeDir "$TMP/run"
-Mutex file:$TMP/run default
-ErrorLog "$TMP/logs/error-$leg.log"
-LogLevel warn
-LoadModule mpm_event_module $MODDIR/mod_mpm_event.so
-LoadModule authz_core_module $MODDIR/mod_authz_core.so
 LoadModule authz_user_module $MODDIR/mod_authz_user.so
 LoadModule authn_core_module $MODDIR/mod_authn_core.so
 LoadModule authn_file_module $MODDIR/mod_authn_file.so
@@ -292,15 +147,7 @@ EOF
         [ -n "$RUN_USER" ] && printf 'User %s\nGroup %s\n' "$RUN_USER" "$RUN_USER"
         cat <<EOF
 ServerLimit 2
-StartServers 2
-ThreadsPerChild 64
-MaxRequestWorkers 128
-MinSpareThreads 64
-MaxSpareThreads 256
-MaxConnectionsPerChild 0
-KeepAlive On
-MaxKeepAliveRequests 0
-KeepAliveTimeout 30
+$(event_mpm_conf)
 Timeout 60
 DocumentRoot "$TMP/htdocs"
 <Directory />
@@ -352,28 +199,6 @@ EOF
             ;;
         esac
     } >"$2"
-}
-
-start_httpd() { # leg
-    local leg=$1 conf i
-    HTTP_PORT=$(free_port) || die "no free port"
-    conf="$TMP/httpd-$leg.conf"
-    gen_conf "$leg" "$conf"
-    if ! apache2 -t -f "$conf" >"$TMP/logs/configtest-$leg.log" 2>&1; then
-        note "config test failed for $leg:"; cat "$TMP/logs/configtest-$leg.log" >&2
-        return 1
-    fi
-    rm -f "$TMP/httpd.pid"
-    HTTPD_CONF=$conf
-    apache2 -f "$conf" -k start >"$TMP/logs/start-$leg.log" 2>&1 || {
-        note "apache2 failed to start for $leg"; cat "$TMP/logs/start-$leg.log" >&2; stop_httpd; return 1
-    }
-    for i in $(seq 1 100); do [ -s "$TMP/httpd.pid" ] && break; sleep 0.05; done
-    HTTPD_PID=$(cat "$TMP/httpd.pid" 2>/dev/null)
-    if [ -z "$HTTPD_PID" ] || ! wait_port 127.0.0.1 "$HTTP_PORT" 10; then
-        note "apache2 did not come up for $leg"; tail -20 "$TMP/logs/error-$leg.log" >&2; stop_httpd; return 1
-    fi
-    return 0
 }
 
 URL_PATH=/prot/file.txt
@@ -447,14 +272,12 @@ rps_of() { awk -v n="${NREQ[$1]:-0}" -v s="${SECS[$1]:-0}" 'BEGIN { if (s > 0) p
 us_per_req() { awk -v j="$2" -v hz="$HZ" -v n="${NREQ[$1]:-0}" 'BEGIN { if (n > 0) printf "%.1f", 1e6 * j / hz / n }'; }
 other_pct() { awk -v x="${XCPU[$1]:-0}" -v w="${WALL[$1]:-0}" -v c="$(nproc)" 'BEGIN { if (w > 0) printf "%.1f", 100 * x / (w * c) }'; }
 
-ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
-
 # ------------------------------------------------------------------ run
 : >"$RESULTS" || die "cannot write $RESULTS"
 out "FastCGI authorizer benchmark  $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-out "commit:   $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD 2>/dev/null || echo ' (dirty tree)')"
-out "host:     $(uname -sr), $(nproc) cpus, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
-out "httpd:    $(apache2 -v | awk -F': ' '/version/ { print $2 }'), event MPM, 2 children x 64 threads, KeepAlive on"
+out "commit:   $(describe_commit)"
+out "host:     $(describe_host)"
+out "httpd:    $(apache_version), event MPM, 2 children x 64 threads, KeepAlive on"
 out "wrk:      ${DURATION}s x $ROUNDS round(s) per leg, c=$CONNS, 2 threads, ${WARMUP}s warm-up; GET $URL_PATH (10-byte static file) as alice"
 out "app:      t/apps/authz (libfcgi), $POOL processes on one socket (fd 0); a fresh pool and TCP port per leg"
 out "tcp:      ip_local_port_range $(tr '\t' ' ' </proc/sys/net/ipv4/ip_local_port_range), tcp_tw_reuse $(cat /proc/sys/net/ipv4/tcp_tw_reuse); one app connection per request"
@@ -467,10 +290,10 @@ for round in $(seq 1 "$ROUNDS"); do
     for leg in $LEGS; do
         note "=== $leg (round $round of $ROUNDS)"
         if [ "$leg" != basic ] && ! start_pool "$leg"; then out "!! $leg: the app pool did not come up"; stop_pool; continue; fi
-        if ! start_httpd "$leg"; then out "!! $leg: httpd did not start"; stop_pool; continue; fi
+        if ! start_one_httpd "$leg"; then out "!! $leg: httpd did not start"; stop_pool; continue; fi
         if ! check_leg "$leg"; then
             out "!! $leg: the sanity check failed (see notes); not measured"
-            tail -5 "$TMP/logs/error-$leg.log" | sed 's/^/   /' | tee -a "$RESULTS"
+            log_tail "$leg"
             stop_httpd
             stop_pool
             continue

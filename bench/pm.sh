@@ -31,6 +31,9 @@
 set -u -o pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NOTE_TAG=pm
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 SECTIONS=${PM_SECTIONS-"throughput cold graceful"}
 DURATION=${PM_DURATION:-10}
 WARMUP=${PM_WARMUP:-2}
@@ -49,6 +52,8 @@ APPS_DIR=${PM_APPS_DIR:-$REPO/t/apps/bin}
 FCGIX_SO=${FCGIX_SO:-$REPO/build/mod_fcgix.so}
 RESULTS=${PM_RESULTS:-$REPO/bench/results-pm-$(date +%Y-%m-%d-%H%M%S).txt}
 MODDIR=$(apxs -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
+KEEP_TMP=${PM_KEEP:-0}
+HELLO_SIZE=13    # check_url: "Hello, World\n"
 
 for s in $SECTIONS; do
     case $s in throughput | cold | graceful) ;;
@@ -71,14 +76,7 @@ done
 SLICE_SECS=$(( DURATION / SLICES > 0 ? DURATION / SLICES : 1 ))
 
 # ------------------------------------------------------------------ helpers
-note() { printf '[pm] %s\n' "$*" >&2; }
-die() { note "FATAL: $*"; exit 1; }
-out() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
-
-TMP=""
-FINISHED=0
-HTTPD_CONF=""    # the current httpd (see use_httpd)
-HTTPD_PID=""
+# HTTPD_CONF, HTTPD_PID, HTTP_PORT (bench/lib.sh): the current httpd (see use_httpd)
 declare -A INST_CONF INST_PID INST_PORT   # every running httpd, by leg name
 POOL_PIDS=()     # pool reapers (perl), one per spawn-fcgi pool
 WRK_PID=""       # background wrk of the graceful test
@@ -120,15 +118,9 @@ stop_httpd() { # [leg] (default: the current one)
     desc=""
     [ -n "$pid" ] && desc=$(descendants_of "$pid")
     apache2 -f "$conf" -k stop >/dev/null 2>&1
-    if [ -n "$pid" ]; then
-        for i in $(seq 1 300); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            note "httpd $pid did not stop in 30 s; SIGKILL to it and its descendants"
-            kill -KILL "$pid" $desc 2>/dev/null
-        fi
+    if [ -n "$pid" ] && ! wait_gone "$pid" 300; then
+        note "httpd $pid did not stop in 30 s; SIGKILL to it and its descendants"
+        kill -KILL "$pid" $desc 2>/dev/null
     fi
     # processes of this httpd that outlive it (apps, process managers)
     for i in $(seq 1 100); do
@@ -152,14 +144,10 @@ stop_all_httpd() {
 }
 
 stop_pools() {
-    local p i
+    local p
     for p in "${POOL_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for p in "${POOL_PIDS[@]}"; do
-        for i in $(seq 1 100); do
-            kill -0 "$p" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$p" 2>/dev/null; then
+        if ! wait_gone "$p" 100; then
             note "pool reaper $p did not exit; SIGKILL to it and its children"
             # shellcheck disable=SC2046 # a list of pids
             kill -KILL "$p" $(descendants_of "$p") 2>/dev/null
@@ -169,35 +157,12 @@ stop_pools() {
     POOL_PIDS=()
 }
 
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [ "$FINISHED" != 1 ] && [ -n "$RESULTS" ] && [ -s "$RESULTS" ]; then
-        printf '\n!! run did not finish (exit status %s): figures above are partial\n' "$rc" >>"$RESULTS"
-    fi
+stop_everything() {
     if [ -n "$WRK_PID" ]; then kill -TERM "$WRK_PID" 2>/dev/null; wait "$WRK_PID" 2>/dev/null; fi
     stop_all_httpd
     stop_pools
-    if [ -n "$TMP" ] && [ -d "$TMP" ]; then
-        if [ "${PM_KEEP:-0}" = 1 ]; then note "kept $TMP"; else rm -rf "$TMP"; fi
-    fi
-    exit $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-    perl -MIO::Socket::INET -e \
-        'my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1, ReuseAddr => 1) or die "$!\n"; print $s->sockport, "\n";'
-}
-
-wait_port() { # host port seconds
-    perl -MIO::Socket::INET -MTime::HiRes=sleep -e '
-        my ($h, $p, $t) = @ARGV;
-        for (1 .. $t * 20) { exit 0 if IO::Socket::INET->new(PeerAddr => $h, PeerPort => $p); sleep 0.05 }
-        exit 1;' "$1" "$2" "$3"
-}
+install_traps stop_everything
 
 # percentage of CPU time not idle over $1 seconds (all cpus)
 cpu_busy() {
@@ -211,9 +176,6 @@ cpu_busy() {
 
 load_note() { printf 'load avg %s, cpu busy %s%% (1 s sample)' "$(cut -d' ' -f1-3 /proc/loadavg)" "$(cpu_busy 1)"; }
 
-ratio() { # a b -> a/b with 2 decimals, or -
-    awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'
-}
 
 # ------------------------------------------------------------------ build
 if [ "${PM_NO_BUILD:-0}" != 1 ]; then
@@ -225,14 +187,13 @@ fi
 for a in hello respond; do
     [ -x "$APPS_DIR/$a" ] || die "$APPS_DIR/$a missing (make -f Makefile.apxs apps, or set PM_APPS_DIR)"
 done
-for c in wrk curl perl apache2 spawn-fcgi; do command -v $c >/dev/null || die "$c not installed"; done
+need_commands wrk curl perl apache2 spawn-fcgi
 for m in mod_mpm_event mod_authz_core mod_mime mod_fcgid mod_proxy mod_proxy_fcgi; do
     [ -f "$MODDIR/$m.so" ] || die "$MODDIR/$m.so missing"
 done
 
 # ------------------------------------------------------------------ temp dir
-TMP=$(mktemp -d /tmp/fcgix-pm-bench.XXXXXX) || die "mktemp failed"
-chmod 755 "$TMP"
+make_tmp fcgix-pm-bench
 # Every httpd gets its own document root, $TMP/doc/<leg> (see leg_doc), with
 # its own copies of the apps, and each spawn-fcgi transport its own copies in
 # $TMP/apps/<transport>: app processes are told apart by their executable.
@@ -245,12 +206,7 @@ for tr in unix tcp; do
 done
 chmod -R a+rX "$TMP/doc" "$TMP/apps"
 
-RUN_USER=""
-if [ "$(id -u)" = 0 ]; then
-    RUN_USER=www-data
-    id "$RUN_USER" >/dev/null 2>&1 || die "user www-data missing"
-    chown "$RUN_USER:$RUN_USER" "$TMP/fcgid" "$TMP/fcgix-ipc" "$TMP/run" "$TMP/sock"
-fi
+set_run_user "$TMP/fcgid" "$TMP/fcgix-ipc" "$TMP/run" "$TMP/sock"
 chmod 700 "$TMP/fcgix-ipc"
 
 # A pool of spawn-fcgi processes that the script can stop through one PID.
@@ -318,7 +274,6 @@ start_pool() { # name transport app -> sets POOL_ADDR
 }
 
 # ------------------------------------------------------------------ httpd
-HTTP_PORT=""
 CUR_LEG=""
 STRAGGLERS=()
 
@@ -362,15 +317,7 @@ EOF
         # for children that finish their requests after a graceful restart.
         cat <<EOF
 ServerLimit 8
-StartServers 2
-ThreadsPerChild 64
-MaxRequestWorkers 128
-MinSpareThreads 64
-MaxSpareThreads 256
-MaxConnectionsPerChild 0
-KeepAlive On
-MaxKeepAliveRequests 0
-KeepAliveTimeout 30
+$(event_mpm_conf)
 Timeout 120
 DocumentRoot "$DOC"
 <Directory />
@@ -454,47 +401,21 @@ start_httpd() { # kind fe leg-name; the new httpd becomes the current one
     mkdir -p "$TMP/run/$leg"
     [ -n "$RUN_USER" ] && chown "$RUN_USER:$RUN_USER" "$TMP/run/$leg"
     gen_conf "$kind" "$fe" "$conf"
-    if ! apache2 -t -f "$conf" >"$TMP/logs/configtest-$leg.log" 2>&1; then
-        note "config test failed for $leg:"; cat "$TMP/logs/configtest-$leg.log" >&2
-        return 1
-    fi
+    apache_configtest "$conf" "$leg" || return 1
     rm -f "$TMP/run/$leg/httpd.pid"
     INST_CONF[$leg]=$conf; INST_PID[$leg]=""; INST_PORT[$leg]=$port
     use_httpd "$leg"
-    apache2 -f "$conf" -k start >"$TMP/logs/start-$leg.log" 2>&1 || {
-        note "apache2 failed to start for $leg"; cat "$TMP/logs/start-$leg.log" >&2; stop_httpd "$leg"; return 1
-    }
-    for i in $(seq 1 200); do [ -s "$TMP/run/$leg/httpd.pid" ] && break; sleep 0.05; done
-    pid=$(cat "$TMP/run/$leg/httpd.pid" 2>/dev/null)
+    apache_start "$conf" "$leg" || { stop_httpd "$leg"; return 1; }
+    pid=$(wait_pidfile "$TMP/run/$leg/httpd.pid" 200)
     INST_PID[$leg]=$pid
     use_httpd "$leg"
-    if [ -z "$pid" ] || ! wait_port 127.0.0.1 "$port" 10; then
-        note "apache2 did not come up for $leg"; tail -20 "$TMP/logs/error-$leg.log" >&2; stop_httpd "$leg"; return 1
-    fi
+    apache_answers "$leg" "$pid" "$port" || { stop_httpd "$leg"; return 1; }
     # serving: a static file answers
     for i in $(seq 1 100); do
         [ "$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$port/ok.txt")" = 200 ] && return 0
         sleep 0.05
     done
     note "apache2 does not serve /ok.txt for $leg"; stop_httpd "$leg"; return 1
-}
-
-url_for() { # app
-    case $1 in
-    hello) echo "http://127.0.0.1:$HTTP_PORT/hello.fcgi" ;;
-    big) echo "http://127.0.0.1:$HTTP_PORT/respond.fcgi?size=$BIG_SIZE" ;;
-    esac
-}
-
-check_url() { # app -> 0 if 200 and the expected body size
-    local url res code size
-    url=$(url_for "$1")
-    res=$(curl -sS -o /dev/null -m 30 -w '%{http_code} %{size_download}' "$url" 2>&1)
-    code=${res%% *}; size=${res##* }
-    if [ "$code" != 200 ]; then note "$url -> $res"; return 1; fi
-    if [ "$1" = big ] && [ "$size" != "$BIG_SIZE" ]; then note "$url -> $size bytes, want $BIG_SIZE"; return 1; fi
-    if [ "$1" = hello ] && [ "$size" != 13 ]; then note "$url -> $size bytes, want 13"; return 1; fi
-    return 0
 }
 
 app_exe() { # fe app -> path of the executable serving it
@@ -610,9 +531,9 @@ busy=$QUIET_BUSY
 START_NOTE="$(load_note)"
 
 out "mod_fcgix process-manager benchmark  $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-out "commit:     $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD 2>/dev/null || echo ' (dirty tree)')"
-out "host:       $(uname -sr), $(nproc) cpus, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
-out "httpd:      $(apache2 -v | awk -F': ' '/version/ { print $2 }'), event MPM, 2 children x 64 threads, KeepAlive on${RUN_USER:+, User $RUN_USER}"
+out "commit:     $(describe_commit)"
+out "host:       $(describe_host)"
+out "httpd:      $(apache_version), event MPM, 2 children x 64 threads, KeepAlive on${RUN_USER:+, User $RUN_USER}"
 out "wrk:        $(wrk -v 2>&1 | head -1 | awk '{ print $1, $2 }'); spawn-fcgi $(spawn-fcgi -v 2>&1 | awk '/^spawn-fcgi/ { print $2; exit }')"
 out "at start:   $START_NOTE"
 [ "$busy" -gt 25 ] && out "            !! the machine was busy when the run started: figures are skewed"
@@ -642,11 +563,7 @@ section_throughput() {
             continue
         fi
         for app in hello big; do
-            if ! check_url "$app"; then
-                out "!! $fe: $app does not answer 200 with the expected body; skipped"
-                tail -5 "$TMP/logs/error-$CUR_LEG.log" | sed 's/^/   /' | tee -a "$RESULTS"
-                continue
-            fi
+            url_ok "$fe" "$app" "$CUR_LEG" || continue
             bring_up "$fe" "$app"
             ready+=("$fe,$app")
         done

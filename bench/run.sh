@@ -28,6 +28,9 @@
 set -u -o pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NOTE_TAG=bench
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
 CONNS=${BENCH_CONNS:-"1 64"}
@@ -45,6 +48,7 @@ RESULTS=${BENCH_RESULTS:-$REPO/bench/results-$(date +%Y-%m-%d-%H%M%S).txt}
 MODDIR=$(apxs -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
 BIG_SIZE=1048576
 REUSE_MAX=${BENCH_REUSE_MAX:-$(( POOL / 2 > 0 ? POOL / 2 : 1 ))}
+KEEP_TMP=${BENCH_KEEP:-0}
 
 case $TRANSPORT in tcp | unix) ;; *) echo "BENCH_TRANSPORT must be tcp or unix" >&2; exit 2 ;; esac
 for fe in $FRONTENDS $MEM_FRONTENDS; do
@@ -53,65 +57,19 @@ for fe in $FRONTENDS $MEM_FRONTENDS; do
 done
 
 # ------------------------------------------------------------------ helpers
-note() { printf '[bench] %s\n' "$*" >&2; }
-die() { note "FATAL: $*"; exit 1; }
-out() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
-
-TMP=""
-FINISHED=0
-SPAWNER_PIDS=()
-HTTPD_CONF=""
-HTTPD_PID=""
-
 stop_httpd() {
     [ -n "$HTTPD_CONF" ] || return 0
     local pid=$HTTPD_PID
     [ -z "$pid" ] && [ -s "$TMP/httpd.pid" ] && pid=$(cat "$TMP/httpd.pid")
     apache2 -f "$HTTPD_CONF" -k stop >/dev/null 2>&1
-    if [ -n "$pid" ]; then
-        local i
-        for i in $(seq 1 300); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            note "httpd $pid did not stop; sending SIGKILL to it and its children"
-            kill -KILL "$pid" $(children_of "$pid") 2>/dev/null
-        fi
+    if [ -n "$pid" ] && ! wait_gone "$pid" 300; then
+        note "httpd $pid did not stop; sending SIGKILL to it and its children"
+        kill -KILL "$pid" $(children_of "$pid") 2>/dev/null
     fi
     HTTPD_CONF=""
     HTTPD_PID=""
 }
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [ "$FINISHED" != 1 ] && [ -s "$RESULTS" ]; then
-        printf '\n!! run did not finish (exit status %s): figures above are partial\n' "$rc" >>"$RESULTS"
-    fi
-    stop_httpd
-    local p
-    for p in "${SPAWNER_PIDS[@]}"; do
-        kill -TERM "$p" 2>/dev/null
-    done
-    local i
-    for p in "${SPAWNER_PIDS[@]}"; do
-        for i in $(seq 1 100); do
-            kill -0 "$p" 2>/dev/null || break
-            sleep 0.1
-        done
-        # the spawner leads its own process group (itself and its app processes)
-        kill -0 "$p" 2>/dev/null && kill -KILL -- "-$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    if [ -n "$TMP" ] && [ -d "$TMP" ]; then
-        if [ "${BENCH_KEEP:-0}" = 1 ]; then note "kept $TMP"; else rm -rf "$TMP"; fi
-    fi
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+install_traps stop_httpd_and_pools
 
 children_of() { # pid -> pids whose parent it is
     local st ppid
@@ -121,18 +79,6 @@ children_of() { # pid -> pids whose parent it is
         st=${st#/proc/}
         echo "${st%/status}"
     done
-}
-
-free_port() {
-    perl -MIO::Socket::INET -e \
-        'my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1, ReuseAddr => 1) or die "$!\n"; print $s->sockport, "\n";'
-}
-
-wait_port() { # host port seconds
-    perl -MIO::Socket::INET -MTime::HiRes=sleep -e '
-        my ($h, $p, $t) = @ARGV;
-        for (1 .. $t * 20) { exit 0 if IO::Socket::INET->new(PeerAddr => $h, PeerPort => $p); sleep 0.05 }
-        exit 1;' "$1" "$2" "$3"
 }
 
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
@@ -152,16 +98,14 @@ fi
 for a in hello respond upload; do
     [ -x "$APPS_DIR/$a" ] || die "$APPS_DIR/$a missing (build t/apps or set BENCH_APPS_DIR)"
 done
-command -v wrk >/dev/null || die "wrk not installed"
-command -v curl >/dev/null || die "curl not installed"
+need_commands wrk curl
 
 HAVE_FCGIX=1
 [ -f "$FCGIX_SO" ] || { HAVE_FCGIX=0; note "$FCGIX_SO not found; fcgix legs skipped"; }
 [ "${BUILD_FAILED:-0}" = 1 ] && HAVE_FCGIX=0    # never measure a stale module
 
 # ------------------------------------------------------------------ temp dir
-TMP=$(mktemp -d /tmp/fcgix-bench.XXXXXX) || die "mktemp failed"
-chmod 755 "$TMP"
+make_tmp fcgix-bench
 mkdir -p "$TMP/htdocs" "$TMP/sock" "$TMP/run" "$TMP/fcgid" "$TMP/fcgix-ipc" "$TMP/apps" "$TMP/logs"
 # Private copies of the binaries: www-data must be able to execute them (mod_fcgid
 # spawns them itself) and the docroot needs real files for mod_fcgid.
@@ -171,97 +115,11 @@ for a in hello respond upload; do
     cp "$TMP/apps/$a" "$TMP/htdocs/$a.fcgi"
 done
 
-RUN_USER=""
-if [ "$(id -u)" = 0 ]; then
-    RUN_USER=www-data
-    id "$RUN_USER" >/dev/null 2>&1 || die "user www-data missing"
-    chown "$RUN_USER:$RUN_USER" "$TMP/fcgid" "$TMP/fcgix-ipc" "$TMP/run"
-fi
+set_run_user "$TMP/fcgid" "$TMP/fcgix-ipc" "$TMP/run"
 chmod 700 "$TMP/fcgix-ipc"
 
-# A minimal process manager: listening socket on fd 0 of N children, like
-# mod_fastcgi's PM or cgi-fcgi -start would do it, but bound to loopback only and
-# killable through one PID (SIGTERM -> children get SIGTERM, then SIGKILL).
-cat >"$TMP/spawn.pl" <<'PERL'
-use strict;
-use warnings;
-use IO::Socket::INET;
-use IO::Socket::UNIX;
-use Socket qw(SOCK_STREAM);
-use POSIX ();
-
-my ($listen, $n, $user, $log, @cmd) = @ARGV;
-my $sock;
-if ($listen =~ m{^unix:(.+)$}) {
-    my $path = $1;
-    unlink $path;
-    $sock = IO::Socket::UNIX->new(Type => SOCK_STREAM, Local => $path, Listen => 1024)
-        or die "spawn: listen $path: $!\n";
-    chmod 0666, $path;
-} elsif ($listen =~ m{^tcp:(.+):(\d+)$}) {
-    $sock = IO::Socket::INET->new(LocalAddr => $1, LocalPort => $2, Listen => 1024,
-                                  ReuseAddr => 1, Proto => 'tcp')
-        or die "spawn: listen $1:$2: $!\n";
-} else {
-    die "spawn: bad listen spec $listen\n";
-}
-my ($uid, $gid);
-if ($user ne '-') {
-    (undef, undef, $uid, $gid) = getpwnam($user) or die "spawn: no user $user\n";
-}
-
-my %kids;
-my $stopping = 0;
-my $respawns = 0;
-
-sub spawn_one {
-    my $pid = fork;
-    die "spawn: fork: $!\n" unless defined $pid;
-    if ($pid == 0) {
-        $SIG{TERM} = $SIG{INT} = 'DEFAULT';
-        POSIX::dup2(fileno($sock), 0) or POSIX::_exit(126);
-        open(STDOUT, '>>', $log) or POSIX::_exit(126);
-        open(STDERR, '>&', \*STDOUT) or POSIX::_exit(126);
-        if (defined $uid) {
-            POSIX::setgid($gid) or POSIX::_exit(126);
-            $) = "$gid $gid";
-            POSIX::setuid($uid) or POSIX::_exit(126);
-        }
-        { no warnings 'exec'; exec { $cmd[0] } @cmd; }
-        POSIX::_exit(127);
-    }
-    $kids{$pid} = 1;
-}
-
-setpgrp(0, 0);    # the bench falls back to killing this process group
-$SIG{TERM} = $SIG{INT} = sub { $stopping = 1 };
-spawn_one() for 1 .. $n;
-
-while (%kids) {
-    if ($stopping) {
-        kill 'TERM', keys %kids;
-        my $deadline = time + 5;
-        while (%kids && time < $deadline) {
-            my $pid = waitpid(-1, POSIX::WNOHANG());
-            if ($pid > 0) { delete $kids{$pid} } else { select(undef, undef, undef, 0.05) }
-        }
-        kill 'KILL', keys %kids;
-        while (%kids) { my $pid = waitpid(-1, 0); last if $pid <= 0; delete $kids{$pid} }
-        last;
-    }
-    # Perl restarts a blocking waitpid after a signal, so poll: select() is
-    # interrupted by SIGTERM and $stopping is seen at once.
-    my $pid = waitpid(-1, POSIX::WNOHANG());
-    if ($pid <= 0) { select(undef, undef, undef, 0.2); next }
-    next unless delete $kids{$pid};
-    if (!$stopping && $respawns++ < 100) {
-        print STDERR "spawn: child $pid exited (status $?), respawning\n";
-        spawn_one();
-    }
-}
-exit 0;
-PERL
-
+# The apps run in pools of bench/spawn.pl (a listening socket on fd 0 of POOL
+# processes, loopback only).
 start_pool() { # name app -> sets ADDR_<name>
     local name=$1 app=$2 spec
     if [ "$TRANSPORT" = tcp ]; then
@@ -271,52 +129,27 @@ start_pool() { # name app -> sets ADDR_<name>
     else
         spec="unix:$TMP/sock/$name.sock"
     fi
-    perl "$TMP/spawn.pl" "$spec" "$POOL" "${RUN_USER:--}" "$TMP/logs/$name-app.log" "$app" \
-        2>>"$TMP/logs/$name-spawn.log" &
-    SPAWNER_PIDS+=($!)
+    spawn_pool "$spec" "$TMP/logs/$name-app.log" "$TMP/logs/$name-spawn.log" "$app"
     if [ "$TRANSPORT" = tcp ]; then
         wait_port 127.0.0.1 "$port" 10 || die "pool $name did not come up"
         printf -v "ADDR_$name" '%s' "127.0.0.1:$port"
     else
-        local i
-        for i in $(seq 1 100); do [ -S "$TMP/sock/$name.sock" ] && break; sleep 0.05; done
-        [ -S "$TMP/sock/$name.sock" ] || die "pool $name did not come up"
+        wait_socket "$TMP/sock/$name.sock" || die "pool $name did not come up"
         printf -v "ADDR_$name" '%s' "$TMP/sock/$name.sock"
     fi
 }
 
 # ------------------------------------------------------------------ httpd config
-HTTP_PORT=""
-
 gen_conf() { # frontend conffile
     local fe=$1 conf=$2
     {
-        cat <<EOF
-ServerRoot "$TMP"
-ServerName 127.0.0.1
-Listen 127.0.0.1:$HTTP_PORT
-PidFile "$TMP/httpd.pid"
-DefaultRuntimeDir "$TMP/run"
-Mutex file:$TMP/run default
-ErrorLog "$TMP/logs/error-$fe.log"
-LogLevel warn
-LoadModule mpm_event_module $MODDIR/mod_mpm_event.so
-LoadModule authz_core_module $MODDIR/mod_authz_core.so
-EOF
+        one_httpd_conf_head "$fe"
         [ -n "$RUN_USER" ] && printf 'User %s\nGroup %s\n' "$RUN_USER" "$RUN_USER"
         # Two children, never more and never fewer: the RSS test compares the
         # same processes before and after, and the throughput runs see a fixed pool.
         cat <<EOF
 ServerLimit 2
-StartServers 2
-ThreadsPerChild 64
-MaxRequestWorkers 128
-MinSpareThreads 64
-MaxSpareThreads 256
-MaxConnectionsPerChild 0
-KeepAlive On
-MaxKeepAliveRequests 0
-KeepAliveTimeout 30
+$(event_mpm_conf)
 Timeout 120
 LimitRequestBody 0
 DocumentRoot "$TMP/htdocs"
@@ -394,25 +227,8 @@ EOF
 }
 
 start_httpd() { # frontend
-    local fe=$1
-    HTTP_PORT=$(free_port) || die "no free port"
-    local conf="$TMP/httpd-$fe.conf"
-    gen_conf "$fe" "$conf"
-    if ! apache2 -t -f "$conf" >"$TMP/logs/configtest-$fe.log" 2>&1; then
-        note "config test failed for $fe:"; cat "$TMP/logs/configtest-$fe.log" >&2
-        return 1
-    fi
-    rm -f "$TMP/httpd.pid"
-    HTTPD_CONF=$conf
-    apache2 -f "$conf" -k start >"$TMP/logs/start-$fe.log" 2>&1 || {
-        note "apache2 failed to start for $fe"; cat "$TMP/logs/start-$fe.log" >&2; stop_httpd; return 1
-    }
     local i
-    for i in $(seq 1 100); do [ -s "$TMP/httpd.pid" ] && break; sleep 0.05; done
-    HTTPD_PID=$(cat "$TMP/httpd.pid" 2>/dev/null)
-    if [ -z "$HTTPD_PID" ] || ! wait_port 127.0.0.1 "$HTTP_PORT" 10; then
-        note "apache2 did not come up for $fe"; tail -20 "$TMP/logs/error-$fe.log" >&2; stop_httpd; return 1
-    fi
+    start_one_httpd "$1" || return 1
     # wait until both children exist
     for i in $(seq 1 100); do [ "$(child_pids | wc -w)" -ge 2 ] && break; sleep 0.05; done
     return 0
@@ -432,24 +248,6 @@ child_pids() { # worker children of the httpd master
 }
 
 status_kb() { sed -n "s/^$2:[[:space:]]*\([0-9]*\).*/\1/p" "/proc/$1/status" 2>/dev/null; }
-
-url_for() { # app
-    case $1 in
-    hello) echo "http://127.0.0.1:$HTTP_PORT/hello.fcgi" ;;
-    big) echo "http://127.0.0.1:$HTTP_PORT/respond.fcgi?size=$BIG_SIZE" ;;
-    esac
-}
-
-check_url() { # app -> 0 if status 200 and the expected size
-    local url res code size
-    url=$(url_for "$1")
-    res=$(curl -sS -o /dev/null -m 30 -w '%{http_code} %{size_download}' "$url" 2>&1)
-    code=${res%% *}; size=${res##* }
-    if [ "$code" != 200 ]; then note "$url -> $res"; return 1; fi
-    if [ "$1" = big ] && [ "$size" != "$BIG_SIZE" ]; then note "$url -> $size bytes, want $BIG_SIZE"; return 1; fi
-    if [ "$1" = hello ] && [ "$size" = 0 ]; then note "$url -> empty body"; return 1; fi
-    return 0
-}
 
 declare -A RPS ERR LAT
 WRK_DETAIL=()
@@ -493,9 +291,9 @@ start_pool respond "$TMP/apps/respond"
 start_pool upload "$TMP/apps/upload"
 
 out "mod_fcgix benchmark  $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-out "commit:     $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD 2>/dev/null || echo ' (dirty tree)')"
-out "host:       $(uname -sr), $(nproc) cpus, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
-out "httpd:      $(apache2 -v | awk -F': ' '/version/ { print $2 }'), event MPM, 2 children x 64 threads, KeepAlive on"
+out "commit:     $(describe_commit)"
+out "host:       $(describe_host)"
+out "httpd:      $(apache_version), event MPM, 2 children x 64 threads, KeepAlive on"
 out "wrk:        $(wrk -v 2>&1 | head -1 | awk '{ print $1, $2 }'), ${DURATION}s per run, ${WARMUP}s warm-up, concurrency: $CONNS"
 out "backend:    libfcgi hello and respond?size=$BIG_SIZE, $POOL processes each (one pool, socket on fd 0), transport $TRANSPORT"
 out "            proxy_fcgi+reuse: enablereuse=on max=$REUSE_MAX per child (2 children)"
@@ -512,11 +310,7 @@ for fe in $FRONTENDS; do
         continue
     fi
     for app in hello big; do
-        if ! check_url "$app"; then
-            out "!! $fe: $app does not answer 200 with the expected body; skipped"
-            tail -5 "$TMP/logs/error-$fe.log" | sed 's/^/   /' | tee -a "$RESULTS"
-            continue
-        fi
+        url_ok "$fe" "$app" "$fe" || continue
         if [ "$WARMUP" != 0 ]; then
             wrk -t 2 -c 16 -d "${WARMUP}s" --timeout 10s "$(url_for "$app")" >/dev/null 2>&1
         fi
@@ -535,9 +329,6 @@ fmt_cell() { # fe app c
     if [ -z "$v" ]; then printf '%s' "-"; return; fi
     printf '%.0f' "$v"
     [ "${ERR[$1,$2,$3]:-0}" != 0 ] && printf '*'
-}
-ratio() { # a b
-    awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'
 }
 
 out "Requests/s (wrk; * = errors or non-2xx responses, see below)"

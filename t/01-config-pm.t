@@ -23,20 +23,13 @@ use strict;
 use warnings;
 use Test::More;
 use Cwd qw(abs_path);
-use FcgixTest;
+use FcgixTest qw(slurp);
 
 my $t = FcgixTest->new;
 my $d = $t->dir;
 my $ipc = "$d/ipc";
 my $app = "$d/htdocs/app.fcgi";
 
-sub slurp {
-    my ($f) = @_;
-    open my $fh, '<:raw', $f or return undef;
-    local $/;
-    my $c = <$fh>;
-    return $c;
-}
 my $hello = slurp($t->app_path('hello'));
 $t->write_file($app, $hello, 0755);
 

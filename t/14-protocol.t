@@ -25,37 +25,13 @@ use strict;
 use warnings;
 use Test::More;
 use FcgixTest;
-
-# ---------------------------------------------------------------------
-# Raw HTTP/1.1 client (one request, one fresh connection), kept in this
-# file so what the client sees is measured at the socket: framing,
-# truncation, and when the body bytes arrive.
-#
-# raw_req($t, $method, $path, headers => [ "Name: value", ... ],
-#         body => $bytes, timeout => s)
-# reads until the response is complete (by its own framing), the server
-# closes, or the timeout (default 15 s) passes. Returns a hashref:
-#   code, headers {lc name => [values]}, body (de-chunked), framing
-#   ('chunked' | 'length' | 'none' for HEAD/304/204 | 'close'), complete
-#   (the framing says the response is whole), closed (server closed before
-#   the response was complete), timed_out, elapsed, t_headers, t_first_body
-#   (seconds from sending to the first body byte), t_complete, extra (bytes
-#   after a complete response), raw.
-use IO::Socket::INET ();
-use IO::Select ();
-use Time::HiRes ();
-
 use FcgixRaw;  # parse_resp, raw_req, hdr1, show, log_since_like
 
 my $t = FcgixTest->new;
 my $d = $t->dir;
 my $h = "$d/htdocs";
 
-my $app = $t->start_app(prog => 'badapp');
-$t->start_httpd(<<"CONF");
-FastCgiIpcDir $d/ipc
-FastCgiExternalServer $h/bad.fcgi $app->{spec}
-CONF
+$t->start_external(prog => 'badapp', servers => ['bad.fcgi']);
 my $tag = qr/FCGIX\d{4}:/;
 my $name_re = qr/\Q$h\/bad.fcgi\E/;
 

@@ -48,8 +48,8 @@
 use strict;
 use warnings;
 use Test::More;
-use FcgixTest;
-use File::Copy qw(copy);
+use FcgixTest qw(slurp);
+use FcgixPM;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 use IO::Socket::INET;
@@ -62,203 +62,25 @@ my $d   = $t->dir;
 my $h   = "$d/htdocs";
 my $ipc = "$d/ipc";
 my (undef, undef, $www_uid) = getpwnam('www-data');
-my $TCK = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
-
-# ---------------------------------------------------------------- /proc
-
-sub slurp { FcgixTest::slurp($_[0]) }
-
-# [pid, comm, state, ppid, ...]: index N-1 is field N of /proc/PID/stat
-sub pstat {
-    my ($pid) = @_;
-    my $s = slurp("/proc/$pid/stat");
-    return undef unless $s =~ /^(\d+) \((.*)\) (\S) (.*)$/s;
-    return [$1, $2, $3, split(' ', $4)];
-}
-
-sub all_pids {
-    opendir my $dh, '/proc' or return ();
-    my @p = grep { /^\d+$/ } readdir $dh;
-    closedir $dh;
-    return @p;
-}
-
-sub children {
-    my ($ppid) = @_;
-    return grep { my $f = pstat($_); $f && $f->[3] == $ppid && $f->[2] ne 'Z' } all_pids();
-}
-
-sub pm_pids {
-    my $hp = $t->httpd_pid or return ();
-    return () unless kill 0, $hp;
-    return grep { my $f = pstat($_); $f && $f->[1] eq 'fcgix-pm' } children($hp);
-}
-
-sub pm_pid { (pm_pids())[0] }
-
-sub is_app {
-    my ($pid, $path) = @_;
-    my $exe = readlink("/proc/$pid/exe") // '';
-    return 1 if $exe eq $path;
-    return scalar grep { $_ eq $path } split /\0/, slurp("/proc/$pid/cmdline");
-}
-
-# the app's processes: children of our fcgix-pm running $path
-sub app_pids {
-    my ($path) = @_;
-    my $pm = pm_pid() or return ();
-    return sort { $a <=> $b } grep { is_app($_, $path) } children($pm);
-}
-
-sub start_secs { my $f = pstat($_[0]); return $f ? $f->[21] / $TCK : undef }
-
-sub wait_pids {
-    my ($path, $n, $timeout) = @_;
-    my @p;
-    $t->wait_for(sub { @p = app_pids($path); @p == $n }, $timeout);
-    return @p;
-}
-
-sub fd0_inode {
-    my ($pid) = @_;
-    my $l = readlink("/proc/$pid/fd/0") // '';
-    return $l =~ /^socket:\[(\d+)\]$/ ? $1 : undef;
-}
-
-# processes whose exe or argv lies in this test's directory (apps, leftovers)
-sub test_procs {
-    my @r;
-    for my $p (all_pids()) {
-        next if $p == $$;
-        my $f = pstat($p) or next;
-        next if $f->[2] eq 'Z';
-        my $exe = readlink("/proc/$p/exe") // '';
-        my $cl = slurp("/proc/$p/cmdline");
-        push @r, $p if index($exe, "$d/") == 0 || index($cl, "$h/") >= 0;
-    }
-    return @r;
-}
-
-# ---------------------------------------------------------------- HTTP
-
-# One GET on a fresh connection (HTTP/1.1, Connection: close, so a cut
-# response shows as incomplete chunking). Never dies.
-sub http_once {
-    my ($path, $timeout, @hdr) = @_;
-    my $t0 = time;
-    my $req = "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-        . join('', map { "$_\r\n" } @hdr) . "\r\n";
-    my $raw = eval { scalar $t->raw($req, timeout => $timeout // 10) } // '';
-    my $r = FcgixTest::parse_response($raw);
-    return { code => $r ? $r->{code} + 0 : 0, complete => $r ? $r->{complete} : 0,
-        body => $r ? $r->{content} : '', t0 => $t0, t1 => time };
-}
-
-sub ok200 { my $r = $_[0]; return $r->{code} == 200 && $r->{complete} }
-
-sub show { my $r = $_[0]; return "code $r->{code} complete $r->{complete} in "
-        . sprintf('%.2f s', $r->{t1} - $r->{t0}) . " body: " . substr($r->{body}, 0, 200) }
-
-# background GET: result in a file
-my $bgseq = 0;
-sub bg_get {
-    my ($path, $timeout) = @_;
-    my $file = "$d/bg." . ++$bgseq;
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        my $r = http_once($path, $timeout);
-        if (open my $fh, '>', "$file.tmp") {
-            print $fh join("\t", $r->{code}, $r->{complete} ? 1 : 0, $r->{t0}, $r->{t1}, unpack('H*', $r->{body}));
-            close $fh;
-            rename "$file.tmp", $file;
-        }
-        POSIX::_exit(0);
-    }
-    return { pid => $pid, file => $file };
-}
-
-sub bg_done { -e $_[0]{file} }
-
-sub bg_wait {
-    my ($b, $timeout) = @_;
-    my $end = time + $timeout;
-    sleep 0.05 while !-e $b->{file} && time < $end;
-    return undef unless -e $b->{file};
-    waitpid($b->{pid}, 0);
-    my ($code, $c, $t0, $t1, $body) = split /\t/, slurp($b->{file});
-    return { code => $code, complete => $c, t0 => $t0, t1 => $t1, body => pack('H*', $body // '') };
-}
-
-sub bg_kill {
-    my ($b) = @_;
-    kill 'KILL', $b->{pid};
-    waitpid($b->{pid}, 0);
-}
-
-# Bounded load: $n client processes, each doing GETs one after another on
-# fresh connections for $secs seconds. Returns a handle for load_finish.
-sub load_start {
-    my ($path, $n, $secs) = @_;
-    my $end = time + $secs;
-    my @kids;
-    for my $i (1 .. $n) {
-        my $file = "$d/load.$i." . ++$bgseq;
-        my $pid = fork // die "fork: $!";
-        if (!$pid) {
-            open my $fh, '>', $file or POSIX::_exit(1);
-            select((select($fh), $| = 1)[0]);
-            while (time < $end) {
-                my $r = http_once($path, 15);
-                printf $fh "%d\t%d\t%.4f\t%.4f\n", $r->{code}, $r->{complete} ? 1 : 0, $r->{t0}, $r->{t1};
-            }
-            close $fh;
-            POSIX::_exit(0);
-        }
-        push @kids, { pid => $pid, file => $file };
-    }
-    return \@kids;
-}
-
-sub load_finish {
-    my ($kids) = @_;
-    my @res;
-    for my $k (@$kids) {
-        waitpid($k->{pid}, 0);
-        for my $l (split /\n/, slurp($k->{file})) {
-            my ($code, $c, $t0, $t1) = split /\t/, $l;
-            push @res, { code => $code, complete => $c, t0 => $t0, t1 => $t1 };
-        }
-    }
-    return @res;
-}
 
 # ---------------------------------------------------------------- apps
 
-sub install {
-    my ($rel, $prog) = @_;
-    my $dst = "$h/$rel";
-    $t->write_file($dst, '', 0755);
-    copy($t->app_path($prog), $dst) or die "copy $prog -> $dst: $!";
-    chmod 0755, $dst;
-    return $dst;
-}
-
 my %app;
-$app{procs} = install('procs/procs.fcgi', 'hello');
-$app{isd}   = install('isd/isd.fcgi', 'hello');
-$app{env}   = install('e/env.fcgi', 'printenv');
-$app{noauth} = install('na/noauth.fcgi', 'printenv');
-$app{prio}  = install('prio/prio.fcgi', 'hello');
-$app{port}  = install('p/port.fcgi', 'hello');
-$app{sock}  = install('s/sock.fcgi', 'hello');
-$app{lqd}   = install('l/lqd.fcgi', 'hello');
-$app{kill}  = install('k/kill.fcgi', 'respond');
-$app{clean} = install('c/clean.fcgi', 'respond');
-$app{idle}  = install('i/idle.fcgi', 'respond');
-$app{flush} = install('f/flush.fcgi', 'respond');
-$app{lim}   = install('lim/lim.fcgi', 'respond');
-$app{stop}  = install('st/st.fcgi', 'hello');
-$app{del}   = install('del/del.fcgi', 'hello');
+$app{procs} = $t->install_app('hello', "$h/procs/procs.fcgi");
+$app{isd}   = $t->install_app('hello', "$h/isd/isd.fcgi");
+$app{env}   = $t->install_app('printenv', "$h/e/env.fcgi");
+$app{noauth} = $t->install_app('printenv', "$h/na/noauth.fcgi");
+$app{prio}  = $t->install_app('hello', "$h/prio/prio.fcgi");
+$app{port}  = $t->install_app('hello', "$h/p/port.fcgi");
+$app{sock}  = $t->install_app('hello', "$h/s/sock.fcgi");
+$app{lqd}   = $t->install_app('hello', "$h/l/lqd.fcgi");
+$app{kill}  = $t->install_app('respond', "$h/k/kill.fcgi");
+$app{clean} = $t->install_app('respond', "$h/c/clean.fcgi");
+$app{idle}  = $t->install_app('respond', "$h/i/idle.fcgi");
+$app{flush} = $t->install_app('respond', "$h/f/flush.fcgi");
+$app{lim}   = $t->install_app('respond', "$h/lim/lim.fcgi");
+$app{stop}  = $t->install_app('hello', "$h/st/st.fcgi");
+$app{del}   = $t->install_app('hello', "$h/del/del.fcgi");
 $app{broken}  = $t->write_file("$h/b/broken.fcgi", "#!/bin/sh\nexit 1\n", 0755);
 $app{broken2} = $t->write_file("$h/b2/broken2.fcgi", "#!/bin/sh\nexit 1\n", 0755);
 # runs 2 s without serving anything, then fails
@@ -282,7 +104,7 @@ exit 0;
 EOF
 # leaves signal dispositions as the PM set them (see the SIGPIPE check)
 $app{sig} = $t->write_file("$h/sig/sig.fcgi", "#!/usr/bin/perl\nsleep 300;\n", 0755);
-my @many = map { install(sprintf('m/h%03d.fcgi', $_), 'hello') } 1 .. 100;
+my @many = map { $t->install_app('hello', sprintf("$h/m/h%03d.fcgi", $_)) } 1 .. 100;
 
 my $tcp_port = $t->free_port;
 $ENV{FCGIX_T_HTTPD_VAR} = 'from-httpd';
@@ -368,39 +190,39 @@ $t->start_httpd($conf);
         $accepting++ if $c;
     }
     is($accepting, scalar @socks, 'every generated socket accepts connections before the first request');
-    my $r = http_once('/m/h100.fcgi', 10);
+    my $r = http_once($t, '/m/h100.fcgi', 10);
     ok(ok200($r) && $r->{body} eq "Hello, World\n", 'first request after start (100th of 100 apps): 200')
         or diag show($r);
     cmp_ok($r->{t1} - $r->{t0}, '<', 3, 'first request answered within 3 s');
     my @bad;
     for my $i (1 .. 100) {
         my $p = sprintf('/m/h%03d.fcgi', $i);
-        my $x = http_once($p, 10);
+        my $x = http_once($t, $p, 10);
         push @bad, "$p: " . show($x) unless ok200($x) && $x->{body} eq "Hello, World\n";
     }
     is(scalar @bad, 0, 'all 100 static apps answer 200') or diag join("\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]);
     $t->log_unlike(qr/FCGIX01\d\d/, 'no request error logged for the 100 apps');
 }
 
-my @pm = pm_pids();
+my @pm = pm_pids($t);
 is(scalar @pm, 1, 'one fcgix-pm, a child of the httpd parent') or diag "pm pids: @pm";
 
 # ------------------------------------------------ -processes, -init-start-delay
 {
-    my @p = wait_pids($app{procs}, 3, 5);
+    my @p = wait_pids($t, $app{procs}, 3, 5);
     is(scalar @p, 3, '-processes 3: three processes of the app under fcgix-pm') or diag "pids: @p";
     my @st = sort { $a <=> $b } map { start_secs($_) } @p;
     if (@st == 3) {
         cmp_ok($st[1] - $st[0], '>=', 0.9, 'default -init-start-delay 1: 2nd process ~1 s after the 1st');
         cmp_ok($st[2] - $st[1], '>=', 0.9, 'default -init-start-delay 1: 3rd process ~1 s after the 2nd');
     }
-    my $r = http_once('/procs/procs.fcgi');
+    my $r = http_once($t, '/procs/procs.fcgi');
     ok(ok200($r), '-processes 3 app answers') or diag show($r);
 }
 
 # ------------------------------------------------ -initial-env, cwd, SIGPIPE, -pass-header
 {
-    my ($p) = wait_pids($app{env}, 1, 3);
+    my ($p) = wait_pids($t, $app{env}, 1, 3);
     ok($p, 'env app runs') or diag $t->error_log;
     my @env = sort grep { length } split /\0/, slurp("/proc/$p/environ");
     is_deeply(\@env, [sort('FOO=bar', 'EMPTY=', 'FCGIX_T_HTTPD_VAR=from-httpd', 'FCGIX_T_UNSET_VAR=')],
@@ -410,18 +232,18 @@ is(scalar @pm, 1, 'one fcgix-pm, a child of the httpd parent') or diag "pm pids:
     # libfcgi installs its own SIGPIPE handler at start (even over an
     # inherited SIG_IGN), so the disposition the PM gives is observed on an
     # app that leaves signals alone (a Perl script that only sleeps)
-    my ($sp) = wait_pids($app{sig}, 1, 3);
+    my ($sp) = wait_pids($t, $app{sig}, 1, 3);
     my ($ign) = $sp ? slurp("/proc/$sp/status") =~ /^SigIgn:\s*([0-9a-f]+)/m : ();
     ok(defined $ign && (hex($ign) & (1 << 12)), 'SIGPIPE (13) is ignored (SigIgn) in an app process')
         or diag "SigIgn: " . ($ign // '?');
-    my $r = http_once('/e/env.fcgi', 10, 'Authorization: Basic Zm9vOmJhcg==');
+    my $r = http_once($t, '/e/env.fcgi', 10, 'Authorization: Basic Zm9vOmJhcg==');
     ok(ok200($r), 'env app answers') or diag show($r);
     like($r->{body}, qr/^HTTP_AUTHORIZATION=Basic Zm9vOmJhcg==$/m, '-pass-header Authorization: HTTP_AUTHORIZATION');
     like($r->{body}, qr/^Authorization=Basic Zm9vOmJhcg==$/m, '-pass-header Authorization: Authorization');
-    my $r2 = http_once('/na/noauth.fcgi', 10, 'Authorization: Basic Zm9vOmJhcg==');
+    my $r2 = http_once($t, '/na/noauth.fcgi', 10, 'Authorization: Basic Zm9vOmJhcg==');
     ok(ok200($r2) && $r2->{body} !~ /Zm9vOmJhcg/, 'without -pass-header the app does not see Authorization')
         or diag show($r2);
-    my ($q) = app_pids($app{noauth});
+    my ($q) = app_pids($t, $app{noauth});
     if ($q) {
         my @e2 = grep { length } split /\0/, slurp("/proc/$q/environ");
         is_deeply(\@e2, [], 'no -initial-env: an empty process environment') or diag explain \@e2;
@@ -430,19 +252,19 @@ is(scalar @pm, 1, 'one fcgix-pm, a child of the httpd parent') or diag "pm pids:
 
 # ------------------------------------------------ -priority
 {
-    my ($p) = wait_pids($app{prio}, 1, 3);
+    my ($p) = wait_pids($t, $app{prio}, 1, 3);
     my $f = $p ? pstat($p) : undef;
     is($f ? $f->[18] : undef, 5, '-priority 5: nice value 5 (/proc/PID/stat field 19)');
-    my ($q) = app_pids($app{procs});
+    my ($q) = app_pids($t, $app{procs});
     my $g = $q ? pstat($q) : undef;
     is($g ? $g->[18] : undef, 0, 'default -priority 0: nice value 0');
 }
 
 # ------------------------------------------------ -port
 {
-    my $r = http_once('/p/port.fcgi');
+    my $r = http_once($t, '/p/port.fcgi');
     ok(ok200($r) && $r->{body} eq "Hello, World\n", "-port $tcp_port: request answered") or diag show($r);
-    my ($p) = app_pids($app{port});
+    my ($p) = app_pids($t, $app{port});
     my $ino = $p ? fd0_inode($p) : undef;
     ok($ino, '-port app: fd 0 is a socket');
     my $hexport = sprintf('%04X', $tcp_port);
@@ -465,9 +287,9 @@ is(scalar @pm, 1, 'one fcgix-pm, a child of the httpd parent') or diag "pm pids:
     my @st = stat $s;
     is(sprintf('%04o', ($st[2] // 0) & 07777), '0600', 'its mode is 0600');
     is($st[4], $www_uid, 'its owner is www-data');
-    my $r = http_once('/s/sock.fcgi');
+    my $r = http_once($t, '/s/sock.fcgi');
     ok(ok200($r), '-socket app answers') or diag show($r);
-    my ($p) = app_pids($app{sock});
+    my ($p) = app_pids($t, $app{sock});
     my $ino = $p ? fd0_inode($p) : undef;
     my ($u) = grep { / \Q$s\E$/ } split /\n/, slurp('/proc/net/unix');
     my @uf = split ' ', $u // '';
@@ -489,21 +311,21 @@ my ($bg_broken, $t_broken);
         or diag $t->error_log;
     # now backing off (the next start is >= 1 s away): a request should fail fast
     $t_broken = time;
-    $bg_broken = bg_get('/b/broken.fcgi', 8);
+    $bg_broken = bg_get($t, '/b/broken.fcgi', 8);
 }
 
 # ------------------------------------------------ SIGKILL under load
 {
-    my @before = wait_pids($app{kill}, 2, 4);
+    my @before = wait_pids($t, $app{kill}, 2, 4);
     is(scalar @before, 2, 'kill app: 2 processes') or diag "pids @before";
-    my $load = load_start('/k/kill.fcgi?sleep_ms=20', 10, 3);
+    my $load = load_start($t, '/k/kill.fcgi?sleep_ms=20', 10, 3);
     sleep 1;
     my $victim = $before[0];
     my $tk = time;
     kill 'KILL', $victim;
     my @after;
     my $back = $t->wait_for(sub {
-        @after = app_pids($app{kill});
+        @after = app_pids($t, $app{kill});
         @after == 2 && !grep { $_ == $victim } @after;
     }, 4);
     my $took = time - $tk;
@@ -523,22 +345,22 @@ my ($bg_broken, $t_broken);
 
 # ------------------------------------------------ served, then exited
 {
-    my ($c1) = wait_pids($app{clean}, 1, 3);
-    my $r = http_once('/c/clean.fcgi');
+    my ($c1) = wait_pids($t, $app{clean}, 1, 3);
+    my $r = http_once($t, '/c/clean.fcgi');
     ok(ok200($r), 'clean app answers') or diag show($r);
     # long-lived (started with httpd): exit(1) after a request
     my $age = time - $t_start;
     my $te = time;
-    my $x = http_once('/c/clean.fcgi?exit=1', 10);
+    my $x = http_once($t, '/c/clean.fcgi?exit=1', 10);
     ok(!ok200($x), 'exit=1: the response is not a complete 200') or diag show($x);
     my @n;
-    my $ok = $t->wait_for(sub { @n = app_pids($app{clean}); @n == 1 && $n[0] != $c1 }, 3);
+    my $ok = $t->wait_for(sub { @n = app_pids($t, $app{clean}); @n == 1 && $n[0] != $c1 }, 3);
     my $took = time - $te;
     ok($ok, "a process that served and exited 1 (lived ${\ sprintf('%.1f', $age)} s) is replaced");
     cmp_ok($took, '<', 1, '... at once (< 1 s)');
     $t->log_like(qr/FCGIX0411: \Q$app{clean}\E \(pid $c1\) exited with status 1; restarting in 0 s/,
         'FCGIX0411 names the app, the pid and the status');
-    my $r2 = http_once('/c/clean.fcgi');
+    my $r2 = http_once($t, '/c/clean.fcgi');
     ok(ok200($r2), 'the replacement answers') or diag show($r2);
 
     # fresh process (well under 1 s old) that served a complete request,
@@ -548,11 +370,11 @@ my ($bg_broken, $t_broken);
     my $took2 = 99;
     if ($c2) {
         my $born = start_secs_abs($c2);
-        my $y = http_once('/c/clean.fcgi');
+        my $y = http_once($t, '/c/clean.fcgi');
         my $te2 = time;
-        http_once('/c/clean.fcgi?exit=1', 10);
+        http_once($t, '/c/clean.fcgi?exit=1', 10);
         my $life = time - $born;
-        $ok2 = $t->wait_for(sub { my @m = app_pids($app{clean}); @m == 1 && $m[0] != $c2 }, 8);
+        $ok2 = $t->wait_for(sub { my @m = app_pids($t, $app{clean}); @m == 1 && $m[0] != $c2 }, 8);
         $took2 = time - $te2;
         ok(ok200($y), 'fresh process served a complete request first') or diag show($y);
         cmp_ok($life, '<', 1, sprintf('(the fresh process pid %d lived %.2f s, under 1 s)', $c2, $life));
@@ -565,7 +387,7 @@ my ($bg_broken, $t_broken);
     my (@pids, @bad, $worst);
     $worst = 0;
     for my $i (1 .. 4) {
-        my $y = http_once('/mr/maxreq.fcgi', 10);
+        my $y = http_once($t, '/mr/maxreq.fcgi', 10);
         my $dt = $y->{t1} - $y->{t0};
         $worst = $dt if $dt > $worst;
         push @bad, show($y) unless ok200($y);
@@ -588,7 +410,7 @@ sub start_secs_abs {
 
 # ------------------------------------------------ -idle-timeout, -flush, limits
 {
-    my $r = http_once('/i/idle.fcgi?sleep_ms=5000', 15);
+    my $r = http_once($t, '/i/idle.fcgi?sleep_ms=5000', 15);
     my $dt = $r->{t1} - $r->{t0};
     is($r->{code}, 504, '-idle-timeout 2: a silent app gives 504') or diag show($r);
     ok($dt > 1.7 && $dt < 4.5, sprintf('... after about 2 s (%.2f s)', $dt));
@@ -616,13 +438,13 @@ sub start_secs_abs {
         sprintf('-flush: the first part arrives well before the end (first %.2f s, end %.2f s)',
             ($t_first // $t_end) - $t0, $t_end - $t0));
 
-    my $l = http_once('/lim/lim.fcgi?cookie=10', 10);
+    my $l = http_once($t, '/lim/lim.fcgi?cookie=10', 10);
     is($l->{code}, 502, '-header-max-lines 5: 11 header lines give 502') or diag show($l);
-    my $se = http_once('/lim/lim.fcgi?stderr=1000', 10);
+    my $se = http_once($t, '/lim/lim.fcgi?stderr=1000', 10);
     ok(ok200($se), 'app writing 1000 bytes of stderr answers 200') or diag show($se);
     $t->log_like(qr/FCGIX0301: \Q$app{lim}\E: 900 further bytes of stderr suppressed.*-stderr-max-bytes 100/,
         '-stderr-max-bytes 100: the rest (900 bytes) is counted in one warning');
-    my $tr = http_once('/lim/lim.fcgi?size=800&chunks=8&sleep_ms=600', 15);
+    my $tr = http_once($t, '/lim/lim.fcgi?size=800&chunks=8&sleep_ms=600', 15);
     my $tdt = $tr->{t1} - $tr->{t0};
     ok($tr->{code} == 504 || ($tr->{code} == 200 && !$tr->{complete}),
         '-request-timeout 2: a trickling app is cut (504 or truncated)') or diag show($tr);
@@ -631,11 +453,11 @@ sub start_secs_abs {
 
 # ------------------------------------------------ -appConnTimeout (backlog full)
 {
-    my ($p) = wait_pids($app{lqd}, 1, 3);
-    my $r = http_once('/l/lqd.fcgi');
+    my ($p) = wait_pids($t, $app{lqd}, 1, 3);
+    my $r = http_once($t, '/l/lqd.fcgi');
     ok(ok200($r), 'lqd app answers') or diag show($r);
     kill 'STOP', $p;
-    my @bg = map { bg_get('/l/lqd.fcgi', 20) } 1 .. 6;
+    my @bg = map { bg_get($t, '/l/lqd.fcgi', 20) } 1 .. 6;
     sleep 4.5;
     kill 'CONT', $p;
     my @res = map { bg_wait($_, 15) } @bg;
@@ -652,23 +474,23 @@ sub start_secs_abs {
 
 # ------------------------------------------------ SIGSTOP / SIGCONT
 {
-    my @p = wait_pids($app{stop}, 1, 3);
+    my @p = wait_pids($t, $app{stop}, 1, 3);
     my $p = $p[0];
     kill 'STOP', $p;
-    my $b = bg_get('/st/st.fcgi', 20);
+    my $b = bg_get($t, '/st/st.fcgi', 20);
     sleep 2;
     ok(!bg_done($b), 'SIGSTOP of the only process: the request waits');
     kill 'CONT', $p;
     my $r = bg_wait($b, 8);
     ok($r && ok200($r) && $r->{body} eq "Hello, World\n", 'SIGCONT: the request completes with 200')
         or diag $r ? show($r) : 'no result';
-    is_deeply([app_pids($app{stop})], [$p], 'same process, no restart');
+    is_deeply([app_pids($t, $app{stop})], [$p], 'same process, no restart');
 }
 
 # ------------------------------------------------ socket file deleted
 {
     my $s = "$ipc/del.sock";
-    my $r0 = http_once('/del/del.fcgi');
+    my $r0 = http_once($t, '/del/del.fcgi');
     ok(ok200($r0), 'del app answers') or diag show($r0);
     ok(unlink($s), 'socket file deleted');
     my $tu = time;
@@ -677,13 +499,13 @@ sub start_secs_abs {
     ok($back, 'the socket file is recreated');
     cmp_ok($took, '<', 1.5, sprintf('... within ~1 s (%.2f s)', $took));
     $t->log_like(qr/FCGIX0438: \Q$app{del}\E/, 'FCGIX0438 names the app');
-    my $r = http_once('/del/del.fcgi', 10);
+    my $r = http_once($t, '/del/del.fcgi', 10);
     ok(ok200($r) && $r->{body} eq "Hello, World\n", 'requests are served again') or diag show($r);
 }
 
 # ------------------------------------------------ -init-start-delay 3
 {
-    my @p = wait_pids($app{isd}, 2, 3);
+    my @p = wait_pids($t, $app{isd}, 2, 3);
     is(scalar @p, 2, '-processes 2 -init-start-delay 3: two processes');
     my @st = sort { $a <=> $b } map { start_secs($_) } @p;
     ok(@st == 2 && $st[1] - $st[0] >= 2.9, '-init-start-delay 3: started 3 s apart')
@@ -736,12 +558,12 @@ sub start_secs_abs {
 
 # ------------------------------------------------ stop: nothing left
 {
-    my @apps_before = test_procs();
+    my @apps_before = test_procs($t);
     cmp_ok(scalar @apps_before, '>', 100, 'apps running before stop (' . scalar(@apps_before) . ')');
     my $hp = $t->httpd_pid;
     ok($t->stop_httpd, 'apache2 -k stop returns and httpd exits');
     my @left;
-    $t->wait_for(sub { @left = test_procs(); !@left }, 2);
+    $t->wait_for(sub { @left = test_procs($t); !@left }, 2);
     is(scalar @left, 0, 'no app process of this test is left 1-2 s after stop')
         or diag join "\n", map { "$_: " . slurp("/proc/$_/cmdline") } @left;
     kill 'KILL', $_ for @left;    # ours: they run files of this test's directory

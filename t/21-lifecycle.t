@@ -25,9 +25,8 @@
 use strict;
 use warnings;
 use Test::More;
-use FcgixTest;
-use File::Copy qw(copy);
-use POSIX ();
+use FcgixTest qw(slurp);
+use FcgixPM;
 use Time::HiRes qw(time sleep);
 
 my $t   = FcgixTest->new;
@@ -35,92 +34,7 @@ my $d   = $t->dir;
 my $h   = "$d/htdocs";
 my $ipc = "$d/ipc";
 
-# ---------------------------------------------------------------- /proc
-
-sub slurp { FcgixTest::slurp($_[0]) }
-
-# [pid, comm, state, ppid, ...]: index N-1 is field N of /proc/PID/stat
-sub pstat {
-    my ($pid) = @_;
-    my $s = slurp("/proc/$pid/stat");
-    return undef unless $s =~ /^(\d+) \((.*)\) (\S) (.*)$/s;
-    return [$1, $2, $3, split(' ', $4)];
-}
-
-sub all_pids {
-    opendir my $dh, '/proc' or return ();
-    my @p = grep { /^\d+$/ } readdir $dh;
-    closedir $dh;
-    return @p;
-}
-
-sub alive { my $f = pstat($_[0]); return $f && $f->[2] ne 'Z' }
-
-sub children {
-    my ($ppid) = @_;
-    return grep { my $f = pstat($_); $f && $f->[3] == $ppid && $f->[2] ne 'Z' } all_pids();
-}
-
-# the PM: child of the httpd parent named fcgix-pm
-sub pm_pids {
-    my $hp = $t->httpd_pid or return ();
-    return () unless kill 0, $hp;
-    return grep { my $f = pstat($_); $f && $f->[1] eq 'fcgix-pm' } children($hp);
-}
-
-sub pm_pid { (pm_pids())[0] }
-
-# any fcgix-pm of this test, whoever its parent is now (argv names our conf)
-sub any_pms {
-    my $conf = $t->conf_file;
-    return grep {
-        my $f = pstat($_);
-        $f && $f->[1] eq 'fcgix-pm' && $f->[2] ne 'Z' && grep { $_ eq $conf } split /\0/, slurp("/proc/$_/cmdline")
-    } all_pids();
-}
-
-sub app_pids {
-    my ($path) = @_;
-    my $pm = pm_pid() or return ();
-    return sort { $a <=> $b } grep { (readlink("/proc/$_/exe") // '') eq $path } children($pm);
-}
-
-sub wait_pids {
-    my ($path, $n, $timeout) = @_;
-    my @p;
-    $t->wait_for(sub { @p = app_pids($path); @p == $n }, $timeout);
-    return @p;
-}
-
-# processes running a file of this test's directory (apps), any parent
-sub test_procs {
-    my @r;
-    for my $p (all_pids()) {
-        next if $p == $$;
-        my $f = pstat($p) or next;
-        next if $f->[2] eq 'Z';
-        my $exe = readlink("/proc/$p/exe") // '';
-        push @r, $p if index($exe, "$h/") == 0 || index(slurp("/proc/$p/cmdline"), "$h/") >= 0;
-    }
-    return @r;
-}
-
-sub fd0_inode {
-    my ($pid) = @_;
-    my $l = readlink("/proc/$pid/fd/0") // '';
-    return $l =~ /^socket:\[(\d+)\]$/ ? $1 : undef;
-}
-
-# the Unix socket path an app process listens on (its fd 0)
-sub sock_path {
-    my ($pid) = @_;
-    my $ino = fd0_inode($pid) // return undef;
-    for my $l (split /\n/, slurp('/proc/net/unix')) {
-        my @f = split ' ', $l;
-        return $f[7] if @f >= 8 && $f[6] eq $ino;
-    }
-    return undef;
-}
+# ---------------------------------------------------------------- helpers
 
 sub inode_of { my @s = stat $_[0]; return $s[1] }
 
@@ -129,105 +43,11 @@ sub pm_log {
     return join "\n", grep { /FCGIX04|AH0049[34]|AH00169|resuming normal|exit signal/ } split /\n/, $t->error_log;
 }
 
-# ---------------------------------------------------------------- HTTP
-
-sub http_once {
-    my ($path, $timeout) = @_;
-    my $t0 = time;
-    my $req = "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    my $raw = eval { scalar $t->raw($req, timeout => $timeout // 10) } // '';
-    my $r = FcgixTest::parse_response($raw);
-    return { code => $r ? $r->{code} + 0 : 0, complete => $r ? $r->{complete} : 0,
-        body => $r ? $r->{content} : '', t0 => $t0, t1 => time };
-}
-
-sub ok200 { my $r = $_[0]; return $r->{code} == 200 && $r->{complete} }
-
-sub show { my $r = $_[0]; return "code $r->{code} complete $r->{complete} in "
-        . sprintf('%.2f s', $r->{t1} - $r->{t0}) . " body: " . substr($r->{body}, 0, 200) }
-
-my $bgseq = 0;
-sub bg_get {
-    my ($path, $timeout) = @_;
-    my $file = "$d/bg." . ++$bgseq;
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        my $r = http_once($path, $timeout);
-        if (open my $fh, '>', "$file.tmp") {
-            print $fh join("\t", $r->{code}, $r->{complete} ? 1 : 0, $r->{t0}, $r->{t1}, unpack('H*', $r->{body}));
-            close $fh;
-            rename "$file.tmp", $file;
-        }
-        POSIX::_exit(0);
-    }
-    return { pid => $pid, file => $file };
-}
-
-sub bg_done { -e $_[0]{file} }
-
-sub bg_wait {
-    my ($b, $timeout) = @_;
-    my $end = time + $timeout;
-    sleep 0.05 while !-e $b->{file} && time < $end;
-    if (!-e $b->{file}) {
-        kill 'KILL', $b->{pid};
-        waitpid($b->{pid}, 0);
-        return undef;
-    }
-    waitpid($b->{pid}, 0);
-    my ($code, $c, $t0, $t1, $body) = split /\t/, slurp($b->{file});
-    return { code => $code, complete => $c, t0 => $t0, t1 => $t1, body => pack('H*', $body // '') };
-}
-
-sub load_start {
-    my ($path, $n, $secs) = @_;
-    my $end = time + $secs;
-    my @kids;
-    for my $i (1 .. $n) {
-        my $file = "$d/load.$i." . ++$bgseq;
-        my $pid = fork // die "fork: $!";
-        if (!$pid) {
-            open my $fh, '>', $file or POSIX::_exit(1);
-            select((select($fh), $| = 1)[0]);
-            while (time < $end) {
-                my $r = http_once($path, 15);
-                printf $fh "%d\t%d\t%.4f\t%.4f\n", $r->{code}, $r->{complete} ? 1 : 0, $r->{t0}, $r->{t1};
-            }
-            close $fh;
-            POSIX::_exit(0);
-        }
-        push @kids, { pid => $pid, file => $file };
-    }
-    return \@kids;
-}
-
-sub load_finish {
-    my ($kids) = @_;
-    my @res;
-    for my $k (@$kids) {
-        waitpid($k->{pid}, 0);
-        for my $l (split /\n/, slurp($k->{file})) {
-            my ($code, $c, $t0, $t1) = split /\t/, $l;
-            push @res, { code => $code, complete => $c, t0 => $t0, t1 => $t1 };
-        }
-    }
-    return @res;
-}
-
 # ---------------------------------------------------------------- apps
 
-sub install {
-    my ($rel, $prog) = @_;
-    my $dst = "$h/$rel";
-    $t->write_file($dst, '', 0755);
-    copy($t->app_path($prog), $dst) or die "copy $prog -> $dst: $!";
-    chmod 0755, $dst;
-    return $dst;
-}
-
-my $A = install('a/a.fcgi', 'hello');
-my $B = install('b/b.fcgi', 'printenv');
-my $C = install('c/c.fcgi', 'respond');
+my $A = $t->install_app('hello', "$h/a/a.fcgi");
+my $B = $t->install_app('printenv', "$h/b/b.fcgi");
+my $C = $t->install_app('respond', "$h/c/c.fcgi");
 
 sub conf_for {
     my (%o) = @_;
@@ -241,9 +61,9 @@ sub conf_for {
 sub all_up {
     my (%o) = @_;
     my %p;
-    $p{A} = [wait_pids($A, 2, 5)];
-    $p{B} = [wait_pids($B, 1, 5)];
-    $p{C} = [wait_pids($C, 1, 5)] unless $o{no_c};
+    $p{A} = [wait_pids($t, $A, 2, 5)];
+    $p{B} = [wait_pids($t, $B, 1, 5)];
+    $p{C} = [wait_pids($t, $C, 1, 5)] unless $o{no_c};
     return \%p;
 }
 
@@ -251,7 +71,7 @@ sub serves {
     my ($name) = @_;
     my @bad;
     for my $p ('/a/a.fcgi', '/b/b.fcgi', '/c/c.fcgi') {
-        my $r = http_once($p, 10);
+        my $r = http_once($t, $p, 10);
         push @bad, "$p: " . show($r) unless ok200($r);
     }
     is(scalar @bad, 0, "$name: every app answers 200") or diag join "\n", @bad;
@@ -274,7 +94,7 @@ is(scalar @{ $p0->{A} }, 2, 'A: 2 processes');
 is(scalar @{ $p0->{B} }, 1, 'B: 1 process');
 is(scalar @{ $p0->{C} }, 1, 'C: 1 process');
 serves('after start');
-my $pm0 = pm_pid();
+my $pm0 = pm_pid($t);
 ok($pm0, "fcgix-pm runs (pid $pm0)");
 my %sock = map { $_ => sock_path($p0->{$_}[0]) } qw(A B C);
 ok(defined $sock{$_} && -S $sock{$_}, "$_ listens on a socket file in FastCgiIpcDir") for qw(A B C);
@@ -285,7 +105,7 @@ my %fd0 = map { $_ => fd0_inode($p0->{$_}[0]) } qw(A B C);
 {
     $t->restart_httpd(conf_for());
     my $p = all_up();
-    is(pm_pid(), $pm0, 'graceful: same fcgix-pm');
+    is(pm_pid($t), $pm0, 'graceful: same fcgix-pm');
     is_deeply($p, $p0, 'graceful (unchanged): every app keeps its PIDs') or diag explain([$p0, $p]), pm_log();
     is(inode_of($sock{$_}), $ino{$_}, "graceful: $_ keeps its socket file") for qw(A B C);
     is(fd0_inode($p->{$_}[0]), $fd0{$_}, "graceful: $_ keeps its listen socket") for qw(A B C);
@@ -297,7 +117,7 @@ my $p1;
 {
     $t->restart_httpd(conf_for(b_changed => 1));
     my @newb;
-    my $ok = $t->wait_for(sub { @newb = app_pids($B); @newb == 1 && $newb[0] != $p0->{B}[0] }, 5);
+    my $ok = $t->wait_for(sub { @newb = app_pids($t, $B); @newb == 1 && $newb[0] != $p0->{B}[0] }, 5);
     ok($ok, 'graceful with B\'s options changed: B has a new process') or diag "B pids: @newb";
     my @left = gone(3, @{ $p0->{B} });
     is(scalar @left, 0, '... and its old process is gone');
@@ -306,7 +126,7 @@ my $p1;
     $p1 = all_up();
     is_deeply($p1->{A}, $p0->{A}, '... A keeps its PIDs');
     is_deeply($p1->{C}, $p0->{C}, '... C keeps its PIDs');
-    is(pm_pid(), $pm0, '... same fcgix-pm');
+    is(pm_pid($t), $pm0, '... same fcgix-pm');
     serves('after graceful with B changed');
 }
 
@@ -314,7 +134,7 @@ my $p1;
 my $p2;
 {
     my $cp = $p1->{C}[0];
-    my $b = bg_get('/c/c.fcgi?sleep_ms=6000', 20);
+    my $b = bg_get($t, '/c/c.fcgi?sleep_ms=6000', 20);
     $t->wait_for(sub { 0 }, 0.5);    # the request reaches C
     my $tg = time;
     $t->restart_httpd(conf_for(b_changed => 1, no_c => 1));
@@ -323,7 +143,7 @@ my $p2;
     ok(!bg_done($b) && alive($cp), '... while its request is in flight, C\'s process still runs')
         or diag 'bg done: ' . (bg_done($b) ? 1 : 0) . ' alive: ' . (alive($cp) ? 1 : 0)
         . sprintf(' graceful took %.2f s', time - $tg) . "\n" . pm_log();
-    my $r = bg_wait($b, 15);
+    my $r = bg_wait($b, 15, kill => 1);
     ok($r && ok200($r) && $r->{body} eq "respond ok\n", '... the in-flight request completes with 200')
         or diag $r ? show($r) : 'no result';
     my $tdone = time;
@@ -333,16 +153,16 @@ my $p2;
     $p2 = all_up(no_c => 1);
     is_deeply($p2->{A}, $p1->{A}, '... A keeps its PIDs') or diag pm_log();
     is_deeply($p2->{B}, $p1->{B}, '... B keeps its PIDs');
-    is(pm_pid(), $pm0, '... same fcgix-pm') or diag pm_log();
+    is(pm_pid($t), $pm0, '... same fcgix-pm') or diag pm_log();
     # (the file stays on disk; without the declaration it is a plain file)
-    my $rc = http_once('/c/c.fcgi', 10);
+    my $rc = http_once($t, '/c/c.fcgi', 10);
     ok($rc->{body} ne "respond ok\n", '... C is no longer served by the app') or diag show($rc);
 }
 
 # ------------------------------------------------ load through 3 graceful restarts
 {
     my $ls = time;
-    my $load = load_start('/a/a.fcgi', 4, 5);
+    my $load = load_start($t, '/a/a.fcgi', 4, 5);
     my @g;
     for my $at (1, 2.5, 4) {
         sleep 0.05 while time < $ls + $at;
@@ -356,7 +176,7 @@ my $p2;
         or diag join "\n", map { "code $_->{code} complete $_->{complete}" } @bad[0 .. ($#bad < 9 ? $#bad : 9)];
     my $p = all_up(no_c => 1);
     is_deeply($p, $p2, '... app PIDs kept through them');
-    is(pm_pid(), $pm0, '... same fcgix-pm') or diag pm_log();
+    is(pm_pid($t), $pm0, '... same fcgix-pm') or diag pm_log();
     $t->log_unlike(qr/FCGIX041[01]/, 'no app died on its own through all graceful restarts (no FCGIX0410/0411)');
 }
 
@@ -365,7 +185,7 @@ my $p3;
 {
     my @old = pids_of($p2);
     $t->restart_httpd(conf_for(), graceful => 0);
-    my $pm = pm_pid();
+    my $pm = pm_pid($t);
     ok($pm && $pm != $pm0, "-k restart: a new fcgix-pm ($pm0 -> " . ($pm // 'none') . ')');
     ok(!alive($pm0), '... the old fcgix-pm is gone');
     my @left = gone(2, @old);
@@ -380,12 +200,12 @@ my $p3;
 
 # ------------------------------------------------ SIGKILL of fcgix-pm
 {
-    my $pm = pm_pid();
+    my $pm = pm_pid($t);
     my @old = pids_of($p3);
     kill 'KILL', $pm;
     my $tk = time;
     my $npm;
-    my $ok = $t->wait_for(sub { $npm = pm_pid(); $npm && $npm != $pm }, 5);
+    my $ok = $t->wait_for(sub { $npm = pm_pid($t); $npm && $npm != $pm }, 5);
     my $took = time - $tk;
     ok($ok, 'SIGKILL of fcgix-pm: a new fcgix-pm starts');
     cmp_ok($took, '<', 2, sprintf('... within 2 s (%.2f s)', $took));
@@ -406,7 +226,7 @@ my $p3;
 sub check_nothing_left {
     my ($name) = @_;
     my (@apps, @pms);
-    $t->wait_for(sub { @apps = test_procs(); @pms = any_pms(); !@apps && !@pms }, 1.5);
+    $t->wait_for(sub { @apps = test_procs($t, $h); @pms = any_pms($t); !@apps && !@pms }, 1.5);
     is(scalar @pms, 0, "$name: no fcgix-pm left") or diag "fcgix-pm: @pms";
     is(scalar @apps, 0, "$name: no app process left")
         or diag join "\n", map { "$_: " . slurp("/proc/$_/cmdline") } @apps;
@@ -414,7 +234,7 @@ sub check_nothing_left {
 }
 
 {
-    my @before = test_procs();
+    my @before = test_procs($t, $h);
     is(scalar @before, 4, 'before stop: 4 app processes');
     ok($t->stop_httpd, '-k stop: httpd exits');
     check_nothing_left('-k stop');
@@ -440,12 +260,12 @@ sub check_nothing_left {
     my @n = pids_of($p);
     is(scalar @n, 4, 'started again: 4 app processes');
     my $hp = $t->httpd_pid;
-    my $pm = pm_pid();
+    my $pm = pm_pid($t);
     ok($pm, "fcgix-pm $pm runs");
     kill 'KILL', $hp;
     my $tk = time;
     my (@apps, @pms);
-    my $ok = $t->wait_for(sub { @apps = test_procs(); @pms = any_pms(); !@apps && !@pms }, 5);
+    my $ok = $t->wait_for(sub { @apps = test_procs($t, $h); @pms = any_pms($t); !@apps && !@pms }, 5);
     my $took = time - $tk;
     is(scalar @pms, 0, 'SIGKILL of the httpd parent: no fcgix-pm left within 5 s') or diag "fcgix-pm: @pms";
     is(scalar @apps, 0, '... and no app process left') or diag "apps: @apps";

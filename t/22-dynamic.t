@@ -44,77 +44,14 @@ use warnings;
 use Test::More;
 use POSIX ();
 use Time::HiRes qw(time sleep);
-use FcgixTest;
+use FcgixTest qw(slurp);
+use FcgixPM;
 
 my $t = FcgixTest->new;
 my $d = $t->dir;
 my $ipc = "$d/ipc";
 
 # ------------------------------------------------------------- helpers
-
-sub slurp {
-    my ($f) = @_;
-    open my $fh, '<:raw', $f or return undef;
-    local $/;
-    my $c = <$fh>;
-    return $c;
-}
-
-# Copies a built test app to $dst with the given mode.
-sub install_app {
-    my ($name, $dst, $mode) = @_;
-    my $bin = slurp($t->app_path($name)) // die "cannot read $name\n";
-    return $t->write_file($dst, $bin, $mode // 0755);
-}
-
-sub proc_stat {
-    my ($pid) = @_;
-    my $s = slurp("/proc/$pid/stat") // return;
-    my ($comm, $state, $ppid) = $s =~ /^\d+ \((.*)\) (\S) (\d+)/s or return;
-    return ($comm, $state, $ppid);
-}
-
-# The fcgix-pm of this test's httpd.
-sub pm_pid {
-    my $httpd = $t->httpd_pid or return;
-    opendir my $dh, '/proc' or return;
-    for my $p (grep { /^\d+$/ } readdir $dh) {
-        my ($comm, $state, $ppid) = proc_stat($p);
-        next unless defined $comm;
-        return $p if $comm eq 'fcgix-pm' && $ppid == $httpd && $state ne 'Z';
-    }
-    return;
-}
-
-# Live children of the PM whose command line or executable matches $re,
-# sorted.
-sub instances {
-    my ($re) = @_;
-    my $pm = pm_pid() or return ();
-    my @pids;
-    opendir my $dh, '/proc' or return ();
-    for my $p (grep { /^\d+$/ } readdir $dh) {
-        my ($comm, $state, $ppid) = proc_stat($p);
-        next unless defined $comm && $ppid == $pm && $state ne 'Z';
-        my $cl = slurp("/proc/$p/cmdline") // next;
-        $cl =~ tr/\0/ /;
-        my $exe = readlink("/proc/$p/exe") // '';
-        push @pids, $p if $cl =~ $re || $exe =~ $re;
-    }
-    my @s = sort { $a <=> $b } @pids;
-    return wantarray ? @s : scalar @s;
-}
-
-sub proc_env {
-    my ($pid) = @_;
-    my $e = slurp("/proc/$pid/environ") // return {};
-    my %e;
-    for my $kv (split /\0/, $e) {
-        my ($k, $v) = $kv =~ /^([^=]*)=(.*)$/s or next;
-        $e{$k} = $v;
-    }
-    return \%e;
-}
 
 sub timed_get {
     my ($path) = @_;
@@ -167,7 +104,7 @@ sub parallel_get {
     }
     my @res;
     for my $i (0 .. $#$paths) {
-        my $c = slurp("$rdir/$i") // '';
+        my $c = slurp("$rdir/$i");
         my ($code, $el, $body) = $c =~ /^(\d+) (\S+)\n(.*)\z/s;
         push @res, { code => $code // 0, elapsed => $el // -1, content => $body // '' };
     }
@@ -204,15 +141,15 @@ EOF
 
 # ---------------------------------------------------------- the apps
 
-my $hello = install_app('hello', 'htdocs/dyn/hello.fcgi');
-my $plain = install_app('hello', 'htdocs/dyn/plain.fcgi', 0644);
-install_app('hello', 'htdocs/noexec/hello.fcgi');
-my $slow_bin = install_app('hello', 'bin/slow-hello');
+my $hello = $t->install_app('hello', 'htdocs/dyn/hello.fcgi');
+my $plain = $t->install_app('hello', 'htdocs/dyn/plain.fcgi', 0644);
+$t->install_app('hello', 'htdocs/noexec/hello.fcgi');
+my $slow_bin = $t->install_app('hello', 'bin/slow-hello');
 my $slow = $t->write_file('htdocs/dyn/slow.fcgi',
     "#!/bin/sh\n# starts slowly: 2 s before the app accepts\n/bin/sleep 2\nexec $slow_bin\n", 0755);
-my $upd = install_app('hello', 'htdocs/dyn/upd.fcgi');
-my $gone = install_app('hello', 'htdocs/dyn/gone.fcgi');
-my $resp = install_app('respond', 'htdocs/dyn/respond.fcgi');
+my $upd = $t->install_app('hello', 'htdocs/dyn/upd.fcgi');
+my $gone = $t->install_app('hello', 'htdocs/dyn/gone.fcgi');
+my $resp = $t->install_app('respond', 'htdocs/dyn/respond.fcgi');
 
 # ======================================================= configuration 1
 
@@ -223,21 +160,21 @@ my $resp = install_app('respond', 'htdocs/dyn/respond.fcgi');
             . '-initial-env FCGIX_T22=hello-env -initial-env FCGIX_T22_EMPTY= '
             . '-initial-env FCGIX_T22_FROM_HTTPD -initial-env FCGIX_T22_UNSET'));
 }
-ok(pm_pid(), 'fcgix-pm runs as a child of httpd') or diag $t->error_log;
+ok(pm_pid($t), 'fcgix-pm runs as a child of httpd') or diag $t->error_log;
 
 # --- cold start
 {
-    is(scalar(instances(qr/\Q$hello\E/)), 0, 'hello.fcgi: no instance before the first request');
+    is(scalar(instances($t, qr/\Q$hello\E/)), 0, 'hello.fcgi: no instance before the first request');
     my ($r, $el) = timed_get('/dyn/hello.fcgi');
     is($r->code, 200, 'cold dynamic app: first request 200') or diag $r->as_string, $t->error_log;
     is($r->content, $HELLO, 'cold dynamic app: body from the app');
     diag sprintf('first request to a cold dynamic hello app took %.3f s (mpm %s)', $el, $t->mpm);
     cmp_ok($el, '<', 0.5, 'cold dynamic app: first request well under a second');
-    my @p = instances(qr/\Q$hello\E/);
+    my @p = instances($t, qr/\Q$hello\E/);
     is(scalar(@p), 1, 'one instance after the first request') or diag "instances: @p";
     ($r, $el) = timed_get('/dyn/hello.fcgi');
     is($r->code, 200, 'second request 200');
-    is_deeply([ instances(qr/\Q$hello\E/) ], \@p, 'second request served by the same instance');
+    is_deeply([ instances($t, qr/\Q$hello\E/) ], \@p, 'second request served by the same instance');
 
     # --- -initial-env in the process environment
     my $env = @p ? proc_env($p[0]) : {};
@@ -252,7 +189,7 @@ ok(pm_pid(), 'fcgix-pm runs as a child of httpd') or diag $t->error_log;
     my ($r, $el) = timed_get('/noexec/hello.fcgi');
     is($r->code, 403, 'no Options ExecCGI: 403');
     $t->log_like(qr/FCGIX0012:.*\Q$d\E\/htdocs\/noexec\/hello\.fcgi/, 'no ExecCGI: FCGIX0012 names the file');
-    is(scalar(instances(qr/noexec/)), 0, 'no ExecCGI: nothing started');
+    is(scalar(instances($t, qr/noexec/)), 0, 'no ExecCGI: nothing started');
 }
 
 # --- not executable / missing
@@ -261,7 +198,7 @@ ok(pm_pid(), 'fcgix-pm runs as a child of httpd') or diag $t->error_log;
     diag sprintf('non-executable dynamic app: %d after %.3f s', $r->code, $el);
     cmp_ok($r->code, '>=', 400, 'non-executable file: error status') or diag $r->as_string;
     cmp_ok($el, '<', 5, 'non-executable file: answered within 5 s (no hang)');
-    is(scalar(instances(qr/plain\.fcgi/)), 0, 'non-executable file: nothing runs');
+    is(scalar(instances($t, qr/plain\.fcgi/)), 0, 'non-executable file: nothing runs');
 
     ($r, $el) = timed_get('/dyn/missing.fcgi');
     diag sprintf('missing dynamic app: %d after %.3f s', $r->code, $el);
@@ -274,7 +211,7 @@ ok(pm_pid(), 'fcgix-pm runs as a child of httpd') or diag $t->error_log;
     my %seen;
     my $max = 0;
     my $count = sub {
-        my @p = instances(qr/slow/);
+        my @p = instances($t, qr/slow/);
         $seen{$_} = 1 for @p;
         $max = @p if @p > $max;
     };
@@ -297,11 +234,11 @@ ok(pm_pid(), 'fcgix-pm runs as a child of httpd') or diag $t->error_log;
     my ($r) = timed_get('/dyn/upd.fcgi');
     is($r->code, 200, 'autoUpdate: app answers');
     is($r->content, $HELLO, 'autoUpdate: the old binary (hello) answers');
-    my @old = instances(qr/\Q$upd\E/);
+    my @old = instances($t, qr/\Q$upd\E/);
     is(scalar(@old), 1, 'autoUpdate: one instance of the old binary');
 
     # replace the file with another app, newer mtime (rename: no ETXTBSY)
-    my $tmp = install_app('printenv', 'htdocs/dyn/.upd.tmp');
+    my $tmp = $t->install_app('printenv', 'htdocs/dyn/.upd.tmp');
     my $future = time + 5;
     utime $future, $future, $tmp;
     rename $tmp, $upd or die "rename: $!";
@@ -332,18 +269,18 @@ ok(pm_pid(), 'fcgix-pm runs as a child of httpd') or diag $t->error_log;
 {
     my $r = $t->get('/dyn/gone.fcgi');
     is($r->code, 200, 'no -restart: app answers');
-    my @p = instances(qr/\Q$gone\E/);
+    my @p = instances($t, qr/\Q$gone\E/);
     is(scalar(@p), 1, 'no -restart: one instance');
     SKIP: {
         skip 'no instance to kill', 5 unless @p == 1;
         kill 'KILL', $p[0];    # a child of this test's fcgix-pm
         ok($t->wait_for(sub { !kill 0, $p[0] }, 5), 'no -restart: instance killed');
-        my ($min, $max) = observe(3, sub { scalar instances(qr/\Q$gone\E/) });
+        my ($min, $max) = observe(3, sub { scalar instances($t, qr/\Q$gone\E/) });
         is($max, 0, 'no -restart: nothing restarts it by itself within 3 s');
         my ($r2, $el) = timed_get('/dyn/gone.fcgi');
         is($r2->code, 200, 'no -restart: the next request succeeds') or diag $t->error_log;
         is($r2->content, $HELLO, 'no -restart: next request body');
-        my @q = instances(qr/\Q$gone\E/);
+        my @q = instances($t, qr/\Q$gone\E/);
         ok(@q == 1 && $q[0] != $p[0], 'no -restart: the next request started a new instance')
             or diag "instances: @q";
     }
@@ -359,7 +296,7 @@ sub load_and_idle {
     is($r->code, 200, "$label: app answers") or diag $t->error_log;
     my $max = 0;
     my @res = parallel_get([ ('/dyn/respond.fcgi?sleep_ms=1500') x 6 ],
-        sub { my $n = () = instances($re); $max = $n if $n > $max }, 40);
+        sub { my $n = () = instances($t, $re); $max = $n if $n > $max }, 40);
     is(scalar(grep { $_->{code} == 200 && $_->{content} eq "respond ok\n" } @res), 6,
         "$label: 6 concurrent slow requests all succeed")
         or diag join(' ', map { "$_->{code}/$_->{elapsed}" } @res), "\n", $t->error_log;
@@ -367,8 +304,8 @@ sub load_and_idle {
     cmp_ok($max, '>', 1, "$label: scaled to more than one instance under load");
     my $want = $single ? 0 : 1;
     my $t0 = time;
-    my $ok = $t->wait_for(sub { instances($re) == $want }, 15);
-    ok($ok, "$label: idle, the count drops to $want") or diag 'instances: ', join(' ', instances($re));
+    my $ok = $t->wait_for(sub { instances($t, $re) == $want }, 15);
+    ok($ok, "$label: idle, the count drops to $want") or diag 'instances: ', join(' ', instances($t, $re));
     diag sprintf('%s: count reached %d after %.1f s idle', $label, $want, time - $t0);
     return $ok;
 }
@@ -379,7 +316,7 @@ $t->start_httpd(base_conf('-killInterval 1 -updateInterval 1 -multiThreshold 100
 {
     my $label = 'kill policy, -singleThreshold 0';
     load_and_idle($label, 0);
-    my ($min, $max) = observe(3, sub { scalar instances(qr/\Q$resp\E/) });
+    my ($min, $max) = observe(3, sub { scalar instances($t, qr/\Q$resp\E/) });
     is($min, 1, "$label: the last instance stays (3 s more idle)");
     is($max, 1, "$label: and no other starts");
 }
@@ -400,7 +337,7 @@ $t->start_httpd(base_conf('-restart -restart-delay 1'));
 {
     my $r = $t->get('/dyn/hello.fcgi');
     is($r->code, 200, '-restart: app answers');
-    my @p = instances(qr/\Q$hello\E/);
+    my @p = instances($t, qr/\Q$hello\E/);
     is(scalar(@p), 1, '-restart: one instance');
     SKIP: {
         skip 'no instance to kill', 4 unless @p == 1;
@@ -408,13 +345,13 @@ $t->start_httpd(base_conf('-restart -restart-delay 1'));
         ok($t->wait_for(sub { !kill 0, $p[0] }, 5), '-restart: instance killed');
         my $t0 = time;
         my $new;
-        $t->wait_for(sub { my @q = grep { $_ != $p[0] } instances(qr/\Q$hello\E/); $new = $q[0] }, 10);
+        $t->wait_for(sub { my @q = grep { $_ != $p[0] } instances($t, qr/\Q$hello\E/); $new = $q[0] }, 10);
         ok($new, '-restart: a new instance appears without any request')
             or diag $t->error_log;
         diag sprintf('-restart: replacement after %.1f s', time - $t0) if $new;
         my $r2 = $t->get('/dyn/hello.fcgi');
         is($r2->code, 200, '-restart: the replacement serves');
-        is_deeply([ instances(qr/\Q$hello\E/) ], [ $new // -1 ], '-restart: served by the replacement');
+        is_deeply([ instances($t, qr/\Q$hello\E/) ], [ $new // -1 ], '-restart: served by the replacement');
     }
 }
 

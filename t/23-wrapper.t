@@ -21,74 +21,18 @@ use Test::More;
 use File::Temp ();
 use File::Path qw(remove_tree);
 use Time::HiRes qw(time sleep);
-use FcgixTest;
+use FcgixTest qw(slurp);
+use FcgixPM;
 
 my $t = FcgixTest->new;
 my $d = $t->dir;
 my $ipc = "$d/ipc";
 my $HELLO = "Hello, World\n";
 
-sub slurp {
-    my ($f) = @_;
-    open my $fh, '<:raw', $f or return undef;
-    local $/;
-    my $c = <$fh>;
-    return $c;
-}
-
-sub install_app {
-    my ($name, $dst, $mode) = @_;
-    my $bin = slurp($t->app_path($name)) // die "cannot read $name\n";
-    return $t->write_file($dst, $bin, $mode // 0755);
-}
-
-sub proc_stat {
-    my ($pid) = @_;
-    my $s = slurp("/proc/$pid/stat") // return;
-    my ($comm, $state, $ppid) = $s =~ /^\d+ \((.*)\) (\S) (\d+)/s or return;
-    return ($comm, $state, $ppid);
-}
-
-sub pm_pid {
-    my $httpd = $t->httpd_pid or return;
-    opendir my $dh, '/proc' or return;
-    for my $p (grep { /^\d+$/ } readdir $dh) {
-        my ($comm, $state, $ppid) = proc_stat($p);
-        next unless defined $comm;
-        return $p if $comm eq 'fcgix-pm' && $ppid == $httpd && $state ne 'Z';
-    }
-    return;
-}
-
-# Live children of this test's fcgix-pm whose command line or executable
-# matches $re.
-sub instances {
-    my ($re) = @_;
-    my $pm = pm_pid() or return ();
-    my @pids;
-    opendir my $dh, '/proc' or return ();
-    for my $p (grep { /^\d+$/ } readdir $dh) {
-        my ($comm, $state, $ppid) = proc_stat($p);
-        next unless defined $comm && $ppid == $pm && $state ne 'Z';
-        my $cl = slurp("/proc/$p/cmdline") // next;
-        $cl =~ tr/\0/ /;
-        my $exe = readlink("/proc/$p/exe") // '';
-        push @pids, $p if $cl =~ $re || $exe =~ $re;
-    }
-    my @s = sort { $a <=> $b } @pids;
-    return wantarray ? @s : scalar @s;
-}
-
-sub proc_uid {
-    my ($pid) = @_;
-    my $s = slurp("/proc/$pid/status") // return -1;
-    return $s =~ /^Uid:\s+(\d+)/m ? $1 : -1;
-}
-
 # Wrapper invocations recorded so far: [ pid, argc, arg1, arg2, arg3 ].
 my $wlog = "$d/wrap/argv.log";
 sub invocations {
-    my $c = slurp($wlog) // '';
+    my $c = slurp($wlog);
     return map { [ split /\|/, $_, -1 ] } split /\n/, $c;
 }
 
@@ -108,8 +52,8 @@ my $wrapper = $t->write_file('wrap/wrapper.sh', <<"EOF", 0755);
 echo "\$\$|\$#|\$1|\$2|\$3" >> $wlog
 exec "\$3"
 EOF
-my $static = install_app('hello', 'htdocs/static.fcgi');
-my $dyn = install_app('hello', 'htdocs/dyn/dyn.fcgi');
+my $static = $t->install_app('hello', 'htdocs/static.fcgi');
+my $dyn = $t->install_app('hello', 'htdocs/dyn/dyn.fcgi');
 
 my $conf = <<"EOF";
 FastCgiIpcDir $ipc
@@ -129,14 +73,14 @@ $t->start_httpd($conf);
 # static: two processes, both started through the wrapper
 {
     my @p;
-    $t->wait_for(sub { @p = instances(qr/\Q$static\E/); @p == 2 }, 10);
+    $t->wait_for(sub { @p = instances($t, qr/\Q$static\E/); @p == 2 }, 10);
     is(scalar(@p), 2, 'static app: 2 processes run') or diag $t->error_log;
     my $r = $t->get('/static.fcgi');
     is($r->code, 200, 'static app through the wrapper: 200') or diag $t->error_log;
     is($r->content, $HELLO, 'static app through the wrapper: body');
     my @inv = grep { $_->[4] eq $static } invocations();
     is(scalar(@inv), 2, 'static app: the wrapper ran once per process')
-        or diag slurp($wlog) // '(no wrapper log)';
+        or diag slurp($wlog, '(no wrapper log)');
     is_deeply([ map { [ @$_[1 .. 4] ] } @inv ], [ ([ 3, $wuser, $wgroup, $static ]) x 2 ],
         "static app: wrapper argv is '$wuser $wgroup $static'");
     my @wp = sort { $a <=> $b } map { $_->[0] } @inv;
@@ -151,14 +95,14 @@ $t->start_httpd($conf);
         kill 'KILL', $p[0];    # a child of this test's fcgix-pm
         my @q;
         my $ok = $t->wait_for(sub {
-            @q = instances(qr/\Q$static\E/);
+            @q = instances($t, qr/\Q$static\E/);
             @q == 2 && !grep { $_ == $p[0] } @q;
         }, 10);
         ok($ok, 'static app: a killed process is replaced') or diag "before @p, now @q\n", $t->error_log;
         my ($new) = grep { my $x = $_; !grep { $_ == $x } @p } @q;
         my @inv2 = grep { $_->[4] eq $static } invocations();
         ok(defined $new && grep({ $_->[0] == $new } @inv2), 'static app: the replacement was started through the wrapper')
-            or diag slurp($wlog) // '';
+            or diag slurp($wlog);
         is($t->get('/static.fcgi')->code, 200, 'static app: serves after the restart');
     }
 }
@@ -172,8 +116,8 @@ $t->start_httpd($conf);
     my @inv = grep { $_->[4] eq $dyn } invocations();
     is_deeply([ map { [ @$_[1 .. 4] ] } @inv ], [ [ 3, $wuser, $wgroup, $dyn ] ],
         "dynamic app: wrapper ran once with argv '$wuser $wgroup $dyn'")
-        or diag slurp($wlog) // '(no wrapper log)';
-    my @p = instances(qr/\Q$dyn\E/);
+        or diag slurp($wlog, '(no wrapper log)');
+    my @p = instances($t, qr/\Q$dyn\E/);
     my @wp = map { $_->[0] } @inv;
     ok(@p && "@wp" eq "@p", 'dynamic app: the running process is the one the wrapper exec\'d')
         or diag "running: @p; wrapper pids: @wp";
@@ -199,15 +143,8 @@ SKIP: {
     $sxdir = File::Temp::tempdir('fcgix-t23-XXXXXX', DIR => '/var/www', CLEANUP => 0);
     chmod 0755, $sxdir;
     chown $nuid, $ngid, $sxdir;
-    my $app = "$sxdir/hello.fcgi";
-    {
-        my $bin = slurp($t->app_path('hello'));
-        open my $fh, '>:raw', $app or die "$app: $!";
-        print $fh $bin;
-        close $fh;
-        chmod 0755, $app;
-        chown $nuid, $ngid, $app;
-    }
+    my $app = $t->install_app('hello', "$sxdir/hello.fcgi");
+    chown $nuid, $ngid, $app;
     my $sxlog = '/var/log/apache2/suexec.log';
     my $sxlog_size = -s $sxlog // 0;
     my $conf_on = <<"EOF";
@@ -239,7 +176,7 @@ EOF
         or diag sprintf("after %.1f s\n", $el), $r->as_string, "--- suexec.log:\n$sxnew--- error log:\n",
         $t->error_log;
     is($r->content, $HELLO, 'FastCgiWrapper On: body');
-    my @p = instances(qr/\Q$app\E/);
+    my @p = instances($t, qr/\Q$app\E/);
     is(scalar(@p), 1, 'FastCgiWrapper On: one instance runs') or diag "--- suexec.log:\n$sxnew";
     ok(@p && !grep({ proc_uid($_) != $nuid } @p), 'FastCgiWrapper On: it runs as nobody (SuexecUserGroup)')
         or diag 'uids: ', join(' ', map { proc_uid($_) } @p);

@@ -17,7 +17,8 @@ use warnings;
 use Test::More;
 use File::Temp ();
 use File::Path qw(remove_tree);
-use FcgixTest;
+use FcgixTest qw(slurp);
+use FcgixPM qw(all_pids proc_uid);
 
 my $t = FcgixTest->new;
 my $d = $t->dir;
@@ -32,26 +33,14 @@ plan skip_all => 'no user nobody' unless defined $nuid;
 my $nobody_group = getgrgid($ngid);
 my $nogroup = getgrnam('nogroup') ? 'nogroup' : $nobody_group;
 
-sub install_app {
-    my ($dst) = @_;
-    my $bin = FcgixTest::slurp($t->app_path('hello'));
-    return $t->write_file($dst, $bin, 0755);
-}
-
 # Live processes whose executable is $path.
 sub running {
     my ($path) = @_;
-    opendir my $dh, '/proc' or return ();
-    return sort { $a <=> $b } grep { /^\d+$/ && (readlink("/proc/$_/exe") // '') eq $path } readdir $dh;
-}
-
-sub proc_uid {
-    my $s = FcgixTest::slurp("/proc/$_[0]/status") // return -1;
-    return $s =~ /^Uid:\s+(\d+)/m ? $1 : -1;
+    return sort { $a <=> $b } grep { (readlink("/proc/$_/exe") // '') eq $path } all_pids();
 }
 
 # ------------------------------------------------ configuration errors
-my $app = install_app('htdocs/a/a.fcgi');
+my $app = $t->install_app('hello', 'htdocs/a/a.fcgi');
 my $wlog = "$d/wrap/argv.log";
 mkdir "$d/wrap", 0755;
 chown scalar(getpwnam('www-data')), scalar(getgrnam('www-data')), "$d/wrap";
@@ -86,8 +75,8 @@ bad('-user on FastCgiExternalServer',
 }
 
 # ------------------------------------------------ FastCgiWrapper FILE
-my $b = install_app('htdocs/b/b.fcgi');
-my $c = install_app('htdocs/c/c.fcgi');
+my $b = $t->install_app('hello', 'htdocs/b/b.fcgi');
+my $c = $t->install_app('hello', 'htdocs/c/c.fcgi');
 $t->start_httpd(<<"EOF");
 FastCgiIpcDir $ipc
 FastCgiWrapper $wrapper
@@ -102,7 +91,7 @@ for my $u (qw(/a/a.fcgi /b/b.fcgi /c/c.fcgi)) {
     is($r->content, $HELLO, "$u: body");
 }
 {
-    my %argv = map { my @f = split /\|/, $_, -1; ($f[2] => "$f[0] $f[1]") } split /\n/, FcgixTest::slurp($wlog) // '';
+    my %argv = map { my @f = split /\|/, $_, -1; ($f[2] => "$f[0] $f[1]") } split /\n/, slurp($wlog);
     is($argv{$app}, "nobody $nogroup", "-user nobody -group $nogroup: the wrapper gets 'nobody $nogroup'");
     is($argv{$b}, "nobody $nobody_group", "-user nobody alone: the wrapper gets nobody's own group ($nobody_group)");
     is($argv{$c}, 'www-data www-data', 'no -user: the wrapper gets httpd\'s User and Group');
@@ -127,7 +116,7 @@ SKIP: {
     my $sapp = "$sxdir/static.fcgi";
     {
         open my $fh, '>:raw', $sapp or die "$sapp: $!";
-        print $fh FcgixTest::slurp($t->app_path('hello'));
+        print $fh slurp($t->app_path('hello'));
         close $fh;
         chmod 0755, $sapp;
         chown $nuid, $ngid, $sapp;

@@ -52,58 +52,16 @@
 use strict;
 use warnings;
 use Test::More;
-use MIME::Base64 qw(encode_base64);
 use Digest::MD5 qw(md5_hex);
 use Time::HiRes qw(time);
 use FcgixTest;
+use FcgixAuth;
 
 my $t = FcgixTest->new;
 my $d = $t->dir;
 my $h = "$d/htdocs";
 
 # ------------------------------------------------------------- helpers
-
-sub basic {
-    my ($u, $p) = @_;
-    return (Authorization => 'Basic ' . encode_base64("$u:$p", ''));
-}
-my %MAGIC = ('X-Let-Me-In' => 'yes');
-
-sub install_app {
-    my ($name, $dst, $mode) = @_;
-    my $bin = FcgixTest::slurp($t->app_path($name));
-    die "cannot read $name\n" unless length $bin;
-    return $t->write_file($dst, $bin, $mode // 0755);
-}
-
-# Call logs: the apps append, the tests read what a request added.
-sub new_log {
-    my ($name) = @_;
-    return $t->write_file("calls/$name.log", '', 0666);
-}
-my %log_off;
-sub mark { $log_off{$_} = -s $_ for @_ }
-sub calls_since {
-    my ($f) = @_;
-    my $all = FcgixTest::slurp($f);
-    my $new = substr($all, $log_off{$f} // 0);
-    $log_off{$f} = length $all;
-    return [ map { +{ map { split /=/, $_, 2 } split / / } } grep { length } split /\n/, $new ];
-}
-sub roles { join ',', map { $_->{role} } @{ $_[0] } }
-
-# Raw request with Connection: close; returns parse_response()'s hash.
-sub raw_req {
-    my ($method, $path, %hd) = @_;
-    my $body = delete $hd{_body};
-    my $req = "$method $path HTTP/1.1\r\nHost: 127.0.0.1:" . $t->port . "\r\n";
-    $req .= "$_: $hd{$_}\r\n" for sort keys %hd;
-    $req .= 'Content-Length: ' . length($body) . "\r\n" if defined $body;
-    $req .= "Connection: close\r\n\r\n";
-    $req .= $body if defined $body;
-    my $raw = $t->raw($req, timeout => 20);
-    return FcgixTest::parse_response($raw, $method) // { code => 0, headers => {}, header_list => [], content => '' };
-}
 
 # The framing of an error response: exactly one Content-Length, equal to
 # the body, and no CGI "Status" field leaking out as a header.
@@ -139,8 +97,8 @@ sub env_get {
 
 # ------------------------------------------------------------- files
 
-my $log_c  = new_log('c');
-my $log_pl = new_log('pl');
+my $log_c  = new_log($t, 'c');
+my $log_pl = new_log($t, 'pl');
 
 my $c_app  = $t->start_app(prog => 'authz',    name => 'authz-c',  env => { AUTHZ_LOG => $log_c });
 my $pl_app = $t->start_app(prog => 'authz.pl', name => 'authz-pl', env => { AUTHZ_LOG => $log_pl });
@@ -159,7 +117,7 @@ for my $impl (qw(c pl)) {
         my $dir = "$impl$v";
         push @dirs, $dir;
         $t->write_file("htdocs/$dir/file.txt", "protected content of $dir\n");
-        install_app('printenv', "htdocs/$dir/env.cgi");
+        $t->install_app('printenv', "htdocs/$dir/env.cgi");
         $t->write_file("htdocs/$dir/inc.txt", "included text of $dir\n");
         $t->write_file("htdocs/$dir/index.shtml",
             "<p>index of $dir</p>\n<!--#include virtual=\"inc.txt\" -->"
@@ -229,7 +187,7 @@ for my $impl (qw(c pl)) {
 
     # --- access checker denies
     mark($log);
-    my $r = raw_req('GET', "/$dir/file.txt", basic('alice', 'secret'));
+    my $r = close_req($t, 'GET', "/$dir/file.txt", basic('alice', 'secret'));
     my $calls = calls_since($log);
     is $r->{code}, 403, "$L access checker denies without the magic word: 403";
     is $r->{headers}{'x-denied-because'}, 'no magic word', "$L the app's header reaches the client";
@@ -245,7 +203,7 @@ for my $impl (qw(c pl)) {
 
     # --- authenticator denies: wrong password, unknown user, no credentials
     mark($log);
-    $r = raw_req('GET', "/$dir/file.txt", %MAGIC, basic('alice', 'wrong'));
+    $r = close_req($t, 'GET', "/$dir/file.txt", %MAGIC, basic('alice', 'wrong'));
     $calls = calls_since($log);
     is $r->{code}, 401, "$L authenticator denies a wrong password: 401";
     is $r->{headers}{'www-authenticate'}, "Basic realm=\"Protected $dir\"", "$L 401 carries WWW-Authenticate for the realm";
@@ -259,20 +217,20 @@ for my $impl (qw(c pl)) {
     is $calls->[1]{passwd}, 'yes', "$L authenticator gets REMOTE_PASSWD";
 
     mark($log);
-    $r = raw_req('GET', "/$dir/file.txt", %MAGIC, basic('mallory', 'x'));
+    $r = close_req($t, 'GET', "/$dir/file.txt", %MAGIC, basic('mallory', 'x'));
     $calls = calls_since($log);
     is $r->{code}, 401, "$L unknown user: 401";
     is $r->{headers}{'x-auth-failed'}, 'unknown user', "$L unknown user: app's header";
     is roles($calls), 'ACCESS_CHECKER,AUTHENTICATOR', "$L unknown user: authorizer not asked";
 
-    $r = raw_req('GET', "/$dir/file.txt", %MAGIC);
+    $r = close_req($t, 'GET', "/$dir/file.txt", %MAGIC);
     is $r->{code}, 401, "$L no credentials: 401";
     like $r->{headers}{'www-authenticate'} // '', qr/^Basic realm="Protected \Q$dir\E"$/, "$L no credentials: WWW-Authenticate";
     unlike $r->{content}, qr/protected content/, "$L no credentials: protected content not sent";
 
     # --- authorizer denies bob (authenticated by the authenticator)
     mark($log);
-    $r = raw_req('GET', "/$dir/file.txt", %MAGIC, basic('bob', 'builder'));
+    $r = close_req($t, 'GET', "/$dir/file.txt", %MAGIC, basic('bob', 'builder'));
     $calls = calls_since($log);
     is $r->{code}, 401, "$L authorizer denies bob: 401";
     is $r->{headers}{'www-authenticate'}, "Basic realm=\"Protected $dir\"", "$L authorizer's 401 carries WWW-Authenticate";
@@ -370,7 +328,7 @@ for my $impl (qw(c pl)) {
         is env_get($e, $_->[1]), $_->[2], "$L -compat $file env: $_->[1]" for @VARS_VAR;
         ok !defined env_get($e, $_->[1]), "$L -compat $file env: no $_->[1]" for @VARS_PLAIN;
     }
-    $r = raw_req('GET', "/$cd/file.txt", %MAGIC, basic('bob', 'builder'));
+    $r = close_req($t, 'GET', "/$cd/file.txt", %MAGIC, basic('bob', 'builder'));
     is $r->{code}, 401, "$L -compat: bob still denied";
     is $r->{headers}{'x-denied-because'}, 'user bob is not on the list', "$L -compat: a denial's headers still reach the client";
 
@@ -389,17 +347,17 @@ for my $impl (qw(c pl)) {
         is $r3 && $r3->{content}, "protected content of $dir\n", "$L keep-alive: and served (the denied bodies were consumed)";
         $conn->close;
     }
-    $r = raw_req('HEAD', "/$dir/file.txt", basic('alice', 'secret'));
+    $r = close_req($t, 'HEAD', "/$dir/file.txt", basic('alice', 'secret'));
     is $r->{code}, 403, "$L HEAD: access checker denial";
     is $r->{content}, '', "$L HEAD: no body";
     is $r->{headers}{'x-denied-because'}, 'no magic word', "$L HEAD: the app's header";
-    $r = raw_req('HEAD', "/$dir/file.txt", %MAGIC, basic('bob', 'builder'));
+    $r = close_req($t, 'HEAD', "/$dir/file.txt", %MAGIC, basic('bob', 'builder'));
     is $r->{code}, 401, "$L HEAD: authorizer denial";
     like $r->{headers}{'www-authenticate'} // '', qr/^Basic realm=/, "$L HEAD: WWW-Authenticate";
     {
         my $re = qr{"GET /\Q$dir\E/file\.txt\?denied-log HTTP/1\.1" 401 };
         my $before = () = $t->access_log =~ /$re/g;
-        raw_req('GET', "/$dir/file.txt?denied-log", %MAGIC, basic('bob', 'builder'));
+        close_req($t, 'GET', "/$dir/file.txt?denied-log", %MAGIC, basic('bob', 'builder'));
         ok $t->wait_for(sub { my $n = () = $t->access_log =~ /$re/g; $n > $before }, 5),
             "$L the access log records the denial's status (401)";
     }
@@ -422,18 +380,18 @@ for my $impl (qw(c pl)) {
 
     # --- ErrorDocument replaces the body, the app's headers stay
     my $ed = "$impl-ed";
-    $r = raw_req('GET', "/$ed/file.txt", %MAGIC, basic('bob', 'builder'));
+    $r = close_req($t, 'GET', "/$ed/file.txt", %MAGIC, basic('bob', 'builder'));
     is $r->{code}, 401, "$L ErrorDocument 401: status";
     is $r->{content}, "error document for 401\n", "$L ErrorDocument 401 used instead of the app's body";
     is $r->{headers}{'x-denied-because'}, 'user bob is not on the list', "$L ErrorDocument 401: app's header kept";
     like $r->{headers}{'www-authenticate'} // '', qr/^Basic realm="Protected \Q$ed\E"$/, "$L ErrorDocument 401: WWW-Authenticate";
     framing_ok($r, "$L ErrorDocument 401");
-    $r = raw_req('GET', "/$ed/file.txt", basic('alice', 'secret'));
+    $r = close_req($t, 'GET', "/$ed/file.txt", basic('alice', 'secret'));
     is $r->{code}, 403, "$L ErrorDocument 403: status";
     is $r->{content}, "custom forbidden text", "$L ErrorDocument 403 text used instead of the app's body";
     is $r->{headers}{'x-denied-because'}, 'no magic word', "$L ErrorDocument 403: app's header kept";
     framing_ok($r, "$L ErrorDocument 403");
-    $r = raw_req('GET', "/$ed/file.txt", %MAGIC, basic('alice', 'nope'));
+    $r = close_req($t, 'GET', "/$ed/file.txt", %MAGIC, basic('alice', 'nope'));
     is $r->{code}, 401, "$L ErrorDocument 401 for the authenticator: status";
     is $r->{content}, "error document for 401\n", "$L ErrorDocument 401 for the authenticator";
     is $r->{headers}{'x-auth-failed'}, 'wrong password', "$L ErrorDocument 401 for the authenticator: header kept";
@@ -442,11 +400,11 @@ for my $impl (qw(c pl)) {
 
 # ------------------------------------------------------------- config 2
 
-my $log_st  = new_log('static');
-my $log_dyn = new_log('dynamic');
-my $log_tcp = new_log('tcp');
-my $log_rel = new_log('rel');
-my $log_ht  = new_log('htaccess');
+my $log_st  = new_log($t, 'static');
+my $log_dyn = new_log($t, 'dynamic');
+my $log_tcp = new_log($t, 'tcp');
+my $log_rel = new_log($t, 'rel');
+my $log_ht  = new_log($t, 'htaccess');
 $t->stop_app($c_app);
 $t->stop_app($pl_app);
 my $tcp_app = $t->start_app(prog => 'authz', name => 'authz-tcp', tcp => 1,
@@ -456,10 +414,10 @@ my $ht_app  = $t->start_app(prog => 'authz.pl', name => 'authz-ht', env => { AUT
 my $c_app2  = $t->start_app(prog => 'authz', name => 'authz-c2', env => { AUTHZ_LOG => $log_c });
 my $pl_app2 = $t->start_app(prog => 'authz.pl', name => 'authz-pl2', env => { AUTHZ_LOG => $log_pl });
 
-install_app('authz',    'auth/static-c');
-install_app('authz.pl', 'auth/static-pl.pl');
-install_app('authz',    'auth/dyn-c');
-install_app('authz.pl', 'auth/dyn-pl.pl');
+$t->install_app('authz',    'auth/static-c');
+$t->install_app('authz.pl', 'auth/static-pl.pl');
+$t->install_app('authz',    'auth/dyn-c');
+$t->install_app('authz.pl', 'auth/dyn-pl.pl');
 
 my %KIND = (
     'static-c'  => ["$d/auth/static-c",    $log_st,  'static-c'],
@@ -556,13 +514,13 @@ for my $k (sort keys %KIND) {
     is join(',', map { $_->{app} } @$calls), join(',', ($name) x 3), "$L answered by $name";
     is join(',', map { $_->{fcgi_role} } @$calls), 'AUTHORIZER,AUTHORIZER,AUTHORIZER', "$L FastCGI AUTHORIZER role";
 
-    $r = raw_req('GET', "/$k/file.txt", basic('alice', 'secret'));
+    $r = close_req($t, 'GET', "/$k/file.txt", basic('alice', 'secret'));
     is $r->{code}, 403, "$L access checker denial: 403";
     is $r->{headers}{'x-denied-because'}, 'no magic word', "$L access checker denial: app's header";
-    $r = raw_req('GET', "/$k/file.txt", %MAGIC, basic('alice', 'bad'));
+    $r = close_req($t, 'GET', "/$k/file.txt", %MAGIC, basic('alice', 'bad'));
     is $r->{code}, 401, "$L authenticator denial: 401";
     is $r->{headers}{'x-auth-failed'}, 'wrong password', "$L authenticator denial: app's header";
-    $r = raw_req('GET', "/$k/file.txt", %MAGIC, basic('bob', 'builder'));
+    $r = close_req($t, 'GET', "/$k/file.txt", %MAGIC, basic('bob', 'builder'));
     is $r->{code}, 401, "$L authorizer denial: 401";
     is $r->{headers}{'x-denied-because'}, 'user bob is not on the list', "$L authorizer denial: app's header";
     unlike $r->{content}, qr/protected content/, "$L authorizer denial: no content";
@@ -571,7 +529,7 @@ for my $k (sort keys %KIND) {
 # relative filename in <Location>
 {
     mark($log_rel);
-    my $r = raw_req('GET', '/loc/file.txt');
+    my $r = close_req($t, 'GET', '/loc/file.txt');
     my $calls = calls_since($log_rel);
     is $r->{code}, 403, '<Location> + relative filename: denied without the magic word';
     is $r->{headers}{'x-denied-because'}, 'no magic word', '<Location>: the app (from ServerRoot) answered';
@@ -584,7 +542,7 @@ for my $k (sort keys %KIND) {
 # <Files>
 {
     mark($log_rel);
-    my $r = raw_req('GET', '/files/guarded.txt');
+    my $r = close_req($t, 'GET', '/files/guarded.txt');
     is $r->{code}, 403, '<Files>: the named file is guarded';
     $r = $t->get('/files/guarded.txt', %MAGIC);
     is $r->code, 200, '<Files>: granted with the magic word';
@@ -603,12 +561,12 @@ for my $k (sort keys %KIND) {
     is $r->code, 200, '.htaccess (AllowOverride AuthConfig): grant';
     is $r->content, "protected content of ht\n", '.htaccess: content';
     is roles($calls), 'ACCESS_CHECKER,AUTHENTICATOR,AUTHORIZER', '.htaccess: all three roles asked once';
-    $r = raw_req('GET', '/ht/file.txt', %MAGIC, basic('bob', 'builder'));
+    $r = close_req($t, 'GET', '/ht/file.txt', %MAGIC, basic('bob', 'builder'));
     is $r->{code}, 401, '.htaccess: authorizer denies bob';
     like $r->{headers}{'www-authenticate'} // '', qr/^Basic realm="htaccess realm"$/, '.htaccess: realm from AuthName';
-    $r = raw_req('GET', '/ht/file.txt', basic('alice', 'secret'));
+    $r = close_req($t, 'GET', '/ht/file.txt', basic('alice', 'secret'));
     is $r->{code}, 403, '.htaccess: access checker denies';
-    $r = raw_req('GET', '/ht-limit/file.txt');
+    $r = close_req($t, 'GET', '/ht-limit/file.txt');
     is $r->{code}, 500, '.htaccess with AllowOverride Limit: the directive is not allowed (500)';
     unlike $r->{content}, qr/protected content/, '.htaccess with AllowOverride Limit: no content';
 }
@@ -623,9 +581,9 @@ for my $k (sort keys %KIND) {
     is roles($cc), 'ACCESS_CHECKER,AUTHENTICATOR', 'inherit: access checker and authenticator inherited (C app asked)';
     is roles($pc), 'AUTHORIZER', 'inherit: the subdirectory\'s authorizer (Perl app) asked';
     is $r->header('X-Var-Authz-Plain'), 'yes', 'inherit: the subdirectory\'s authorizer is without -compat';
-    $r = raw_req('GET', '/inh/sub/file.txt', basic('alice', 'secret'));
+    $r = close_req($t, 'GET', '/inh/sub/file.txt', basic('alice', 'secret'));
     is $r->{code}, 403, 'inherit: access checker still applies in the subdirectory';
-    $r = raw_req('GET', '/inh/sub/file.txt', %MAGIC, basic('alice', 'bad'));
+    $r = close_req($t, 'GET', '/inh/sub/file.txt', %MAGIC, basic('alice', 'bad'));
     is $r->{code}, 401, 'inherit: authenticator still applies in the subdirectory';
     is $r->{headers}{'x-auth-failed'}, 'wrong password', 'inherit: the inherited authenticator answered';
 
@@ -636,9 +594,9 @@ for my $k (sort keys %KIND) {
     is roles($cc), 'ACCESS_CHECKER,AUTHENTICATOR,AUTHORIZER', 'inherit: the parent\'s apps are asked in sub2';
     is $r->header('X-Var-Level'), 'full', 'inherit: -compat authorizer: Variable- header';
     ok !defined $r->header('X-Var-Authz-Plain'), 'inherit: -compat inherited: plain header is no variable';
-    $r = raw_req('GET', '/inh/file.txt', basic('alice', 'secret'));
+    $r = close_req($t, 'GET', '/inh/file.txt', basic('alice', 'secret'));
     is $r->{code}, 403, 'inherit: the parent keeps Authoritative On';
-    $r = raw_req('GET', '/inh/sub2/file.txt', basic('bob', 'builder'));
+    $r = close_req($t, 'GET', '/inh/sub2/file.txt', basic('bob', 'builder'));
     is $r->{code}, 401, 'inherit: sub2 still has the parent\'s authorizer (denies bob)';
 }
 

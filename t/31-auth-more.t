@@ -46,51 +46,20 @@ use MIME::Base64 qw(encode_base64);
 use Digest::SHA qw(sha1);
 use Time::HiRes qw(time);
 use FcgixTest;
+use FcgixAuth;
 
 my $t = FcgixTest->new;
 my $d = $t->dir;
 my $h = "$d/htdocs";
 
-# ------------------------------------------------------------- helpers
-
-sub basic {
-    my ($u, $p) = @_;
-    return (Authorization => 'Basic ' . encode_base64("$u:$p", ''));
-}
-my %MAGIC = ('X-Let-Me-In' => 'yes');
-
-sub new_log { $t->write_file("calls/$_[0].log", '', 0666) }
-my %log_off;
-sub mark { $log_off{$_} = -s $_ for @_ }
-sub calls_since {
-    my ($f) = @_;
-    my $all = FcgixTest::slurp($f);
-    my $new = substr($all, $log_off{$f} // 0);
-    $log_off{$f} = length $all;
-    return [ map { +{ map { split /=/, $_, 2 } split / / } } grep { length } split /\n/, $new ];
-}
-sub roles { join ',', map { $_->{role} } @{ $_[0] } }
-
-sub raw_req {
-    my ($method, $path, %hd) = @_;
-    my $body = delete $hd{_body};
-    my $timeout = delete $hd{_timeout} // 20;
-    my $req = "$method $path HTTP/1.1\r\nHost: 127.0.0.1:" . $t->port . "\r\n";
-    $req .= "$_: $hd{$_}\r\n" for sort keys %hd;
-    $req .= 'Content-Length: ' . length($body) . "\r\n" if defined $body;
-    $req .= "Connection: close\r\n\r\n";
-    $req .= $body if defined $body;
-    my $raw = $t->raw($req, timeout => $timeout);
-    return FcgixTest::parse_response($raw, $method) // { code => 0, headers => {}, header_list => [], content => '' };
-}
-
+# mod_authn_file's users ({SHA})
 my %users = (bob => 'builder', carol => 'carolpw');
 $t->write_file('auth/users.passwd',
     join('', map { "$_:{SHA}" . encode_base64(sha1($users{$_}), '') . "\n" } sort keys %users));
 
 # ------------------------------------------------------------- authoritative
 
-my %LOG = (c => new_log('c'), pl => new_log('pl'));
+my %LOG = (c => new_log($t, 'c'), pl => new_log($t, 'pl'));
 my %APPS;
 sub start_authz_apps {
     $t->stop_app($_) for values %APPS;
@@ -138,7 +107,7 @@ sub check_authn {
         is $r->code, 200, "$L authenticator On: the app's user gets in";
         is $r->header('X-Var-Group'), 'admins', "$L authenticator On: with the app's variable";
         is roles(calls_since($log)), 'AUTHENTICATOR', "$L authenticator On: asked once";
-        $r = raw_req('GET', "/$impl-authn-on/file.txt", basic('carol', 'carolpw'));
+        $r = close_req($t, 'GET', "/$impl-authn-on/file.txt", basic('carol', 'carolpw'));
         is $r->{code}, 401, "$L authenticator On: a user only AuthUserFile knows is refused";
         is $r->{headers}{'x-auth-failed'}, 'unknown user', "$L authenticator On: with the app's answer";
         like $r->{headers}{'www-authenticate'} // '', qr/^Basic realm="\Q$impl\E-authn-on"$/, "$L authenticator On: WWW-Authenticate";
@@ -149,15 +118,15 @@ sub check_authn {
         is $r->code, 200, "$L authenticator Off: mod_authn_file lets carol in when the app refuses her";
         is $r->content, "protected content of $impl-authn-off\n", "$L authenticator Off: content";
         is roles(calls_since($log)), 'AUTHENTICATOR', "$L authenticator Off: the app was asked first";
-        $r = raw_req('GET', "/$impl-authn-off/file.txt", basic('carol', 'wrong'));
+        $r = close_req($t, 'GET', "/$impl-authn-off/file.txt", basic('carol', 'wrong'));
         is $r->{code}, 401, "$L authenticator Off: a wrong password for carol still fails";
         unlike $r->{content}, qr/protected content/, "$L authenticator Off: no content for a wrong password";
-        $r = raw_req('GET', "/$impl-authn-off/file.txt", basic('mallory', 'x'));
+        $r = close_req($t, 'GET', "/$impl-authn-off/file.txt", basic('mallory', 'x'));
         is $r->{code}, 401, "$L authenticator Off: a user nobody knows fails";
         $r = $t->get("/$impl-authn-off/file.txt", basic('alice', 'secret'));
         is $r->code, 200, "$L authenticator Off: the app's user gets in";
         is $r->header('X-Var-Group'), 'admins', "$L authenticator Off: with the app's variable";
-        $r = raw_req('GET', "/$impl-authn-off/file.txt", basic('alice', 'wrong'));
+        $r = close_req($t, 'GET', "/$impl-authn-off/file.txt", basic('alice', 'wrong'));
         is $r->{code}, 401, "$L authenticator Off: a wrong password of the app's user fails";
     }
 }
@@ -227,7 +196,7 @@ for my $impl (qw(c pl)) {
 
     # authorizer
     mark($log);
-    my $r = raw_req('GET', "/$impl-authz-on/file.txt", basic('bob', 'builder'));
+    my $r = close_req($t, 'GET', "/$impl-authz-on/file.txt", basic('bob', 'builder'));
     my $calls = calls_since($log);
     is $r->{code}, 401, "$L authorizer On: the app's denial of bob is final despite Require user bob";
     is $r->{headers}{'x-denied-because'}, 'user bob is not on the list', "$L authorizer On: the app's header";
@@ -240,18 +209,18 @@ for my $impl (qw(c pl)) {
     is $r->code, 200, "$L authorizer Off: Require user bob lets bob in when the app denies";
     is $r->content, "protected content of $impl-authz-off\n", "$L authorizer Off: content";
     is roles(calls_since($log)), 'AUTHORIZER', "$L authorizer Off: the app was asked";
-    $r = raw_req('GET', "/$impl-authz-off/file.txt", basic('carol', 'carolpw'));
+    $r = close_req($t, 'GET', "/$impl-authz-off/file.txt", basic('carol', 'carolpw'));
     is $r->{code}, 401, "$L authorizer Off: carol (denied by the app, not bob) stays out";
     unlike $r->{content}, qr/protected content/, "$L authorizer Off: no content for carol";
 
     # access checker
     mark($log);
-    $r = raw_req('GET', "/$impl-ac-on-ip/file.txt");
+    $r = close_req($t, 'GET', "/$impl-ac-on-ip/file.txt");
     is $r->{code}, 403, "$L access checker On: the app's 403 is final despite Require ip 127.0.0.1";
     is $r->{headers}{'x-denied-because'}, 'no magic word', "$L access checker On: the app's header";
     $r = $t->get("/$impl-ac-on-ip/file.txt", %MAGIC);
     is $r->code, 200, "$L access checker On: granted with the magic word";
-    $r = raw_req('GET', "/$impl-ac-on-all/file.txt");
+    $r = close_req($t, 'GET', "/$impl-ac-on-all/file.txt");
     is $r->{code}, 403, "$L access checker On: the app's 403 is final despite Require all granted";
     is roles(calls_since($log)), 'ACCESS_CHECKER,ACCESS_CHECKER,ACCESS_CHECKER', "$L access checker On: asked once per request";
     $r = $t->get("/$impl-ac-off-ip/file.txt");
@@ -259,17 +228,17 @@ for my $impl (qw(c pl)) {
     is $r->content, "protected content of $impl-ac-off-ip\n", "$L access checker Off (ip): content";
     $r = $t->get("/$impl-ac-off-all/file.txt");
     is $r->code, 200, "$L access checker Off: Require all granted lets the request in";
-    $r = raw_req('GET', "/$impl-ac-off-denyip/file.txt");
+    $r = close_req($t, 'GET', "/$impl-ac-off-denyip/file.txt");
     is $r->{code}, 403, "$L access checker Off: Require ip 192.0.2.1 still refuses";
     unlike $r->{content}, qr/protected content/, "$L access checker Off (deny ip): no content";
     is roles(calls_since($log)), 'ACCESS_CHECKER,ACCESS_CHECKER,ACCESS_CHECKER', "$L access checker Off: the app was asked each time";
 
     # FastCgiAuthenticator + FastCgiAuthorizer and no Require line
     mark($log);
-    $r = raw_req('GET', "/$impl-noreq/file.txt");
+    $r = close_req($t, 'GET', "/$impl-noreq/file.txt");
     is $r->{code}, 401, "$L no Require line: FastCgiAuthenticator + FastCgiAuthorizer still ask for credentials";
     unlike $r->{content}, qr/protected content/, "$L no Require line: no content without credentials";
-    $r = raw_req('GET', "/$impl-noreq/file.txt", basic('bob', 'builder'));
+    $r = close_req($t, 'GET', "/$impl-noreq/file.txt", basic('bob', 'builder'));
     is $r->{code}, 401, "$L no Require line: the authorizer still denies bob";
     $r = $t->get("/$impl-noreq/file.txt", basic('alice', 'secret'));
     is $r->code, 200, "$L no Require line: alice gets in";
@@ -284,8 +253,7 @@ for my $impl (qw(c pl)) {
     my $r = $t->request('POST', '/params/file.txt?mode=ok&k=v', body => $body,
         headers => { basic('alice', 'secret'), 'X-Probe' => 'probe-value' });
     ok $r->code != 401 && $r->code != 403 && $r->code < 500, 'params: the raw app granted the POST (' . $r->code . ')';
-    my @calls = map { my %c = map { split /=/, $_, 2 } split / /; \%c }
-        grep { length } split /\n/, substr(FcgixTest::slurp($dump_log), $log_off{$dump_log});
+    my @calls = @{ calls_since($dump_log) };
     is scalar @calls, 3, 'params: three calls (one per role)';
     my @want = qw(ACCESS_CHECKER AUTHENTICATOR AUTHORIZER);
     for my $i (0 .. 2) {
@@ -356,7 +324,7 @@ sub fails_closed {
     my $off = length $t->error_log;
     my %cred = $role eq 'ac' ? () : basic('bob', 'builder');
     my $t0 = time;
-    my $r = raw_req('GET', "/$dir/file.txt$query", %cred, _timeout => 30);
+    my $r = close_req($t, 'GET', "/$dir/file.txt$query", %cred, _timeout => 30);
     my $el = time - $t0;
     ok $r->{code} == 500 || $r->{code} == 503, "$name: 500 or 503 (got $r->{code}, " . sprintf('%.1f s', $el) . ')';
     unlike $r->{content}, qr/protected content/, "$name: no protected content";

@@ -88,6 +88,17 @@ sub parse_resp {
     return \%r;
 }
 
+# raw_req($t, $method, $path, headers => [ "Name: value", ... ],
+#         body => $bytes, timeout => s)
+# One request on one fresh connection, measured at the socket: reads until
+# the response is complete (by its own framing), the server closes, or the
+# timeout (default 15 s) passes. Returns a hashref:
+#   code, headers {lc name => [values]}, body (de-chunked), framing
+#   ('chunked' | 'length' | 'none' for HEAD/304/204 | 'close'), complete
+#   (the framing says the response is whole), closed (server closed before
+#   the response was complete), timed_out, elapsed, t_headers, t_first_body
+#   (seconds from sending to the first body byte), t_complete, extra (bytes
+#   after a complete response), raw.
 sub raw_req {
     my ($t, $method, $path, %o) = @_;
     my $timeout = $o{timeout} // 15;
@@ -149,7 +160,6 @@ sub show {
         length $r->{body}, $head);
 }
 
-# Waits (<= 5 s) until the error log, from byte offset $off on, matches $re.
 # Waits (<= 5 s) until the error log, from byte offset $off on, matches $re.
 sub log_since_like {
     my ($t, $off, $re, $name, $wait) = @_;

@@ -67,6 +67,12 @@ Absolute path of a built test app (t/apps/bin/NAME) or of t/apps/NAME when
 NAME contains a dot (e.g. printenv.pl). Runs `make -C t/apps` once if a
 binary is missing; dies if it is still missing.
 
+=item $t->install_app($name, $dst, $mode)
+
+Copies the test app $name (as app_path finds it) to $dst (relative to the
+test dir, or absolute; subdirs are created) with $mode (default 0755); returns
+the absolute path. Dies when the app cannot be read.
+
 =item $t->start_app(%o)
 
 Starts an external FastCGI app like a process manager: the harness creates the
@@ -123,6 +129,12 @@ KeepAlive on, a CustomLog DIR/access.log, then the fragment.
 
 conf() + `apache2 -f CONF -k start`, waits (<=10 s) until the port answers;
 dies with the command output and error log on failure.
+
+=item $t->start_external(servers => [ 'FILE OPTIONS', ... ], %o)
+
+start_app(%o), then start_httpd with FastCgiIpcDir DIR/ipc and, per entry,
+FastCgiExternalServer DIR/htdocs/FILE for that app, followed by the entry's
+OPTIONS. Returns the app.
 
 =item $t->try_start_httpd($fragment, %o)
 
@@ -213,6 +225,11 @@ or a test failed.
 Parses raw response bytes into { code, headers, header_list, content,
 complete, rest } (see below).
 
+=item FcgixTest::slurp($path, $default)
+
+The file's contents; $default (when given, else '') when it cannot be opened.
+Exported on request: C<use FcgixTest qw(slurp);>.
+
 =item FcgixTest::md5_hex($bytes), FcgixTest::pattern($n)
 
 Helpers: hex MD5; $n bytes of the pattern respond.c emits for size=N
@@ -242,8 +259,10 @@ use Digest::MD5 ();
 use Scalar::Util qw(weaken);
 use LWP::UserAgent;
 use HTTP::Request;
+use Exporter 'import';
 
 our $VERSION = '0.1';
+our @EXPORT_OK = qw(slurp);
 
 my $ROOT = abs_path(File::Spec->catdir(dirname(abs_path(__FILE__)), '..', '..'));
 my $MODDIR = '/usr/lib/apache2/modules';
@@ -350,8 +369,8 @@ sub write_file {
 }
 
 sub slurp {
-    my ($path) = @_;
-    open my $fh, '<:raw', $path or return '';
+    my ($path, @default) = @_;
+    open my $fh, '<:raw', $path or return @default ? $default[0] : '';
     local $/;
     my $c = <$fh>;
     return defined $c ? $c : '';
@@ -373,6 +392,13 @@ sub app_path {
     system('make', '-s', '-C', "$ROOT/t/apps") if !-f $p && $name !~ /\./;
     die "test app $p missing (run make -C t/apps)\n" unless -f $p;
     return $p;
+}
+
+sub install_app {
+    my ($self, $name, $dst, $mode) = @_;
+    my $bin = slurp($self->app_path($name));
+    die "cannot read $name\n" unless length $bin;
+    return $self->write_file($dst, $bin, $mode // 0755);
 }
 
 # ------------------------------------------------------------------ apps
@@ -645,6 +671,20 @@ sub start_httpd {
     return 1 if $ok;
     my $log = $self->error_log;
     die "apache2 failed to start (mpm $self->{mpm}):\n--- output:\n$out\n--- error log:\n$log\n";
+}
+
+sub start_external {
+    my ($self, %o) = @_;
+    my $servers = delete $o{servers} // [];
+    my $app = $self->start_app(%o);
+    my $h = "$self->{dir}/htdocs";
+    my $conf = "FastCgiIpcDir $self->{dir}/ipc\n";
+    for my $s (@$servers) {
+        my ($file, $opts) = split / /, $s, 2;
+        $conf .= "FastCgiExternalServer $h/$file $app->{spec}" . (defined $opts ? " $opts" : '') . "\n";
+    }
+    $self->start_httpd($conf);
+    return $app;
 }
 
 sub restart_httpd {
