@@ -661,6 +661,19 @@ section_throughput() {
             out "$(printf '     %-10s %-7s %-44s [%s] %s%%' "$fe" "$(lbl $app)" "${SLICE_RPS[$fe,$app]# }" "${NPROC[$fe,$app]}" "${FOREIGN[$fe,$app]}")"
         done
     done
+    # The machine's speed can change between slices (a 2x swing was seen on a
+    # shared VM); within a slice the legs of one app run back to back, so the
+    # slice-by-slice ratio shows whether a total was made by one fast phase.
+    out "   fcgix/fcgid slice by slice (the two legs of an app run within one slice):"
+    for app in hello big; do
+        [ -n "${SLICE_RPS[fcgix,$app]:-}" ] && [ -n "${SLICE_RPS[fcgid,$app]:-}" ] || continue
+        out "$(printf '     %-7s %s' "$(lbl $app)" "$(awk -v a="${SLICE_RPS[fcgix,$app]# }" -v b="${SLICE_RPS[fcgid,$app]# }" 'BEGIN {
+            n = split(a, x, " "); split(b, y, " "); m = 0
+            for (i = 1; i <= n; i++) if (y[i] > 0) { r[++m] = x[i] / y[i]; line = line sprintf("%.2f ", r[m]) }
+            for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+            med = m ? ((m % 2) ? r[(m + 1) / 2] : (r[m / 2] + r[m / 2 + 1]) / 2) : 0
+            printf "%s  median %.2f", line, med }')")"
+    done
     for app in hello big; do
         local rt
         rt=$(ratio "${RPS[fcgix,$app]:-}" "${RPS[fcgid,$app]:-}")
