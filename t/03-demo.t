@@ -49,7 +49,7 @@ sub demo_procs {
 }
 
 sub stop_demo { system('bash', "$root/conf.d/demo.sh", 'stop') }
-END { stop_demo() if -d $demo }
+END { stop_demo() if defined $demo && -d $demo }
 
 my $out = `make -s -C $root -f Makefile.apxs demo 2>&1`;
 is($?, 0, 'make -f Makefile.apxs demo exits 0') or diag $out;
