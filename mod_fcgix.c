@@ -175,7 +175,7 @@ static int fcgix_handler(request_rec *r)
             return st;
         }
     }
-    return fcgix_respond(r, app, app->o.nph);
+    return fcgix_respond(r, app);
 }
 
 static int fcgix_check_config(apr_pool_t *pconf, apr_pool_t *plog,

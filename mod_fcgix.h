@@ -117,9 +117,9 @@ fcgix_app_t *fcgix_app_lookup(const char *filename, const char **rest);
 void fcgix_status_register(void);
 
 /* mod_fcgix_io.c: runs one request against app in the RESPONDER role and
- * produces the response (nph: the app's bytes are the response as is).
- * Returns an httpd handler status. */
-int fcgix_respond(request_rec *r, const fcgix_app_t *app, int nph);
+ * produces the response (with -nph, the app's bytes as they are). Returns
+ * an httpd handler status. */
+int fcgix_respond(request_rec *r, const fcgix_app_t *app);
 
 /* An authorizer's answer. */
 #define FCGIX_AUTH_BODY_MAX 65536

@@ -200,29 +200,45 @@ static const role_conf_t *role_conf(request_rec *r, int role)
     return dc && dc->role[role].path ? &dc->role[role] : NULL;
 }
 
-static int fcgix_check_access(request_rec *r)
+/* Asks the role's app; a grant lets the request on (OK), a failure fails
+ * closed. A denial is the client's answer (deny_status) unless the role is
+ * not authoritative: then other modules decide (DECLINED): mod_auth_basic's
+ * providers after an authenticator, the Require lines after an authorizer,
+ * httpd's other access checks after an access checker. */
+static int decide(request_rec *r, int role, const role_conf_t *rc,
+                  apr_table_t *env, int deny_status)
 {
-    const role_conf_t *rc = role_conf(r, ROLE_ACCESS);
     fcgix_auth_result_t res;
-    int granted = 0, st;
+    int granted = 0;
+    int st = ask(r, role, rc, env, &res, &granted);
 
-    if (rc == NULL) {
-        return DECLINED;
-    }
-    st = ask(r, ROLE_ACCESS, rc, apr_table_make(r->pool, 2), &res, &granted);
     if (st != OK || granted) {
         return st;
     }
-    return rc->authoritative == 0 ? DECLINED : deny(r, HTTP_FORBIDDEN, &res);
+    if (rc->authoritative == 0) {
+        return DECLINED;
+    }
+    if (deny_status == HTTP_UNAUTHORIZED) {
+        ap_note_auth_failure(r);
+    }
+    return deny(r, deny_status, &res);
+}
+
+static int fcgix_check_access(request_rec *r)
+{
+    const role_conf_t *rc = role_conf(r, ROLE_ACCESS);
+
+    return rc ? decide(r, ROLE_ACCESS, rc, apr_table_make(r->pool, 2),
+                       HTTP_FORBIDDEN)
+              : DECLINED;
 }
 
 static int fcgix_check_authn(request_rec *r)
 {
     const role_conf_t *rc = role_conf(r, ROLE_AUTHN);
-    fcgix_auth_result_t res;
     apr_table_t *env;
     const char *pw;
-    int granted = 0, st;
+    int st;
 
     if (rc == NULL) {
         return DECLINED;
@@ -234,35 +250,16 @@ static int fcgix_check_authn(request_rec *r)
     env = apr_table_make(r->pool, 4);
     apr_table_setn(env, "REMOTE_USER", r->user);
     apr_table_setn(env, "REMOTE_PASSWD", pw);
-    st = ask(r, ROLE_AUTHN, rc, env, &res, &granted);
-    if (st != OK || granted) {
-        return st;
-    }
-    if (rc->authoritative == 0) {
-        return DECLINED; /* mod_auth_basic's providers may still accept */
-    }
-    ap_note_auth_failure(r);
-    return deny(r, HTTP_UNAUTHORIZED, &res);
+    return decide(r, ROLE_AUTHN, rc, env, HTTP_UNAUTHORIZED);
 }
 
 static int fcgix_check_authz(request_rec *r)
 {
     const role_conf_t *rc = role_conf(r, ROLE_AUTHZ);
-    fcgix_auth_result_t res;
-    int granted = 0, st;
 
-    if (rc == NULL) {
-        return DECLINED;
-    }
-    st = ask(r, ROLE_AUTHZ, rc, apr_table_make(r->pool, 2), &res, &granted);
-    if (st != OK || granted) {
-        return st;
-    }
-    if (rc->authoritative == 0) {
-        return DECLINED; /* the Require lines decide */
-    }
-    ap_note_auth_failure(r);
-    return deny(r, HTTP_UNAUTHORIZED, &res);
+    return rc ? decide(r, ROLE_AUTHZ, rc, apr_table_make(r->pool, 2),
+                       HTTP_UNAUTHORIZED)
+              : DECLINED;
 }
 
 /* A FastCGI authenticator or authorizer means credentials are wanted, even

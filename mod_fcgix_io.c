@@ -442,14 +442,14 @@ static int try_connect(fcgix_req_t *q, int left_ms)
 /* Connects without blocking past -appConnTimeout (or the server Timeout).
  * A full backlog is retried with a short back-off; a managed application
  * that is not there yet is asked for and waited for. */
-static int connect_loop(fcgix_req_t *q, int *watch)
+static int connect_app(fcgix_req_t *q)
 {
     const fcgix_app_t *app = q->app;
     apr_interval_time_t limit = app->o.app_conn_timeout
                                     ? apr_time_from_sec(app->o.app_conn_timeout)
                                     : q->r->server->timeout;
     apr_time_t t0 = apr_time_now(), deadline = t0 + limit, next_ring = 0;
-    int backoff = 1, st;
+    int backoff = 1, watch = -1, st;
 
     apr_pool_cleanup_register(q->r->pool, q, release_counters,
                               apr_pool_cleanup_null);
@@ -473,7 +473,7 @@ static int connect_loop(fcgix_req_t *q, int *watch)
             break;
         }
         if (st == -2) {
-            if ((st = managed_wait(q, t0, &backoff, &next_ring, watch)) != 0 ||
+            if ((st = managed_wait(q, t0, &backoff, &next_ring, &watch)) != 0 ||
                 (st = open_socket(q)) != OK) {
                 return st;
             }
@@ -493,13 +493,6 @@ static int connect_loop(fcgix_req_t *q, int *watch)
                   "%" APR_TIME_T_FMT " ms (-appConnTimeout)",
                   app->path, app->addr_text, apr_time_as_msec(limit));
     return HTTP_GATEWAY_TIME_OUT;
-}
-
-static int connect_app(fcgix_req_t *q)
-{
-    int watch = -1;
-
-    return connect_loop(q, &watch);
 }
 
 /* ----------------------------------------------------------- the body */
@@ -913,8 +906,6 @@ static int on_header_bytes(fcgix_req_t *q, const unsigned char *p, size_t len,
     return st == FCGIX_HDR_DONE ? headers_complete(q) : OK;
 }
 
-/* STDOUT content: header bytes first, then body slices that share the
- * read buffer (one heap bucket, reference-counted copies: no copying). */
 /* -nph: the app's bytes are the response as the client gets it, so every
  * filter that would frame or change it goes (as mod_cgi does for nph-
  * scripts), up to the connection's own. The first byte commits to that; an
@@ -933,6 +924,8 @@ static void nph_start(fcgix_req_t *q)
     q->sent = 1;
 }
 
+/* STDOUT content: header bytes first, then body slices that share the
+ * read buffer (one heap bucket, reference-counted copies: no copying). */
 static int on_stdout(fcgix_req_t *q, apr_bucket **whole, const char *buf,
                      size_t n, const unsigned char *p, size_t len)
 {
@@ -1328,23 +1321,31 @@ static int finish(fcgix_req_t *q, int st)
     return OK;
 }
 
-int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
-                    const apr_table_t *extra_env, fcgix_auth_result_t *res)
+/* The state of one request to app, in either role. */
+static fcgix_req_t *req_new(request_rec *r, const fcgix_app_t *app)
 {
     fcgix_req_t *q = apr_pcalloc(r->pool, sizeof(*q));
-    int st;
 
-    memset(res, 0, sizeof(*res));
     q->r = r;
     q->app = app;
     q->fd = -1;
-    q->auth = res;
-    q->extra_env = extra_env;
     apr_pool_cleanup_register(r->pool, q, close_app, apr_pool_cleanup_null);
     fcgix_dec_init(&q->dec, REQ_ID);
     fcgix_hdr_init(&q->hdr, (size_t)app->o.hdr_max_bytes,
                    (size_t)app->o.hdr_max_lines, (size_t)app->o.hdr_max_line);
     q->obb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    return q;
+}
+
+int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
+                    const apr_table_t *extra_env, fcgix_auth_result_t *res)
+{
+    fcgix_req_t *q = req_new(r, app);
+    int st;
+
+    memset(res, 0, sizeof(*res));
+    q->auth = res;
+    q->extra_env = extra_env;
     st = connect_app(q);
     if (st == OK) {
         build_params(q, 0); /* an authorizer gets no request body */
@@ -1353,24 +1354,16 @@ int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
     return finish(q, st);
 }
 
-int fcgix_respond(request_rec *r, const fcgix_app_t *app, int nph)
+int fcgix_respond(request_rec *r, const fcgix_app_t *app)
 {
     const char *te = apr_table_get(r->headers_in, "Transfer-Encoding");
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     int has_body = te != NULL || (cl != NULL && strcmp(cl, "0") != 0);
-    fcgix_req_t *q = apr_pcalloc(r->pool, sizeof(*q));
+    fcgix_req_t *q = req_new(r, app);
     int st = OK;
 
-    q->r = r;
-    q->app = app;
-    q->fd = -1;
-    q->nph = nph;
+    q->nph = app->o.nph;
     q->headers_done = q->nph; /* nothing to parse: the app's bytes go out */
-    apr_pool_cleanup_register(r->pool, q, close_app, apr_pool_cleanup_null);
-    fcgix_dec_init(&q->dec, REQ_ID);
-    fcgix_hdr_init(&q->hdr, (size_t)app->o.hdr_max_bytes,
-                   (size_t)app->o.hdr_max_lines, (size_t)app->o.hdr_max_line);
-    q->obb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     if (has_body) {
         q->ibb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
         q->obuf = apr_palloc(r->pool, OBUF_SIZE);

@@ -18,8 +18,6 @@
 use strict;
 use warnings;
 use Test::More;
-use File::Temp ();
-use File::Path qw(remove_tree);
 use Time::HiRes qw(time sleep);
 use FcgixTest qw(slurp);
 use FcgixPM;
@@ -125,30 +123,16 @@ $t->start_httpd($conf);
 $t->stop_httpd;
 
 # ------------------------------------------------ FastCgiWrapper On
-my $suexec = '/usr/lib/apache2/suexec';
-my $sxdir;
 SKIP: {
-    my @st = stat $suexec;
-    skip "$suexec missing (install apache2-suexec-pristine)", 6 unless @st;
-    skip "$suexec is not set-uid root", 6 unless $st[4] == 0 && ($st[2] & 04000);
-    skip 'FastCgiWrapper On needs root (suexec, chown)', 6 unless $is_root;
-    my $mod = '/usr/lib/apache2/modules/mod_suexec.so';
-    skip "$mod missing", 6 unless -f $mod;
+    my $why = suexec_missing();
+    skip $why, 6 if $why;
     my (undef, undef, $nuid, $ngid) = getpwnam('nobody');
-    skip 'no user nobody', 6 unless defined $nuid;
     my $ngroup = getgrgid($ngid);
-
-    # suexec runs only programs below /var/www, owned by the target user,
-    # in a directory owned by it that nobody else may write
-    $sxdir = File::Temp::tempdir('fcgix-t23-XXXXXX', DIR => '/var/www', CLEANUP => 0);
-    chmod 0755, $sxdir;
-    chown $nuid, $ngid, $sxdir;
-    my $app = $t->install_app('hello', "$sxdir/hello.fcgi");
-    chown $nuid, $ngid, $app;
+    my ($sxdir, $app) = suexec_app($t, 'hello.fcgi');
     my $sxlog = '/var/log/apache2/suexec.log';
     my $sxlog_size = -s $sxlog // 0;
     my $conf_on = <<"EOF";
-LoadModule suexec_module $mod
+LoadModule suexec_module $SUEXEC_MOD
 FastCgiIpcDir $ipc
 FastCgiWrapper On
 SuexecUserGroup nobody $ngroup
@@ -182,7 +166,6 @@ EOF
         or diag 'uids: ', join(' ', map { proc_uid($_) } @p);
     $t->stop_httpd;
 }
-END { remove_tree($sxdir) if $sxdir && -d $sxdir }
 
 $t->done;
 done_testing;

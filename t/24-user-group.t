@@ -15,10 +15,8 @@
 use strict;
 use warnings;
 use Test::More;
-use File::Temp ();
-use File::Path qw(remove_tree);
 use FcgixTest qw(slurp);
-use FcgixPM qw(all_pids proc_uid);
+use FcgixPM qw(all_pids proc_uid suexec_missing suexec_app $SUEXEC_MOD);
 
 my $t = FcgixTest->new;
 my $d = $t->dir;
@@ -99,30 +97,12 @@ for my $u (qw(/a/a.fcgi /b/b.fcgi /c/c.fcgi)) {
 $t->stop_httpd;
 
 # ------------------------------------------------ FastCgiWrapper On (suexec)
-my $suexec = '/usr/lib/apache2/suexec';
-my $sxdir;
 SKIP: {
-    my @st = stat $suexec;
-    skip "$suexec missing (install apache2-suexec-pristine)", 4 unless @st;
-    skip "$suexec is not set-uid root", 4 unless $st[4] == 0 && ($st[2] & 04000);
-    my $mod = '/usr/lib/apache2/modules/mod_suexec.so';
-    skip "$mod missing", 4 unless -f $mod;
-
-    # suexec runs only programs below /var/www, owned by the target user,
-    # in a directory owned by it that nobody else may write
-    $sxdir = File::Temp::tempdir('fcgix-t24-XXXXXX', DIR => '/var/www', CLEANUP => 0);
-    chmod 0755, $sxdir;
-    chown $nuid, $ngid, $sxdir;
-    my $sapp = "$sxdir/static.fcgi";
-    {
-        open my $fh, '>:raw', $sapp or die "$sapp: $!";
-        print $fh slurp($t->app_path('hello'));
-        close $fh;
-        chmod 0755, $sapp;
-        chown $nuid, $ngid, $sapp;
-    }
+    my $why = suexec_missing();
+    skip $why, 4 if $why;
+    my ($sxdir, $sapp) = suexec_app($t, 'static.fcgi');
     $t->start_httpd(<<"EOF");
-LoadModule suexec_module $mod
+LoadModule suexec_module $SUEXEC_MOD
 FastCgiIpcDir $ipc
 FastCgiWrapper On
 FastCgiServer $sapp -user nobody -group $nobody_group -processes 2 -init-start-delay 0
@@ -143,7 +123,6 @@ EOF
         or diag 'uids: ', join(' ', map { proc_uid($_) } @p);
     $t->stop_httpd;
 }
-END { remove_tree($sxdir) if $sxdir && -d $sxdir }
 
 $t->done;
 done_testing;

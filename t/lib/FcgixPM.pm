@@ -15,12 +15,15 @@ use warnings;
 use Exporter 'import';
 use POSIX ();
 use Time::HiRes qw(time sleep);
+use File::Path ();
+use File::Temp ();
 use FcgixTest qw(slurp);
 
 our @EXPORT = qw(
     pstat alive all_pids children pm_pids pm_pid any_pms is_app app_pids instances
     wait_pids start_secs fd0_inode sock_path test_procs proc_env proc_uid
     http_once ok200 show bg_get bg_done bg_wait bg_kill load_start load_finish
+    suexec_missing suexec_app $SUEXEC_MOD
 );
 
 my $TCK = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
@@ -261,5 +264,40 @@ sub load_finish {
     }
     return @res;
 }
+
+# ---------------------------------------------------------------- suexec
+
+our $SUEXEC     = '/usr/lib/apache2/suexec';
+our $SUEXEC_MOD = '/usr/lib/apache2/modules/mod_suexec.so';
+my @suexec_dirs;
+
+# Why httpd's suexec (FastCgiWrapper On) cannot run an app as nobody here,
+# or undef when it can.
+sub suexec_missing {
+    my @st = stat $SUEXEC;
+    return "$SUEXEC missing (install apache2-suexec-pristine)" unless @st;
+    return "$SUEXEC is not set-uid root" unless $st[4] == 0 && ($st[2] & 04000);
+    return 'FastCgiWrapper On needs root (suexec, chown)' unless $> == 0;
+    return "$SUEXEC_MOD missing" unless -f $SUEXEC_MOD;
+    return 'no user nobody' unless defined getpwnam('nobody');
+    return undef;
+}
+
+# The hello app as $name in a new directory suexec accepts: below its
+# docroot /var/www, owned by nobody (as the app is) and writable by nobody
+# else. Returns (directory, app path); the directory goes at exit.
+sub suexec_app {
+    my ($t, $name) = @_;
+    my (undef, undef, $uid, $gid) = getpwnam('nobody');
+    my $dir = File::Temp::tempdir('fcgix-t-XXXXXX', DIR => '/var/www', CLEANUP => 0);
+    push @suexec_dirs, $dir;
+    chmod 0755, $dir;
+    chown $uid, $gid, $dir;
+    my $app = $t->install_app('hello', "$dir/$name");
+    chown $uid, $gid, $app;
+    return ($dir, $app);
+}
+
+END { File::Path::remove_tree($_) for grep { -d } @suexec_dirs }
 
 1;
