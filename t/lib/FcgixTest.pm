@@ -31,7 +31,7 @@ Run: C<prove -I t/lib t/*.t> from the repository root.
   FCGIX_ASAN  1: module built with ASan/UBSan; apache2 gets LD_PRELOAD of
               gcc's libasan.so + libubsan.so, ASAN_OPTIONS/UBSAN_OPTIONS with
               log_path=<testdir>/asan resp. <testdir>/ubsan
-  FCGIX_KEEP  1: keep the test dir even when all tests passed
+  FCGIX_KEEP  1: keep the test dir (configs, logs, sockets) after the test
   FCGIX_NO_MODULE 1: do not load mod_fcgix (harness self-check against plain apache2)
 
 If the module file does not exist, new() does C<plan skip_all> (unless
@@ -217,8 +217,8 @@ stops httpd, kills tracked apps (TERM, then KILL), then adds FAILING tests if
 the error log holds a sanitizer report ("AddressSanitizer", "runtime error:",
 "LeakSanitizer"), "Segmentation fault" or "exit signal", if asan.* / ubsan.*
 files exist in the test dir, or if any process started by this test (apps,
-apache2 with this CONF) is still alive. Removes the test dir unless FCGIX_KEEP=1
-or a test failed.
+apache2 with this CONF) is still alive. After a failure it prints the last
+lines of the error log. Removes the test dir unless FCGIX_KEEP=1.
 
 =item FcgixTest::parse_response($raw, $method)
 
@@ -1069,11 +1069,15 @@ sub done {
         $tb->ok(0, "cleanup: no crash, no leftovers (mpm $self->{mpm})");
         $tb->diag($p);
     }
-    if (!@problems && $tb->is_passing && !$ENV{FCGIX_KEEP}) {
-        remove_tree($self->{dir});
+    if (@problems || !$tb->is_passing) {
+        # the log is what a failure leaves behind (CI has no test dir to look at)
+        $tb->diag("error log ($self->{dir}/logs), last lines:\n" . _tail($log, 60));
+    }
+    if ($ENV{FCGIX_KEEP}) {
+        $tb->diag("test dir kept: $self->{dir}");
     }
     else {
-        $tb->diag("test dir kept: $self->{dir}");
+        remove_tree($self->{dir});
     }
 }
 
