@@ -219,6 +219,7 @@ url_for() { # app
     case $1 in
     hello) echo "http://127.0.0.1:$HTTP_PORT/hello.fcgi" ;;
     big) echo "http://127.0.0.1:$HTTP_PORT/respond.fcgi?size=$BIG_SIZE" ;;
+    static) echo "http://127.0.0.1:$HTTP_PORT/ok.txt" ;; # a file httpd serves itself
     esac
 }
 

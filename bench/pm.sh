@@ -28,6 +28,8 @@
 #   PM_RESULTS         results file      (bench/results-pm-YYYY-MM-DD-HHMMSS.txt)
 #   PM_NO_BUILD        1 = do not run make
 #   PM_KEEP            1 = keep the temporary directory (configs, logs)
+#   PM_PERF            1 = count CPU cycles, instructions and context switches
+#                      per request with perf stat -a (default: 1 when perf works)
 set -u -o pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -53,7 +55,12 @@ FCGIX_SO=${FCGIX_SO:-$REPO/build/mod_fcgix.so}
 RESULTS=${PM_RESULTS:-$REPO/bench/results-pm-$(date +%Y-%m-%d-%H%M%S).txt}
 MODDIR=$(apxs -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
 KEEP_TMP=${PM_KEEP:-0}
+if [ -z "${PM_PERF:-}" ]; then
+    PM_PERF=0
+    perf stat -a -x, -e cycles,instructions,context-switches -o /dev/null -- true >/dev/null 2>&1 && PM_PERF=1
+fi
 HELLO_SIZE=13    # check_url: "Hello, World\n"
+FLOOR_LEG=
 
 for s in $SECTIONS; do
     case $s in throughput | cold | graceful) ;;
@@ -481,12 +488,21 @@ run_measured() {
     local log=$1 t0 b0 o0 t1 b1 o1
     shift
     read -r t0 b0 <<<"$(cpu_ticks)"; o0=$(our_ticks)
-    "$@" >"$log" 2>&1
+    if [ "$PM_PERF" = 1 ]; then
+        perf stat -a -x, -e cycles,instructions,context-switches -o "$log.perf" -- "$@" >"$log" 2>&1
+    else
+        "$@" >"$log" 2>&1
+    fi
     read -r t1 b1 <<<"$(cpu_ticks)"; o1=$(our_ticks)
     MEASURED_T=$((t1 - t0))
     MEASURED_F=$(((b1 - b0) - (o1 - o0)))
     [ "$MEASURED_F" -lt 0 ] && MEASURED_F=0
     MEASURED_FOREIGN=$(awk -v t=$MEASURED_T -v f=$MEASURED_F 'BEGIN { printf "%.0f", (t > 0) ? 100 * f / t : 0 }')
+}
+
+perf_counts() { # perf stat -x, output -> "cycles instructions context-switches" (0 when absent)
+    awk -F, '$3 == "cycles" { c = $1 } $3 == "instructions" { i = $1 } $3 == "context-switches" { s = $1 }
+        END { printf "%.0f %.0f %.0f\n", c, i, s }' "$1" 2>/dev/null || echo "0 0 0"
 }
 
 to_us() { # wrk latency ("68.00us", "1.06ms", "2.00s", "1.10m") -> microseconds
@@ -583,8 +599,14 @@ section_throughput() {
     # 2. the measurement, in slices: slice k runs every leg once per app, in an
     #    order rotated by k, so that whatever else the machine does at some
     #    moment hits every leg alike
-    declare -A REQ SECS ERRS TT TF P50S P99MAX SLICE_RPS
-    local log rps err p reqs secs k
+    declare -A REQ SECS ERRS TT TF P50S P99MAX SLICE_RPS CYC INS CSW
+    local log rps err p reqs secs k c_ i_ s_
+    # adds the perf counts of LOG (requests REQS) to key KEY
+    add_perf() { # key log
+        [ "$PM_PERF" = 1 ] || return 0
+        read -r c_ i_ s_ <<<"$(perf_counts "$2.perf")"
+        CYC[$1]=$(( ${CYC[$1]:-0} + c_ )); INS[$1]=$(( ${INS[$1]:-0} + i_ )); CSW[$1]=$(( ${CSW[$1]:-0} + s_ ))
+    }
     for sl in $(seq 1 "$SLICES"); do
         wait_quiet "throughput slice $sl"
         for app in hello big; do
@@ -604,11 +626,28 @@ section_throughput() {
                 P50S[$fe,$app]="${P50S[$fe,$app]:-} ${p%/*}"
                 P99MAX[$fe,$app]=$(max_latency "${P99MAX[$fe,$app]:-}" "${p#*/}")
                 SLICE_RPS[$fe,$app]="${SLICE_RPS[$fe,$app]:-} $(printf '%.0f' "$rps")"
+                add_perf "$fe,$app" "$log"
                 if [ "$err" != 0 ]; then
                     WRK_DETAIL+=("$fe $app slice $sl: $(grep -E 'Socket errors|Non-2xx' "$log" | tr -s ' ' | paste -sd';')")
                 fi
                 note "slice $sl/$SLICES $fe $app: $rps req/s, p50/p99 $p, errors $err, other work ${MEASURED_FOREIGN}% cpu"
             done
+            # the floor: the same load on a small file httpd serves itself
+            # (no FastCGI at all), on the first leg's httpd, once per slice
+            if [ "$PM_PERF" = 1 ] && [ "$app" = hello ]; then
+                for fe in "${fes[@]}"; do
+                    is_ready "$fe" hello || continue
+                    use_httpd "tp-$fe"
+                    log="$TMP/logs/wrk-floor-$sl.log"
+                    run_measured "$log" wrk -t 2 -c "$CONNS" -d "${SLICE_SECS}s" --timeout 10s "$(url_for static)"
+                    read -r rps err p reqs _ <<<"$(parse_wrk "$log")"
+                    REQ[floor]=$(( ${REQ[floor]:-0} + reqs ))
+                    add_perf floor "$log"
+                    FLOOR_LEG=$fe
+                    note "slice $sl/$SLICES floor (static file on $fe's httpd): $rps req/s"
+                    break
+                done
+            fi
         done
     done
     for fe in "${fes[@]}"; do
@@ -684,6 +723,34 @@ section_throughput() {
             out "   target fcgix >= 1.2x fcgid, $(lbl $app): NOT met ($rt)"
         fi
     done
+    if [ "$PM_PERF" = 1 ] && [ -n "${REQ[floor]:-}" ]; then
+        # Cycles move with the machine's phase too; instructions hardly do.
+        # The floor is what httpd and wrk cost without FastCGI: what a leg
+        # costs above it is the module, the app and their sockets.
+        out "   CPU per request (perf stat -a over the slices: the whole machine, wrk included):"
+        out "$(printf '     %-24s %10s %13s %13s %10s' leg cycles instructions ctx-switches "cycles above floor")"
+        per() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f", a / b; else print 0 }'; }
+        local fl_c fl_i key lc
+        fl_c=$(per "${CYC[floor]}" "${REQ[floor]}")
+        fl_i=$(per "${INS[floor]}" "${REQ[floor]}")
+        out "$(printf '     %-24s %10s %13s %13s' "static file ($FLOOR_LEG)" "$fl_c" "$fl_i" \
+            "$(awk -v a="${CSW[floor]}" -v b="${REQ[floor]}" 'BEGIN { printf "%.2f", b ? a / b : 0 }')")"
+        for app in hello big; do
+            for fe in "${fes[@]}"; do
+                key="$fe,$app"
+                [ -n "${CYC[$key]:-}" ] && [ "${REQ[$key]:-0}" -gt 0 ] || continue
+                lc=$(per "${CYC[$key]}" "${REQ[$key]}")
+                out "$(printf '     %-24s %10s %13s %13s %10s' "$fe $(lbl $app)" "$lc" "$(per "${INS[$key]}" "${REQ[$key]}")" \
+                    "$(awk -v a="${CSW[$key]}" -v b="${REQ[$key]}" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" "$((lc - fl_c))")"
+            done
+            if [ -n "${CYC[fcgix,$app]:-}" ] && [ -n "${CYC[fcgid,$app]:-}" ]; then
+                local xc dc xi di
+                xc=$(per "${CYC[fcgix,$app]}" "${REQ[fcgix,$app]}"); dc=$(per "${CYC[fcgid,$app]}" "${REQ[fcgid,$app]}")
+                xi=$(per "${INS[fcgix,$app]}" "${REQ[fcgix,$app]}"); di=$(per "${INS[fcgid,$app]}" "${REQ[fcgid,$app]}")
+                out "     $(lbl $app): fcgid/fcgix cycles $(ratio "$dc" "$xc"), instructions $(ratio "$di" "$xi"), cycles above the floor $(ratio "$((dc - fl_c))" "$((xc - fl_c))")"
+            fi
+        done
+    fi
     if [ ${#WRK_DETAIL[@]} -gt 0 ]; then
         out "   wrk errors:"
         local d
