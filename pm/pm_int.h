@@ -8,8 +8,21 @@
 #include "pm/pm_policy.h"
 
 #define FCGIX_DEFS_MAGIC 0x31445846u /* "FXD1" */
-#define FCGIX_DEFS_VERSION 4u        /* bump on every change of the encoding */
-#define FCGIX_DEFS_MAX (16u << 20)   /* largest definitions message */
+/* Bump on every change of the definitions' encoding. (Both versions can be
+ * set with -D only to build an "upgraded" module for t/25-upgrade.t.) */
+#ifndef FCGIX_DEFS_VERSION
+#define FCGIX_DEFS_VERSION 4u
+#endif
+/* What a process manager started by one build of the module shares with the
+ * next build loaded at a graceful restart: the parent's state after its
+ * frozen prefix (pm_parent.c), the scoreboard's layout and the doorbell's
+ * record. A build whose value differs from the running state's does not
+ * adopt that PM: it stops it (and its applications) and starts its own.
+ * Bump the low half on a change of the state or the doorbell. */
+#ifndef FCGIX_ABI_VERSION
+#define FCGIX_ABI_VERSION ((FCGIX_SB_LAYOUT << 16) | 1u)
+#endif
+#define FCGIX_DEFS_MAX (16u << 20) /* largest definitions message */
 
 /* One application as the PM sees it. */
 typedef struct {

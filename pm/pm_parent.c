@@ -31,12 +31,22 @@ APLOG_USE_MODULE(fcgix);
 #define ACK_TIMEOUT_MS 30000
 #define STOP_WAIT_MS 10000
 
+#define STATE_MAGIC 0x53584346u /* "FCXS" */
+
 typedef struct {
-    fcgix_sb_t *sb;
-    int bell_r, bell_w; /* doorbell: handlers write, the PM reads */
-    int ctl;            /* parent's end of the control channel, or -1 */
+    /* Frozen: every build of mod_fcgix keeps these fields first and as they
+     * are, so that a later build, loaded at a graceful restart, can tell
+     * whether it may adopt this state and, if not, stop its PM and free what
+     * the parent holds of it (see replace_foreign_state). */
+    apr_uint32_t magic; /* STATE_MAGIC */
+    apr_uint32_t abi;   /* FCGIX_ABI_VERSION of the build that created it */
     pid_t pm_pid;       /* 0 when there is none */
-    pid_t dead_pm;      /* a PM that died: its apps are to be stopped */
+    int ctl;            /* parent's end of the control channel, or -1 */
+    int bell_r, bell_w; /* doorbell: handlers write, the PM reads */
+    apr_shm_t *shm;     /* the scoreboard's segment */
+    /* May change with FCGIX_ABI_VERSION. */
+    fcgix_sb_t *sb;
+    pid_t dead_pm; /* a PM that died: its apps are to be stopped */
     pid_t parent_pid;
     apr_uint32_t generation;
 } pm_state_t;
@@ -195,25 +205,31 @@ static apr_status_t start_pm(void)
     return send_defs();
 }
 
-/* Stops the PM and, through it, every application (it sends them SIGTERM
- * and then SIGKILL within its own bound); SIGKILL for the PM after ours. */
-static void stop_pm(void)
+/* SIGTERM to a PM, which stops every application (SIGTERM, then SIGKILL
+ * within its own bound); SIGKILL for the PM after ours. Reaps it. */
+static void end_pm(pid_t pid)
 {
     apr_time_t deadline = apr_time_now() + apr_time_from_msec(STOP_WAIT_MS);
     int status;
 
-    if (st->pm_pid <= 0) {
-        return;
-    }
-    kill(st->pm_pid, SIGTERM);
-    while (waitpid(st->pm_pid, &status, WNOHANG) == 0) {
+    kill(pid, SIGTERM);
+    while (waitpid(pid, &status, WNOHANG) == 0) {
         if (apr_time_now() > deadline) {
-            kill(st->pm_pid, SIGKILL);
-            waitpid(st->pm_pid, &status, 0);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
             break;
         }
         apr_sleep(apr_time_from_msec(10));
     }
+}
+
+/* Stops the PM and, through it, every application. */
+static void stop_pm(void)
+{
+    if (st->pm_pid <= 0) {
+        return;
+    }
+    end_pm(st->pm_pid);
     if (st->ctl >= 0) {
         close(st->ctl);
         st->ctl = -1;
@@ -262,12 +278,15 @@ static apr_status_t create_state(server_rec *s)
     int bell[2];
 
     st = apr_pcalloc(pp, sizeof(*st));
+    st->magic = STATE_MAGIC;
+    st->abi = FCGIX_ABI_VERSION;
     if (apr_shm_create(&shm, sizeof(fcgix_sb_t), NULL, pp) != APR_SUCCESS ||
         pipe2(bell, O_CLOEXEC | O_NONBLOCK) != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
                      "FCGIX0405: cannot create the scoreboard or doorbell");
         return APR_EGENERAL;
     }
+    st->shm = shm;
     st->sb = apr_shm_baseaddr_get(shm);
     memset(st->sb, 0, sizeof(*st->sb));
     st->sb->magic = FCGIX_SB_MAGIC;
@@ -279,6 +298,44 @@ static apr_status_t create_state(server_rec *s)
     st->parent_pid = getpid();
     apr_pool_userdata_set(st, USERDATA_KEY, NULL, pp);
     return APR_SUCCESS;
+}
+
+/* The state a graceful restart found was made by a build of the module with
+ * another interface to its PM (the module was upgraded or downgraded in
+ * place): that PM cannot be adopted. Stop it, which stops its applications,
+ * and free what the parent holds of the old state, reading only the frozen
+ * prefix. The old generation's children, still finishing requests, keep
+ * their own mapping of the old scoreboard; requests they have in flight to
+ * the old applications may fail, as at a hard restart. */
+static void drop_foreign_state(pm_state_t *old, server_rec *s)
+{
+    if (old->magic != STATE_MAGIC) { /* nothing of it can be trusted */
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     "FCGIX0407: unrecognised process-manager state from an "
+                     "earlier load of mod_fcgix: left alone");
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                 "FCGIX0406: mod_fcgix was replaced by a build with another "
+                 "process-manager interface (%#x, now %#x): stopping the "
+                 "old process manager (pid %ld) and its applications",
+                 old->abi, FCGIX_ABI_VERSION, (long)old->pm_pid);
+    if (old->pm_pid > 0) {
+        end_pm(old->pm_pid);
+    }
+    if (old->ctl >= 0) {
+        close(old->ctl);
+    }
+    if (old->bell_r >= 0) {
+        close(old->bell_r);
+    }
+    if (old->bell_w >= 0) {
+        close(old->bell_w);
+    }
+    if (old->shm) {
+        apr_shm_destroy(old->shm);
+    }
+    old->magic = 0;
 }
 
 apr_status_t fcgix_pm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
@@ -294,6 +351,11 @@ apr_status_t fcgix_pm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     gen_pool = pconf;
     apr_pool_userdata_get(&data, USERDATA_KEY, s->process->pool);
     st = data;
+    if (st != NULL &&
+        (st->magic != STATE_MAGIC || st->abi != FCGIX_ABI_VERSION)) {
+        drop_foreign_state(st, s);
+        st = NULL;
+    }
     if (st == NULL && create_state(s) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
