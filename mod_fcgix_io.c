@@ -1346,9 +1346,9 @@ int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
     memset(res, 0, sizeof(*res));
     q->auth = res;
     q->extra_env = extra_env;
+    build_params(q, 0); /* an authorizer gets no request body */
     st = connect_app(q);
     if (st == OK) {
-        build_params(q, 0); /* an authorizer gets no request body */
         st = pump(q);
     }
     return finish(q, st);
@@ -1381,9 +1381,12 @@ int fcgix_respond(request_rec *r, const fcgix_app_t *app)
         q->next_len = q->olen;
         q->olen = 0;
     }
+    /* The parameters are ready before the connection exists: an idle app
+     * woken by the connect finds the request already there instead of
+     * sleeping again until it comes. */
+    build_params(q, has_body); /* queued ahead of the body bytes */
     st = connect_app(q);
     if (st == OK) {
-        build_params(q, has_body); /* queued ahead of the body bytes */
         st = pump(q);
     }
     return finish(q, st);

@@ -182,7 +182,9 @@ EOF
 }
 
 # httpd.conf head of the scripts with one httpd at a time (start_one_httpd):
-# where it listens and keeps its files, the event MPM, authz_core
+# where it listens and keeps its files, the event MPM, authz_core. The
+# default Mutex mechanism, as in Debian's stock configuration: with
+# `Mutex file:` mod_fcgid's process-table lock fails under the event MPM.
 one_httpd_conf_head() { # name
     cat <<EOF
 ServerRoot "$TMP"
@@ -190,7 +192,6 @@ ServerName 127.0.0.1
 Listen 127.0.0.1:$HTTP_PORT
 PidFile "$TMP/httpd.pid"
 DefaultRuntimeDir "$TMP/run"
-Mutex file:$TMP/run default
 ErrorLog "$TMP/logs/error-$1.log"
 LogLevel warn
 LoadModule mpm_event_module $MODDIR/mod_mpm_event.so

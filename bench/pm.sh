@@ -79,6 +79,8 @@ for v in DURATION WARMUP CONNS SLICES PROCS BIG_SIZE COLD_RUNS GRACEFULS GRACEFU
 done
 [ "$PROCS" -ge 1 ] && [ "$CONNS" -ge 1 ] && [ "$DURATION" -ge 1 ] && [ "$SLICES" -ge 1 ] ||
     { echo "PM_PROCS, PM_CONNS, PM_DURATION, PM_SLICES must be >= 1" >&2; exit 2; }
+# wrk threads: 2, or 1 for one connection (wrk needs a connection per thread)
+WRK_THREADS=$(( CONNS < 2 ? CONNS : 2 ))
 # seconds per slice (at least 1); the measured time per cell is SLICES x SLICE_SECS
 SLICE_SECS=$(( DURATION / SLICES > 0 ? DURATION / SLICES : 1 ))
 
@@ -441,7 +443,7 @@ bring_up() { # fe app
         n=$(count_procs "$exe")
         [ "$n" -ge "$PROCS" ] && return 0
         if [ "$1" = fcgid ]; then
-            wrk -t 2 -c "$CONNS" -d 1s --timeout 10s "$(url_for "$2")" >/dev/null 2>&1
+            wrk -t "$WRK_THREADS" -c "$CONNS" -d 1s --timeout 10s "$(url_for "$2")" >/dev/null 2>&1
         else
             sleep 0.5
         fi
@@ -591,7 +593,7 @@ section_throughput() {
         for fe in "${fes[@]}"; do
             is_ready "$fe" "$app" || continue
             use_httpd "tp-$fe"
-            [ "$WARMUP" != 0 ] && wrk -t 2 -c "$CONNS" -d "${WARMUP}s" --timeout 10s "$(url_for "$app")" >/dev/null 2>&1
+            [ "$WARMUP" != 0 ] && wrk -t "$WRK_THREADS" -c "$CONNS" -d "${WARMUP}s" --timeout 10s "$(url_for "$app")" >/dev/null 2>&1
             NPROC[$fe,$app]=$(count_procs "$(app_exe "$fe" "$app")")
         done
     done
@@ -615,7 +617,7 @@ section_throughput() {
                 is_ready "$fe" "$app" || continue
                 use_httpd "tp-$fe"
                 log="$TMP/logs/wrk-$fe-$app-$sl.log"
-                run_measured "$log" wrk -t 2 -c "$CONNS" -d "${SLICE_SECS}s" --timeout 10s --latency "$(url_for "$app")"
+                run_measured "$log" wrk -t "$WRK_THREADS" -c "$CONNS" -d "${SLICE_SECS}s" --timeout 10s --latency "$(url_for "$app")"
                 read -r rps err p reqs _ <<<"$(parse_wrk "$log")"
                 secs=$(wrk_seconds "$log")
                 REQ[$fe,$app]=$(( ${REQ[$fe,$app]:-0} + reqs ))
@@ -639,7 +641,7 @@ section_throughput() {
                     is_ready "$fe" hello || continue
                     use_httpd "tp-$fe"
                     log="$TMP/logs/wrk-floor-$sl.log"
-                    run_measured "$log" wrk -t 2 -c "$CONNS" -d "${SLICE_SECS}s" --timeout 10s "$(url_for static)"
+                    run_measured "$log" wrk -t "$WRK_THREADS" -c "$CONNS" -d "${SLICE_SECS}s" --timeout 10s "$(url_for static)"
                     read -r rps err p reqs _ <<<"$(parse_wrk "$log")"
                     REQ[floor]=$(( ${REQ[floor]:-0} + reqs ))
                     add_perf floor "$log"
@@ -669,7 +671,7 @@ section_throughput() {
     # 3. the table
     lbl() { if [ "$1" = big ]; then echo "$((BIG_SIZE / 1024))KiB"; else echo "$1"; fi; }
     local cell
-    out "1. Throughput: requests/s, wrk -c $CONNS -t 2, ${SLICES} x ${SLICE_SECS}s per cell (after ${WARMUP}s warm-up), $PROCS processes per app"
+    out "1. Throughput: requests/s, wrk -c $CONNS -t $WRK_THREADS, ${SLICES} x ${SLICE_SECS}s per cell (after ${WARMUP}s warm-up), $PROCS processes per app"
     out "   fcgix: FastCgiServer APP -processes $PROCS      fcgid: FcgidMin/MaxProcessesPerClass $PROCS, warmed up"
     out "   proxy_unix / proxy_tcp: mod_proxy_fcgi (enablereuse off) -> spawn-fcgi -F $PROCS, Unix socket / 127.0.0.1"
     out "   all legs run side by side; the slices alternate between them (* = wrk saw errors or non-2xx answers)"
@@ -868,7 +870,7 @@ section_graceful() {
         bring_up "$fe" hello
         before=$(pids_by_exe "$(app_exe "$fe" hello)" | sort -n | paste -sd' ')
         log="$TMP/logs/wrk-graceful-$fe.log"
-        wrk -t 2 -c "$GRACEFUL_CLIENTS" -d "${total}s" --timeout 10s -H 'Connection: close' \
+        wrk -t "$(( GRACEFUL_CLIENTS < 2 ? GRACEFUL_CLIENTS : 2 ))" -c "$GRACEFUL_CLIENTS" -d "${total}s" --timeout 10s -H 'Connection: close' \
             "$(url_for hello)" >"$log" 2>&1 &
         WRK_PID=$!
         sleep 2
