@@ -330,6 +330,7 @@ static int spawn_one(int idx)
     int dyn = c->kind == FCGIX_KIND_DYNAMIC;
     fcgix_spawn_t sp;
     apr_pool_t *tmp;
+    char err[160];
     int p = proc_slot();
     pid_t pid;
 
@@ -345,11 +346,14 @@ static int spawn_one(int idx)
     sp.priority = dyn ? cur->dyn.priority : k->def->priority;
     sp.drop_to_uid = privileged ? (uid_t)cur->uid : (uid_t)-1;
     sp.drop_to_gid = (gid_t)cur->gid;
-    pid = fcgix_pm_spawn(&sp);
+    pid = fcgix_pm_spawn(&sp, err, sizeof(err));
     apr_pool_destroy(tmp);
     if (pid < 0) {
-        pmlog("FCGIX0432: %s: fork failed: %s", c->path, strerror(errno));
+        pmlog("FCGIX0432: %s: %s", c->path, err);
         return -1;
+    }
+    if (*err) {
+        pmlog("FCGIX0420: %s: cannot execute: %s", c->path, err);
     }
     P[p].class_idx = (apr_uint32_t)idx;
     P[p].class_gen = c->gen;

@@ -20,7 +20,9 @@ typedef struct {
 
 int fcgix_pm_listen(const char *sockpath, unsigned port, int backlog, uid_t uid,
                     gid_t gid, char *err, size_t errlen);
-pid_t fcgix_pm_spawn(const fcgix_spawn_t *sp);
+/* Starts the application; err gets "" or why it failed before running it
+ * (the process then exists and has exited: the caller's reaper sees it). */
+pid_t fcgix_pm_spawn(const fcgix_spawn_t *sp, char *err, size_t errlen);
 void fcgix_pm_closefrom3(void);
 
 #endif /* FCGIX_PM_SPAWN_H */
