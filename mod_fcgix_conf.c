@@ -316,24 +316,18 @@ static const char *apply_opt(cmd_parms *cmd, fcgix_app_t *app,
         return set_host_addr(cmd, app, arg);
     case OPT_SOCKET:
         return set_unix_addr(cmd, app, arg);
-    case OPT_USER: {
-        struct passwd *pw = getpwnam(arg);
-        if (pw == NULL) {
-            return apr_psprintf(cmd->pool, "no user '%s'", arg);
-        }
-        if (pw->pw_uid == 0) {
-            return "an application never runs as root";
-        }
-        *(const char **)field = arg;
-        return NULL;
-    }
+    case OPT_USER:
     case OPT_GROUP: {
-        struct group *gr = getgrnam(arg);
-        if (gr == NULL) {
-            return apr_psprintf(cmd->pool, "no group '%s'", arg);
+        int user = d->type == OPT_USER;
+        struct passwd *pw = user ? getpwnam(arg) : NULL;
+        struct group *gr = user ? NULL : getgrnam(arg);
+        if (pw == NULL && gr == NULL) {
+            return apr_psprintf(cmd->pool, "no %s '%s'",
+                                user ? "user" : "group", arg);
         }
-        if (gr->gr_gid == 0) {
-            return "an application never runs as group root";
+        if ((pw ? pw->pw_uid : gr->gr_gid) == 0) {
+            return user ? "an application never runs as root"
+                        : "an application never runs as group root";
         }
         *(const char **)field = arg;
         return NULL;

@@ -261,9 +261,11 @@ static apr_status_t release_counters(void *data)
     return APR_SUCCESS;
 }
 
-static void take_counters(fcgix_req_t *q, apr_time_t t0)
+/* c: the class as looked up for this connect, or NULL to look it up now */
+static void take_counters(fcgix_req_t *q, apr_time_t t0,
+                          volatile fcgix_sb_class_t *c)
 {
-    q->sbc = find_sb_class(q);
+    q->sbc = c ? c : find_sb_class(q);
     if (q->sbc == NULL) {
         return;
     }
@@ -276,10 +278,8 @@ static void take_counters(fcgix_req_t *q, apr_time_t t0)
 
 /* A class with no process that keeps failing to start: its socket may
  * accept, but nothing would answer before the back-off ends. Fail now. */
-static int backing_off(fcgix_req_t *q)
+static int backing_off(fcgix_req_t *q, volatile fcgix_sb_class_t *c)
 {
-    volatile fcgix_sb_class_t *c = find_sb_class(q);
-
     if (c && c->procs_running == 0 &&
         c->backoff_until > apr_time_sec(apr_time_now())) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
@@ -357,7 +357,7 @@ static int managed_wait(fcgix_req_t *q, apr_time_t t0, int *backoff_ms,
         fcgix_pm_ring(FCGIX_BELL_SPAWN, app->path, app->uid, app->gid);
         *next_ring = now + apr_time_from_sec(1);
     }
-    if (backing_off(q)) {
+    if (backing_off(q, c)) {
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (c == NULL && now - t0 > apr_time_from_sec(3)) {
@@ -449,11 +449,12 @@ static int connect_app(fcgix_req_t *q)
                                     ? apr_time_from_sec(app->o.app_conn_timeout)
                                     : q->r->server->timeout;
     apr_time_t t0 = apr_time_now(), deadline = t0 + limit, next_ring = 0;
+    volatile fcgix_sb_class_t *c = find_sb_class(q); /* once per request */
     int backoff = 1, watch = -1, st;
 
     apr_pool_cleanup_register(q->r->pool, q, release_counters,
                               apr_pool_cleanup_null);
-    if (app->kind != FCGIX_APP_EXTERNAL && backing_off(q)) {
+    if (app->kind != FCGIX_APP_EXTERNAL && backing_off(q, c)) {
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if ((st = open_socket(q)) != OK) {
@@ -463,7 +464,7 @@ static int connect_app(fcgix_req_t *q)
         int left_ms = (int)apr_time_as_msec(deadline - apr_time_now());
         st = left_ms > 0 ? try_connect(q, left_ms) : -1;
         if (st == OK) {
-            take_counters(q, t0);
+            take_counters(q, t0, c);
             return OK;
         }
         if (st > 0) {
@@ -477,6 +478,7 @@ static int connect_app(fcgix_req_t *q)
                 (st = open_socket(q)) != OK) {
                 return st;
             }
+            c = NULL; /* the PM may have made or replaced it meanwhile */
             continue;
         }
         if (app->kind == FCGIX_APP_DYNAMIC && !q->rang_overload &&
@@ -1111,7 +1113,7 @@ static int wait_app(fcgix_req_t *q)
     q->waited += apr_time_now() - t0;
     if (rc == 0 && (ring || recheck)) {
         /* woke early on purpose: ring (the next wait does it) or look */
-        if (recheck && backing_off(q)) {
+        if (recheck && backing_off(q, find_sb_class(q))) {
             return HTTP_SERVICE_UNAVAILABLE;
         }
         if (q->waited < apr_time_from_sec(o->idle_timeout) &&

@@ -181,23 +181,26 @@ KeepAliveTimeout 30
 EOF
 }
 
-# httpd.conf head of the scripts with one httpd at a time (start_one_httpd):
-# where it listens and keeps its files, the event MPM, authz_core. The
-# default Mutex mechanism, as in Debian's stock configuration: with
-# `Mutex file:` mod_fcgid's process-table lock fails under the event MPM.
-one_httpd_conf_head() { # name
+# httpd.conf head: where it listens and keeps its files, the event MPM,
+# authz_core. The default Mutex mechanism, as in Debian's stock
+# configuration: with `Mutex file:` mod_fcgid's process-table lock fails
+# under the event MPM.
+httpd_conf_head() { # name pidfile runtime-dir
     cat <<EOF
 ServerRoot "$TMP"
 ServerName 127.0.0.1
 Listen 127.0.0.1:$HTTP_PORT
-PidFile "$TMP/httpd.pid"
-DefaultRuntimeDir "$TMP/run"
+PidFile "$2"
+DefaultRuntimeDir "$3"
 ErrorLog "$TMP/logs/error-$1.log"
 LogLevel warn
 LoadModule mpm_event_module $MODDIR/mod_mpm_event.so
 LoadModule authz_core_module $MODDIR/mod_authz_core.so
 EOF
 }
+
+# the same for the scripts with one httpd at a time (start_one_httpd)
+one_httpd_conf_head() { httpd_conf_head "$1" "$TMP/httpd.pid" "$TMP/run"; } # name
 
 # One httpd at a time, PidFile $TMP/httpd.pid: a free port (HTTP_PORT), the
 # config (gen_conf NAME CONF), apache2 -t, -k start; waits until it answers.

@@ -308,16 +308,8 @@ gen_conf() {
     local kind=$1 fe=$2 conf=$3 DOC
     DOC=$(leg_doc "$CUR_LEG")
     {
+        httpd_conf_head "$CUR_LEG" "$TMP/run/$CUR_LEG/httpd.pid" "$TMP/run/$CUR_LEG"
         cat <<EOF
-ServerRoot "$TMP"
-ServerName 127.0.0.1
-Listen 127.0.0.1:$HTTP_PORT
-PidFile "$TMP/run/$CUR_LEG/httpd.pid"
-DefaultRuntimeDir "$TMP/run/$CUR_LEG"
-ErrorLog "$TMP/logs/error-$CUR_LEG.log"
-LogLevel warn
-LoadModule mpm_event_module $MODDIR/mod_mpm_event.so
-LoadModule authz_core_module $MODDIR/mod_authz_core.so
 LoadModule mime_module $MODDIR/mod_mime.so
 TypesConfig /dev/null
 EOF

@@ -368,7 +368,7 @@ out ""
 
 # ------------------------------------------------------------------ memory
 mem_test() { # fe
-    local fe=$1 pids p before after grow max_grow res code
+    local fe=$1 pids p after grow max_grow res code
     declare -A hwm0
     local kind
     for kind in stream slowstream upload; do
