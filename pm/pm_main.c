@@ -32,6 +32,12 @@
 #define TICK_MS 250
 #define STOP_GRACE_MS 3000 /* SIGTERM to SIGKILL at shutdown */
 #define DRAIN_MAX_S 30     /* a removed class gets this long to finish */
+/* A process that ends before its class's completed count moved, while
+ * handlers are still busy with the class, may have served a request whose
+ * handler has not counted it yet: the verdict waits for that count this
+ * long at most (then: it did not serve). */
+#define VERDICT_WAIT_MS 500
+#define VERDICT_POLL_MS 5
 
 typedef struct {
     int listen_fd;
@@ -54,6 +60,12 @@ typedef struct {
     apr_uint32_t requests_at_start; /* class's completed count then */
     int killed;                     /* we asked it to stop */
     int shared; /* another process of its class ran during its life */
+    /* ended; whether it served is not known yet (see VERDICT_WAIT_MS) */
+    int verdict_pending;
+    apr_time_t verdict_by;
+    int status; /* its wait status */
+    long lived_ms;
+    long pid;
 } pm_proc_t;
 
 static fcgix_sb_t *sb;
@@ -65,6 +77,7 @@ static fcgix_sb_class_t C[FCGIX_SB_CLASSES];
 static fcgix_sb_proc_t P[FCGIX_SB_PROCS];
 static pm_class_t cls[FCGIX_SB_CLASSES];
 static pm_proc_t prx[FCGIX_SB_PROCS];
+static int verdicts_pending; /* slots with verdict_pending set */
 static fcgix_defs_t *cur;    /* current definitions */
 static apr_pool_t *cur_pool; /* and their pool */
 static apr_pool_t *pm_pool;
@@ -316,7 +329,7 @@ static int proc_slot(void)
     int p;
 
     for (p = 0; p < FCGIX_SB_PROCS; p++) {
-        if (P[p].state == FCGIX_PROC_FREE) {
+        if (P[p].state == FCGIX_PROC_FREE && !prx[p].verdict_pending) {
             return p;
         }
     }
@@ -346,6 +359,10 @@ static int spawn_one(int idx)
     sp.priority = dyn ? cur->dyn.priority : k->def->priority;
     sp.drop_to_uid = privileged ? (uid_t)cur->uid : (uid_t)-1;
     sp.drop_to_gid = (gid_t)cur->gid;
+    /* Read before the spawn: once the child runs, the PM may not get the
+     * CPU back before the child has served a request and been counted. */
+    prx[p].started = apr_time_now();
+    prx[p].requests_at_start = apr_atomic_read32(&sb->classes[idx].completed);
     pid = fcgix_pm_spawn(&sp, err, sizeof(err));
     apr_pool_destroy(tmp);
     if (pid < 0) {
@@ -359,8 +376,6 @@ static int spawn_one(int idx)
     P[p].class_gen = c->gen;
     P[p].pid = (apr_uint32_t)pid;
     P[p].started = now_sec();
-    prx[p].started = apr_time_now();
-    prx[p].requests_at_start = apr_atomic_read32(&sb->classes[idx].completed);
     prx[p].killed = 0;
     prx[p].shared = c->procs_running > 0;
     if (prx[p].shared) { /* and its siblings are no longer alone */
@@ -408,46 +423,28 @@ static void start_due(apr_time_t now)
 
 /* ------------------------------------------------------------ reaping */
 
-static void on_exit_proc(int p, int status, apr_time_t now)
+/* Judges an ended process by what the handlers counted: served, it is
+ * replaced at once; not, its class backs off. */
+static void judge(int p, apr_time_t now)
 {
-    fcgix_sb_proc_t *sp = &P[p];
-    apr_uint32_t idx = sp->class_idx;
+    pm_proc_t *x = &prx[p];
+    apr_uint32_t idx = P[p].class_idx;
     fcgix_sb_class_t *c = &C[idx];
     pm_class_t *k = &cls[idx];
-    long lived = (long)apr_time_as_msec(now - prx[p].started);
-    int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    int clean = WIFEXITED(x->status) && WEXITSTATUS(x->status) == 0;
     int served, delay;
 
-    pid_t pid = (pid_t)sp->pid;
-
-    sp->state = FCGIX_PROC_FREE;
-    sp->pid = 0;
-    if (sp->class_gen != c->gen || c->state == FCGIX_CLASS_GONE) {
-        return; /* its class is gone */
+    if (x->verdict_pending) {
+        x->verdict_pending = 0;
+        verdicts_pending--;
     }
-    if (c->procs_running) {
-        c->procs_running--;
-    }
-    if (prx[p].killed || stopping) {
-        return; /* we asked for it: no restart accounting */
-    }
-    served =
-        fcgix_policy_served(clean, lived,
-                            apr_atomic_read32(&sb->classes[idx].completed) !=
-                                prx[p].requests_at_start,
-                            !prx[p].shared);
-    if (c->kind == FCGIX_KIND_DYNAMIC && !cur->dyn.restart &&
-        c->procs_running == 0) {
-        pmlog("FCGIX0412: %s (pid %ld) ended (%s %d); its next request "
-              "starts it again",
-              c->path, (long)pid, WIFSIGNALED(status) ? "signal" : "status",
-              WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-        class_retire((int)idx);
-        return;
-    }
+    served = fcgix_policy_served(
+        clean, x->lived_ms,
+        apr_atomic_read32(&sb->classes[idx].completed) != x->requests_at_start,
+        !x->shared);
     /* -min-server-life (static): a long enough run was a good start. */
     served = fcgix_policy_start_ok(
-        served, lived,
+        served, x->lived_ms,
         c->kind == FCGIX_KIND_STATIC ? (int)k->def->min_server_life : 0);
     k->failures = served ? 0 : k->failures + 1;
     delay = fcgix_policy_restart_delay((int)(c->kind == FCGIX_KIND_DYNAMIC
@@ -459,14 +456,88 @@ static void on_exit_proc(int p, int status, apr_time_t now)
     /* -init-start-delay spaces the first starts only: a replacement waits
      * for its back-off and nothing else. */
     k->next_start = now + apr_time_from_sec(delay);
-    if (WIFSIGNALED(status)) {
+    if (WIFSIGNALED(x->status)) {
         pmlog("FCGIX0410: %s (pid %ld) was killed by signal %d; restarting "
               "in %d s",
-              c->path, (long)pid, WTERMSIG(status), delay);
+              c->path, x->pid, WTERMSIG(x->status), delay);
     } else {
         pmlog("FCGIX0411: %s (pid %ld) exited with status %d; restarting "
               "in %d s",
-              c->path, (long)pid, WEXITSTATUS(status), delay);
+              c->path, x->pid, WEXITSTATUS(x->status), delay);
+    }
+}
+
+static void on_exit_proc(int p, int status, apr_time_t now)
+{
+    fcgix_sb_proc_t *sp = &P[p];
+    apr_uint32_t idx = sp->class_idx;
+    fcgix_sb_class_t *c = &C[idx];
+    pm_proc_t *x = &prx[p];
+
+    x->status = status;
+    x->lived_ms = (long)apr_time_as_msec(now - x->started);
+    x->pid = (long)sp->pid;
+    sp->state = FCGIX_PROC_FREE;
+    sp->pid = 0;
+    if (sp->class_gen != c->gen || c->state == FCGIX_CLASS_GONE) {
+        return; /* its class is gone */
+    }
+    if (c->procs_running) {
+        c->procs_running--;
+    }
+    if (x->killed || stopping || cls[idx].draining) {
+        return; /* we asked for it, or its class is going: no restart */
+    }
+    if (c->kind == FCGIX_KIND_DYNAMIC && !cur->dyn.restart &&
+        c->procs_running == 0) {
+        pmlog("FCGIX0412: %s (pid %ld) ended (%s %d); its next request "
+              "starts it again",
+              c->path, x->pid, WIFSIGNALED(status) ? "signal" : "status",
+              WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        class_retire((int)idx);
+        return;
+    }
+    /* libfcgi and PHP half-close and wait for the handler's close before
+     * an app can exit, so its request is counted first. An app that exits
+     * right after its answer (a library without that wait, or a child it
+     * left holding the connection) is reaped before its handler counts
+     * the request: with handlers busy, wait for their count. */
+    if (apr_atomic_read32(&sb->classes[idx].completed) ==
+            x->requests_at_start &&
+        apr_atomic_read32(&sb->classes[idx].inflight) > 0) {
+        x->verdict_pending = 1;
+        x->verdict_by = now + apr_time_from_msec(VERDICT_WAIT_MS);
+        verdicts_pending++;
+        cls[idx].next_start = x->verdict_by; /* no replacement before */
+        return;
+    }
+    judge(p, now);
+}
+
+/* Settles the verdicts that were waiting for the handlers: once the count
+ * moved, once no handler is busy with the class, or at the deadline. */
+static void settle_verdicts(apr_time_t now)
+{
+    int p;
+
+    for (p = 0; p < FCGIX_SB_PROCS && verdicts_pending > 0; p++) {
+        pm_proc_t *x = &prx[p];
+        apr_uint32_t idx = P[p].class_idx;
+        if (!x->verdict_pending) {
+            continue;
+        }
+        if (P[p].class_gen != C[idx].gen || C[idx].state == FCGIX_CLASS_GONE ||
+            cls[idx].draining || stopping) {
+            x->verdict_pending = 0; /* its class is gone: nothing to judge */
+            verdicts_pending--;
+            continue;
+        }
+        if (apr_atomic_read32(&sb->classes[idx].completed) !=
+                x->requests_at_start ||
+            apr_atomic_read32(&sb->classes[idx].inflight) == 0 ||
+            now >= x->verdict_by) {
+            judge(p, now);
+        }
     }
 }
 
@@ -859,6 +930,7 @@ static void tick(apr_time_t now)
     if (cur == NULL) {
         return;
     }
+    settle_verdicts(now);
     drain(now);
     dynamic_policy(now);
     check_sockets();
@@ -1064,7 +1136,8 @@ void fcgix_pm_main(int ctl, int bell, fcgix_sb_t *sbp, apr_uint32_t ppid,
     while (!stopping) {
         struct pollfd pfd[3] = {
             {sig_fd, POLLIN, 0}, {ctl_fd, POLLIN, 0}, {bell_fd, POLLIN, 0}};
-        int n = poll(pfd, cur ? 3 : 2, TICK_MS);
+        int n = poll(pfd, cur ? 3 : 2,
+                     verdicts_pending ? VERDICT_POLL_MS : TICK_MS);
         if (n > 0 && pfd[0].revents) {
             on_signals();
         }

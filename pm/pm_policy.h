@@ -50,10 +50,11 @@ int fcgix_policy_should_kill(const fcgix_dyn_policy_t *p, double load_pct,
 int fcgix_policy_may_spawn(const fcgix_dyn_policy_t *p, unsigned class_procs,
                            unsigned total);
 
-/* Whether a process that ended had served: the class's request counter
- * advanced while it was alive, and either it was the class's only process
- * all that time (the requests were its own), or it exited with status 0,
- * or it lived at least one second. */
+/* Whether a process that ended had served: the class's count of completed
+ * requests advanced between its start and the verdict (which may wait for
+ * busy handlers to count, see pm_main.c), and either it was the class's only
+ * process all that time (the requests were its own), or it exited with status
+ * 0, or it lived at least one second. */
 int fcgix_policy_served(int exited_clean, long lived_ms, int requests_advanced,
                         int alone);
 

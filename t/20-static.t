@@ -80,6 +80,7 @@ $app{idle}  = $t->install_app('respond', "$h/i/idle.fcgi");
 $app{flush} = $t->install_app('respond', "$h/f/flush.fcgi");
 $app{lim}   = $t->install_app('respond', "$h/lim/lim.fcgi");
 $app{stop}  = $t->install_app('hello', "$h/st/st.fcgi");
+$app{done}  = $t->install_app('respond', "$h/dn/done.fcgi");
 $app{del}   = $t->install_app('hello', "$h/del/del.fcgi");
 $app{broken}  = $t->write_file("$h/b/broken.fcgi", "#!/bin/sh\nexit 1\n", 0755);
 $app{broken2} = $t->write_file("$h/b2/broken2.fcgi", "#!/bin/sh\nexit 1\n", 0755);
@@ -124,6 +125,7 @@ FastCgiServer $app{lqd} -socket lqd.sock -listen-queue-depth 2 -appConnTimeout 2
 FastCgiServer $app{kill} -processes 2
 FastCgiServer $app{clean} -init-start-delay 0
 FastCgiServer $app{maxreq} -init-start-delay 0
+FastCgiServer $app{done} -init-start-delay 0
 FastCgiServer $app{idle} -idle-timeout 2
 FastCgiServer $app{flush} -flush
 FastCgiServer $app{lim} -header-max-lines 5 -request-timeout 2 -stderr-max-bytes 100
@@ -399,6 +401,28 @@ my ($bg_broken, $t_broken);
     cmp_ok($worst, '<', 1, '... each replacement at once (every request < 1 s)');
     $t->log_like(qr/FCGIX0411: \Q$app{maxreq}\E \(pid \d+\) exited with status 0; restarting in 0 s/,
         'FCGIX0411: clean exit, restarting in 0 s');
+
+    # exit 0 at once after ending the request, without a lingering close,
+    # the connection held 200 ms by a child the app left behind: the PM
+    # reaps the app before the handler (waiting for the close) has counted
+    # the request, and must wait for that count, not take it for an app
+    # that died without serving.
+    my ($bad_done, $worst_done) = (0, 0);
+    for my $i (1 .. 4) {
+        my $y = http_once($t, '/dn/done.fcgi?exit=done&linger_ms=200', 10);
+        my $dt = $y->{t1} - $y->{t0};
+        $worst_done = $dt if $dt > $worst_done;
+        $bad_done++ unless ok200($y);
+        diag show($y) unless ok200($y);
+    }
+    is($bad_done, 0, 'app exiting at once after its answer, connection held by its child: 4 requests, all 200');
+    $t->wait_for(sub { watched($app{done}) >= 4 }, 3);
+    my @dn = watched($app{done});
+    my %dpid = map { $_->{line} =~ /\(pid (\d+)\)/ ? ($1 => 1) : () } @dn;
+    ok(@dn == 4 && keys %dpid == @dn && !grep({ ($_->{delay} // -1) != 0 } @dn),
+        '... each exit judged a served one: restarting in 0 s (no back-off)')
+        or diag join "\n", map { $_->{line} } @dn;
+    cmp_ok($worst_done, '<', 1, '... and no request waited for a replacement (each < 1 s)');
 }
 
 sub start_secs_abs {

@@ -12,7 +12,9 @@
 #     are replaced (its new processes have the new -initial-env).
 #   -k graceful with an app removed while a request to it is in flight: its
 #     socket file goes at once, the request completes (200), then its
-#     processes go; the other apps keep their PIDs.
+#     processes go; the other apps keep their PIDs. An app removed in the
+#     same graceful whose process then exits by itself mid-request (while it
+#     drains) is not restarted and leaves the PM running.
 #   a bounded load (4 clients, one request per connection, 5 s) through 3
 #     graceful restarts: every request is a complete 200; app PIDs kept.
 #   -k restart: new PM, new app PIDs (old ones gone), requests 200.
@@ -48,13 +50,14 @@ sub pm_log {
 my $A = $t->install_app('hello', "$h/a/a.fcgi");
 my $B = $t->install_app('printenv', "$h/b/b.fcgi");
 my $C = $t->install_app('respond', "$h/c/c.fcgi");
+my $D = $t->install_app('respond', "$h/d/d.fcgi");
 
 sub conf_for {
     my (%o) = @_;
     my $c = "FastCgiIpcDir $ipc\n";
     $c .= "FastCgiServer $A -processes 2 -init-start-delay 0\n";
     $c .= "FastCgiServer $B" . ($o{b_changed} ? ' -initial-env CHANGED=1' : '') . "\n";
-    $c .= "FastCgiServer $C\n" unless $o{no_c};
+    $c .= "FastCgiServer $C\nFastCgiServer $D\n" unless $o{no_c};
     return $c;
 }
 
@@ -134,7 +137,10 @@ my $p1;
 my $p2;
 {
     my $cp = $p1->{C}[0];
+    my ($dp) = wait_pids($t, $D, 1, 5);
     my $b = bg_get($t, '/c/c.fcgi?sleep_ms=6000', 20);
+    # D: exits with status 1 half-way through its answer, 2.5 s from now
+    my $bd = bg_get($t, '/d/d.fcgi?sleep_ms=2500&size=1000&exit=body', 20);
     $t->wait_for(sub { 0 }, 0.5);    # the request reaches C
     my $tg = time;
     $t->restart_httpd(conf_for(b_changed => 1, no_c => 1));
@@ -154,6 +160,12 @@ my $p2;
     is_deeply($p2->{A}, $p1->{A}, '... A keeps its PIDs') or diag pm_log();
     is_deeply($p2->{B}, $p1->{B}, '... B keeps its PIDs');
     is(pm_pid($t), $pm0, '... same fcgix-pm') or diag pm_log();
+    my $rd = bg_wait($bd, 10, kill => 1);
+    ok($rd && !$rd->{complete}, 'D, removed too, exited mid-answer while draining: its request is cut short')
+        or diag $rd ? show($rd) : 'no result';
+    ok($dp && !alive($dp) && !app_pids($t, $D), '... its process is gone and not restarted')
+        or diag "D pid $dp, now: @{[ app_pids($t, $D) ]}\n" . pm_log();
+    $t->log_unlike(qr/FCGIX0404|\Q$D\E \(pid \d+\) .*restarting/, '... and the PM went on (no PM restart, no restart of D)');
     # (the file stays on disk; without the declaration it is a plain file)
     my $rc = http_once($t, '/c/c.fcgi', 10);
     ok($rc->{body} ne "respond ok\n", '... C is no longer served by the app') or diag show($rc);
@@ -235,7 +247,7 @@ sub check_nothing_left {
 
 {
     my @before = test_procs($t, $h);
-    is(scalar @before, 4, 'before stop: 4 app processes');
+    is(scalar @before, 5, 'before stop: 5 app processes (A 2, B, C, D)');
     ok($t->stop_httpd, '-k stop: httpd exits');
     check_nothing_left('-k stop');
 }

@@ -21,7 +21,14 @@
  *                 (default: read and discard it all before responding)
  *   exit=1        exit(1) right after the headers are flushed, without
  *                 ending the request
- *   exit=body     exit(1) after half the body was flushed
+ *   exit=body     exit(1) after half the body was flushed (after sleep_ms)
+ *   exit=done     end the request normally, then exit(0) at once (the
+ *                 fastest PHP_FCGI_MAX_REQUESTS=1)
+ *   linger_ms=N   with exit=done: first fork a child that keeps the
+ *                 connection (every fd) open N ms after the app is gone, as
+ *                 a script's background command does, and close without
+ *                 libfcgi's half-close and wait for the peer's EOF (as
+ *                 FastCGI libraries without a lingering close do)
  * The app also adds "X-Respond-Body-Read: N" (bytes of request body read
  * before responding).
  */
@@ -51,7 +58,8 @@ struct opts {
     long chunks;
     long sleep_ms;
     int readbody;  /* 1 before, 0 never, 2 after */
-    int exit_mode; /* 0 no, 1 after headers, 2 mid-body */
+    int exit_mode; /* 0 no, 1 after headers, 2 mid-body, 3 after the end */
+    long linger_ms;
 };
 
 static int hexval(int c)
@@ -127,8 +135,13 @@ static void parse(const char *qs, struct opts *o)
             o->sleep_ms = atol(val);
         else if (!strcmp(key, "readbody"))
             o->readbody = !strcmp(val, "after") ? 2 : atoi(val) ? 1 : 0;
+        else if (!strcmp(key, "linger_ms"))
+            o->linger_ms = atol(val);
         else if (!strcmp(key, "exit"))
-            o->exit_mode = !strcmp(val, "body") ? 2 : atoi(val) ? 1 : 0;
+            o->exit_mode = !strcmp(val, "body")   ? 2
+                           : !strcmp(val, "done") ? 3
+                           : atoi(val)            ? 1
+                                                  : 0;
         qs = amp ? amp + 1 : NULL;
     }
 }
@@ -190,10 +203,13 @@ static void put_stderr(FCGX_Stream *err, long long n, int bin)
 
 int main(void)
 {
-    FCGX_Stream *in, *out, *err;
-    FCGX_ParamArray envp;
+    FCGX_Request req;
 
-    while (FCGX_Accept(&in, &out, &err, &envp) >= 0) {
+    FCGX_Init();
+    FCGX_InitRequest(&req, 0, 0);
+    while (FCGX_Accept_r(&req) >= 0) {
+        FCGX_Stream *in = req.in, *out = req.out, *err = req.err;
+        FCGX_ParamArray envp = req.envp;
         struct opts o;
         long long body_read = 0, size;
         const char *dflt = "respond ok\n";
@@ -224,6 +240,7 @@ int main(void)
 
         size = o.has_size ? o.size : (long long)strlen(dflt);
         if (o.exit_mode == 2) {
+            msleep(o.sleep_ms);
             if (o.has_size)
                 put_pattern(out, 0, size / 2);
             else
@@ -245,6 +262,17 @@ int main(void)
         }
         if (o.readbody == 2)
             drain(in);
+        if (o.exit_mode == 3) {
+            if (o.linger_ms > 0) {
+                if (fork() == 0) {
+                    msleep(o.linger_ms);
+                    _exit(0);
+                }
+                FCGX_Detach(&req); /* a plain close() in FCGX_Finish_r */
+            }
+            FCGX_Finish_r(&req);
+            _exit(0);
+        }
     }
     return 0;
 }
