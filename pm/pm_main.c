@@ -561,24 +561,55 @@ static void reap(void)
 /* -------------------------------------------------------- definitions */
 
 /* The same probe sequence handlers use (fcgix_sb_class_find), over the
- * PM's private copy. */
+ * PM's private copy: an active class before a draining one. */
 static int find_class(const char *path, apr_uint32_t uid, apr_uint32_t gid)
 {
     apr_uint32_t start =
         (apr_uint32_t)(fcgix_sb_hash(path, uid, gid) % FCGIX_SB_CLASSES);
     apr_uint32_t i;
+    int draining = -1;
 
     for (i = 0; i < FCGIX_SB_CLASSES; i++) {
-        const fcgix_sb_class_t *c = &C[(start + i) % FCGIX_SB_CLASSES];
+        int idx = (int)((start + i) % FCGIX_SB_CLASSES);
+        const fcgix_sb_class_t *c = &C[idx];
         if (c->state == FCGIX_CLASS_FREE) {
-            return -1;
+            break;
         }
         if (c->state != FCGIX_CLASS_GONE && c->uid == uid && c->gid == gid &&
             strcmp(c->path, path) == 0) {
-            return (int)((start + i) % FCGIX_SB_CLASSES);
+            if (c->state != FCGIX_CLASS_DRAINING) {
+                return idx;
+            }
+            if (draining < 0) {
+                draining = idx;
+            }
         }
     }
-    return -1;
+    return draining;
+}
+
+/* A class stops taking requests: those it has finish (DRAIN_MAX_S at
+ * most), then its processes stop (drain()). */
+static void class_drain(int idx, apr_time_t now)
+{
+    cls[idx].def = NULL;
+    cls[idx].draining = 1;
+    cls[idx].drain_deadline = now + apr_time_from_sec(DRAIN_MAX_S);
+    C[idx].state = FCGIX_CLASS_DRAINING;
+}
+
+/* A draining class whose socket file a new class takes over must not
+ * remove it when it ends (its processes keep the old, unnamed socket). */
+static void disown_socket(const char *sockpath)
+{
+    int i;
+
+    for (i = 0; sockpath[0] && i < FCGIX_SB_CLASSES; i++) {
+        if (C[i].state == FCGIX_CLASS_DRAINING &&
+            strcmp(cls[i].sockpath, sockpath) == 0) {
+            cls[i].sockpath[0] = '\0';
+        }
+    }
 }
 
 /* Applies a static or external definition: unchanged ones keep their
@@ -596,9 +627,21 @@ static void apply_app(const fcgix_def_app_t *a, apr_time_t now,
         keep[idx] = 1;
         return;
     }
-    if (idx >= 0) { /* changed: replace its processes */
-        class_stop_procs(idx, 0);
-        class_retire(idx);
+    if (idx >= 0 && !cls[idx].draining) {
+        /* Changed. On a Unix socket its processes finish the requests they
+         * have, as a removed app's do, while the successor binds the name
+         * anew. A TCP port cannot be bound twice: replaced at once. */
+        if (C[idx].kind == FCGIX_KIND_STATIC && cls[idx].sockpath[0] &&
+            a->kind == FCGIX_KIND_STATIC && a->sockpath[0] &&
+            C[idx].procs_running > 0) {
+            class_drain(idx, now);
+        } else {
+            class_stop_procs(idx, 0);
+            class_retire(idx);
+        }
+    }
+    if (a->kind == FCGIX_KIND_STATIC) {
+        disown_socket(a->sockpath);
     }
     idx = class_new(a->kind, a->path, cur->uid, cur->gid, a->addr_text);
     if (idx < 0) {
@@ -647,9 +690,7 @@ static void apply_defs(fcgix_defs_t *d, apr_pool_t *dpool)
         if (cls[i].sockpath[0]) {
             unlink(cls[i].sockpath);
         }
-        cls[i].draining = 1;
-        cls[i].drain_deadline = now + apr_time_from_sec(DRAIN_MAX_S);
-        c->state = FCGIX_CLASS_DRAINING;
+        class_drain(i, now);
     }
     sb->pm_generation = d->generation;
     if (old) {

@@ -49,18 +49,26 @@ int fcgix_sb_class_find(const fcgix_sb_t *sb, const char *path,
     apr_uint32_t start =
         (apr_uint32_t)(fcgix_sb_hash(path, uid, gid) % FCGIX_SB_CLASSES);
     apr_uint32_t i, idx;
+    int draining = -1;
 
     for (i = 0; i < FCGIX_SB_CLASSES; i++) {
         const fcgix_sb_class_t *c;
+        apr_uint32_t state;
         idx = (start + i) % FCGIX_SB_CLASSES;
         c = &sb->classes[idx];
-        if (c->state == FCGIX_CLASS_FREE) {
-            return -1; /* end of the probe chain */
+        state = c->state;
+        if (state == FCGIX_CLASS_FREE) {
+            break; /* end of the probe chain */
         }
-        if (c->state != FCGIX_CLASS_GONE && c->uid == uid && c->gid == gid &&
+        if (state != FCGIX_CLASS_GONE && c->uid == uid && c->gid == gid &&
             strncmp(c->path, path, sizeof(c->path)) == 0) {
-            return (int)idx;
+            if (state != FCGIX_CLASS_DRAINING) {
+                return (int)idx;
+            }
+            if (draining < 0) {
+                draining = (int)idx; /* unless its successor follows */
+            }
         }
     }
-    return -1;
+    return draining;
 }

@@ -98,7 +98,9 @@ int fcgix_sb_class_copy(const fcgix_sb_t *sb, apr_uint32_t idx,
                         fcgix_sb_class_t *out);
 
 /* Finds the class for (path, uid, gid): slots are placed by
- * fcgix_sb_hash() with linear probing. Returns the index or -1. */
+ * fcgix_sb_hash() with linear probing. A class changed at a graceful
+ * restart drains while its successor, with the same identity, is active
+ * further along the chain: the active one wins. Returns the index or -1. */
 int fcgix_sb_class_find(const fcgix_sb_t *sb, const char *path,
                         apr_uint32_t uid, apr_uint32_t gid);
 

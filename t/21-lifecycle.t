@@ -10,6 +10,13 @@
 #     (inodes) and listen sockets.
 #   -k graceful with one app's options changed: only that app's processes
 #     are replaced (its new processes have the new -initial-env).
+#   -k graceful with an app's options changed while a request to it is in
+#     flight and a load runs on it: the old process finishes what it has
+#     (the request and the load: all complete 200s), the new process gets
+#     what comes after, then the old one goes; its socket file stays.
+#   an app removed and declared again while its request runs: the request
+#     completes in full, the old process goes after it, the new one keeps
+#     the socket.
 #   -k graceful with an app removed while a request to it is in flight: its
 #     socket file goes at once, the request completes (200), then its
 #     processes go; the other apps keep their PIDs. An app removed in the
@@ -57,7 +64,8 @@ sub conf_for {
     my $c = "FastCgiIpcDir $ipc\n";
     $c .= "FastCgiServer $A -processes 2 -init-start-delay 0\n";
     $c .= "FastCgiServer $B" . ($o{b_changed} ? ' -initial-env CHANGED=1' : '') . "\n";
-    $c .= "FastCgiServer $C\nFastCgiServer $D\n" unless $o{no_c};
+    $c .= "FastCgiServer $C" . ($o{c_changed} ? ' -initial-env CHANGED=2' : '')
+        . "\nFastCgiServer $D\n" unless $o{no_c};
     return $c;
 }
 
@@ -133,6 +141,40 @@ my $p1;
     serves('after graceful with B changed');
 }
 
+# ------------------------------------------------ graceful, C changed under load
+{
+    my @oldc = @{ $p1->{C} };
+    my $b = bg_get($t, '/c/c.fcgi?sleep_ms=1500', 20);
+    my $ls = time;
+    my $load = load_start($t, '/c/c.fcgi', 3, 3);
+    sleep 0.05 while time < $ls + 0.5;
+    $t->restart_httpd(conf_for(b_changed => 1, c_changed => 1));
+    my @newc;
+    my $ok = $t->wait_for(sub { @newc = grep { my $p = $_; !grep { $_ == $p } @oldc } app_pids($t, $C); @newc == 1 }, 5);
+    ok($ok, 'graceful with C changed during a request and a load: a new process starts')
+        or diag "C pids: @{[ app_pids($t, $C) ]}\n" . pm_log();
+    is(@newc ? slurp("/proc/$newc[0]/environ") : '', "CHANGED=2\0", '... with the new -initial-env');
+    my @res = load_finish($load);
+    my $r = bg_wait($b, 15, kill => 1);
+    ok($r && ok200($r) && $r->{body} eq "respond ok\n", '... the request in flight to the old process completes with 200')
+        or diag $r ? show($r) : 'no result';
+    my @bad = grep { !ok200($_) } @res;
+    cmp_ok(scalar @res, '>', 10, '... the load ran (' . scalar(@res) . ' requests)');
+    is(scalar @bad, 0, '... every request of the load is a complete 200')
+        or diag join "\n", map { "code $_->{code} complete $_->{complete}" } @bad[0 .. ($#bad < 9 ? $#bad : 9)];
+    my @left = gone(4, @oldc);
+    is(scalar @left, 0, '... then the old process goes');
+    ok(-S $sock{C}, '... and the socket file (the new process\'s) stays')
+        or diag pm_log();
+    my $rc = http_once($t, '/c/c.fcgi', 10);
+    ok(ok200($rc) && $rc->{body} eq "respond ok\n", '... which answers after it') or diag show($rc);
+    $t->log_unlike(qr/FCGIX041[01]: \Q$C\E/, '... C logged no death of its own');
+    my $p = all_up();
+    is_deeply($p->{A}, $p1->{A}, '... A keeps its PIDs');
+    is_deeply($p->{B}, $p1->{B}, '... B keeps its PIDs');
+    $p1 = $p;
+}
+
 # ------------------------------------------------ graceful, C removed while in flight
 my $p2;
 {
@@ -169,6 +211,27 @@ my $p2;
     # (the file stays on disk; without the declaration it is a plain file)
     my $rc = http_once($t, '/c/c.fcgi', 10);
     ok($rc->{body} ne "respond ok\n", '... C is no longer served by the app') or diag show($rc);
+}
+
+# ------------------------------------------------ C removed, then back while draining
+{
+    $t->restart_httpd(conf_for(b_changed => 1, c_changed => 1));
+    my ($c1) = wait_pids($t, $C, 1, 5);
+    my $b = bg_get($t, '/c/c.fcgi?sleep_ms=2000', 20);
+    $t->wait_for(sub { 0 }, 0.4);    # the request reaches C
+    $t->restart_httpd(conf_for(b_changed => 1, no_c => 1));
+    $t->restart_httpd(conf_for(b_changed => 1, c_changed => 1));
+    my $r = bg_wait($b, 15, kill => 1);
+    ok($r && ok200($r) && $r->{t1} - $r->{t0} >= 1.9,
+        'C removed and declared again while its request runs: the request completes in full (not cut by a stop)')
+        or diag $r ? show($r) : 'no result';
+    my @left = gone(4, $c1);
+    is(scalar @left, 0, '... then the draining process goes');
+    my $rc = http_once($t, '/c/c.fcgi', 10);
+    ok(-S $sock{C} && ok200($rc), '... and the declared-again C answers on its socket after that') or diag show($rc) . "\n" . pm_log();
+    $t->log_unlike(qr/FCGIX0438/, '... which was never lost (no FCGIX0438)');
+    $t->restart_httpd(conf_for(b_changed => 1, no_c => 1));
+    ok(!gone(4, app_pids($t, $C)), '(C removed again)');
 }
 
 # ------------------------------------------------ load through 3 graceful restarts

@@ -112,6 +112,30 @@ START_TEST(test_find_collisions)
 }
 END_TEST
 
+START_TEST(test_find_prefers_active)
+{
+    /* An app changed at a graceful restart: its old class drains at the
+     * hash position, its successor (same identity) sits further along the
+     * chain. Handlers must find the successor, and the draining one only
+     * while it is the only one. */
+    int old = place("/srv/changed.fcgi", 5, 5), succ;
+
+    ck_assert_int_ge(old, 0);
+    sb->classes[old].state = FCGIX_CLASS_DRAINING;
+    ck_assert_int_eq(fcgix_sb_class_find(sb, "/srv/changed.fcgi", 5, 5), old);
+    succ = place("/srv/changed.fcgi", 5, 5);
+    ck_assert_int_ne(succ, old);
+    ck_assert_int_eq(fcgix_sb_class_find(sb, "/srv/changed.fcgi", 5, 5), succ);
+    /* the old one ends: the chain through its GONE slot still leads on */
+    sb->classes[old].state = FCGIX_CLASS_GONE;
+    ck_assert_int_eq(fcgix_sb_class_find(sb, "/srv/changed.fcgi", 5, 5), succ);
+    /* a draining class with another identity is not a match */
+    sb->classes[succ].state = FCGIX_CLASS_DRAINING;
+    ck_assert_int_eq(fcgix_sb_class_find(sb, "/srv/changed.fcgi", 5, 6), -1);
+    ck_assert_int_eq(fcgix_sb_class_find(sb, "/srv/changed.fcgi", 5, 5), succ);
+}
+END_TEST
+
 START_TEST(test_copy_checks)
 {
     fcgix_sb_class_t out;
@@ -147,6 +171,7 @@ int main(void)
     tcase_add_test(tc, test_hash_identity);
     tcase_add_test(tc, test_find_probes_past_gone);
     tcase_add_test(tc, test_find_collisions);
+    tcase_add_test(tc, test_find_prefers_active);
     tcase_add_test(tc, test_copy_checks);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
