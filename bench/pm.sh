@@ -22,6 +22,10 @@
 #   PM_GRACEFUL_INTERVAL seconds between two gracefuls     (1)
 #   PM_GRACEFUL_CLIENTS  concurrent clients, keep-alive off (4)
 #   PM_GRACEFUL_FRONTENDS modules put through the restarts ("fcgix fcgid")
+#   PM_GRACEFUL_CHANGE 1 = before each graceful, change the hello app's
+#                      FastCgiServer line (-initial-env BENCH_GEN=i), so every
+#                      restart replaces its processes (mod_fcgid replaces them
+#                      at every graceful anyway)                          (0)
 #   PM_WAIT_QUIET      seconds to wait for an idle CPU before starting (120)
 #   PM_APPS_DIR        where hello and respond are        (t/apps/bin)
 #   FCGIX_SO           module to load                     (build/mod_fcgix.so)
@@ -47,6 +51,7 @@ FRONTENDS=${PM_FRONTENDS-"fcgix fcgid proxy_unix proxy_tcp"}
 COLD_RUNS=${PM_COLD_RUNS:-10}
 GRACEFULS=${PM_GRACEFULS:-10}
 GRACEFUL_INTERVAL=${PM_GRACEFUL_INTERVAL:-1}
+GRACEFUL_CHANGE=${PM_GRACEFUL_CHANGE:-0}
 GRACEFUL_CLIENTS=${PM_GRACEFUL_CLIENTS:-4}
 GRACEFUL_FRONTENDS=${PM_GRACEFUL_FRONTENDS-"fcgix fcgid"}
 WAIT_QUIET=${PM_WAIT_QUIET:-120}
@@ -868,6 +873,9 @@ section_graceful() {
         sleep 2
         gen_ok=0
         for i in $(seq 1 "$GRACEFULS"); do
+            if [ "$GRACEFUL_CHANGE" = 1 ] && [ "$fe" = fcgix ]; then
+                sed -i -E "s|^(FastCgiServer \"[^\"]*/hello\.fcgi\" -processes [0-9]+).*|\1 -initial-env BENCH_GEN=$i|" "$HTTPD_CONF"
+            fi
             if apache2 -f "$HTTPD_CONF" -k graceful >>"$TMP/logs/graceful-$fe.log" 2>&1; then
                 gen_ok=$((gen_ok + 1))
             else
@@ -907,6 +915,7 @@ section_graceful() {
 
     out "3. Graceful restarts under load: $GRACEFULS x 'apache2 -k graceful', ${GRACEFUL_INTERVAL}s apart, during wrk -c $GRACEFUL_CLIENTS"
     out "   (Connection: close, ${total}s, hello app with $PROCS processes; failed = non-2xx + socket errors; target 0 for fcgix)"
+    [ "$GRACEFUL_CHANGE" = 1 ] && out "   (PM_GRACEFUL_CHANGE=1: each graceful changes fcgix's hello line, so its processes are replaced every time)"
     out "$(printf '%-6s %9s %7s %10s %9s  %-44s %-22s %s' module requests failed gracefuls 'max lat' detail 'app pids' 'error-log lines')"
     for fe in $GRACEFUL_FRONTENDS; do
         [ -n "${GR[$fe,reqs]:-}" ] || continue
