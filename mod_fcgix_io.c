@@ -97,8 +97,10 @@ typedef struct {
     /* AUTHORIZER role: the response is collected here, not sent */
     fcgix_auth_result_t *auth;
     const apr_table_t *extra_env;
-    /* the class in the scoreboard (managed and external apps) */
+    /* the class in the scoreboard (managed and external apps), and its
+     * generation when the counters were taken */
     volatile fcgix_sb_class_t *sbc;
+    apr_uint32_t sbc_gen;
     apr_time_t connected;
 } fcgix_req_t;
 
@@ -236,6 +238,14 @@ static volatile fcgix_sb_class_t *find_sb_class(fcgix_req_t *q)
     return idx < 0 ? NULL : &sb->classes[idx];
 }
 
+/* Whether the slot still holds the class the counters were taken on: the
+ * PM reuses a retired class's slot for a new class and zeroes its counters,
+ * which a late decrement would wrap. */
+static int sbc_current(const fcgix_req_t *q)
+{
+    return q->sbc && q->sbc->gen == q->sbc_gen;
+}
+
 /* Releases the counters taken when the connection was made: registered
  * before they are taken, so no path out of the request leaks them. */
 static apr_status_t release_counters(void *data)
@@ -243,7 +253,7 @@ static apr_status_t release_counters(void *data)
     fcgix_req_t *q = data;
     apr_interval_time_t busy;
 
-    if (q->sbc && q->connected) {
+    if (sbc_current(q) && q->connected) {
         /* -autoUpdate: the file is newer than what runs; the PM replaces
          * the processes, and the next request gets the new binary. */
         if (q->app->kind == FCGIX_APP_DYNAMIC && q->app->o.auto_update &&
@@ -269,6 +279,7 @@ static void take_counters(fcgix_req_t *q, apr_time_t t0,
     if (q->sbc == NULL) {
         return;
     }
+    q->sbc_gen = q->sbc->gen;
     apr_atomic_inc32(&q->sbc->inflight);
     apr_atomic_inc32(&q->sbc->requests);
     apr_atomic_add32(&q->sbc->conn_wait_ms,
@@ -1280,7 +1291,7 @@ static int finish(fcgix_req_t *q, int st)
         st = bad_response(q, "FCGIX0117: -nph application ended the request "
                              "without writing a response");
     }
-    if (st == OK && q->ended && q->sbc) {
+    if (st == OK && q->ended && sbc_current(q)) {
         /* the PM's proof that a process served (see pm_policy.h) */
         apr_atomic_inc32(&q->sbc->completed);
     }
@@ -1294,7 +1305,8 @@ static int finish(fcgix_req_t *q, int st)
         return OK;
     }
     if (st != OK && st != HTTP_MOVED_TEMPORARILY) {
-        volatile fcgix_sb_class_t *c = q->sbc ? q->sbc : find_sb_class(q);
+        volatile fcgix_sb_class_t *c =
+            sbc_current(q) ? q->sbc : find_sb_class(q);
         if (c) {
             apr_atomic_inc32(&c->failures);
         }

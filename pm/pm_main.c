@@ -60,6 +60,7 @@ typedef struct {
     apr_uint32_t requests_at_start; /* class's completed count then */
     int killed;                     /* we asked it to stop */
     int shared; /* another process of its class ran during its life */
+    apr_uint32_t incarnation; /* its class's, at the start */
     /* ended; whether it served is not known yet (see VERDICT_WAIT_MS) */
     int verdict_pending;
     apr_time_t verdict_by;
@@ -78,6 +79,9 @@ static fcgix_sb_proc_t P[FCGIX_SB_PROCS];
 static pm_class_t cls[FCGIX_SB_CLASSES];
 static pm_proc_t prx[FCGIX_SB_PROCS];
 static int verdicts_pending; /* slots with verdict_pending set */
+/* Counts every class_new of a slot: which run of a class a process belongs
+ * to (the published generation stays when the same app returns). */
+static apr_uint32_t incarnation[FCGIX_SB_CLASSES];
 static fcgix_defs_t *cur;    /* current definitions */
 static apr_pool_t *cur_pool; /* and their pool */
 static apr_pool_t *pm_pool;
@@ -89,6 +93,7 @@ static apr_time_t next_update, next_kill;
 
 static void pmlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int become(const fcgix_defs_t *d);
+static void publish_class(int i);
 
 /* The PM's stderr is httpd's main error log. */
 static void pmlog(const char *fmt, ...)
@@ -110,6 +115,17 @@ static apr_uint32_t now_sec(void)
 }
 
 /* ----------------------------------------------------------- classes */
+
+/* Requests the handlers have in flight on a class. Handlers check the
+ * class's generation before they release a count, but a decrement that
+ * races a slot's reuse can still wrap the zeroed counter: a "negative"
+ * count is read as none. */
+static apr_uint32_t inflight_of(apr_uint32_t idx)
+{
+    apr_uint32_t n = apr_atomic_read32(&sb->classes[idx].inflight);
+
+    return n > 0x7fffffffu ? 0 : n;
+}
 
 static int total_dynamic(void)
 {
@@ -144,7 +160,7 @@ static int class_alloc(const char *path, apr_uint32_t uid, apr_uint32_t gid)
 static int class_new(apr_uint32_t kind, const char *path, apr_uint32_t uid,
                      apr_uint32_t gid, const char *addr)
 {
-    int idx = class_alloc(path, uid, gid);
+    int idx = class_alloc(path, uid, gid), same;
     fcgix_sb_class_t *c;
 
     if (idx < 0) {
@@ -153,24 +169,36 @@ static int class_new(apr_uint32_t kind, const char *path, apr_uint32_t uid,
         return -1;
     }
     c = &C[idx];
+    /* The same application again in the slot it just left (a dynamic app
+     * retired and requested anew): handlers that took their counts before
+     * may still release them, so the counts and the generation they check
+     * carry on. Another application gets a new generation and zeroes. */
+    same = c->state == FCGIX_CLASS_GONE && c->uid == uid && c->gid == gid &&
+           strcmp(c->path, path) == 0;
     memset(&cls[idx], 0, sizeof(cls[idx]));
     cls[idx].listen_fd = -1;
+    incarnation[idx]++;
     c->kind = kind;
     c->uid = uid;
     c->gid = gid;
-    c->gen++;
     c->procs_target = c->procs_running = c->restarts = 0;
     c->backoff_until = c->load_milli = 0;
     c->started = now_sec();
-    apr_atomic_set32(&sb->classes[idx].inflight, 0);
-    apr_atomic_set32(&sb->classes[idx].requests, 0);
-    apr_atomic_set32(&sb->classes[idx].failures, 0);
-    apr_atomic_set32(&sb->classes[idx].conn_wait_ms, 0);
-    apr_atomic_set32(&sb->classes[idx].busy_ms, 0);
-    apr_atomic_set32(&sb->classes[idx].completed, 0);
+    if (!same) {
+        c->gen++;
+        apr_atomic_set32(&sb->classes[idx].inflight, 0);
+        apr_atomic_set32(&sb->classes[idx].requests, 0);
+        apr_atomic_set32(&sb->classes[idx].failures, 0);
+        apr_atomic_set32(&sb->classes[idx].conn_wait_ms, 0);
+        apr_atomic_set32(&sb->classes[idx].busy_ms, 0);
+        apr_atomic_set32(&sb->classes[idx].completed, 0);
+    }
     apr_cpystrn(c->path, path, sizeof(c->path));
     apr_cpystrn(c->addr, addr, sizeof(c->addr));
     c->state = FCGIX_CLASS_ACTIVE;
+    /* Visible before its socket exists: a handler that connects as soon as
+     * the socket appears must find the class to count its request on. */
+    publish_class(idx);
     return idx;
 }
 
@@ -224,6 +252,38 @@ static void class_stop_procs(int idx, unsigned keep)
     }
 }
 
+/* Whether nothing waits in a class's connection queue, checked with its
+ * socket name moved aside so that no connection can join between the check
+ * and the close (a queued one would be reset). 1: nothing waits and the
+ * name is gone, retire the class now; 0: a connection waits, the name is
+ * back. */
+static int queue_empty_name_gone(int idx)
+{
+    pm_class_t *k = &cls[idx];
+    char aside[sizeof(k->sockpath) + 16];
+    struct pollfd pfd;
+    int moved;
+
+    if (k->listen_fd < 0) {
+        return 1;
+    }
+    snprintf(aside, sizeof(aside), "%s-gone.sock", k->sockpath);
+    moved = k->sockpath[0] && rename(k->sockpath, aside) == 0;
+    pfd.fd = k->listen_fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    if (poll(&pfd, 1, 0) > 0) {
+        if (moved) {
+            rename(aside, k->sockpath);
+        }
+        return 0;
+    }
+    if (moved) {
+        unlink(aside);
+    }
+    return 1;
+}
+
 static void class_retire(int idx)
 {
     class_listen_close(idx);
@@ -233,38 +293,45 @@ static void class_retire(int idx)
     C[idx].state = FCGIX_CLASS_GONE;
 }
 
-/* Copies the PM's fields to the scoreboard. A slot being (re)filled gets
- * its state last, one being emptied first, so a handler that copies a slot
- * while this runs sees either the old or the new class, never a mix that
- * passes fcgix_sb_class_copy's checks with the wrong identity. */
+/* Copies one class's fields to the scoreboard. A slot being (re)filled
+ * gets its state last, one being emptied first, so a handler that copies a
+ * slot while this runs sees either the old or the new class, never a mix
+ * that passes fcgix_sb_class_copy's checks with the wrong identity. */
+static void publish_class(int i)
+{
+    fcgix_sb_class_t *o = &sb->classes[i];
+    const fcgix_sb_class_t *n = &C[i];
+    int live =
+        n->state == FCGIX_CLASS_ACTIVE || n->state == FCGIX_CLASS_DRAINING;
+
+    if (!live) {
+        apr_atomic_set32(&o->state, n->state);
+    }
+    o->kind = n->kind;
+    o->gen = n->gen;
+    o->uid = n->uid;
+    o->gid = n->gid;
+    o->procs_target = n->procs_target;
+    o->procs_running = n->procs_running;
+    o->restarts = n->restarts;
+    o->backoff_until = n->backoff_until;
+    o->load_milli = n->load_milli;
+    o->started = n->started;
+    o->bin_mtime = n->bin_mtime;
+    memcpy(o->path, n->path, sizeof(o->path));
+    memcpy(o->addr, n->addr, sizeof(o->addr));
+    if (live) {
+        apr_atomic_set32(&o->state, n->state);
+    }
+}
+
+/* Copies the PM's fields to the scoreboard (see publish_class). */
 static void publish(void)
 {
     int i;
 
     for (i = 0; i < FCGIX_SB_CLASSES; i++) {
-        fcgix_sb_class_t *o = &sb->classes[i];
-        const fcgix_sb_class_t *n = &C[i];
-        int live =
-            n->state == FCGIX_CLASS_ACTIVE || n->state == FCGIX_CLASS_DRAINING;
-        if (!live) {
-            apr_atomic_set32(&o->state, n->state);
-        }
-        o->kind = n->kind;
-        o->gen = n->gen;
-        o->uid = n->uid;
-        o->gid = n->gid;
-        o->procs_target = n->procs_target;
-        o->procs_running = n->procs_running;
-        o->restarts = n->restarts;
-        o->backoff_until = n->backoff_until;
-        o->load_milli = n->load_milli;
-        o->started = n->started;
-        o->bin_mtime = n->bin_mtime;
-        memcpy(o->path, n->path, sizeof(o->path));
-        memcpy(o->addr, n->addr, sizeof(o->addr));
-        if (live) {
-            apr_atomic_set32(&o->state, n->state);
-        }
+        publish_class(i);
     }
     for (i = 0; i < FCGIX_SB_PROCS; i++) {
         fcgix_sb_proc_t *o = &sb->procs[i];
@@ -374,6 +441,7 @@ static int spawn_one(int idx)
     }
     P[p].class_idx = (apr_uint32_t)idx;
     P[p].class_gen = c->gen;
+    prx[p].incarnation = incarnation[idx];
     P[p].pid = (apr_uint32_t)pid;
     P[p].started = now_sec();
     prx[p].killed = 0;
@@ -479,7 +547,7 @@ static void on_exit_proc(int p, int status, apr_time_t now)
     x->pid = (long)sp->pid;
     sp->state = FCGIX_PROC_FREE;
     sp->pid = 0;
-    if (sp->class_gen != c->gen || c->state == FCGIX_CLASS_GONE) {
+    if (x->incarnation != incarnation[idx] || c->state == FCGIX_CLASS_GONE) {
         return; /* its class is gone */
     }
     if (c->procs_running) {
@@ -488,8 +556,12 @@ static void on_exit_proc(int p, int status, apr_time_t now)
     if (x->killed || stopping || cls[idx].draining) {
         return; /* we asked for it, or its class is going: no restart */
     }
+    /* Without -restart a dynamic app that ended is started by its next
+     * request; requests already queued on its socket (in flight) are
+     * such requests: retiring the class would reset them. */
     if (c->kind == FCGIX_KIND_DYNAMIC && !cur->dyn.restart &&
-        c->procs_running == 0) {
+        c->procs_running == 0 && inflight_of(idx) == 0 &&
+        queue_empty_name_gone((int)idx)) {
         pmlog("FCGIX0412: %s (pid %ld) ended (%s %d); its next request "
               "starts it again",
               c->path, x->pid, WIFSIGNALED(status) ? "signal" : "status",
@@ -504,7 +576,7 @@ static void on_exit_proc(int p, int status, apr_time_t now)
      * the request: with handlers busy, wait for their count. */
     if (apr_atomic_read32(&sb->classes[idx].completed) ==
             x->requests_at_start &&
-        apr_atomic_read32(&sb->classes[idx].inflight) > 0) {
+        inflight_of(idx) > 0) {
         x->verdict_pending = 1;
         x->verdict_by = now + apr_time_from_msec(VERDICT_WAIT_MS);
         verdicts_pending++;
@@ -526,16 +598,15 @@ static void settle_verdicts(apr_time_t now)
         if (!x->verdict_pending) {
             continue;
         }
-        if (P[p].class_gen != C[idx].gen || C[idx].state == FCGIX_CLASS_GONE ||
-            cls[idx].draining || stopping) {
+        if (x->incarnation != incarnation[idx] ||
+            C[idx].state == FCGIX_CLASS_GONE || cls[idx].draining || stopping) {
             x->verdict_pending = 0; /* its class is gone: nothing to judge */
             verdicts_pending--;
             continue;
         }
         if (apr_atomic_read32(&sb->classes[idx].completed) !=
                 x->requests_at_start ||
-            apr_atomic_read32(&sb->classes[idx].inflight) == 0 ||
-            now >= x->verdict_by) {
+            inflight_of(idx) == 0 || now >= x->verdict_by) {
             judge(p, now);
         }
     }
@@ -905,10 +976,11 @@ static void dynamic_policy(apr_time_t now)
         /* Only a class with no request in flight loses a process: a
          * process cannot be told to finish first (SIGTERM ends a libfcgi
          * app at once), and retiring a class closes its queue. */
-        if (apr_atomic_read32(&sb->classes[i].inflight) == 0 &&
+        if (inflight_of(i) == 0 &&
             fcgix_policy_kill_due(&cur->dyn.policy, total, kill_tick) &&
             fcgix_policy_should_kill(&cur->dyn.policy, load, c->procs_running,
-                                     total)) {
+                                     total) &&
+            (c->procs_running > 1 || queue_empty_name_gone(i))) {
             cls[i].want = c->procs_running - 1;
             c->procs_target = cls[i].want;
             class_stop_procs(i, cls[i].want);
@@ -951,8 +1023,7 @@ static void drain(apr_time_t now)
         if (c->state != FCGIX_CLASS_DRAINING) {
             continue;
         }
-        if (apr_atomic_read32(&sb->classes[i].inflight) == 0 ||
-            now > cls[i].drain_deadline) {
+        if (inflight_of(i) == 0 || now > cls[i].drain_deadline) {
             class_stop_procs(i, 0);
         }
         if (c->procs_running == 0) {

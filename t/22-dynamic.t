@@ -24,6 +24,9 @@
 #   - without -restart: a killed instance is not replaced by itself (not
 #     within 3 s, longer than -restart-delay); the next request starts a
 #     new one and succeeds.
+#   - without -restart, an app that exits after every request under 4
+#     concurrent clients for 2 s: every request is a complete 200 (requests
+#     queued when it exits are served by a new process, not reset).
 # Configuration 2 (-killInterval 1 -updateInterval 1 -multiThreshold 100
 #                  -minProcesses 0, -singleThreshold 0):
 #   - under load (6 concurrent slow requests) the class scales to more
@@ -284,6 +287,21 @@ ok(pm_pid($t), 'fcgix-pm runs as a child of httpd') or diag $t->error_log;
         ok(@q == 1 && $q[0] != $p[0], 'no -restart: the next request started a new instance')
             or diag "instances: @q";
     }
+}
+
+# --- without -restart: an app that exits after every request, 4 clients
+# (PHP_FCGI_MAX_REQUESTS=1): a request queued when the process exits is one
+# of the "next requests", so the class stays and a new process serves it.
+{
+    $t->install_app('respond', 'htdocs/dyn/exits.fcgi');
+    my $load = load_start($t, '/dyn/exits.fcgi?exit=done', 4, 2);
+    my @res = load_finish($load);
+    my @bad = grep { !ok200($_) } @res;
+    cmp_ok(scalar @res, '>', 50, 'no -restart, an app that exits after each request: the load ran ('
+        . scalar(@res) . ' requests)');
+    is(scalar @bad, 0, '... 4 clients: every request is a complete 200 (none queued on it is reset)')
+        or diag scalar(@bad) . ' bad: ' . join(' ', map { $_->{code} } @bad[0 .. ($#bad < 9 ? $#bad : 9)]);
+    $t->log_unlike(qr/FCGIX0115:.*exits\.fcgi/, '... and it never backs off (each exit was judged served)');
 }
 
 # ======================================================= kill policy
