@@ -84,8 +84,10 @@ for v in DURATION WARMUP CONNS SLICES PROCS BIG_SIZE COLD_RUNS GRACEFULS GRACEFU
 done
 [ "$PROCS" -ge 1 ] && [ "$CONNS" -ge 1 ] && [ "$DURATION" -ge 1 ] && [ "$SLICES" -ge 1 ] ||
     { echo "PM_PROCS, PM_CONNS, PM_DURATION, PM_SLICES must be >= 1" >&2; exit 2; }
-# wrk threads: 2, or 1 for one connection (wrk needs a connection per thread)
-WRK_THREADS=$(( CONNS < 2 ? CONNS : 2 ))
+# wrk threads for N connections: 2, or 1 for one (wrk needs a connection
+# per thread)
+wrk_threads() { echo $(( $1 < 2 ? $1 : 2 )); }
+WRK_THREADS=$(wrk_threads "$CONNS")
 # seconds per slice (at least 1); the measured time per cell is SLICES x SLICE_SECS
 SLICE_SECS=$(( DURATION / SLICES > 0 ? DURATION / SLICES : 1 ))
 
@@ -867,7 +869,7 @@ section_graceful() {
         bring_up "$fe" hello
         before=$(pids_by_exe "$(app_exe "$fe" hello)" | sort -n | paste -sd' ')
         log="$TMP/logs/wrk-graceful-$fe.log"
-        wrk -t "$(( GRACEFUL_CLIENTS < 2 ? GRACEFUL_CLIENTS : 2 ))" -c "$GRACEFUL_CLIENTS" -d "${total}s" --timeout 10s -H 'Connection: close' \
+        wrk -t "$(wrk_threads "$GRACEFUL_CLIENTS")" -c "$GRACEFUL_CLIENTS" -d "${total}s" --timeout 10s -H 'Connection: close' \
             "$(url_for hello)" >"$log" 2>&1 &
         WRK_PID=$!
         sleep 2

@@ -491,6 +491,21 @@ static void start_due(apr_time_t now)
 
 /* ------------------------------------------------------------ reaping */
 
+/* Whether a handler counted a completed request on the process's class
+ * since the process started (the PM's proof of service, pm_policy.h). */
+static int counted_since_start(const pm_proc_t *x, apr_uint32_t idx)
+{
+    return apr_atomic_read32(&sb->classes[idx].completed) !=
+           x->requests_at_start;
+}
+
+/* Whether the class the process was started for is still in its slot. */
+static int proc_class_here(const pm_proc_t *x, apr_uint32_t idx)
+{
+    return x->incarnation == incarnation[idx] &&
+           C[idx].state != FCGIX_CLASS_GONE;
+}
+
 /* Judges an ended process by what the handlers counted: served, it is
  * replaced at once; not, its class backs off. */
 static void judge(int p, apr_time_t now)
@@ -506,10 +521,8 @@ static void judge(int p, apr_time_t now)
         x->verdict_pending = 0;
         verdicts_pending--;
     }
-    served = fcgix_policy_served(
-        clean, x->lived_ms,
-        apr_atomic_read32(&sb->classes[idx].completed) != x->requests_at_start,
-        !x->shared);
+    served = fcgix_policy_served(clean, x->lived_ms,
+                                 counted_since_start(x, idx), !x->shared);
     /* -min-server-life (static): a long enough run was a good start. */
     served = fcgix_policy_start_ok(
         served, x->lived_ms,
@@ -547,7 +560,7 @@ static void on_exit_proc(int p, int status, apr_time_t now)
     x->pid = (long)sp->pid;
     sp->state = FCGIX_PROC_FREE;
     sp->pid = 0;
-    if (x->incarnation != incarnation[idx] || c->state == FCGIX_CLASS_GONE) {
+    if (!proc_class_here(x, idx)) {
         return; /* its class is gone */
     }
     if (c->procs_running) {
@@ -574,9 +587,7 @@ static void on_exit_proc(int p, int status, apr_time_t now)
      * right after its answer (a library without that wait, or a child it
      * left holding the connection) is reaped before its handler counts
      * the request: with handlers busy, wait for their count. */
-    if (apr_atomic_read32(&sb->classes[idx].completed) ==
-            x->requests_at_start &&
-        inflight_of(idx) > 0) {
+    if (!counted_since_start(x, idx) && inflight_of(idx) > 0) {
         x->verdict_pending = 1;
         x->verdict_by = now + apr_time_from_msec(VERDICT_WAIT_MS);
         verdicts_pending++;
@@ -598,15 +609,13 @@ static void settle_verdicts(apr_time_t now)
         if (!x->verdict_pending) {
             continue;
         }
-        if (x->incarnation != incarnation[idx] ||
-            C[idx].state == FCGIX_CLASS_GONE || cls[idx].draining || stopping) {
+        if (!proc_class_here(x, idx) || cls[idx].draining || stopping) {
             x->verdict_pending = 0; /* its class is gone: nothing to judge */
             verdicts_pending--;
             continue;
         }
-        if (apr_atomic_read32(&sb->classes[idx].completed) !=
-                x->requests_at_start ||
-            inflight_of(idx) == 0 || now >= x->verdict_by) {
+        if (counted_since_start(x, idx) || inflight_of(idx) == 0 ||
+            now >= x->verdict_by) {
             judge(p, now);
         }
     }
@@ -635,28 +644,7 @@ static void reap(void)
  * PM's private copy: an active class before a draining one. */
 static int find_class(const char *path, apr_uint32_t uid, apr_uint32_t gid)
 {
-    apr_uint32_t start =
-        (apr_uint32_t)(fcgix_sb_hash(path, uid, gid) % FCGIX_SB_CLASSES);
-    apr_uint32_t i;
-    int draining = -1;
-
-    for (i = 0; i < FCGIX_SB_CLASSES; i++) {
-        int idx = (int)((start + i) % FCGIX_SB_CLASSES);
-        const fcgix_sb_class_t *c = &C[idx];
-        if (c->state == FCGIX_CLASS_FREE) {
-            break;
-        }
-        if (c->state != FCGIX_CLASS_GONE && c->uid == uid && c->gid == gid &&
-            strcmp(c->path, path) == 0) {
-            if (c->state != FCGIX_CLASS_DRAINING) {
-                return idx;
-            }
-            if (draining < 0) {
-                draining = idx;
-            }
-        }
-    }
-    return draining;
+    return fcgix_sb_class_probe(C, path, uid, gid);
 }
 
 /* A class stops taking requests: those it has finish (DRAIN_MAX_S at

@@ -43,8 +43,8 @@ int fcgix_sb_class_copy(const fcgix_sb_t *sb, apr_uint32_t idx,
            terminated(out->addr, sizeof(out->addr));
 }
 
-int fcgix_sb_class_find(const fcgix_sb_t *sb, const char *path,
-                        apr_uint32_t uid, apr_uint32_t gid)
+int fcgix_sb_class_probe(const fcgix_sb_class_t *classes, const char *path,
+                         apr_uint32_t uid, apr_uint32_t gid)
 {
     apr_uint32_t start =
         (apr_uint32_t)(fcgix_sb_hash(path, uid, gid) % FCGIX_SB_CLASSES);
@@ -55,7 +55,7 @@ int fcgix_sb_class_find(const fcgix_sb_t *sb, const char *path,
         const fcgix_sb_class_t *c;
         apr_uint32_t state;
         idx = (start + i) % FCGIX_SB_CLASSES;
-        c = &sb->classes[idx];
+        c = &classes[idx];
         state = c->state;
         if (state == FCGIX_CLASS_FREE) {
             break; /* end of the probe chain */
@@ -71,4 +71,10 @@ int fcgix_sb_class_find(const fcgix_sb_t *sb, const char *path,
         }
     }
     return draining;
+}
+
+int fcgix_sb_class_find(const fcgix_sb_t *sb, const char *path,
+                        apr_uint32_t uid, apr_uint32_t gid)
+{
+    return fcgix_sb_class_probe(sb->classes, path, uid, gid);
 }

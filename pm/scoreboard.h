@@ -103,6 +103,10 @@ int fcgix_sb_class_copy(const fcgix_sb_t *sb, apr_uint32_t idx,
  * further along the chain: the active one wins. Returns the index or -1. */
 int fcgix_sb_class_find(const fcgix_sb_t *sb, const char *path,
                         apr_uint32_t uid, apr_uint32_t gid);
+/* The same probe over any table of FCGIX_SB_CLASSES slots (the PM probes
+ * its private copy, never the shared one). */
+int fcgix_sb_class_probe(const fcgix_sb_class_t *classes, const char *path,
+                         apr_uint32_t uid, apr_uint32_t gid);
 
 /* 64-bit FNV-1a of the class identity; also names the class socket. */
 apr_uint64_t fcgix_sb_hash(const char *path, apr_uint32_t uid,
