@@ -189,11 +189,17 @@ static apr_status_t close_app(void *data)
     return APR_SUCCESS;
 }
 
+/* Waits for events on fd (none: -1) for timeout_ms at most. A negative
+ * timeout, a deadline that passed while the caller computed it, returns at
+ * once: poll() would take it for "wait forever". */
 static int wait_fd(int fd, short events, int timeout_ms)
 {
     struct pollfd pfd;
     int rc;
 
+    if (timeout_ms < 0) {
+        timeout_ms = 0;
+    }
     pfd.fd = fd;
     pfd.events = events;
     do {
@@ -498,6 +504,9 @@ static int connect_app(fcgix_req_t *q)
             q->rang_overload = 1;
         }
         left_ms = (int)apr_time_as_msec(deadline - apr_time_now());
+        if (left_ms <= 0) {
+            break; /* it passed since the test above */
+        }
         wait_fd(-1, 0, backoff < left_ms ? backoff : left_ms);
         backoff = backoff < 32 ? backoff * 2 : 50;
     }
