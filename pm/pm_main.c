@@ -252,6 +252,19 @@ static void class_stop_procs(int idx, unsigned keep)
     }
 }
 
+/* Whether a connection waits in a class's queue, not yet accepted: one a
+ * handler made just before the class began to drain, perhaps counted on
+ * its successor. */
+static int queue_pending(int idx)
+{
+    struct pollfd pfd;
+
+    pfd.fd = cls[idx].listen_fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    return pfd.fd >= 0 && poll(&pfd, 1, 0) > 0;
+}
+
 /* Whether nothing waits in a class's connection queue, checked with its
  * socket name moved aside so that no connection can join between the check
  * and the close (a queued one would be reset). 1: nothing waits and the
@@ -261,7 +274,6 @@ static int queue_empty_name_gone(int idx)
 {
     pm_class_t *k = &cls[idx];
     char aside[sizeof(k->sockpath) + 16];
-    struct pollfd pfd;
     int moved;
 
     if (k->listen_fd < 0) {
@@ -269,10 +281,7 @@ static int queue_empty_name_gone(int idx)
     }
     snprintf(aside, sizeof(aside), "%s-gone.sock", k->sockpath);
     moved = k->sockpath[0] && rename(k->sockpath, aside) == 0;
-    pfd.fd = k->listen_fd;
-    pfd.events = POLLIN;
-    pfd.revents = 0;
-    if (poll(&pfd, 1, 0) > 0) {
+    if (queue_pending(idx)) {
         if (moved) {
             rename(aside, k->sockpath);
         }
@@ -823,14 +832,43 @@ static int dynamic_allowed(const fcgix_bell_t *b, struct stat *st)
     return b->uid == cur->uid && b->gid == cur->gid;
 }
 
-static void bell_spawn(const fcgix_bell_t *b, apr_time_t now)
+/* A dynamic class for path and identity, with its socket and its first
+ * process. Returns its slot, or -1. */
+static int dynamic_start(const char *path, apr_uint32_t uid, apr_uint32_t gid,
+                         time_t mtime, apr_time_t now)
 {
     char sock[FCGIX_SB_PATH];
+    apr_uint64_t h = fcgix_sb_hash(path, uid, gid);
+    int idx;
+
+    snprintf(sock, sizeof(sock), "%s/dynamic/d-%016llx.sock", cur->ipc_dir,
+             (unsigned long long)h);
+    disown_socket(sock);
+    idx = class_new(FCGIX_KIND_DYNAMIC, path, uid, gid, sock);
+    if (idx < 0) {
+        return -1;
+    }
+    apr_cpystrn(cls[idx].sockpath, sock, sizeof(cls[idx].sockpath));
+    cls[idx].mtime = apr_time_from_sec(mtime);
+    C[idx].bin_mtime = (apr_uint32_t)mtime;
+    cls[idx].want = 1;
+    cls[idx].next_start = now;
+    C[idx].procs_target = 1;
+    if (class_listen(idx, (int)cur->dyn.lqd) != 0) {
+        class_retire(idx);
+        return -1;
+    }
+    spawn_one(idx); /* now: the first request waits only for the app */
+    cls[idx].next_start = now + apr_time_from_sec(cur->dyn.init_start_delay);
+    return idx;
+}
+
+static void bell_spawn(const fcgix_bell_t *b, apr_time_t now)
+{
     struct stat st;
     int idx = find_class(b->path, b->uid, b->gid);
-    apr_uint64_t h;
 
-    if (idx >= 0) {
+    if (idx >= 0 && C[idx].state != FCGIX_CLASS_DRAINING) {
         return; /* exists: starting, running or backing off */
     }
     if (!dynamic_allowed(b, &st)) {
@@ -844,25 +882,7 @@ static void bell_spawn(const fcgix_bell_t *b, apr_time_t now)
               cur->dyn.policy.max_total);
         return;
     }
-    h = fcgix_sb_hash(b->path, b->uid, b->gid);
-    snprintf(sock, sizeof(sock), "%s/dynamic/d-%016llx.sock", cur->ipc_dir,
-             (unsigned long long)h);
-    idx = class_new(FCGIX_KIND_DYNAMIC, b->path, b->uid, b->gid, sock);
-    if (idx < 0) {
-        return;
-    }
-    apr_cpystrn(cls[idx].sockpath, sock, sizeof(cls[idx].sockpath));
-    cls[idx].mtime = apr_time_from_sec(st.st_mtime);
-    C[idx].bin_mtime = (apr_uint32_t)st.st_mtime;
-    cls[idx].want = 1;
-    cls[idx].next_start = now;
-    C[idx].procs_target = 1;
-    if (class_listen(idx, (int)cur->dyn.lqd) != 0) {
-        class_retire(idx);
-        return;
-    }
-    spawn_one(idx); /* now: the first request waits only for the app */
-    cls[idx].next_start = now + apr_time_from_sec(cur->dyn.init_start_delay);
+    dynamic_start(b->path, b->uid, b->gid, st.st_mtime, now);
 }
 
 static void bell_more(int idx, apr_time_t now)
@@ -882,9 +902,15 @@ static void bell_more(int idx, apr_time_t now)
     cls[idx].next_start = now;
 }
 
-static void bell_changed(int idx)
+/* -autoUpdate: the file is newer than the running processes. They finish
+ * the requests they have on their socket, as a changed static app's do
+ * (drain()), while a new class, with a process of the new file, binds the
+ * socket name for the requests that follow. */
+static void bell_changed(int idx, apr_time_t now)
 {
     struct stat st;
+    char path[FCGIX_SB_PATH];
+    apr_uint32_t uid = C[idx].uid, gid = C[idx].gid;
 
     if (C[idx].kind != FCGIX_KIND_DYNAMIC || !cur->dyn.auto_update ||
         stat(C[idx].path, &st) != 0 ||
@@ -893,11 +919,20 @@ static void bell_changed(int idx)
     }
     pmlog("FCGIX0437: %s changed on disk; replacing its processes",
           C[idx].path);
-    cls[idx].mtime = apr_time_from_sec(st.st_mtime);
-    C[idx].bin_mtime = (apr_uint32_t)st.st_mtime;
-    class_stop_procs(idx, 0);
-    cls[idx].failures = 0;
-    cls[idx].next_start = apr_time_now();
+    if (C[idx].procs_running == 0) {
+        /* nothing runs the old file: the next process is of the new one,
+         * and requests waiting in the queue stay there for it */
+        cls[idx].mtime = apr_time_from_sec(st.st_mtime);
+        C[idx].bin_mtime = (apr_uint32_t)st.st_mtime;
+        cls[idx].failures = 0;
+        cls[idx].next_start = now;
+        return;
+    }
+    apr_cpystrn(path, C[idx].path, sizeof(path));
+    class_drain(idx, now);
+    if (dynamic_start(path, uid, gid, st.st_mtime, now) < 0) {
+        class_stop_procs(idx, 0); /* no successor: as before, stop them */
+    }
 }
 
 static void read_bells(void)
@@ -923,7 +958,7 @@ static void read_bells(void)
             break;
         case FCGIX_BELL_CHANGED:
             if (idx >= 0) {
-                bell_changed(idx);
+                bell_changed(idx, now);
             }
             break;
         default:
@@ -1011,7 +1046,8 @@ static void drain(apr_time_t now)
         if (c->state != FCGIX_CLASS_DRAINING) {
             continue;
         }
-        if (inflight_of(i) == 0 || now > cls[i].drain_deadline) {
+        if ((inflight_of(i) == 0 && !queue_pending(i)) ||
+            now > cls[i].drain_deadline) {
             class_stop_procs(i, 0);
         }
         if (c->procs_running == 0) {

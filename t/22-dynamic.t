@@ -21,6 +21,10 @@
 #     printenv) with a newer mtime; within a few requests the new binary
 #     answers (FCGIX0437 in the log), the old processes are gone, and no
 #     request fails on the way;
+#   - -autoUpdate while a request runs (3 s, a Perl app that dies on
+#     SIGTERM): a request after the change answers, the running request
+#     completes in full with 200 on its old process, then the old processes
+#     end and new ones (on a new socket) serve;
 #   - without -restart: a killed instance is not replaced by itself (not
 #     within 3 s, longer than -restart-delay); the next request starts a
 #     new one and succeeds.
@@ -153,6 +157,21 @@ my $slow = $t->write_file('htdocs/dyn/slow.fcgi',
 my $upd = $t->install_app('hello', 'htdocs/dyn/upd.fcgi');
 my $gone = $t->install_app('hello', 'htdocs/dyn/gone.fcgi');
 my $resp = $t->install_app('respond', 'htdocs/dyn/respond.fcgi');
+# A Perl FCGI app that puts SIGTERM back to its default action: it dies on
+# it, as apps without libfcgi's handler do (Python's flup, Go's
+# net/http/fcgi); libfcgi's handler would only cut its sleep short.
+my $upd2 = $t->write_file('htdocs/dyn/upd2.fcgi', <<'EOF', 0755);
+#!/usr/bin/perl
+use strict;
+use FCGI;
+my $req = FCGI::Request();
+while ($req->Accept() >= 0) {
+    $SIG{TERM} = 'DEFAULT';
+    my ($ms) = ($ENV{QUERY_STRING} // '') =~ /sleep_ms=(\d+)/;
+    select(undef, undef, undef, $ms / 1000) if $ms;
+    print "Content-Type: text/plain\r\n\r\nperl ok\n";
+}
+EOF
 
 # ======================================================= configuration 1
 
@@ -266,6 +285,39 @@ ok(pm_pid($t), 'fcgix-pm runs as a child of httpd') or diag $t->error_log;
     my @after = map { $t->get('/dyn/upd.fcgi') } 1 .. 3;
     is(scalar(grep { $_->code == 200 && $_->content =~ /^SCRIPT_FILENAME=\Q$upd\E$/m } @after), 3,
         'autoUpdate: later requests all get the new binary');
+}
+
+# --- -autoUpdate while a request runs: it completes on the old process
+{
+    my $r = $t->get('/dyn/upd2.fcgi');
+    is($r->code, 200, 'autoUpdate in flight: app answers');
+    # the old processes are those on the first one's listen socket
+    my ($first) = instances($t, qr/\Q$upd2\E/);
+    my $old_sock = $first ? fd0_inode($first) : -1;
+    my $slow = bg_get($t, '/dyn/upd2.fcgi?sleep_ms=3000', 20);
+    sleep 0.5;
+    my $future = time + 5;
+    utime $future, $future, $upd2;
+    # waits behind the slow request until -startDelay 1 brings a second
+    # process; ending, it tells the PM that the file changed
+    my $q = $t->get('/dyn/upd2.fcgi');
+    is($q->code, 200, 'autoUpdate in flight: a request after the change answers')
+        or diag $q->as_string;
+    my @old = grep { (fd0_inode($_) // 0) == $old_sock } instances($t, qr/\Q$upd2\E/);
+    $t->log_like(qr/FCGIX0437:.*\Q$upd2\E/, 'autoUpdate in flight: FCGIX0437 logged');
+    my $s = bg_wait($slow, 10);
+    ok($s && ok200($s) && $s->{body} eq "perl ok\n",
+        'autoUpdate in flight: the request running when the change was seen completes (200)')
+        or diag $s ? show($s) : 'no result', "\n", $t->error_log;
+    cmp_ok($s ? $s->{t1} - $s->{t0} : 0, '>=', 2.9, '... in full (its 3 s, not cut short by a signal)');
+    my $gone_ok = $t->wait_for(sub { !grep { kill 0, $_ } @old }, 5);
+    ok(@old && $gone_ok, 'autoUpdate in flight: the old processes are gone once it completed')
+        or diag "old: @old";
+    my $n = $t->get('/dyn/upd2.fcgi');
+    my @new = instances($t, qr/\Q$upd2\E/);
+    ok($n->code == 200 && @new && !grep({ (fd0_inode($_) // 0) == $old_sock } @new),
+        'autoUpdate in flight: later requests are served by new processes (on a new socket)')
+        or diag "old: @old new: @new code ", $n->code;
 }
 
 # --- without -restart: a dead instance is replaced only by the next request
