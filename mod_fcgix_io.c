@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -260,15 +261,18 @@ static apr_status_t release_counters(void *data)
     apr_interval_time_t busy;
 
     if (sbc_current(q) && q->connected) {
-        /* -autoUpdate: the file is newer than what runs; the PM replaces
-         * the processes, and the next request gets the new binary. */
+        /* -autoUpdate: the file's time is not that of what runs (newer,
+         * or an older file put back); the PM replaces the processes, and
+         * the next request gets the new binary. Both sides compare the
+         * same 32 bits of the time. */
         if (q->app->kind == FCGIX_APP_DYNAMIC && q->app->o.auto_update &&
             q->r->finfo.mtime &&
-            apr_time_sec(q->r->finfo.mtime) > (apr_time_t)q->sbc->bin_mtime) {
+            (apr_uint32_t)apr_time_sec(q->r->finfo.mtime) !=
+                q->sbc->bin_mtime) {
             fcgix_pm_ring(FCGIX_BELL_CHANGED, q->app->path, q->app->uid,
                           q->app->gid);
         }
-        busy = apr_time_now() - q->connected;
+        busy = fcgix_clock() - q->connected;
         apr_atomic_add32(&q->sbc->busy_ms,
                          (apr_uint32_t)apr_time_as_msec(busy));
         apr_atomic_dec32(&q->sbc->inflight);
@@ -289,8 +293,8 @@ static void take_counters(fcgix_req_t *q, apr_time_t t0,
     apr_atomic_inc32(&q->sbc->inflight);
     apr_atomic_inc32(&q->sbc->requests);
     apr_atomic_add32(&q->sbc->conn_wait_ms,
-                     (apr_uint32_t)apr_time_as_msec(apr_time_now() - t0));
-    q->connected = apr_time_now();
+                     (apr_uint32_t)apr_time_as_msec(fcgix_clock() - t0));
+    q->connected = fcgix_clock();
 }
 
 /* A class with no process that keeps failing to start: its socket may
@@ -298,7 +302,7 @@ static void take_counters(fcgix_req_t *q, apr_time_t t0,
 static int backing_off(fcgix_req_t *q, volatile fcgix_sb_class_t *c)
 {
     if (c && c->procs_running == 0 &&
-        c->backoff_until > apr_time_sec(apr_time_now())) {
+        c->backoff_until > apr_time_sec(fcgix_clock())) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
                       "FCGIX0115: %s: no process: it keeps failing to start "
                       "and is backing off",
@@ -361,7 +365,7 @@ static int managed_wait(fcgix_req_t *q, apr_time_t t0, int *backoff_ms,
 {
     const fcgix_app_t *app = q->app;
     volatile fcgix_sb_class_t *c;
-    apr_time_t now = apr_time_now();
+    apr_time_t now = fcgix_clock();
 
     if (!fcgix_pm_alive()) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
@@ -465,9 +469,16 @@ static int connect_app(fcgix_req_t *q)
     apr_interval_time_t limit = app->o.app_conn_timeout
                                     ? apr_time_from_sec(app->o.app_conn_timeout)
                                     : q->r->server->timeout;
-    apr_time_t t0 = apr_time_now(), deadline = t0 + limit, next_ring = 0;
+    apr_time_t t0, deadline, next_ring = 0;
     volatile fcgix_sb_class_t *c = find_sb_class(q); /* once per request */
     int backoff = 1, watch = -1, st;
+
+    /* milliseconds of it must fit an int (httpd's Timeout has no bound) */
+    if (limit > apr_time_from_msec(INT_MAX)) {
+        limit = apr_time_from_msec(INT_MAX);
+    }
+    t0 = fcgix_clock();
+    deadline = t0 + limit;
 
     apr_pool_cleanup_register(q->r->pool, q, release_counters,
                               apr_pool_cleanup_null);
@@ -478,7 +489,7 @@ static int connect_app(fcgix_req_t *q)
         return st;
     }
     for (;;) {
-        int left_ms = (int)apr_time_as_msec(deadline - apr_time_now());
+        int left_ms = (int)apr_time_as_msec(deadline - fcgix_clock());
         st = left_ms > 0 ? try_connect(q, left_ms) : -1;
         if (st == OK) {
             take_counters(q, t0, c);
@@ -487,7 +498,7 @@ static int connect_app(fcgix_req_t *q)
         if (st > 0) {
             return st;
         }
-        if (apr_time_now() >= deadline) {
+        if (fcgix_clock() >= deadline) {
             break;
         }
         if (st == -2) {
@@ -499,11 +510,11 @@ static int connect_app(fcgix_req_t *q)
             continue;
         }
         if (app->kind == FCGIX_APP_DYNAMIC && !q->rang_overload &&
-            apr_time_now() - t0 > apr_time_from_sec(app->o.start_delay)) {
+            fcgix_clock() - t0 > apr_time_from_sec(app->o.start_delay)) {
             fcgix_pm_ring(FCGIX_BELL_OVERLOADED, app->path, app->uid, app->gid);
             q->rang_overload = 1;
         }
-        left_ms = (int)apr_time_as_msec(deadline - apr_time_now());
+        left_ms = (int)apr_time_as_msec(deadline - fcgix_clock());
         if (left_ms <= 0) {
             break; /* it passed since the test above */
         }
@@ -1127,10 +1138,10 @@ static int wait_app(fcgix_req_t *q)
             ring = 1;
         }
     }
-    t0 = apr_time_now();
+    t0 = fcgix_clock();
     rc = wait_fd(q->fd, POLLIN | (q->olen ? POLLOUT : 0),
                  (int)((wait + 999) / 1000));
-    q->waited += apr_time_now() - t0;
+    q->waited += fcgix_clock() - t0;
     if (rc == 0 && (ring || recheck)) {
         /* woke early on purpose: ring (the next wait does it) or look */
         if (recheck && backing_off(q, find_sb_class(q))) {

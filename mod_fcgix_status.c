@@ -32,7 +32,7 @@ static const char *class_state(apr_uint32_t s)
 
 static void put_pm(request_rec *r, const fcgix_sb_t *sb, int text)
 {
-    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(fcgix_clock());
     apr_uint32_t beat = sb->pm_heartbeat;
     long age = beat ? (long)now - (long)beat : -1;
 

@@ -52,7 +52,6 @@ typedef struct {
     /* dynamic */
     double smooth_busy;
     apr_uint32_t last_busy;
-    apr_time_t mtime; /* binary, for -autoUpdate */
 } pm_class_t;
 
 typedef struct {
@@ -193,6 +192,8 @@ static int class_new(apr_uint32_t kind, const char *path, apr_uint32_t uid,
         apr_atomic_set32(&sb->classes[idx].busy_ms, 0);
         apr_atomic_set32(&sb->classes[idx].completed, 0);
     }
+    /* the load factor's first sample starts from here, not from zero */
+    cls[idx].last_busy = apr_atomic_read32(&sb->classes[idx].busy_ms);
     apr_cpystrn(c->path, path, sizeof(c->path));
     apr_cpystrn(c->addr, addr, sizeof(c->addr));
     c->state = FCGIX_CLASS_ACTIVE;
@@ -437,7 +438,7 @@ static int spawn_one(int idx)
     sp.drop_to_gid = (gid_t)cur->gid;
     /* Read before the spawn: once the child runs, the PM may not get the
      * CPU back before the child has served a request and been counted. */
-    prx[p].started = apr_time_now();
+    prx[p].started = fcgix_clock();
     prx[p].requests_at_start = apr_atomic_read32(&sb->classes[idx].completed);
     pid = fcgix_pm_spawn(&sp, err, sizeof(err));
     apr_pool_destroy(tmp);
@@ -493,8 +494,7 @@ static void start_due(apr_time_t now)
                c->procs_running < cls[i].want) {
         }
         /* from the fork, not the pass: a pass may fork many apps */
-        cls[i].next_start =
-            apr_time_now() + apr_time_from_sec(start_spacing(i));
+        cls[i].next_start = fcgix_clock() + apr_time_from_sec(start_spacing(i));
     }
 }
 
@@ -542,7 +542,9 @@ static void judge(int p, apr_time_t now)
                                                  : k->def->restart_delay),
                                        k->failures, served);
     c->restarts++;
-    c->backoff_until = delay ? now_sec() + (apr_uint32_t)delay : 0;
+    c->backoff_until =
+        delay ? (apr_uint32_t)apr_time_sec(fcgix_clock()) + (apr_uint32_t)delay
+              : 0;
     /* -init-start-delay spaces the first starts only: a replacement waits
      * for its back-off and nothing else. */
     k->next_start = now + apr_time_from_sec(delay);
@@ -632,7 +634,7 @@ static void settle_verdicts(apr_time_t now)
 
 static void reap(void)
 {
-    apr_time_t now = apr_time_now();
+    apr_time_t now = fcgix_clock();
     int status, p;
     pid_t pid;
 
@@ -732,7 +734,7 @@ static void apply_app(const fcgix_def_app_t *a, apr_time_t now,
 static void apply_defs(fcgix_defs_t *d, apr_pool_t *dpool)
 {
     unsigned char keep[FCGIX_SB_CLASSES];
-    apr_time_t now = apr_time_now();
+    apr_time_t now = fcgix_clock();
     apr_pool_t *old = cur_pool;
     int i;
 
@@ -849,7 +851,6 @@ static int dynamic_start(const char *path, apr_uint32_t uid, apr_uint32_t gid,
         return -1;
     }
     apr_cpystrn(cls[idx].sockpath, sock, sizeof(cls[idx].sockpath));
-    cls[idx].mtime = apr_time_from_sec(mtime);
     C[idx].bin_mtime = (apr_uint32_t)mtime;
     cls[idx].want = 1;
     cls[idx].next_start = now;
@@ -914,7 +915,7 @@ static void bell_changed(int idx, apr_time_t now)
 
     if (C[idx].kind != FCGIX_KIND_DYNAMIC || !cur->dyn.auto_update ||
         stat(C[idx].path, &st) != 0 ||
-        apr_time_from_sec(st.st_mtime) <= cls[idx].mtime) {
+        (apr_uint32_t)st.st_mtime == C[idx].bin_mtime) {
         return;
     }
     pmlog("FCGIX0437: %s changed on disk; replacing its processes",
@@ -922,7 +923,6 @@ static void bell_changed(int idx, apr_time_t now)
     if (C[idx].procs_running == 0) {
         /* nothing runs the old file: the next process is of the new one,
          * and requests waiting in the queue stay there for it */
-        cls[idx].mtime = apr_time_from_sec(st.st_mtime);
         C[idx].bin_mtime = (apr_uint32_t)st.st_mtime;
         cls[idx].failures = 0;
         cls[idx].next_start = now;
@@ -938,7 +938,7 @@ static void bell_changed(int idx, apr_time_t now)
 static void read_bells(void)
 {
     fcgix_bell_t b;
-    apr_time_t now = apr_time_now();
+    apr_time_t now = fcgix_clock();
     int idx;
 
     while (read(bell_fd, &b, sizeof(b)) == (ssize_t)sizeof(b)) {
@@ -1032,7 +1032,7 @@ static void check_sockets(void)
         if (class_listen(
                 i, (int)(cls[i].def ? cls[i].def->lqd : cur->dyn.lqd)) == 0) {
             class_stop_procs(i, 0);
-            cls[i].next_start = apr_time_now();
+            cls[i].next_start = fcgix_clock();
         }
     }
 }
@@ -1091,14 +1091,14 @@ static int any_running(void)
  * period, reap them all, remove our sockets, exit. */
 static void shutdown_all(void)
 {
-    apr_time_t deadline = apr_time_now() + apr_time_from_msec(STOP_GRACE_MS);
+    apr_time_t deadline = fcgix_clock() + apr_time_from_msec(STOP_GRACE_MS);
     int p, i;
 
     stopping = 1;
     for (p = 0; p < FCGIX_SB_PROCS; p++) {
         proc_stop(p);
     }
-    while (any_running() && apr_time_now() < deadline) {
+    while (any_running() && fcgix_clock() < deadline) {
         reap();
         apr_sleep(apr_time_from_msec(10));
     }
@@ -1149,13 +1149,13 @@ static int signal_session(pid_t sid, int sig)
  * SIGKILL after the grace period) before starting anew. */
 static void clean_previous(pid_t old_sid)
 {
-    apr_time_t deadline = apr_time_now() + apr_time_from_msec(STOP_GRACE_MS);
+    apr_time_t deadline = fcgix_clock() + apr_time_from_msec(STOP_GRACE_MS);
 
     if (old_sid <= 1) {
         return;
     }
     while (signal_session(old_sid, SIGTERM) > 0) {
-        if (apr_time_now() > deadline) {
+        if (fcgix_clock() > deadline) {
             signal_session(old_sid, SIGKILL);
             break;
         }
@@ -1268,7 +1268,7 @@ void fcgix_pm_main(int ctl, int bell, fcgix_sb_t *sbp, apr_uint32_t ppid,
     publish();
     sb->pm_sid = (apr_uint32_t)getpid();
     sb->pm_started = now_sec();
-    sb->pm_heartbeat = now_sec();
+    sb->pm_heartbeat = (apr_uint32_t)apr_time_sec(fcgix_clock());
     while (!stopping) {
         struct pollfd pfd[3] = {
             {sig_fd, POLLIN, 0}, {ctl_fd, POLLIN, 0}, {bell_fd, POLLIN, 0}};
@@ -1283,7 +1283,7 @@ void fcgix_pm_main(int ctl, int bell, fcgix_sb_t *sbp, apr_uint32_t ppid,
         if (n > 0 && cur && pfd[2].revents) {
             read_bells();
         }
-        tick(apr_time_now());
+        tick(fcgix_clock());
         publish();
     }
     shutdown_all();

@@ -65,7 +65,7 @@ fcgix_sb_t *fcgix_pm_scoreboard(void)
 
 int fcgix_pm_alive(void)
 {
-    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(fcgix_clock());
 
     return st && st->sb->pm_heartbeat + 5 >= now;
 }
@@ -111,11 +111,11 @@ void fcgix_pm_child_init(apr_pool_t *pchild, server_rec *s)
  * answers at once unless it is stuck, and a stuck PM is replaced. */
 static int xfer(int fd, const char *out, char *in, apr_size_t len)
 {
-    apr_time_t deadline = apr_time_now() + apr_time_from_msec(ACK_TIMEOUT_MS);
+    apr_time_t deadline = fcgix_clock() + apr_time_from_msec(ACK_TIMEOUT_MS);
 
     while (len) {
         struct pollfd pfd = {fd, (short)(out ? POLLOUT : POLLIN), 0};
-        int ms = (int)apr_time_as_msec(deadline - apr_time_now());
+        int ms = (int)apr_time_as_msec(deadline - fcgix_clock());
         ssize_t n;
         if (ms <= 0 || poll(&pfd, 1, ms) <= 0) {
             return -1;
@@ -209,12 +209,12 @@ static apr_status_t start_pm(void)
  * within its own bound); SIGKILL for the PM after ours. Reaps it. */
 static void end_pm(pid_t pid)
 {
-    apr_time_t deadline = apr_time_now() + apr_time_from_msec(STOP_WAIT_MS);
+    apr_time_t deadline = fcgix_clock() + apr_time_from_msec(STOP_WAIT_MS);
     int status;
 
     kill(pid, SIGTERM);
     while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (apr_time_now() > deadline) {
+        if (fcgix_clock() > deadline) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             break;

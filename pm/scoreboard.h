@@ -16,13 +16,18 @@
 
 #include "apr.h"
 #include "apr_atomic.h"
+#include "apr_time.h"
+
+#include <time.h>
 
 #define FCGIX_SB_MAGIC 0x58474346u /* "FCGX" */
-#define FCGIX_SB_LAYOUT 1u         /* bump when the layout changes */
-#define FCGIX_SB_CLASSES 512       /* static + dynamic + external classes */
-#define FCGIX_SB_PROCS 2048        /* application processes */
-#define FCGIX_SB_PATH 512          /* longest application path + NUL */
-#define FCGIX_SB_ADDR 128          /* socket path or host:port + NUL */
+#define FCGIX_SB_LAYOUT                                                        \
+    2u                       /* bump when the layout or a field's unit changes \
+                              */
+#define FCGIX_SB_CLASSES 512 /* static + dynamic + external classes */
+#define FCGIX_SB_PROCS 2048  /* application processes */
+#define FCGIX_SB_PATH 512    /* longest application path + NUL */
+#define FCGIX_SB_ADDR 128    /* socket path or host:port + NUL */
 
 /* Class slot states. A slot goes FREE -> ACTIVE -> (DRAINING ->) GONE and
  * GONE slots are reused; GONE keeps lookups probing past it. */
@@ -52,7 +57,7 @@ typedef struct {
     apr_uint32_t procs_target;  /* processes the PM wants */
     apr_uint32_t procs_running; /* processes alive */
     apr_uint32_t restarts;      /* processes restarted after dying */
-    apr_uint32_t backoff_until; /* unix seconds: no start before */
+    apr_uint32_t backoff_until; /* fcgix_clock() seconds: no start before */
     apr_uint32_t load_milli;    /* load factor x1000 (dynamic policy) */
     apr_uint32_t started;       /* unix seconds the class was created */
     apr_uint32_t bin_mtime;     /* dynamic: the binary's mtime at start */
@@ -83,7 +88,7 @@ typedef struct {
     volatile apr_uint32_t pm_pid;
     volatile apr_uint32_t pm_starts; /* PMs started by the parent */
     /* PM */
-    volatile apr_uint32_t pm_heartbeat;  /* unix seconds of its last loop */
+    volatile apr_uint32_t pm_heartbeat;  /* fcgix_clock() s of its last loop */
     volatile apr_uint32_t pm_generation; /* definitions generation applied */
     volatile apr_uint32_t pm_started;    /* unix seconds */
     volatile apr_uint32_t pm_sid;        /* its session: its apps' too */
@@ -91,6 +96,19 @@ typedef struct {
     fcgix_sb_class_t classes[FCGIX_SB_CLASSES];
     fcgix_sb_proc_t procs[FCGIX_SB_PROCS];
 } fcgix_sb_t;
+
+/* Microseconds on CLOCK_MONOTONIC, the same in every process of the
+ * machine: every deadline and interval of the handlers and the PM, and the
+ * times they compare through the scoreboard (back-off end, heartbeat), so
+ * that setting the system clock moves none of them. Wall-clock time is
+ * only shown (start times) and logged. */
+static inline apr_time_t fcgix_clock(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (apr_time_t)ts.tv_sec * APR_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
 
 /* A copy of a class slot, checked: 1 when idx names an ACTIVE or DRAINING
  * slot whose strings are terminated, else 0. */

@@ -12,6 +12,8 @@
 #   -request-timeout 3 cuts off an app that trickles 1 byte/s
 #     well before -idle-timeout (30 s) would: before its headers
 #     are complete -> 504; trickling body -> truncated response.
+#   Timeout 2592000 (30 days) with no -appConnTimeout: requests work (the
+#     connect bound in milliseconds does not overflow).
 use strict;
 use warnings;
 use Test::More;
@@ -133,6 +135,17 @@ case('/trickle.fcgi?mode=trickle', 504, '-request-timeout 3, header bytes trickl
     cmp_ok($r->{elapsed}, '<', 12, sprintf('trickling body: cut off well before the idle timeout (%.2f s)', $r->{elapsed}));
     cmp_ok($r->{elapsed}, '>=', 2.5, 'trickling body: not before the 3 s request timeout');
     log_since_like($t, $off, qr/$tag.*\Q$h\/trickle.fcgi\E/, 'trickling body: tagged log line naming the app');
+}
+
+# httpd's Timeout has no upper bound, and bounds connecting to an app
+# without -appConnTimeout: 30 days in milliseconds must not wrap into an
+# instant 504
+{
+    $t->stop_httpd;
+    $t->start_httpd($conf, timeout => 2592000);
+    my $r = raw_req($t, 'GET', '/good.fcgi?mode=good');
+    is($r->{code}, 200, 'Timeout 2592000 (30 days), no -appConnTimeout: the app answers (200)')
+        or diag show($r);
 }
 
 close $_ for @fillers;

@@ -20,7 +20,8 @@
 #   - -autoUpdate: the binary is replaced by another app (hello ->
 #     printenv) with a newer mtime; within a few requests the new binary
 #     answers (FCGIX0437 in the log), the old processes are gone, and no
-#     request fails on the way;
+#     request fails on the way; hello put back with an older mtime is run
+#     again (a rollback is a change too);
 #   - -autoUpdate while a request runs (3 s, a Perl app that dies on
 #     SIGTERM): a request after the change answers, the running request
 #     completes in full with 200 on its old process, then the old processes
@@ -285,6 +286,24 @@ ok(pm_pid($t), 'fcgix-pm runs as a child of httpd') or diag $t->error_log;
     my @after = map { $t->get('/dyn/upd.fcgi') } 1 .. 3;
     is(scalar(grep { $_->code == 200 && $_->content =~ /^SCRIPT_FILENAME=\Q$upd\E$/m } @after), 3,
         'autoUpdate: later requests all get the new binary');
+
+    # rolled back: the old file put back with its older time (cp -p, a
+    # package downgrade) is a change too
+    my $back = $t->install_app('hello', 'htdocs/dyn/.upd.back');
+    my $past = time - 86400;
+    utime $past, $past, $back;
+    rename $back, $upd or die "rename: $!";
+    my $rolled;
+    for my $i (1 .. 10) {
+        my $r = $t->get('/dyn/upd.fcgi');
+        if ($r->code == 200 && $r->content eq $HELLO) {
+            $rolled = $i;
+            last;
+        }
+        sleep 0.2;
+    }
+    ok($rolled, 'autoUpdate: a file put back with an older time is run within 10 requests')
+        or diag $t->error_log;
 }
 
 # --- -autoUpdate while a request runs: it completes on the old process
