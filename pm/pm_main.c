@@ -126,6 +126,62 @@ static apr_uint32_t inflight_of(apr_uint32_t idx)
     return n > 0x7fffffffu ? 0 : n;
 }
 
+/* Connections the kernel holds at the application end of a class's Unix
+ * socket: queued ones not yet accepted, and accepted ones its processes
+ * have not closed (an accepted socket keeps the listener's address, and
+ * the address stays when the name is renamed or removed). -1 when unknown
+ * (a TCP port, no /proc). A successor bound to the same name is counted
+ * too, which only errs on the busy side. */
+static int app_conns(int idx)
+{
+    const char *path = C[idx].addr;
+    size_t plen = strlen(path);
+    char line[FCGIX_SB_ADDR + 256];
+    int n = 0, cut = 0;
+    FILE *f;
+
+    if (path[0] != '/' || (f = fopen("/proc/net/unix", "r")) == NULL) {
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        /* Num RefCount Protocol Flags Type St Inode Path */
+        char *p = line, *end;
+        unsigned st = 0;
+        int field, was_cut = cut;
+        cut = strchr(line, '\n') == NULL; /* longer than ours: skip it */
+        if (was_cut || cut) {
+            continue;
+        }
+        for (field = 0; field < 7 && p != NULL; field++) {
+            p += strspn(p, " ");
+            if (field == 5) {
+                st = (unsigned)strtoul(p, NULL, 16);
+            }
+            p = strchr(p, ' ');
+        }
+        if (p == NULL || (st != 2 && st != 3)) {
+            continue; /* 2 queued, 3 accepted; 1 is the listener */
+        }
+        p++;
+        end = p + strcspn(p, "\n");
+        if ((size_t)(end - p) == plen && memcmp(p, path, plen) == 0) {
+            n++;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+/* Whether requests are in flight on a class: its handlers' count, unless
+ * the application end shows no connection at all. A count is then a
+ * handler done with the app and still answering its client, or one an
+ * httpd child took and never gave back because it died: no request of
+ * the app is lost by stopping or retiring it. */
+static int in_flight(int idx)
+{
+    return inflight_of((apr_uint32_t)idx) > 0 && app_conns(idx) != 0;
+}
+
 static int total_dynamic(void)
 {
     int i, n = 0;
@@ -584,7 +640,7 @@ static void on_exit_proc(int p, int status, apr_time_t now)
      * request; requests already queued on its socket (in flight) are
      * such requests: retiring the class would reset them. */
     if (c->kind == FCGIX_KIND_DYNAMIC && !cur->dyn.restart &&
-        c->procs_running == 0 && inflight_of(idx) == 0 &&
+        c->procs_running == 0 && !in_flight((int)idx) &&
         queue_empty_name_gone((int)idx)) {
         pmlog("FCGIX0412: %s (pid %ld) ended (%s %d); its next request "
               "starts it again",
@@ -999,10 +1055,10 @@ static void dynamic_policy(apr_time_t now)
         /* Only a class with no request in flight loses a process: a
          * process cannot be told to finish first (SIGTERM ends a libfcgi
          * app at once), and retiring a class closes its queue. */
-        if (inflight_of(i) == 0 &&
-            fcgix_policy_kill_due(&cur->dyn.policy, total, kill_tick) &&
+        if (fcgix_policy_kill_due(&cur->dyn.policy, total, kill_tick) &&
             fcgix_policy_should_kill(&cur->dyn.policy, load, c->procs_running,
                                      total) &&
+            !in_flight(i) &&
             (c->procs_running > 1 || queue_empty_name_gone(i))) {
             cls[i].want = c->procs_running - 1;
             c->procs_target = cls[i].want;
@@ -1046,7 +1102,7 @@ static void drain(apr_time_t now)
         if (c->state != FCGIX_CLASS_DRAINING) {
             continue;
         }
-        if ((inflight_of(i) == 0 && !queue_pending(i)) ||
+        if ((!in_flight(i) && !queue_pending(i)) ||
             now > cls[i].drain_deadline) {
             class_stop_procs(i, 0);
         }

@@ -39,7 +39,10 @@
 #     back to exactly 1 and stays there (the last one is kept).
 # Configuration 3 (as 2 with -singleThreshold 100):
 #   - the same load succeeds; once idle the last instance goes too; the
-#     next request starts the app again and succeeds.
+#     next request starts the app again and succeeds;
+#   - every httpd child killed (SIGKILL) while a request talks to the app:
+#     the count it held is never given back, yet once idle the instance
+#     still goes, and the next request starts it again.
 # Configuration 4 (-restart -restart-delay 1):
 #   - a killed instance is replaced by the PM by itself (no request), and
 #     the replacement serves.
@@ -419,6 +422,23 @@ $t->start_httpd(base_conf('-killInterval 1 -updateInterval 1 -multiThreshold 100
     my ($r, $el) = timed_get('/dyn/respond.fcgi');
     is($r->code, 200, "$label: the next request starts the app again") or diag $t->error_log;
     is($r->content, "respond ok\n", "$label: and gets its answer");
+
+    # An httpd child killed while its request talks to the app never gives
+    # its in-flight count back; the idle class must still retire.
+    my $b = bg_get($t, '/dyn/respond.fcgi?sleep_ms=1500', 10);
+    sleep 0.7;
+    my $pm = pm_pid($t);
+    my @kids = grep { $_ != $pm } children($t->httpd_pid);
+    $t->allow_log(qr/child pid $_ exit signal Killed/) for @kids;
+    kill 'KILL', @kids;
+    bg_wait($b, 10);
+    my $t0 = time;
+    my $ok = $t->wait_for(sub { instances($t, qr/\Q$resp\E/) == 0 }, 15);
+    ok($ok, "$label: after an httpd child died mid-request, idle, the count still drops to 0")
+        or diag 'instances: ', join(' ', instances($t, qr/\Q$resp\E/)), "\n", $t->error_log;
+    diag sprintf('%s: count reached 0 after %.1f s', $label, time - $t0) if $ok;
+    my $again = $t->get('/dyn/respond.fcgi');
+    is($again->code, 200, "$label: and the next request starts it again") or diag $t->error_log;
 }
 
 # ======================================================= configuration 4
