@@ -135,11 +135,15 @@ static apr_uint32_t inflight_of(apr_uint32_t idx)
 static int app_conns(int idx)
 {
     const char *path = C[idx].addr;
-    size_t plen = strlen(path);
+    size_t plen;
     char line[FCGIX_SB_ADDR + 256];
     int n = 0, cut = 0;
     FILE *f;
 
+    if (strncmp(path, "unix:", 5) == 0) {
+        path += 5; /* a static app's address as configured */
+    }
+    plen = strlen(path);
     if (path[0] != '/' || (f = fopen("/proc/net/unix", "r")) == NULL) {
         return -1;
     }
@@ -599,8 +603,7 @@ static void judge(int p, apr_time_t now)
                                        k->failures, served);
     c->restarts++;
     c->backoff_until =
-        delay ? (apr_uint32_t)apr_time_sec(fcgix_clock()) + (apr_uint32_t)delay
-              : 0;
+        delay ? (apr_uint32_t)apr_time_sec(now) + (apr_uint32_t)delay : 0;
     /* -init-start-delay spaces the first starts only: a replacement waits
      * for its back-off and nothing else. */
     k->next_start = now + apr_time_from_sec(delay);
@@ -959,7 +962,7 @@ static void bell_more(int idx, apr_time_t now)
     cls[idx].next_start = now;
 }
 
-/* -autoUpdate: the file is newer than the running processes. They finish
+/* -autoUpdate: the file's time is not the running processes'. They finish
  * the requests they have on their socket, as a changed static app's do
  * (drain()), while a new class, with a process of the new file, binds the
  * socket name for the requests that follow. */
