@@ -290,11 +290,11 @@ static void take_counters(fcgix_req_t *q, apr_time_t t0,
         return;
     }
     q->sbc_gen = q->sbc->gen;
+    q->connected = fcgix_clock();
     apr_atomic_inc32(&q->sbc->inflight);
     apr_atomic_inc32(&q->sbc->requests);
     apr_atomic_add32(&q->sbc->conn_wait_ms,
-                     (apr_uint32_t)apr_time_as_msec(fcgix_clock() - t0));
-    q->connected = fcgix_clock();
+                     (apr_uint32_t)apr_time_as_msec(q->connected - t0));
 }
 
 /* A class with no process that keeps failing to start: its socket may
@@ -469,7 +469,7 @@ static int connect_app(fcgix_req_t *q)
     apr_interval_time_t limit = app->o.app_conn_timeout
                                     ? apr_time_from_sec(app->o.app_conn_timeout)
                                     : q->r->server->timeout;
-    apr_time_t t0, deadline, next_ring = 0;
+    apr_time_t t0, now, deadline, next_ring = 0;
     volatile fcgix_sb_class_t *c = find_sb_class(q); /* once per request */
     int backoff = 1, watch = -1, st;
 
@@ -488,8 +488,8 @@ static int connect_app(fcgix_req_t *q)
     if ((st = open_socket(q)) != OK) {
         return st;
     }
-    for (;;) {
-        int left_ms = (int)apr_time_as_msec(deadline - fcgix_clock());
+    for (now = t0;; now = fcgix_clock()) {
+        int left_ms = (int)apr_time_as_msec(deadline - now);
         st = left_ms > 0 ? try_connect(q, left_ms) : -1;
         if (st == OK) {
             take_counters(q, t0, c);
@@ -498,7 +498,9 @@ static int connect_app(fcgix_req_t *q)
         if (st > 0) {
             return st;
         }
-        if (fcgix_clock() >= deadline) {
+        /* one reading decides both whether to go on and how long to wait */
+        now = fcgix_clock();
+        if (now >= deadline) {
             break;
         }
         if (st == -2) {
@@ -510,14 +512,11 @@ static int connect_app(fcgix_req_t *q)
             continue;
         }
         if (app->kind == FCGIX_APP_DYNAMIC && !q->rang_overload &&
-            fcgix_clock() - t0 > apr_time_from_sec(app->o.start_delay)) {
+            now - t0 > apr_time_from_sec(app->o.start_delay)) {
             fcgix_pm_ring(FCGIX_BELL_OVERLOADED, app->path, app->uid, app->gid);
             q->rang_overload = 1;
         }
-        left_ms = (int)apr_time_as_msec(deadline - fcgix_clock());
-        if (left_ms <= 0) {
-            break; /* it passed since the test above */
-        }
+        left_ms = (int)apr_time_as_msec(deadline - now);
         wait_fd(-1, 0, backoff < left_ms ? backoff : left_ms);
         backoff = backoff < 32 ? backoff * 2 : 50;
     }

@@ -912,7 +912,6 @@ static int dynamic_start(const char *path, apr_uint32_t uid, apr_uint32_t gid,
     apr_cpystrn(cls[idx].sockpath, sock, sizeof(cls[idx].sockpath));
     C[idx].bin_mtime = (apr_uint32_t)mtime;
     cls[idx].want = 1;
-    cls[idx].next_start = now;
     C[idx].procs_target = 1;
     if (class_listen(idx, (int)cur->dyn.lqd) != 0) {
         class_retire(idx);
@@ -923,14 +922,11 @@ static int dynamic_start(const char *path, apr_uint32_t uid, apr_uint32_t gid,
     return idx;
 }
 
+/* A request for a dynamic app that has no active class. */
 static void bell_spawn(const fcgix_bell_t *b, apr_time_t now)
 {
     struct stat st;
-    int idx = find_class(b->path, b->uid, b->gid);
 
-    if (idx >= 0 && C[idx].state != FCGIX_CLASS_DRAINING) {
-        return; /* exists: starting, running or backing off */
-    }
     if (!dynamic_allowed(b, &st)) {
         pmlog("FCGIX0435: refused to start %s as a dynamic application "
               "(not an executable file, or an identity the PM cannot give)",
@@ -969,8 +965,6 @@ static void bell_more(int idx, apr_time_t now)
 static void bell_changed(int idx, apr_time_t now)
 {
     struct stat st;
-    char path[FCGIX_SB_PATH];
-    apr_uint32_t uid = C[idx].uid, gid = C[idx].gid;
 
     if (C[idx].kind != FCGIX_KIND_DYNAMIC || !cur->dyn.auto_update ||
         stat(C[idx].path, &st) != 0 ||
@@ -987,9 +981,10 @@ static void bell_changed(int idx, apr_time_t now)
         cls[idx].next_start = now;
         return;
     }
-    apr_cpystrn(path, C[idx].path, sizeof(path));
+    /* the successor takes another slot: this one's identity stays */
     class_drain(idx, now);
-    if (dynamic_start(path, uid, gid, st.st_mtime, now) < 0) {
+    if (dynamic_start(C[idx].path, C[idx].uid, C[idx].gid, st.st_mtime, now) <
+        0) {
         class_stop_procs(idx, 0); /* no successor: as before, stop them */
     }
 }
@@ -1005,10 +1000,17 @@ static void read_bells(void)
             memchr(b.path, '\0', sizeof(b.path)) == NULL) {
             continue; /* not ours, or torn: ignore */
         }
+        /* A draining class is on its way out (removed, or replaced by an
+         * update): the bells are about an active one, or ask for one. */
         idx = find_class(b.path, b.uid, b.gid);
+        if (idx >= 0 && C[idx].state != FCGIX_CLASS_ACTIVE) {
+            idx = -1;
+        }
         switch (b.type) {
         case FCGIX_BELL_SPAWN:
-            bell_spawn(&b, now);
+            if (idx < 0) {
+                bell_spawn(&b, now);
+            }
             break;
         case FCGIX_BELL_OVERLOADED:
             if (idx >= 0) {

@@ -21,9 +21,8 @@
 #include <time.h>
 
 #define FCGIX_SB_MAGIC 0x58474346u /* "FCGX" */
-#define FCGIX_SB_LAYOUT                                                        \
-    2u                       /* bump when the layout or a field's unit changes \
-                              */
+/* bump the layout when it changes, or the unit of a field */
+#define FCGIX_SB_LAYOUT 2u
 #define FCGIX_SB_CLASSES 512 /* static + dynamic + external classes */
 #define FCGIX_SB_PROCS 2048  /* application processes */
 #define FCGIX_SB_PATH 512    /* longest application path + NUL */

@@ -71,6 +71,20 @@ sub timed_get {
     return ($r, time - $t0);
 }
 
+# Up to $n GETs of $path, 0.2 s apart, until one is a 200 whose body
+# $want->(body) accepts. Returns (its number or undef, every status).
+sub first_answer {
+    my ($path, $n, $want) = @_;
+    my @codes;
+    for my $i (1 .. $n) {
+        my $r = $t->get($path);
+        push @codes, $r->code;
+        return ($i, @codes) if $r->code == 200 && $want->($r->content);
+        sleep 0.2;
+    }
+    return (undef, @codes);
+}
+
 # Runs one GET per path, all at once (one forked client each), calling
 # $tick->() every 50 ms until all are done (or $timeout). Returns a list
 # of { code, content, elapsed } in the order of @$paths (code 0: no
@@ -269,16 +283,7 @@ ok(pm_pid($t), 'fcgix-pm runs as a child of httpd') or diag $t->error_log;
     utime $future, $future, $tmp;
     rename $tmp, $upd or die "rename: $!";
 
-    my ($new, @codes);
-    for my $i (1 .. 10) {
-        my $r = $t->get('/dyn/upd.fcgi');
-        push @codes, $r->code;
-        if ($r->code == 200 && $r->content =~ /^SCRIPT_FILENAME=\Q$upd\E$/m) {
-            $new = $i;
-            last;
-        }
-        sleep 0.2;
-    }
+    my ($new, @codes) = first_answer('/dyn/upd.fcgi', 10, sub { $_[0] =~ /^SCRIPT_FILENAME=\Q$upd\E$/m });
     ok($new, 'autoUpdate: within 10 requests the new binary (printenv) answers')
         or diag "statuses: @codes\n", $t->error_log;
     diag "autoUpdate: new binary answered request #$new" if $new;
@@ -296,15 +301,7 @@ ok(pm_pid($t), 'fcgix-pm runs as a child of httpd') or diag $t->error_log;
     my $past = time - 86400;
     utime $past, $past, $back;
     rename $back, $upd or die "rename: $!";
-    my $rolled;
-    for my $i (1 .. 10) {
-        my $r = $t->get('/dyn/upd.fcgi');
-        if ($r->code == 200 && $r->content eq $HELLO) {
-            $rolled = $i;
-            last;
-        }
-        sleep 0.2;
-    }
+    my ($rolled) = first_answer('/dyn/upd.fcgi', 10, sub { $_[0] eq $HELLO });
     ok($rolled, 'autoUpdate: a file put back with an older time is run within 10 requests')
         or diag $t->error_log;
 }
