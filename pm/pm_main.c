@@ -130,20 +130,15 @@ static apr_uint32_t inflight_of(apr_uint32_t idx)
  * socket: queued ones not yet accepted, and accepted ones its processes
  * have not closed (an accepted socket keeps the listener's address, and
  * the address stays when the name is renamed or removed). -1 when unknown
- * (a TCP port, no /proc). A successor bound to the same name is counted
- * too, which only errs on the busy side. */
-static int app_conns(int idx)
+ * (no /proc). A successor bound to the same name is counted too, which
+ * only errs on the busy side. */
+static int unix_conns(const char *path)
 {
-    const char *path = C[idx].addr;
-    size_t plen;
+    size_t plen = strlen(path);
     char line[FCGIX_SB_ADDR + 256];
     int n = 0, cut = 0;
     FILE *f;
 
-    if (strncmp(path, "unix:", 5) == 0) {
-        path += 5; /* a static app's address as configured */
-    }
-    plen = strlen(path);
     if (path[0] != '/' || (f = fopen("/proc/net/unix", "r")) == NULL) {
         return -1;
     }
@@ -174,6 +169,59 @@ static int app_conns(int idx)
     }
     fclose(f);
     return n;
+}
+
+/* The same for a -port app: TCP connections whose local port is the app's
+ * (it listens on every IPv4 address, and no other socket can have that
+ * local port), in a state where the application end is still open:
+ * queued or accepted (ESTABLISHED, SYN_RECV), or closed by httpd but not
+ * yet by the app (CLOSE_WAIT). -1 when unknown. */
+#define TCP_ESTABLISHED_ST 0x01
+#define TCP_SYN_RECV_ST 0x03
+#define TCP_CLOSE_WAIT_ST 0x08
+static int tcp_conns(unsigned port)
+{
+    char line[512];
+    int n = 0;
+    FILE *f = fopen("/proc/net/tcp", "r");
+
+    if (f == NULL) {
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        /* "sl: local_address rem_address st ...", addresses as hex
+         * ADDR:PORT; the heading line has no "sl:" and is skipped */
+        char *p = strchr(line, ':'), *end;
+        unsigned long lport, st;
+        if (p == NULL || (p = strchr(p + 1, ':')) == NULL) {
+            continue;
+        }
+        lport = strtoul(p + 1, &end, 16);
+        p = end + strspn(end, " "); /* rem_address */
+        p += strcspn(p, " ");
+        st = strtoul(p, &end, 16);
+        if (end != p && lport == port &&
+            (st == TCP_ESTABLISHED_ST || st == TCP_SYN_RECV_ST ||
+             st == TCP_CLOSE_WAIT_ST)) {
+            n++;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+static int app_conns(int idx)
+{
+    const char *path = C[idx].addr;
+
+    if (C[idx].kind == FCGIX_KIND_STATIC && cls[idx].port != 0 &&
+        !cls[idx].sockpath[0]) {
+        return tcp_conns(cls[idx].port);
+    }
+    if (strncmp(path, "unix:", 5) == 0) {
+        path += 5; /* a static app's address as configured */
+    }
+    return unix_conns(path);
 }
 
 /* Whether requests are in flight on a class: its handlers' count, unless

@@ -22,6 +22,11 @@
 #     processes go; the other apps keep their PIDs. An app removed in the
 #     same graceful whose process then exits by itself mid-request (while it
 #     drains) is not restarted and leaves the PM running.
+#   a -port app removed by a graceful restart after every httpd child was
+#     killed (SIGKILL) while a request of it ran, so that the request's
+#     in-flight count was never given back: its process still goes within
+#     a few seconds, not after the 30-s drain limit; removed while its
+#     request runs, the request completes, then its process goes.
 #   a bounded load (4 clients, one request per connection, 5 s) through 3
 #     graceful restarts: every request is a complete 200; app PIDs kept.
 #   -k restart: new PM, new app PIDs (old ones gone), requests 200.
@@ -58,6 +63,8 @@ my $A = $t->install_app('hello', "$h/a/a.fcgi");
 my $B = $t->install_app('printenv', "$h/b/b.fcgi");
 my $C = $t->install_app('respond', "$h/c/c.fcgi");
 my $D = $t->install_app('respond', "$h/d/d.fcgi");
+my $E = $t->install_app('respond', "$h/e/e.fcgi");
+my $eport = $t->free_port;
 
 sub conf_for {
     my (%o) = @_;
@@ -66,6 +73,7 @@ sub conf_for {
     $c .= "FastCgiServer $B" . ($o{b_changed} ? ' -initial-env CHANGED=1' : '') . "\n";
     $c .= "FastCgiServer $C" . ($o{c_changed} ? ' -initial-env CHANGED=2' : '')
         . "\nFastCgiServer $D\n" unless $o{no_c};
+    $c .= "FastCgiServer $E -port $eport\n" if $o{e};
     return $c;
 }
 
@@ -232,6 +240,45 @@ my $p2;
     $t->log_unlike(qr/FCGIX0438/, '... which was never lost (no FCGIX0438)');
     $t->restart_httpd(conf_for(b_changed => 1, no_c => 1));
     ok(!gone(4, app_pids($t, $C)), '(C removed again)');
+}
+
+# ------------------------------------------------ -port app removed after a lost count
+{
+    $t->restart_httpd(conf_for(b_changed => 1, no_c => 1, e => 1));
+    my ($e) = wait_pids($t, $E, 1, 5);
+    ok($e, "E (-port $eport) runs");
+    my $b  = bg_get($t, '/e/e.fcgi?sleep_ms=1500', 10);
+    my $t0 = time;
+    $t->wait_for(sub { 0 }, 0.7);    # the request reaches E
+    my $pm   = pm_pid($t);
+    my @kids = grep { $_ != $pm } children($t->httpd_pid);
+    $t->allow_log(qr/child pid $_ exit signal Killed/) for @kids;
+    kill 'KILL', @kids;
+    bg_wait($b, 10);
+    $t->wait_for(sub { 0 }, $t0 + 2.0 - time);    # E ends its request (1.5 s)
+    $t->restart_httpd(conf_for(b_changed => 1, no_c => 1));
+    my $tg   = time;
+    my @left = gone(10, $e);
+    is(scalar @left, 0, 'a -port app whose in-flight count was lost with its httpd child: removed, its process goes')
+        or diag pm_log();
+    diag sprintf('E gone %.1f s after the graceful restart', time - $tg) unless @left;
+    cmp_ok(time - $tg, '<', 5, '... within 5 s, not at the 30-s drain limit');
+    kill 'KILL', @left if @left;    # ours: it runs a file of this test's directory
+
+    # and with its request still running, the drain waits for it
+    $t->restart_httpd(conf_for(b_changed => 1, no_c => 1, e => 1));
+    ($e) = wait_pids($t, $E, 1, 5);
+    $b = bg_get($t, '/e/e.fcgi?sleep_ms=2000', 10);
+    $t->wait_for(sub { 0 }, 0.5);    # the request reaches E
+    $t->restart_httpd(conf_for(b_changed => 1, no_c => 1));
+    $t->wait_for(sub { 0 }, 0.5);    # the PM drains E
+    ok($e && alive($e), '-port app removed while its request runs: its process still runs');
+    my $r = bg_wait($b, 10, kill => 1);
+    ok($r && ok200($r) && $r->{body} eq "respond ok\n", '... and the request completes with 200')
+        or diag $r ? show($r) : 'no result';
+    @left = gone(5, $e);
+    is(scalar @left, 0, '... then the process goes') or diag pm_log();
+    kill 'KILL', @left if @left;
 }
 
 # ------------------------------------------------ load through 3 graceful restarts
