@@ -214,8 +214,7 @@ static int app_conns(int idx)
 {
     const char *path = C[idx].addr;
 
-    if (C[idx].kind == FCGIX_KIND_STATIC && cls[idx].port != 0 &&
-        !cls[idx].sockpath[0]) {
+    if (cls[idx].port != 0) { /* only a static -port app has one */
         return tcp_conns(cls[idx].port);
     }
     if (strncmp(path, "unix:", 5) == 0) {
