@@ -34,6 +34,18 @@ sub invocations {
     return map { [ split /\|/, $_, -1 ] } split /\n/, $c;
 }
 
+# The PM's children for $app that have exec'd it. instances() also matches
+# the wrapper shell by its argv (which names the app) before that shell has
+# logged its invocation and exec'd, so a wait on instances() alone can end
+# while the replacement is still the wrapper; the exec'd image is the app
+# only after the wrapper has written its log line.
+sub execd {
+    my ($app) = @_;
+    my @q = instances($t, qr/\Q$app\E/);
+    return () if grep { (readlink("/proc/$_/exe") // '') ne $app } @q;
+    return @q;
+}
+
 my $is_root = $> == 0;
 my ($wuser, $wgroup) = $is_root ? ('www-data', 'www-data')
     : (scalar getpwuid($>), scalar getgrgid($) + 0));
@@ -71,7 +83,7 @@ $t->start_httpd($conf);
 # static: two processes, both started through the wrapper
 {
     my @p;
-    $t->wait_for(sub { @p = instances($t, qr/\Q$static\E/); @p == 2 }, 10);
+    $t->wait_for(sub { @p = execd($static); @p == 2 }, 10);
     is(scalar(@p), 2, 'static app: 2 processes run') or diag $t->error_log;
     my $r = $t->get('/static.fcgi');
     is($r->code, 200, 'static app through the wrapper: 200') or diag $t->error_log;
@@ -93,7 +105,7 @@ $t->start_httpd($conf);
         kill 'KILL', $p[0];    # a child of this test's fcgix-pm
         my @q;
         my $ok = $t->wait_for(sub {
-            @q = instances($t, qr/\Q$static\E/);
+            @q = execd($static);
             @q == 2 && !grep { $_ == $p[0] } @q;
         }, 10);
         ok($ok, 'static app: a killed process is replaced') or diag "before @p, now @q\n", $t->error_log;
