@@ -15,6 +15,9 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TMP=""
 FINISHED=0
 SPAWNER_PIDS=()  # spawn_pool's spawners
+SERVER_PIN=()    # command prefix for apache2 -k start and pools (e.g. taskset -c 1)
+# shellcheck disable=SC2034 # used by the scripts that source this file
+CLIENT_PIN=()    # command prefix for the load generator (e.g. taskset -c 0)
 HTTPD_CONF=""    # the current httpd's config file and master pid
 HTTPD_PID=""
 HTTP_PORT=""     # and its port
@@ -145,7 +148,7 @@ apache_configtest() { # conf name -> 0 when apache2 -t passes (else shows its ou
 }
 
 apache_start() { # conf name -> 0 when apache2 -k start succeeds (else shows its output)
-    apache2 -f "$1" -k start >"$TMP/logs/start-$2.log" 2>&1 && return 0
+    "${SERVER_PIN[@]}" apache2 -f "$1" -k start >"$TMP/logs/start-$2.log" 2>&1 && return 0
     note "apache2 failed to start for $2"; cat "$TMP/logs/start-$2.log" >&2
     return 1
 }

@@ -32,8 +32,14 @@
 #   PM_RESULTS         results file      (bench/results-pm-YYYY-MM-DD-HHMMSS.txt)
 #   PM_NO_BUILD        1 = do not run make
 #   PM_KEEP            1 = keep the temporary directory (configs, logs)
-#   PM_PERF            1 = count CPU cycles, instructions and context switches
-#                      per request with perf stat -a (default: 1 when perf works)
+#   PM_PERF            1 = count CPU cycles, instructions, context switches and
+#                      CPU migrations per request with perf stat -a (default: 1
+#                      when perf works)
+#   PM_PIN             1 = pin the server side (httpd, its children, the PM and
+#                      every app, spawn-fcgi pools) to CPU 1 and wrk to CPU 0,
+#                      so the scheduler cannot move them between CPUs; at
+#                      PM_CONNS=1 the unpinned figure mostly measures where it
+#                      places the tasks (bench/PM.md)                    (0)
 set -u -o pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -55,6 +61,12 @@ GRACEFUL_CHANGE=${PM_GRACEFUL_CHANGE:-0}
 GRACEFUL_CLIENTS=${PM_GRACEFUL_CLIENTS:-4}
 GRACEFUL_FRONTENDS=${PM_GRACEFUL_FRONTENDS-"fcgix fcgid"}
 WAIT_QUIET=${PM_WAIT_QUIET:-120}
+# PM_PIN=1: the server side on CPU 1 (apache2 -k start and the spawn-fcgi
+# pools: every child, the PM and the apps inherit it), wrk on CPU 0
+if [ "${PM_PIN:-0}" = 1 ]; then
+    SERVER_PIN=(taskset -c 1)
+    CLIENT_PIN=(taskset -c 0)
+fi
 APPS_DIR=${PM_APPS_DIR:-$REPO/t/apps/bin}
 FCGIX_SO=${FCGIX_SO:-$REPO/build/mod_fcgix.so}
 RESULTS=${PM_RESULTS:-$REPO/bench/results-pm-$(date +%Y-%m-%d-%H%M%S).txt}
@@ -62,7 +74,7 @@ MODDIR=$(apxs -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
 KEEP_TMP=${PM_KEEP:-0}
 if [ -z "${PM_PERF:-}" ]; then
     PM_PERF=0
-    perf stat -a -x, -e cycles,instructions,context-switches -o /dev/null -- true >/dev/null 2>&1 && PM_PERF=1
+    perf stat -a -x, -e cycles,instructions,context-switches,cpu-migrations -o /dev/null -- true >/dev/null 2>&1 && PM_PERF=1
 fi
 HELLO_SIZE=13    # check_url: "Hello, World\n"
 FLOOR_LEG=
@@ -276,7 +288,7 @@ start_pool() { # name transport app -> sets POOL_ADDR
         POOL_ADDR=$TMP/sock/$name.sock
     fi
     rm -f "$TMP/pools/$name.ready" "$TMP/pools/$name.pid"
-    perl "$TMP/pool.pl" "$TMP/pools/$name.ready" "$TMP/pools/$name.pid" \
+    "${SERVER_PIN[@]}" perl "$TMP/pool.pl" "$TMP/pools/$name.ready" "$TMP/pools/$name.pid" \
         spawn-fcgi "${args[@]}" -- "$TMP/apps/$transport/$app" >>"$TMP/logs/pool-$name.log" 2>&1 &
     POOL_PIDS+=($!)
     local i
@@ -436,13 +448,16 @@ count_procs() { pids_by_exe "$1" | wc -l; }
 # wait until the app has PROCS processes; for mod_fcgid, load it until it
 # spawned them (it starts processes on demand only)
 bring_up() { # fe app
-    local exe n i
+    local exe n i c
     exe=$(app_exe "$1" "$2")
     for i in $(seq 1 60); do
         n=$(count_procs "$exe")
         [ "$n" -ge "$PROCS" ] && return 0
         if [ "$1" = fcgid ]; then
-            wrk -t "$WRK_THREADS" -c "$CONNS" -d 1s --timeout 10s "$(url_for "$2")" >/dev/null 2>&1
+            # at least 2 x PROCS connections: at PM_CONNS=1 mod_fcgid would
+            # never need a second process
+            c=$(( CONNS > 2 * PROCS ? CONNS : 2 * PROCS ))
+            "${CLIENT_PIN[@]}" wrk -t "$(wrk_threads "$c")" -c "$c" -d 1s --timeout 10s "$(url_for "$2")" >/dev/null 2>&1
         else
             sleep 0.5
         fi
@@ -490,7 +505,7 @@ run_measured() {
     shift
     read -r t0 b0 <<<"$(cpu_ticks)"; o0=$(our_ticks)
     if [ "$PM_PERF" = 1 ]; then
-        perf stat -a -x, -e cycles,instructions,context-switches -o "$log.perf" -- "$@" >"$log" 2>&1
+        perf stat -a -x, -e cycles,instructions,context-switches,cpu-migrations -o "$log.perf" -- "$@" >"$log" 2>&1
     else
         "$@" >"$log" 2>&1
     fi
@@ -501,9 +516,9 @@ run_measured() {
     MEASURED_FOREIGN=$(awk -v t=$MEASURED_T -v f=$MEASURED_F 'BEGIN { printf "%.0f", (t > 0) ? 100 * f / t : 0 }')
 }
 
-perf_counts() { # perf stat -x, output -> "cycles instructions context-switches" (0 when absent)
+perf_counts() { # perf stat -x, output -> "cycles instructions context-switches migrations" (0 when absent)
     awk -F, '$3 == "cycles" { c = $1 } $3 == "instructions" { i = $1 } $3 == "context-switches" { s = $1 }
-        END { printf "%.0f %.0f %.0f\n", c, i, s }' "$1" 2>/dev/null || echo "0 0 0"
+        $3 == "cpu-migrations" { m = $1 } END { printf "%.0f %.0f %.0f %.0f\n", c, i, s, m }' "$1" 2>/dev/null || echo "0 0 0 0"
 }
 
 to_us() { # wrk latency ("68.00us", "1.06ms", "2.00s", "1.10m") -> microseconds
@@ -552,6 +567,7 @@ out "commit:     $(describe_commit)"
 out "host:       $(describe_host)"
 out "httpd:      $(apache_version), event MPM, 2 children x 64 threads, KeepAlive on${RUN_USER:+, User $RUN_USER}"
 out "wrk:        $(wrk -v 2>&1 | head -1 | awk '{ print $1, $2 }'); spawn-fcgi $(spawn-fcgi -v 2>&1 | awk '/^spawn-fcgi/ { print $2; exit }')"
+out "pinning:    $( [ "${PM_PIN:-0}" = 1 ] && echo "httpd, PM, apps and pools on CPU 1, wrk on CPU 0 (PM_PIN=1)" || echo "none (the scheduler places every task)")"
 out "at start:   $START_NOTE"
 [ "$busy" -gt 25 ] && out "            !! the machine was busy when the run started: figures are skewed"
 out ""
@@ -592,7 +608,7 @@ section_throughput() {
         for fe in "${fes[@]}"; do
             is_ready "$fe" "$app" || continue
             use_httpd "tp-$fe"
-            [ "$WARMUP" != 0 ] && wrk -t "$WRK_THREADS" -c "$CONNS" -d "${WARMUP}s" --timeout 10s "$(url_for "$app")" >/dev/null 2>&1
+            [ "$WARMUP" != 0 ] && "${CLIENT_PIN[@]}" wrk -t "$WRK_THREADS" -c "$CONNS" -d "${WARMUP}s" --timeout 10s "$(url_for "$app")" >/dev/null 2>&1
             NPROC[$fe,$app]=$(count_procs "$(app_exe "$fe" "$app")")
         done
     done
@@ -600,13 +616,14 @@ section_throughput() {
     # 2. the measurement, in slices: slice k runs every leg once per app, in an
     #    order rotated by k, so that whatever else the machine does at some
     #    moment hits every leg alike
-    declare -A REQ SECS ERRS TT TF P50S P99MAX SLICE_RPS CYC INS CSW
-    local log rps err p reqs secs k c_ i_ s_
+    declare -A REQ SECS ERRS TT TF P50S P99MAX SLICE_RPS CYC INS CSW MIG
+    local log rps err p reqs secs k c_ i_ s_ m_
     # adds the perf counts of LOG (requests REQS) to key KEY
     add_perf() { # key log
         [ "$PM_PERF" = 1 ] || return 0
-        read -r c_ i_ s_ <<<"$(perf_counts "$2.perf")"
+        read -r c_ i_ s_ m_ <<<"$(perf_counts "$2.perf")"
         CYC[$1]=$(( ${CYC[$1]:-0} + c_ )); INS[$1]=$(( ${INS[$1]:-0} + i_ )); CSW[$1]=$(( ${CSW[$1]:-0} + s_ ))
+        MIG[$1]=$(( ${MIG[$1]:-0} + m_ ))
     }
     for sl in $(seq 1 "$SLICES"); do
         wait_quiet "throughput slice $sl"
@@ -616,7 +633,7 @@ section_throughput() {
                 is_ready "$fe" "$app" || continue
                 use_httpd "tp-$fe"
                 log="$TMP/logs/wrk-$fe-$app-$sl.log"
-                run_measured "$log" wrk -t "$WRK_THREADS" -c "$CONNS" -d "${SLICE_SECS}s" --timeout 10s --latency "$(url_for "$app")"
+                run_measured "$log" "${CLIENT_PIN[@]}" wrk -t "$WRK_THREADS" -c "$CONNS" -d "${SLICE_SECS}s" --timeout 10s --latency "$(url_for "$app")"
                 read -r rps err p reqs _ <<<"$(parse_wrk "$log")"
                 secs=$(wrk_seconds "$log")
                 REQ[$fe,$app]=$(( ${REQ[$fe,$app]:-0} + reqs ))
@@ -640,7 +657,7 @@ section_throughput() {
                     is_ready "$fe" hello || continue
                     use_httpd "tp-$fe"
                     log="$TMP/logs/wrk-floor-$sl.log"
-                    run_measured "$log" wrk -t "$WRK_THREADS" -c "$CONNS" -d "${SLICE_SECS}s" --timeout 10s "$(url_for static)"
+                    run_measured "$log" "${CLIENT_PIN[@]}" wrk -t "$WRK_THREADS" -c "$CONNS" -d "${SLICE_SECS}s" --timeout 10s "$(url_for static)"
                     read -r rps err p reqs _ <<<"$(parse_wrk "$log")"
                     REQ[floor]=$(( ${REQ[floor]:-0} + reqs ))
                     add_perf floor "$log"
@@ -729,20 +746,22 @@ section_throughput() {
         # The floor is what httpd and wrk cost without FastCGI: what a leg
         # costs above it is the module, the app and their sockets.
         out "   CPU per request (perf stat -a over the slices: the whole machine, wrk included):"
-        out "$(printf '     %-24s %10s %13s %13s %10s' leg cycles instructions ctx-switches "cycles above floor")"
+        out "$(printf '     %-24s %10s %13s %13s %11s %10s' leg cycles instructions ctx-switches migrations "cycles above floor")"
         per() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f", a / b; else print 0 }'; }
         local fl_c fl_i key lc
         fl_c=$(per "${CYC[floor]}" "${REQ[floor]}")
         fl_i=$(per "${INS[floor]}" "${REQ[floor]}")
-        out "$(printf '     %-24s %10s %13s %13s' "static file ($FLOOR_LEG)" "$fl_c" "$fl_i" \
-            "$(awk -v a="${CSW[floor]}" -v b="${REQ[floor]}" 'BEGIN { printf "%.2f", b ? a / b : 0 }')")"
+        out "$(printf '     %-24s %10s %13s %13s %11s' "static file ($FLOOR_LEG)" "$fl_c" "$fl_i" \
+            "$(awk -v a="${CSW[floor]}" -v b="${REQ[floor]}" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" \
+            "$(awk -v a="${MIG[floor]}" -v b="${REQ[floor]}" 'BEGIN { printf "%.2f", b ? a / b : 0 }')")"
         for app in hello big; do
             for fe in "${fes[@]}"; do
                 key="$fe,$app"
                 [ -n "${CYC[$key]:-}" ] && [ "${REQ[$key]:-0}" -gt 0 ] || continue
                 lc=$(per "${CYC[$key]}" "${REQ[$key]}")
-                out "$(printf '     %-24s %10s %13s %13s %10s' "$fe $(lbl $app)" "$lc" "$(per "${INS[$key]}" "${REQ[$key]}")" \
-                    "$(awk -v a="${CSW[$key]}" -v b="${REQ[$key]}" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" "$((lc - fl_c))")"
+                out "$(printf '     %-24s %10s %13s %13s %11s %10s' "$fe $(lbl $app)" "$lc" "$(per "${INS[$key]}" "${REQ[$key]}")" \
+                    "$(awk -v a="${CSW[$key]}" -v b="${REQ[$key]}" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" \
+                    "$(awk -v a="${MIG[$key]}" -v b="${REQ[$key]}" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" "$((lc - fl_c))")"
             done
             if [ -n "${CYC[fcgix,$app]:-}" ] && [ -n "${CYC[fcgid,$app]:-}" ]; then
                 local xc dc xi di
