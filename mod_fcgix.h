@@ -131,10 +131,13 @@ typedef struct {
 } fcgix_auth_result_t;
 
 /* mod_fcgix_io.c: runs the request against app in the AUTHORIZER role
- * (no body; extra_env added to the CGI environment). OK with *res filled,
- * or the status of a failure (already logged): the caller fails closed. */
+ * (no body; extra_env added to the CGI environment; spec_env: without
+ * CONTENT_LENGTH, PATH_INFO, PATH_TRANSLATED and SCRIPT_NAME, as the
+ * FastCGI specification's Authorizer gets). OK with *res filled, or the
+ * status of a failure (already logged): the caller fails closed. */
 int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
-                    const apr_table_t *extra_env, fcgix_auth_result_t *res);
+                    const apr_table_t *extra_env, int spec_env,
+                    fcgix_auth_result_t *res);
 
 /* mod_fcgix.c: the application for filename (declared, or dynamic). */
 int fcgix_app_for(request_rec *r, const char *filename, fcgix_app_t **out);

@@ -171,7 +171,7 @@ static int ask(request_rec *r, int role, const role_conf_t *rc,
 
     apr_table_setn(env, "FCGI_APACHE_ROLE", role_env[role]);
     if (st == OK) {
-        st = fcgix_authorize(r, app, env, res);
+        st = fcgix_authorize(r, app, env, rc->compat, res);
     }
     if (st != OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
