@@ -98,7 +98,16 @@ typedef struct {
     fcgix_opts_t dynamic;     /* FastCgiConfig: template for dynamic apps */
     int dynamic_set;          /* FastCgiConfig was given */
     const char *wrapper;      /* FastCgiWrapper program, or NULL */
+    apr_array_header_t *auth_refs; /* fcgix_auth_ref_t: authorizer files the
+                                      server configuration names, checked
+                                      once every declaration is known */
 } fcgix_globals_t;
+
+typedef struct {
+    const char *path;
+    const char *directive; /* FastCgiAuthorizer & co. */
+    const char *where;     /* "file:line" of the directive */
+} fcgix_auth_ref_t;
 
 extern fcgix_globals_t *fcgix_globals;
 extern module AP_MODULE_DECLARE_DATA fcgix_module;
@@ -108,6 +117,9 @@ void fcgix_conf_reset(apr_pool_t *pconf);
 extern const command_rec fcgix_cmds[];
 apr_status_t fcgix_ipc_dir_prepare(apr_pool_t *p, server_rec *s);
 int fcgix_conf_check(server_rec *s);
+/* Records an authorizer file named in the server configuration (never
+ * from .htaccess: the globals are read-only once requests run). */
+void fcgix_conf_note_authorizer(cmd_parms *cmd, const char *path);
 
 /* The application for filename, if filename is a declared app or lies below
  * one ("<app>/more"); *rest then points at "/more" inside filename. */
@@ -131,10 +143,13 @@ typedef struct {
 } fcgix_auth_result_t;
 
 /* mod_fcgix_io.c: runs the request against app in the AUTHORIZER role
- * (no body; extra_env added to the CGI environment). OK with *res filled,
- * or the status of a failure (already logged): the caller fails closed. */
+ * (no body; extra_env added to the CGI environment; spec_env: without
+ * CONTENT_LENGTH, PATH_INFO, PATH_TRANSLATED and SCRIPT_NAME, as the
+ * FastCGI specification's Authorizer gets). OK with *res filled, or the
+ * status of a failure (already logged): the caller fails closed. */
 int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
-                    const apr_table_t *extra_env, fcgix_auth_result_t *res);
+                    const apr_table_t *extra_env, int spec_env,
+                    fcgix_auth_result_t *res);
 
 /* mod_fcgix.c: the application for filename (declared, or dynamic). */
 int fcgix_app_for(request_rec *r, const char *filename, fcgix_app_t **out);

@@ -11,6 +11,12 @@
  *
  * Hooks are registered with AP_AUTH_INTERNAL_PER_CONF, so subrequests and
  * internal redirects under the same configuration do not ask again.
+ *
+ * The administrator's choice of app is trusted; an .htaccess author's is
+ * not: an app named in .htaccess runs only if the server configuration
+ * declares it or its file lies where httpd would run it as a CGI script
+ * (Options ExecCGI), else anyone who may write .htaccess could run any
+ * executable on the machine as the server's user.
  */
 #include <string.h>
 
@@ -42,7 +48,9 @@ static const char *const role_dir[N_ROLES] = {
     "FastCgiAuthenticator", "FastCgiAuthorizer", "FastCgiAccessChecker"};
 
 typedef struct {
-    const char *path; /* NULL: not set here */
+    const char *path;     /* NULL: not set here */
+    const char *htaccess; /* the .htaccess file that named path; NULL: the
+                             server configuration did */
     int compat;
     int authoritative; /* -1: not set here (default On) */
 } role_conf_t;
@@ -73,6 +81,7 @@ void *fcgix_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
         const role_conf_t *from =
             add->role[i].path ? &add->role[i] : &base->role[i];
         c->role[i].path = from->path;
+        c->role[i].htaccess = from->htaccess;
         c->role[i].compat = from->compat;
         c->role[i].authoritative = add->role[i].authoritative != -1
                                        ? add->role[i].authoritative
@@ -81,25 +90,65 @@ void *fcgix_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     return c;
 }
 
+/* From .htaccess, the file must be there now: a typo is the author's
+ * parse error (httpd answers 500 and logs it with the .htaccess name), not
+ * a dynamic app that fails on every request. Declared apps need no file.
+ * (httpd escapes control bytes in every error log line, the author's
+ * file name in this message included.) */
+static const char *htaccess_file_check(cmd_parms *cmd, int role,
+                                       const char *path)
+{
+    const char *rest = NULL;
+    const fcgix_app_t *app = fcgix_app_lookup(path, &rest);
+    apr_finfo_t fi;
+    apr_status_t rv;
+    char buf[120];
+
+    if (app && *rest == '\0') {
+        return NULL;
+    }
+    rv = apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(
+            cmd->pool,
+            "%s %s: %s, and no FastCgiServer or FastCgiExternalServer "
+            "declares it",
+            role_dir[role], path,
+            APR_STATUS_IS_ENOENT(rv) ? "no such file"
+                                     : apr_strerror(rv, buf, sizeof(buf)));
+    }
+    return NULL;
+}
+
 const char *fcgix_cmd_auth(cmd_parms *cmd, void *dcv, const char *file,
                            const char *opt)
 {
     dir_conf_t *dc = dcv;
     int role = *(const int *)cmd->info;
+    role_conf_t *rc = &dc->role[role];
+    /* httpd refuses a NOT_IN_HTACCESS directive exactly when it is read
+     * from an .htaccess file: that is the test for where this line is. */
+    int htaccess = ap_check_cmd_context(cmd, NOT_IN_HTACCESS) != NULL;
 
-    dc->role[role].path = ap_server_root_relative(cmd->pool, file);
-    if (dc->role[role].path == NULL) {
+    rc->path = ap_server_root_relative(cmd->pool, file);
+    if (rc->path == NULL) {
         return apr_psprintf(cmd->pool, "%s: invalid filename '%s'",
                             role_dir[role], file);
     }
-    dc->role[role].compat = 0;
+    rc->compat = 0;
     if (opt && strcasecmp(opt, "-compat") == 0) {
-        dc->role[role].compat = 1;
+        rc->compat = 1;
     } else if (opt) {
         return apr_psprintf(cmd->pool,
                             "%s %s: unknown option '%s' (only -compat)",
-                            role_dir[role], dc->role[role].path, opt);
+                            role_dir[role], rc->path, opt);
     }
+    if (htaccess) {
+        rc->htaccess = cmd->directive->filename;
+        return htaccess_file_check(cmd, role, rc->path);
+    }
+    rc->htaccess = NULL;
+    fcgix_conf_note_authorizer(cmd, rc->path);
     return NULL;
 }
 
@@ -161,17 +210,98 @@ static int deny(request_rec *r, int status, const fcgix_auth_result_t *res)
     return DONE;
 }
 
+/* ------------------------------------------------ .htaccess authorizers */
+
+/* The options in force for a file are what httpd's own lookup of it finds:
+ * ap_sub_req_lookup_file walks <Directory>, <Files> and the .htaccess files
+ * along its path (with their AllowOverride), exactly as for a request that
+ * maps to the file, and applies the symlink rules on the way. Assembling a
+ * per-directory configuration by hand would be a second, diverging copy of
+ * that walk. The lookup is stopped right after the walk (post_perdir_config
+ * below): the authentication of the authorizer's own path is not this
+ * request's business, would log denials for a directory the web may not
+ * see, and could ask an authorizer again (and again) for it. */
+typedef struct {
+    const request_rec *asker; /* the request whose authorizer this is */
+    int reached;              /* the walk got as far as the hook */
+    int options;              /* ap_allow_options() of the lookup */
+} probe_t;
+
+#define PROBE_KEY "fcgix-execcgi-probe"
+
+static int probe_perdir(request_rec *r)
+{
+    void *v = NULL;
+    probe_t *probe;
+
+    if (r->main == NULL ||
+        apr_pool_userdata_get(&v, PROBE_KEY, r->main->pool) != APR_SUCCESS ||
+        v == NULL) {
+        return DECLINED;
+    }
+    probe = v;
+    if (probe->asker != r->main) {
+        return DECLINED;
+    }
+    probe->reached = 1;
+    probe->options = ap_allow_options(r);
+    return DONE; /* ends the lookup here; its status is never used */
+}
+
+/* Does httpd allow CGI execution of the file at path? A walk that fails
+ * before the hook (a symlink httpd will not follow, an unparsable
+ * .htaccess on the way) counts as no. */
+static int execcgi_at(request_rec *r, const char *path)
+{
+    probe_t probe = {r, 0, 0};
+    request_rec *rr;
+
+    if (r->filename == NULL) { /* the lookup resolves against it */
+        return 0;
+    }
+    apr_pool_userdata_setn(&probe, PROBE_KEY, NULL, r->pool);
+    rr = ap_sub_req_lookup_file(path, r, NULL);
+    apr_pool_userdata_setn(NULL, PROBE_KEY, NULL, r->pool);
+    ap_destroy_sub_req(rr);
+    return probe.reached && (probe.options & OPT_EXECCGI);
+}
+
+/* An app named in .htaccess: declared in the server configuration, or a
+ * file httpd would run as a CGI script. Else the request fails closed. */
+static int htaccess_may_run(request_rec *r, int role, const role_conf_t *rc)
+{
+    const char *rest = NULL;
+    const fcgix_app_t *app = fcgix_app_lookup(rc->path, &rest);
+
+    if ((app && *rest == '\0') || execcgi_at(r, rc->path)) {
+        return 1;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "FCGIX0501: %s %s named in %s: refused; an authorizer "
+                  "named in .htaccess must be declared by FastCgiServer or "
+                  "FastCgiExternalServer, or lie in a directory with "
+                  "Options ExecCGI",
+                  role_dir[role], rc->path, rc->htaccess);
+    return 0;
+}
+
+/* ---------------------------------------------------------- asking */
+
 /* Runs the role's app. OK: *granted tells; else the status to fail closed
  * with (the app could not answer: never access). */
 static int ask(request_rec *r, int role, const role_conf_t *rc,
                apr_table_t *env, fcgix_auth_result_t *res, int *granted)
 {
     fcgix_app_t *app;
-    int st = fcgix_app_for(r, rc->path, &app);
+    int st;
 
+    if (rc->htaccess && !htaccess_may_run(r, role, rc)) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    st = fcgix_app_for(r, rc->path, &app);
     apr_table_setn(env, "FCGI_APACHE_ROLE", role_env[role]);
     if (st == OK) {
-        st = fcgix_authorize(r, app, env, res);
+        st = fcgix_authorize(r, app, env, rc->compat, res);
     }
     if (st != OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -280,4 +410,6 @@ void fcgix_auth_register(void)
     ap_hook_check_authz(fcgix_check_authz, NULL, NULL, APR_HOOK_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_force_authn(fcgix_force_authn, NULL, NULL, APR_HOOK_MIDDLE);
+    /* First: no other module's hook needs to see the ExecCGI lookup. */
+    ap_hook_post_perdir_config(probe_perdir, NULL, NULL, APR_HOOK_REALLY_FIRST);
 }

@@ -135,6 +135,8 @@ void fcgix_conf_reset(apr_pool_t *pconf)
     fcgix_globals->ipc_dir = FCGIX_DEFAULT_IPC_DIR;
     fcgix_globals->apps = apr_array_make(pconf, 8, sizeof(fcgix_app_t *));
     fcgix_globals->by_path = apr_hash_make(pconf);
+    fcgix_globals->auth_refs =
+        apr_array_make(pconf, 4, sizeof(fcgix_auth_ref_t));
     opts_defaults(&fcgix_globals->dynamic, pconf);
 }
 
@@ -478,6 +480,26 @@ static const char *static_socket(cmd_parms *cmd, fcgix_app_t *app)
         apr_psprintf(cmd->pool, "s-%016" APR_UINT64_T_HEX_FMT ".sock", h));
 }
 
+/* The process manager will exec this file: a typo must fail `apache2 -t`,
+ * not become a restart loop. Whether it must be executable depends on
+ * FastCgiWrapper (which may come later), so fcgix_conf_check tells. */
+static const char *static_file_check(cmd_parms *cmd, const fcgix_app_t *app)
+{
+    apr_finfo_t fi;
+    apr_status_t rv = apr_stat(&fi, app->path, APR_FINFO_TYPE, cmd->temp_pool);
+
+    if (rv != APR_SUCCESS) {
+        char buf[120];
+        return apr_psprintf(cmd->pool, "%s %s: %s", cmd->cmd->name, app->path,
+                            apr_strerror(rv, buf, sizeof(buf)));
+    }
+    if (fi.filetype != APR_REG) {
+        return apr_psprintf(cmd->pool, "%s %s: not a regular file",
+                            cmd->cmd->name, app->path);
+    }
+    return NULL;
+}
+
 static const char *cmd_server(cmd_parms *cmd, void *dummy, const char *args)
 {
     unsigned char seen[N_OPTS] = {0};
@@ -496,6 +518,10 @@ static const char *cmd_server(cmd_parms *cmd, void *dummy, const char *args)
     if (strlen(app->path) >= FCGIX_SB_PATH) {
         return apr_psprintf(cmd->pool, "%s %s: path longer than %d bytes",
                             cmd->cmd->name, app->path, FCGIX_SB_PATH - 1);
+    }
+    err = static_file_check(cmd, app);
+    if (err) {
+        return err;
     }
     if (seen[opt_index("port")] && seen[opt_index("socket")]) {
         return apr_psprintf(cmd->pool,
@@ -719,22 +745,90 @@ apr_status_t fcgix_ipc_dir_prepare(apr_pool_t *p, server_rec *s)
     return APR_SUCCESS;
 }
 
-/* What only the whole configuration tells: -user/-group need a wrapper,
- * which may be declared after the FastCgiServer line. */
+void fcgix_conf_note_authorizer(cmd_parms *cmd, const char *path)
+{
+    fcgix_auth_ref_t *ref = apr_array_push(fcgix_globals->auth_refs);
+
+    ref->path = path;
+    ref->directive = cmd->cmd->name;
+    ref->where = cmd->directive ? apr_psprintf(cmd->pool, "%s:%d",
+                                               cmd->directive->filename,
+                                               cmd->directive->line_num)
+                                : "?";
+}
+
+/* Without a wrapper the process manager execs the file itself; with one,
+ * the wrapper decides what it runs (as mod_fastcgi left it). */
+static int static_app_ok(server_rec *s, const fcgix_app_t *a)
+{
+    struct stat st;
+
+    if (a->o.run_user && fcgix_globals->wrapper == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                     "FCGIX0015: %s %s: option -user needs FastCgiWrapper "
+                     "(the wrapper gives the application its identity)",
+                     a->directive, a->path);
+        return 0;
+    }
+    if (fcgix_globals->wrapper == NULL &&
+        (stat(a->path, &st) != 0 ||
+         !(st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)))) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                     "FCGIX0020: %s %s: not an executable file (no "
+                     "FastCgiWrapper to run it otherwise)",
+                     a->directive, a->path);
+        return 0;
+    }
+    return 1;
+}
+
+/* An authorizer the server configuration names is a declared app or a
+ * dynamic one; a dynamic one needs the file that the handler would accept
+ * (a regular file its owner may execute). */
+static int auth_ref_ok(server_rec *s, const fcgix_auth_ref_t *ref)
+{
+    const char *rest = NULL;
+    const fcgix_app_t *app = fcgix_app_lookup(ref->path, &rest);
+    const char *why;
+    char buf[120];
+    struct stat st;
+
+    if (app && *rest == '\0') {
+        return 1;
+    }
+    if (stat(ref->path, &st) != 0) {
+        why = apr_strerror(errno, buf, sizeof(buf));
+    } else if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR)) {
+        why = "not an executable regular file";
+    } else {
+        return 1;
+    }
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                 "FCGIX0021: %s %s (%s): %s, and no FastCgiServer or "
+                 "FastCgiExternalServer declares it",
+                 ref->directive, ref->path, ref->where, why);
+    return 0;
+}
+
+/* What only the whole configuration tells: -user/-group and the execute
+ * permission of static apps depend on FastCgiWrapper, and an authorizer
+ * may be declared after the line that names it. */
 int fcgix_conf_check(server_rec *s)
 {
-    int i;
+    int i, ok = 1;
 
     for (i = 0; i < fcgix_globals->apps->nelts; i++) {
         const fcgix_app_t *a =
             APR_ARRAY_IDX(fcgix_globals->apps, i, const fcgix_app_t *);
-        if (a->o.run_user && fcgix_globals->wrapper == NULL) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
-                         "FCGIX0015: %s %s: option -user needs FastCgiWrapper "
-                         "(the wrapper gives the application its identity)",
-                         a->directive, a->path);
-            return HTTP_INTERNAL_SERVER_ERROR;
+        if (a->kind == FCGIX_APP_STATIC && !static_app_ok(s, a)) {
+            ok = 0;
         }
     }
-    return OK;
+    for (i = 0; i < fcgix_globals->auth_refs->nelts; i++) {
+        if (!auth_ref_ok(s, &APR_ARRAY_IDX(fcgix_globals->auth_refs, i,
+                                           const fcgix_auth_ref_t))) {
+            ok = 0;
+        }
+    }
+    return ok ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }

@@ -98,6 +98,7 @@ typedef struct {
     /* AUTHORIZER role: the response is collected here, not sent */
     fcgix_auth_result_t *auth;
     const apr_table_t *extra_env;
+    int spec_auth_env; /* -compat: the specification's authorizer env */
     /* the class in the scoreboard (managed and external apps), and its
      * generation when the counters were taken */
     volatile fcgix_sb_class_t *sbc;
@@ -747,6 +748,12 @@ static void build_params(fcgix_req_t *q, int has_body)
     if (q->extra_env) {
         apr_table_t *env = apr_table_copy(r->pool, r->subprocess_env);
         apr_table_overlap(env, q->extra_env, APR_OVERLAP_TABLES_SET);
+        if (q->spec_auth_env) { /* FastCGI spec 6.3, as mod_fastcgi did */
+            apr_table_unset(env, "CONTENT_LENGTH");
+            apr_table_unset(env, "PATH_INFO");
+            apr_table_unset(env, "PATH_TRANSLATED");
+            apr_table_unset(env, "SCRIPT_NAME");
+        }
         arr = apr_table_elts(env);
     } else {
         arr = apr_table_elts(r->subprocess_env);
@@ -1371,7 +1378,8 @@ static fcgix_req_t *req_new(request_rec *r, const fcgix_app_t *app)
 }
 
 int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
-                    const apr_table_t *extra_env, fcgix_auth_result_t *res)
+                    const apr_table_t *extra_env, int spec_env,
+                    fcgix_auth_result_t *res)
 {
     fcgix_req_t *q = req_new(r, app);
     int st;
@@ -1379,6 +1387,7 @@ int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
     memset(res, 0, sizeof(*res));
     q->auth = res;
     q->extra_env = extra_env;
+    q->spec_auth_env = spec_env;
     build_params(q, 0); /* an authorizer gets no request body */
     st = connect_app(q);
     if (st == OK) {

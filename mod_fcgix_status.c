@@ -5,6 +5,11 @@
  * (fcgix_sb_class_copy): a writer that died half-way cannot make this page
  * read out of bounds. HTML by default; `?auto` gives `key: value` lines in
  * mod_status's style for scripts.
+ *
+ * Paths come from file names (a dynamic app is any file a client can
+ * reach), so they are escaped in both forms: HTML-escaped in the page, and
+ * in `?auto` with the error log's escapes (\n, \xhh, \\, \"), so a name
+ * with a newline cannot add a line of its own.
  */
 #include <string.h>
 
@@ -52,6 +57,12 @@ static void put_pm(request_rec *r, const fcgix_sb_t *sb, int text)
                sb->pm_generation, sb->pm_starts);
 }
 
+/* One `?auto` value: no control byte, so no line break, survives. */
+static const char *text_val(request_rec *r, const char *v)
+{
+    return ap_escape_logitem(r->pool, v);
+}
+
 static void put_class_text(request_rec *r, int n, const fcgix_sb_class_t *c)
 {
     ap_rprintf(r,
@@ -60,9 +71,10 @@ static void put_class_text(request_rec *r, int n, const fcgix_sb_class_t *c)
                "Class%dProcessesWanted: %u\nClass%dRestarts: %u\n"
                "Class%dInFlight: %u\nClass%dRequests: %u\n"
                "Class%dFailures: %u\nClass%dLoadFactor: %.1f\n",
-               n, c->path, n, kind_name(c->kind), n, class_state(c->state), n,
-               c->addr, n, c->procs_running, n, c->procs_target, n, c->restarts,
-               n, c->inflight, n, c->requests, n, c->failures, n,
+               n, text_val(r, c->path), n, kind_name(c->kind), n,
+               class_state(c->state), n, text_val(r, c->addr), n,
+               c->procs_running, n, c->procs_target, n, c->restarts, n,
+               c->inflight, n, c->requests, n, c->failures, n,
                c->load_milli / 1000.0);
 }
 
@@ -94,7 +106,7 @@ static void put_procs(request_rec *r, const fcgix_sb_t *sb, int text)
         if (text) {
             ap_rprintf(r, "Process%d: %u %s %s %s\n", n, pr.pid,
                        pr.state == FCGIX_PROC_RUNNING ? "running" : "stopping",
-                       started, c.path);
+                       started, text_val(r, c.path));
         } else {
             ap_rprintf(r,
                        "<tr><td>%u</td><td>%s</td><td>%s</td><td>%s</td>"

@@ -610,7 +610,7 @@ for my $dir (qw(FastCgiAuthenticator FastCgiAuthorizer FastCgiAccessChecker)) {
     ok !$ok, "apache2 -t: $dir with an unknown option fails";
     like $out, qr/\Q$dir\E/, "apache2 -t: the message names $dir";
     like $out, qr/-bogus/, "apache2 -t: the message names the option";
-    ($ok, $out) = $t->config_test("<Location /x>\n    $dir $d/auth/x -compat\n</Location>\n",
+    ($ok, $out) = $t->config_test("<Location /x>\n    $dir $d/auth/dyn-c -compat\n</Location>\n",
         modules => [qw(auth_basic authn_core authz_user)]);
     ok $ok, "apache2 -t: $dir FILE -compat passes" or diag $out;
     ($ok, $out) = $t->config_test("<Directory $h>\n    ${dir}Authoritative Sometimes\n</Directory>\n",

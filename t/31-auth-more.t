@@ -27,7 +27,8 @@
 # Configuration 3, failing closed (500 or 503, never the protected content,
 # a FCGIXnnnn log line naming the app), for each role:
 #   - an external app nobody listens for (Unix socket, TCP port);
-#   - a dynamic authorizer whose file does not exist;
+#   - a dynamic authorizer whose file is gone (it existed when httpd
+#     started: apache2 -t refuses a missing one);
 #   - a responder-only app (t/apps/badapp answers UNKNOWN_ROLE);
 #   - an app that never answers (-idle-timeout 2) or stalls in its headers;
 #   - protocol garbage from an app that accepts the AUTHORIZER role (a raw
@@ -317,7 +318,11 @@ for my $app (qw(down-unix down-tcp responder raw missing)) {
         $frag3 .= "</Directory>\n";
     }
 }
+# apache2 -t wants the file of an undeclared authorizer; it goes away after
+# the start, as a deleted app would
+$t->install_app('authz', 'auth/missing');
 $t->start_httpd($frag3, modules => [qw(auth_basic authn_core authn_file authz_user)]);
+unlink "$d/auth/missing" or die "unlink $d/auth/missing: $!\n";
 
 sub fails_closed {
     my ($dir, $app, $role, $query, $name) = @_;
@@ -339,6 +344,8 @@ for my $c (@cases) {
     next if $dir =~ /^raw-/;
     fails_closed($dir, $app, $role, $dir =~ /^responder/ ? '?mode=good' : '', "[$dir]");
 }
+# back, or `apache2 -k stop` would refuse the configuration
+$t->install_app('authz', 'auth/missing');
 
 # the raw app answering properly grants: the failures below are its misbehaviour's
 for my $role (qw(ac authn authz)) {
