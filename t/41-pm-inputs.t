@@ -125,27 +125,37 @@ my $FORGED = '[Mon Jan 01 00:00:00 2024] [core:emerg] [pid 1]';
 
 # ------------------------------------------------ the doorbell's ends
 
-my ($bell_ino, $bell_child, $bell_fd);
-{
+# The workers' ends of the PM's pipes whose read end the PM holds (the
+# doorbell; the PM's other pipes are its apps' output): "pid/fd" lists of
+# the read ends and of the write ends, and one write end as [pid, fd].
+sub bell_ends {
     my %pm_read = map { $_->[1] => 1 }
         grep { $_->[1] =~ /^pipe:/ && fd_mode($pm, $_->[0]) == 0 } fds($pm);
-    my @w = workers();
-    ok(@w >= 1, 'found the httpd workers') or diag 'none';
-    my (@read_ends, @write_ends);
-    for my $c (@w) {
+    my (@read_ends, @write_ends, $one);
+    for my $c (workers()) {
         for my $f (grep { $pm_read{ $_->[1] } } fds($c)) {
-            my $mode = fd_mode($c, $f->[0]);
-            push @read_ends, "$c/$f->[0]" if $mode != 1;
-            if ($mode == 1) {
+            if (fd_mode($c, $f->[0]) == 1) {
                 push @write_ends, "$c/$f->[0]";
-                ($bell_ino, $bell_child, $bell_fd) = ($f->[1], $c, $f->[0]);
+                $one = [$c, $f->[0]];
+            } else {
+                push @read_ends, "$c/$f->[0]";
             }
         }
     }
-    ok(@write_ends >= 1, 'the httpd workers hold the doorbell\'s write end')
-        or diag "PM pipes: @{[ sort keys %pm_read ]}";
-    is_deeply(\@read_ends, [], 'no httpd worker holds the doorbell\'s read end')
-        or diag "read ends in workers: @read_ends";
+    return (\@read_ends, \@write_ends, $one);
+}
+
+my ($bell_child, $bell_fd);
+{
+    ok(scalar(workers()) >= 1, 'found the httpd workers');
+    # A worker closes the read end in its child_init, just after the fork:
+    # wait for the workers to be past it (a sanitizer build is slow there).
+    my ($r, $w, $one);
+    $t->wait_for(sub { ($r, $w, $one) = bell_ends(); @$w && !@$r }, 10);
+    ok(@$w >= 1, 'the httpd workers hold the doorbell\'s write end');
+    is_deeply($r, [], 'no httpd worker holds the doorbell\'s read end')
+        or diag "read ends in workers: @$r";
+    ($bell_child, $bell_fd) = @$one if $one;
 }
 
 # ------------------------------------------------ the doorbell flood
@@ -158,9 +168,10 @@ SKIP: {
     binmode $bell;
     my $writer = fork // die "fork: $!";
     if (!$writer) {
+        $) = "$www_gid $www_gid";    # no supplementary groups of root's
         POSIX::setgid($www_gid);
         POSIX::setuid($www_uid);
-        POSIX::_exit(1) if $> == 0;
+        POSIX::_exit(1) if $> == 0 || $< == 0 || grep { $_ == 0 } split ' ', $);
         # batches of 7 messages (3696 bytes: one atomic write each), made
         # before the flood so that it runs at the pipe's speed
         my @batches;
