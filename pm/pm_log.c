@@ -337,6 +337,9 @@ void fcgix_pm_out_close_all(void)
 
     for (i = 0; outs && i < FCGIX_OUT_PIPES; i++) {
         if (outs[i].fd >= 0) {
+            out_read_one(i); /* what the stopped app wrote last */
+        }
+        if (outs[i].fd >= 0) {
             out_close(i);
         }
     }

@@ -57,7 +57,8 @@ void fcgix_pm_out_tick(apr_time_t now);
 /* Waits up to ms for output and reads it (while the PM waits for its
  * applications to stop: one that logs as it stops must not block). */
 void fcgix_pm_out_pump(int ms);
-/* At shutdown: logs what is left and closes every pipe. */
+/* At shutdown: logs what is left (one bounded read each) and closes every
+ * pipe. */
 void fcgix_pm_out_close_all(void);
 
 #endif /* FCGIX_PM_LOG_H */
