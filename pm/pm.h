@@ -46,7 +46,8 @@ typedef struct {
 apr_status_t fcgix_pm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                                   server_rec *s);
 
-/* Child: drop what only the parent may hold (the control channel). */
+/* Child: drop what only the parent may hold (the control channel, the
+ * doorbell's read end). */
 void fcgix_pm_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* The scoreboard, or NULL when there is no PM (no managed applications). */

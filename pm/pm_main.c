@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pm/pm_log.h"
 #include "pm/pm_spawn.h"
 
 #include "apr_strings.h"
@@ -38,6 +39,15 @@
  * long at most (then: it did not serve). */
 #define VERDICT_WAIT_MS 500
 #define VERDICT_POLL_MS 5
+/* Every httpd child holds the doorbell's write end and may run hostile
+ * code: it can send messages as fast as the PM reads them. Per loop pass
+ * the PM handles this many, so the timer work and the heartbeat (whose
+ * staleness makes handlers answer 503) run on time whatever comes in. */
+#define BELLS_PER_PASS 64
+/* Refused requests are logged BELL_LOG_MAX times per BELL_LOG_S, then
+ * counted in one line: a flood of them cannot fill the error log. */
+#define BELL_LOG_MAX 5
+#define BELL_LOG_S 10
 
 typedef struct {
     int listen_fd;
@@ -89,23 +99,25 @@ static int ctl_fd = -1, bell_fd = -1, sig_fd = -1;
 static int privileged; /* kept root for a wrapper */
 static volatile int stopping;
 static apr_time_t next_update, next_kill;
+static struct {
+    apr_time_t until; /* the end of this interval, 0: none begun */
+    unsigned logged;
+    unsigned long quiet, malformed; /* refused but not logged; ignored */
+} bell_log;
 
 static void pmlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int become(const fcgix_defs_t *d);
 static void publish_class(int i);
 
-/* The PM's stderr is httpd's main error log. */
+/* The PM's stderr is httpd's main error log; paths in the messages can
+ * come from the doorbell, so the lines are escaped (pm_log.c). */
 static void pmlog(const char *fmt, ...)
 {
-    char buf[1024];
-    char ts[APR_CTIME_LEN];
     va_list ap;
 
-    apr_ctime(ts, apr_time_now());
     va_start(ap, fmt);
-    apr_vsnprintf(buf, sizeof(buf), fmt, ap);
+    fcgix_pm_vlog(fmt, ap);
     va_end(ap);
-    dprintf(2, "[%s] [fcgix:pm] [pid %ld] %s\n", ts, (long)getpid(), buf);
 }
 
 static apr_uint32_t now_sec(void)
@@ -528,7 +540,7 @@ static int spawn_one(int idx)
     fcgix_spawn_t sp;
     apr_pool_t *tmp;
     char err[160];
-    int p = proc_slot();
+    int p = proc_slot(), out;
     pid_t pid;
 
     if (p < 0 || k->listen_fd < 0) {
@@ -543,12 +555,17 @@ static int spawn_one(int idx)
     sp.priority = dyn ? cur->dyn.priority : k->def->priority;
     sp.drop_to_uid = privileged ? (uid_t)cur->uid : (uid_t)-1;
     sp.drop_to_gid = (gid_t)cur->gid;
+    sp.out_fd = fcgix_pm_out_open(c->path, &out);
     /* Read before the spawn: once the child runs, the PM may not get the
      * CPU back before the child has served a request and been counted. */
     prx[p].started = fcgix_clock();
     prx[p].requests_at_start = apr_atomic_read32(&sb->classes[idx].completed);
     pid = fcgix_pm_spawn(&sp, err, sizeof(err));
     apr_pool_destroy(tmp);
+    if (sp.out_fd >= 0) {
+        close(sp.out_fd); /* the process has its copy */
+    }
+    fcgix_pm_out_started(out, pid);
     if (pid < 0) {
         pmlog("FCGIX0432: %s: %s", c->path, err);
         return -1;
@@ -745,6 +762,7 @@ static void reap(void)
     pid_t pid;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        fcgix_pm_out_reaped(pid);
         for (p = 0; p < FCGIX_SB_PROCS; p++) {
             if (P[p].pid == (apr_uint32_t)pid &&
                 P[p].state != FCGIX_PROC_FREE) {
@@ -969,18 +987,62 @@ static int dynamic_start(const char *path, apr_uint32_t uid, apr_uint32_t gid,
     return idx;
 }
 
+/* Whether a refused doorbell request may be logged now (see BELL_LOG_MAX);
+ * else it is counted for bell_log_tick. */
+static int bell_log_ok(apr_time_t now)
+{
+    if (bell_log.until == 0) {
+        bell_log.until = now + apr_time_from_sec(BELL_LOG_S);
+    }
+    if (bell_log.logged < BELL_LOG_MAX) {
+        bell_log.logged++;
+        return 1;
+    }
+    bell_log.quiet++;
+    return 0;
+}
+
+static void bell_malformed(apr_time_t now)
+{
+    if (bell_log.until == 0) {
+        bell_log.until = now + apr_time_from_sec(BELL_LOG_S);
+    }
+    bell_log.malformed++;
+}
+
+/* Ends a logging interval that is over, with one line for what it did not
+ * log. */
+static void bell_log_tick(apr_time_t now)
+{
+    if (bell_log.until == 0 || now < bell_log.until) {
+        return;
+    }
+    if (bell_log.quiet || bell_log.malformed) {
+        pmlog("FCGIX0450: doorbell: %lu more refused requests not logged "
+              "and %lu malformed messages ignored in the last %d s",
+              bell_log.quiet, bell_log.malformed, BELL_LOG_S);
+    }
+    memset(&bell_log, 0, sizeof(bell_log));
+}
+
 /* A request for a dynamic app that has no active class. */
 static void bell_spawn(const fcgix_bell_t *b, apr_time_t now)
 {
     struct stat st;
 
     if (!dynamic_allowed(b, &st)) {
+        if (!bell_log_ok(now)) {
+            return;
+        }
         pmlog("FCGIX0435: refused to start %s as a dynamic application "
               "(not an executable file, or an identity the PM cannot give)",
               b->path);
         return;
     }
     if (total_dynamic() >= cur->dyn.policy.max_total) {
+        if (!bell_log_ok(now)) {
+            return;
+        }
         pmlog("FCGIX0436: %s: not started, -maxProcesses %d reached", b->path,
               cur->dyn.policy.max_total);
         return;
@@ -1036,16 +1098,22 @@ static void bell_changed(int idx, apr_time_t now)
     }
 }
 
+/* Handles what the doorbell holds, BELLS_PER_PASS messages at most: the
+ * rest waits for the next pass. */
 static void read_bells(void)
 {
     fcgix_bell_t b;
     apr_time_t now = fcgix_clock();
-    int idx;
+    int idx, n;
 
-    while (read(bell_fd, &b, sizeof(b)) == (ssize_t)sizeof(b)) {
+    for (n = 0; n < BELLS_PER_PASS &&
+                read(bell_fd, &b, sizeof(b)) == (ssize_t)sizeof(b);
+         n++) {
         if (b.magic != FCGIX_BELL_MAGIC ||
-            memchr(b.path, '\0', sizeof(b.path)) == NULL) {
-            continue; /* not ours, or torn: ignore */
+            memchr(b.path, '\0', sizeof(b.path)) == NULL ||
+            b.type < FCGIX_BELL_SPAWN || b.type > FCGIX_BELL_CHANGED) {
+            bell_malformed(now); /* not ours, or torn: ignore */
+            continue;
         }
         /* A draining class is on its way out (removed, or replaced by an
          * update): the bells are about an active one, or ask for one. */
@@ -1167,6 +1235,8 @@ static void drain(apr_time_t now)
 static void tick(apr_time_t now)
 {
     sb->pm_heartbeat = (apr_uint32_t)apr_time_sec(now);
+    fcgix_pm_out_tick(now);
+    bell_log_tick(now);
     if (getppid() != (pid_t)parent) {
         stopping = 1; /* the httpd parent is gone */
         return;
@@ -1208,7 +1278,7 @@ static void shutdown_all(void)
     }
     while (any_running() && fcgix_clock() < deadline) {
         reap();
-        apr_sleep(apr_time_from_msec(10));
+        fcgix_pm_out_pump(10); /* an app that logs as it stops goes on */
     }
     for (p = 0; p < FCGIX_SB_PROCS; p++) {
         if (P[p].state != FCGIX_PROC_FREE && P[p].pid > 0) {
@@ -1226,6 +1296,7 @@ static void shutdown_all(void)
     }
     publish();
     sb->pm_heartbeat = 0;
+    fcgix_pm_out_close_all();
     _exit(0); /* never run httpd's atexit handlers or pool cleanups here */
 }
 
@@ -1348,6 +1419,36 @@ static void on_signals(void)
     }
 }
 
+/* One pass of the PM's loop: wait for the control channel, the doorbell
+ * (once there are definitions), signals, the applications' output or the
+ * timer; handle a bounded amount of each; run the timer work. */
+static void loop_pass(void)
+{
+    static struct pollfd pfd[3 + FCGIX_OUT_PIPES];
+    int nout, n;
+
+    pfd[0] = (struct pollfd){sig_fd, POLLIN, 0};
+    pfd[1] = (struct pollfd){ctl_fd, POLLIN, 0};
+    pfd[2] = (struct pollfd){cur ? bell_fd : -1, POLLIN, 0};
+    nout = fcgix_pm_out_poll(pfd + 3, FCGIX_OUT_PIPES);
+    n = poll(pfd, (nfds_t)nout + 3,
+             verdicts_pending ? VERDICT_POLL_MS : TICK_MS);
+    if (n > 0 && nout > 0) {
+        fcgix_pm_out_read(pfd + 3, nout);
+    }
+    if (n > 0 && pfd[0].revents) {
+        on_signals();
+    }
+    if (n > 0 && pfd[1].revents && read_defs() < 0) {
+        stopping = 1;
+    }
+    if (n > 0 && cur && pfd[2].revents) {
+        read_bells();
+    }
+    tick(fcgix_clock());
+    publish();
+}
+
 void fcgix_pm_main(int ctl, int bell, fcgix_sb_t *sbp, apr_uint32_t ppid,
                    apr_uint32_t old_pm, server_rec *s)
 {
@@ -1378,21 +1479,7 @@ void fcgix_pm_main(int ctl, int bell, fcgix_sb_t *sbp, apr_uint32_t ppid,
     sb->pm_started = now_sec();
     sb->pm_heartbeat = (apr_uint32_t)apr_time_sec(fcgix_clock());
     while (!stopping) {
-        struct pollfd pfd[3] = {
-            {sig_fd, POLLIN, 0}, {ctl_fd, POLLIN, 0}, {bell_fd, POLLIN, 0}};
-        int n = poll(pfd, cur ? 3 : 2,
-                     verdicts_pending ? VERDICT_POLL_MS : TICK_MS);
-        if (n > 0 && pfd[0].revents) {
-            on_signals();
-        }
-        if (n > 0 && pfd[1].revents && read_defs() < 0) {
-            stopping = 1;
-        }
-        if (n > 0 && cur && pfd[2].revents) {
-            read_bells();
-        }
-        tick(fcgix_clock());
-        publish();
+        loop_pass();
     }
     shutdown_all();
 }

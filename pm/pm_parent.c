@@ -103,6 +103,13 @@ void fcgix_pm_child_init(apr_pool_t *pchild, server_rec *s)
     if (st && st->ctl >= 0) {
         close(st->ctl); /* only the parent talks to the PM */
     }
+    /* Only the PM reads the doorbell: a child (which may run hostile code)
+     * could otherwise take other children's messages from it. The parent
+     * keeps the read end for the next PM; this is the child's copy. */
+    if (st && st->bell_r >= 0) {
+        close(st->bell_r);
+        st->bell_r = -1;
+    }
 }
 
 /* ---------------------------------------------------------- control */

@@ -106,7 +106,7 @@ static void child_fail(const char *what)
 static void child_setup(const fcgix_spawn_t *sp)
 {
     sigset_t none;
-    int sig;
+    int sig, out;
     char *slash;
     char dir[FCGIX_SB_PATH];
 
@@ -119,10 +119,13 @@ static void child_setup(const fcgix_spawn_t *sp)
     if (dup2(sp->listen_fd, 0) != 0) {
         child_fail("dup2");
     }
-    /* stderr is httpd's main error log; stdout (which httpd pointed at
-     * /dev/null when it detached) goes there too, so output written
-     * outside the FastCGI protocol is seen. */
-    dup2(2, 1);
+    /* stdout and stderr: the process's pipe to the PM, which logs what
+     * comes through it (pm_log.c). Never the error log itself, which an app
+     * (under a wrapper, another user's) could truncate or forge lines in. */
+    out = sp->out_fd >= 0 ? sp->out_fd : open("/dev/null", O_WRONLY);
+    if (out < 0 || dup2(out, 1) != 1 || dup2(out, 2) != 2) {
+        child_fail("stdout and stderr");
+    }
     fcgix_pm_closefrom3();
     if (sp->priority) {
         setpriority(PRIO_PROCESS, 0, sp->priority);

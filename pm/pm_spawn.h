@@ -13,6 +13,7 @@ typedef struct {
     char **argv;      /* argv[0] is what is executed */
     char **envp;      /* the whole environment */
     int listen_fd;    /* becomes fd 0 */
+    int out_fd;       /* becomes fds 1 and 2; -1: /dev/null */
     int priority;
     uid_t drop_to_uid; /* (uid_t)-1: keep the PM's identity */
     gid_t drop_to_gid;
