@@ -16,7 +16,8 @@
  * Spooled bytes count against FastCgiSpoolLimit, server-wide, in the
  * scoreboard (fcgix_pm_spool_*; pm/scoreboard.h says why a killed child's
  * count does not leak). They are counted before they are read, a read's
- * worth at a time, and given back when the request's pool goes. A chunked
+ * worth at a time, and given back once the app has been handed all of them
+ * (or when the request's pool goes, whichever comes first). A chunked
  * body that would pass the limit gets 503 (FCGIX0124); a Content-Length
  * body stops being read ahead there and streams the rest.
  */
@@ -350,8 +351,21 @@ int fcgix_body_prepare(request_rec *r, const fcgix_app_t *app,
 int fcgix_body_read(fcgix_body_t *b, char *dst, apr_size_t cap, apr_size_t *got,
                     apr_interval_time_t *spent)
 {
+    int st;
+
     if (b->pos < b->len) {
-        return spool_read(b, dst, cap, got);
+        st = spool_read(b, dst, cap, got);
+        if (st == OK && b->pos >= b->len) {
+            /* Handed out whole: the spool is done with long before the
+             * request is (a response sent to a slow client), so it goes
+             * and its count comes back now. Closing deletes the file. */
+            if (b->file) {
+                apr_file_close(b->file);
+                b->file = NULL;
+            }
+            give_back(b);
+        }
+        return st;
     }
     return client_read(b, dst, cap, got, spent);
 }

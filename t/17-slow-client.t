@@ -19,6 +19,9 @@
 #     comes back to 0 and a new 700 KiB chunked upload succeeds.
 #   - a Content-Length body being read ahead counts too: while 700 KiB of
 #     it are held, a chunked upload gets 503.
+#   - the count comes back once the app has the whole body, not when the
+#     request ends: while an app that has read a 700 KiB body sleeps 3 s
+#     before answering, nothing is counted.
 #   - the httpd child holding a 700 KiB chunked upload is SIGKILLed: its
 #     count is given back (FCGIX0125) and a new upload succeeds.
 # Config errors: bad -spool-body and FastCgiSpoolLimit values fail
@@ -39,6 +42,7 @@ my $h = "$d/htdocs";
 my $slow  = $t->install_app('upload', "$h/s/slow.fcgi");
 my $small = $t->install_app('upload', "$h/sm/small.fcgi");
 my $up    = $t->install_app('upload', "$h/u/up.fcgi");
+my $resp  = $t->install_app('respond', "$h/r/resp.fcgi");
 
 $t->start_httpd(<<"EOF");
 FastCgiIpcDir $d/ipc
@@ -46,6 +50,7 @@ FastCgiSpoolLimit 1048576
 FastCgiServer $slow -processes 1 -request-timeout 3
 FastCgiServer $small -processes 1 -request-timeout 2 -spool-body 10
 FastCgiServer $up -processes 3
+FastCgiServer $resp
 <Location /fcgi-status>
     SetHandler fastcgi-status
 </Location>
@@ -316,6 +321,21 @@ is(spooled(), 0, 'nothing spooled at first');
     uploaded_ok($a, $kib700, '... the read-ahead body completes: 200, whole');
     close_all();
     ok($t->wait_for(sub { spooled() == 0 }, 5), '... and its count is given back');
+}
+
+# the count comes back once the app has been handed the whole body
+{
+    my $a = client(post_head('/r/resp.fcgi?sleep_ms=3000', chunked => 1) . $chunked700, name => 'A');
+    ok(pump_until(sub { spooled() >= 700 }, 10), 'a 700 KiB chunked upload is counted');
+    send_now($a, "0\r\n\r\n");
+    ok(pump_until(sub { spooled() == 0 && !finished($a) }, 2.5),
+        '... and given back once the app has read it, while it still works on its answer')
+        or diag "spooled: " . spooled() . "; " . show($a);
+    pump_until(sub { finished($a) }, 15);
+    my $r = response($a);
+    ok($r && $r->{code} == 200 && ($r->{headers}{'x-respond-body-read'} // '') eq length($kib700),
+        '... which then comes whole (the app read the whole body)') or diag show($a);
+    close_all();
 }
 
 # an httpd child killed mid-upload does not keep its count
