@@ -9,6 +9,7 @@
 #include "mod_fcgix.h"
 #include "pm/pm.h"
 
+#include "ap_mpm.h"
 #include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
@@ -35,6 +36,16 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void fcgix_child_init(apr_pool_t *pchild, server_rec *s)
 {
     fcgix_pm_child_init(pchild, s);
+}
+
+/* Parent: a child the MPM reaped gives back what it had counted of spooled
+ * request bodies, even if it was killed before its cleanups ran. */
+static void fcgix_child_status(server_rec *s, pid_t pid, ap_generation_t gen,
+                               int slot, mpm_child_status state)
+{
+    if (state == MPM_CHILD_EXITED) {
+        fcgix_pm_child_exited(s, pid);
+    }
 }
 
 /* Routes a request for a declared application, or for a path below one, to
@@ -190,6 +201,7 @@ static void fcgix_register_hooks(apr_pool_t *p)
     ap_hook_check_config(fcgix_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(fcgix_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(fcgix_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_status(fcgix_child_status, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(fcgix_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(fcgix_handler, NULL, NULL, APR_HOOK_MIDDLE);
     fcgix_status_register();

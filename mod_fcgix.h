@@ -19,6 +19,13 @@
 #define FCGIX_HANDLER "fastcgi-script"
 #define FCGIX_DEFAULT_IPC_DIR "/tmp/fcgi"
 
+/* FastCgiSpoolLimit, bytes. The default is LimitRequestBody's: one body as
+ * large as httpd accepts still spools, many at once do not. At least one
+ * spool read (64 KiB); at most 1 TiB (2^30 KiB in 32-bit counters). */
+#define FCGIX_SPOOL_LIMIT_DEFAULT (APR_INT64_C(1) << 30)
+#define FCGIX_SPOOL_LIMIT_MIN 65536
+#define FCGIX_SPOOL_LIMIT_MAX (APR_INT64_C(1) << 40)
+
 /* Upper bound of -header-max-line: httpd's CGI header scanner reads lines
  * into a MAX_STRING_LEN buffer. */
 #define FCGIX_HDR_LINE_CAP (MAX_STRING_LEN - 2)
@@ -35,8 +42,10 @@ typedef enum {
 typedef struct {
     int app_conn_timeout; /* seconds; 0: bounded by the server Timeout */
     int idle_timeout;     /* seconds without a byte from the app */
-    int request_timeout;  /* seconds a request may wait on the app, total;
-                             0: no total bound */
+    int request_timeout;  /* seconds a request may wait on the app, or
+                             for its streamed body, total; 0: no bound */
+    int spool_body;       /* bytes: a Content-Length body up to this size is
+                             read whole before the app is connected; 0: never */
     int flush;            /* pass a FLUSH after every read from the app */
     int nph; /* the app writes the whole HTTP response (status line too) */
     int hdr_max_bytes; /* response header block */
@@ -101,6 +110,7 @@ typedef struct {
     apr_array_header_t *auth_refs; /* fcgix_auth_ref_t: authorizer files the
                                       server configuration names, checked
                                       once every declaration is known */
+    apr_uint32_t spool_limit_kib; /* FastCgiSpoolLimit, in KiB */
 } fcgix_globals_t;
 
 typedef struct {
@@ -127,6 +137,33 @@ fcgix_app_t *fcgix_app_lookup(const char *filename, const char **rest);
 
 /* mod_fcgix_status.c: the fastcgi-status handler, mod_status section. */
 void fcgix_status_register(void);
+
+/* mod_fcgix_body.c: the request body of one request, as the engine reads
+ * it: from a spool filled before the app was connected, then from the
+ * client. */
+typedef struct fcgix_body_t fcgix_body_t;
+
+/* Reads what is read before an app process is taken: a chunked body whole,
+ * a Content-Length body of at most the app's -spool-body bytes whole (as
+ * far as FastCgiSpoolLimit lets it; the rest then streams). OK with *out
+ * set, or the status to fail with (413, 400, 503 at FastCgiSpoolLimit for a
+ * chunked body, 500), already logged where it is the module's decision. */
+int fcgix_body_prepare(request_rec *r, const fcgix_app_t *app,
+                       fcgix_body_t **out);
+
+/* Up to cap bytes of the body into dst (*got 0 only at its end). spent:
+ * NULL while no app process is held; else the time the request has counted
+ * against -request-timeout so far, to which the time this read waits for
+ * the client is added; once the total reaches the limit the read fails with
+ * 408 (FCGIX0122). */
+int fcgix_body_read(fcgix_body_t *b, char *dst, apr_size_t cap, apr_size_t *got,
+                    apr_interval_time_t *spent);
+
+/* Whether every byte of the body has been handed out. */
+int fcgix_body_eos(const fcgix_body_t *b);
+
+/* A chunked body's length (it was spooled whole), else -1. */
+apr_off_t fcgix_body_chunked_length(const fcgix_body_t *b);
 
 /* mod_fcgix_io.c: runs one request against app in the RESPONDER role and
  * produces the response (with -nph, the app's bytes as they are). Returns

@@ -63,6 +63,7 @@ static const opt_def_t opt_table[] = {
     {"appConnTimeout", OPT_INT, OFF(app_conn_timeout), 0, DAY, D_ALL},
     {"idle-timeout", OPT_INT, OFF(idle_timeout), 1, DAY, D_ALL},
     {"request-timeout", OPT_INT, OFF(request_timeout), 0, DAY, D_ALL},
+    {"spool-body", OPT_INT, OFF(spool_body), 0, 1 << 30, D_ALL},
     {"flush", OPT_FLAG, OFF(flush), 0, 1, D_ALL},
     {"nph", OPT_FLAG, OFF(nph), 0, 1, D_EXT | D_SRV},
     {"pass-header", OPT_HEADERS, NOFF, 0, 0, D_ALL},
@@ -106,6 +107,10 @@ static void opts_defaults(fcgix_opts_t *o, apr_pool_t *p)
     memset(o, 0, sizeof(*o));
     o->idle_timeout = 30;
     o->request_timeout = 300;
+    /* PHP's default post_max_size: whatever a stock PHP accepts is read
+     * before a process is taken, so a slow client never holds one; larger
+     * uploads stream (no copy on disk) under -request-timeout. */
+    o->spool_body = 8 << 20;
     o->hdr_max_bytes = 65536;
     o->hdr_max_lines = 100;
     o->hdr_max_line = FCGIX_HDR_LINE_CAP;
@@ -133,6 +138,7 @@ void fcgix_conf_reset(apr_pool_t *pconf)
 {
     fcgix_globals = apr_pcalloc(pconf, sizeof(*fcgix_globals));
     fcgix_globals->ipc_dir = FCGIX_DEFAULT_IPC_DIR;
+    fcgix_globals->spool_limit_kib = FCGIX_SPOOL_LIMIT_DEFAULT / 1024;
     fcgix_globals->apps = apr_array_make(pconf, 8, sizeof(fcgix_app_t *));
     fcgix_globals->by_path = apr_hash_make(pconf);
     fcgix_globals->auth_refs =
@@ -636,6 +642,31 @@ static const char *cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
     return NULL;
 }
 
+/* FastCgiSpoolLimit bytes: counted in KiB (rounded down here, up where
+ * bodies are counted), so the scoreboard's 32-bit counters hold it. */
+static const char *cmd_spool_limit(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_int64_t v;
+    char *end;
+
+    if (err) {
+        return err;
+    }
+    errno = 0;
+    v = apr_strtoi64(arg, &end, 10);
+    if (errno || end == arg || *end || v < FCGIX_SPOOL_LIMIT_MIN ||
+        v > FCGIX_SPOOL_LIMIT_MAX) {
+        return apr_psprintf(cmd->pool,
+                            "FastCgiSpoolLimit: '%s' is not a number of "
+                            "bytes from %d to %" APR_INT64_T_FMT,
+                            arg, FCGIX_SPOOL_LIMIT_MIN,
+                            (apr_int64_t)FCGIX_SPOOL_LIMIT_MAX);
+    }
+    fcgix_globals->spool_limit_kib = (apr_uint32_t)(v / 1024);
+    return NULL;
+}
+
 #define AUTH_CMDS(name, role)                                                  \
     AP_INIT_TAKE12(name, fcgix_cmd_auth, &fcgix_role_ids[role],                \
                    ACCESS_CONF | OR_AUTHCFG,                                   \
@@ -658,6 +689,8 @@ const command_rec fcgix_cmds[] = {
                      "filename -host host:port | -socket path [option ...]"),
     AP_INIT_TAKE1("FastCgiIpcDir", cmd_ipc_dir, NULL, RSRC_CONF,
                   "directory for the FastCGI Unix sockets"),
+    AP_INIT_TAKE1("FastCgiSpoolLimit", cmd_spool_limit, NULL, RSRC_CONF,
+                  "bytes of request bodies spooled at once, server-wide"),
     {.name = NULL}};
 
 /* ------------------------------------------------------------- lookup */

@@ -2,7 +2,7 @@
  * mod_fcgix_io.c - the request engine: one FastCGI request, one connection.
  *
  * Direction of each byte:
- *   client body -> (spool if chunked) -> STDIN records -> app
+ *   client body -> (spool, mod_fcgix_body.c) -> STDIN records -> app
  *   app -> record decoder -> header framer -> httpd CGI header logic
  *                         -> body slices as buckets -> output filters
  *                         -> stderr lines -> error log
@@ -10,7 +10,7 @@
  * that answers before it has read the whole body cannot deadlock us.
  * Memory stays bounded: one read buffer at a time is in flight (the output
  * filters block on a slow client), the header block and stderr line have
- * configured limits, and a chunked body beyond SPOOL_MEM goes to a file.
+ * configured limits, and a spooled body beyond 64 KiB goes to a file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +45,6 @@
 APLOG_USE_MODULE(fcgix);
 
 #define RBUF_SIZE 65536 /* one read from the app */
-#define SPOOL_MEM 65536 /* chunked bodies up to this size stay in memory */
 #define REQ_ID 1        /* one request per connection: always id 1 */
 #define OBUF_SIZE (FCGIX_REC_HEADER_LEN * 2 + FCGIX_REC_MAX_CONTENT)
 
@@ -74,12 +73,9 @@ typedef struct {
     int stdin_eof;  /* the empty STDIN record is queued or sent */
     int stdin_dead; /* the app stopped reading: drop the rest */
     /* request body source */
-    apr_bucket_brigade *ibb;
-    int client_eos;
-    int spooled;
-    char *spool_mem;
-    apr_file_t *spool_file;
-    apr_off_t spool_len, spool_pos;
+    fcgix_body_t *body;
+    int spooled; /* chunked: the app gets CONTENT_LENGTH spool_len */
+    apr_off_t spool_len;
     /* response */
     apr_bucket_brigade *obb;
     char *rbuf; /* read buffer not yet handed to buckets */
@@ -91,8 +87,10 @@ typedef struct {
     size_t elen;
     int eskip;
     apr_size_t elogged, esuppressed;
-    /* time spent waiting on the app */
+    /* time spent waiting on the app, and (body streaming) on the client:
+     * -request-timeout bounds their sum */
     apr_interval_time_t waited;
+    apr_interval_time_t client_waited;
     int got_bytes;     /* something came from the app */
     int rang_overload; /* told the PM a request waited past -startDelay */
     /* AUTHORIZER role: the response is collected here, not sent */
@@ -530,135 +528,21 @@ static int connect_app(fcgix_req_t *q)
 
 /* ----------------------------------------------------------- the body */
 
-/* Reads up to cap bytes of the request body from the client. */
-static int client_read(fcgix_req_t *q, char *dst, apr_size_t cap,
-                       apr_size_t *got)
-{
-    apr_status_t rv;
-    apr_bucket *b;
-
-    *got = 0;
-    while (*got == 0 && !q->client_eos) {
-        apr_brigade_cleanup(q->ibb);
-        rv = ap_get_brigade(q->r->input_filters, q->ibb, AP_MODE_READBYTES,
-                            APR_BLOCK_READ, cap);
-        if (rv != APR_SUCCESS) {
-            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
-        }
-        for (b = APR_BRIGADE_FIRST(q->ibb); b != APR_BRIGADE_SENTINEL(q->ibb);
-             b = APR_BUCKET_NEXT(b)) {
-            const char *data;
-            apr_size_t len;
-            if (APR_BUCKET_IS_EOS(b)) {
-                q->client_eos = 1;
-                break;
-            }
-            if (APR_BUCKET_IS_METADATA(b)) {
-                continue;
-            }
-            rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
-            if (rv != APR_SUCCESS) {
-                return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
-            }
-            if (len > cap - *got) {
-                len = cap - *got; /* cannot happen with READBYTES */
-            }
-            memcpy(dst + *got, data, len);
-            *got += len;
-        }
-    }
-    apr_brigade_cleanup(q->ibb);
-    return OK;
-}
-
-/* A chunked body is read whole before the app is contacted, so the app
- * gets CONTENT_LENGTH: in memory up to SPOOL_MEM, then in a temp file. */
-static int spool_body(fcgix_req_t *q)
-{
-    request_rec *r = q->r;
-    char *chunk = apr_palloc(r->pool, SPOOL_MEM);
-    apr_size_t got;
-    const char *tmp;
-    int st;
-
-    q->spooled = 1;
-    for (;;) {
-        st = client_read(q, chunk, SPOOL_MEM, &got);
-        if (st != OK || got == 0) {
-            return st;
-        }
-        if (q->spool_file == NULL &&
-            q->spool_len + (apr_off_t)got <= SPOOL_MEM) {
-            if (q->spool_mem == NULL) {
-                q->spool_mem = apr_palloc(r->pool, SPOOL_MEM);
-            }
-            memcpy(q->spool_mem + q->spool_len, chunk, got);
-        } else {
-            if (q->spool_file == NULL) {
-                if (apr_temp_dir_get(&tmp, r->pool) != APR_SUCCESS ||
-                    apr_file_mktemp(
-                        &q->spool_file,
-                        apr_pstrcat(r->pool, tmp, "/fcgix-body-XXXXXX", NULL),
-                        APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE |
-                            APR_FOPEN_EXCL | APR_FOPEN_DELONCLOSE,
-                        r->pool) != APR_SUCCESS ||
-                    (q->spool_len &&
-                     apr_file_write_full(q->spool_file, q->spool_mem,
-                                         (apr_size_t)q->spool_len,
-                                         NULL) != APR_SUCCESS)) {
-                    ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r,
-                                  "FCGIX0120: %s: cannot spool the request "
-                                  "body to a temporary file",
-                                  q->app->path);
-                    return HTTP_INTERNAL_SERVER_ERROR;
-                }
-            }
-            if (apr_file_write_full(q->spool_file, chunk, got, NULL) !=
-                APR_SUCCESS) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r,
-                              "FCGIX0121: %s: writing the spooled request "
-                              "body failed",
-                              q->app->path);
-                return HTTP_INTERNAL_SERVER_ERROR;
-            }
-        }
-        q->spool_len += (apr_off_t)got;
-    }
-}
-
-static int spool_read(fcgix_req_t *q, char *dst, apr_size_t cap,
-                      apr_size_t *got)
-{
-    apr_off_t left = q->spool_len - q->spool_pos;
-    apr_size_t n = left < (apr_off_t)cap ? (apr_size_t)left : cap;
-
-    if (q->spool_file) {
-        apr_off_t pos = q->spool_pos;
-        if (apr_file_seek(q->spool_file, APR_SET, &pos) != APR_SUCCESS ||
-            apr_file_read_full(q->spool_file, dst, n, NULL) != APR_SUCCESS) {
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-    } else if (n) {
-        memcpy(dst, q->spool_mem + q->spool_pos, n);
-    }
-    q->spool_pos += (apr_off_t)n;
-    q->client_eos = q->spool_pos >= q->spool_len;
-    *got = n;
-    return OK;
-}
-
 /* Queues the next STDIN record (and the end-of-stream record at EOS). */
 static int fill_stdin(fcgix_req_t *q)
 {
     unsigned char *o = q->obuf;
+    /* Once connected (fd set), waiting for the client holds a process:
+     * it counts against -request-timeout with the time spent on the app. */
+    apr_interval_time_t spent = q->waited + q->client_waited;
     apr_size_t got = 0;
     size_t used;
     int st;
 
-    st = q->spooled ? spool_read(q, (char *)o + FCGIX_REC_HEADER_LEN,
-                                 FCGIX_REC_MAX_CONTENT, &got)
-                    : client_read(q, (char *)o + FCGIX_REC_HEADER_LEN,
-                                  FCGIX_REC_MAX_CONTENT, &got);
+    st = fcgix_body_read(q->body, (char *)o + FCGIX_REC_HEADER_LEN,
+                         FCGIX_REC_MAX_CONTENT, &got,
+                         q->fd >= 0 ? &spent : NULL);
+    q->client_waited = spent - q->waited;
     if (st != OK) {
         return st;
     }
@@ -667,7 +551,7 @@ static int fill_stdin(fcgix_req_t *q)
         fcgix_rec_header(o, FCGIX_T_STDIN, REQ_ID, got, 0);
         used = FCGIX_REC_HEADER_LEN + got;
     }
-    if (q->client_eos) {
+    if (fcgix_body_eos(q->body)) {
         fcgix_rec_header(o + used, FCGIX_T_STDIN, REQ_ID, 0, 0);
         used += FCGIX_REC_HEADER_LEN;
         q->stdin_eof = 1;
@@ -1114,8 +998,8 @@ static int wait_app(fcgix_req_t *q)
     apr_time_t t0;
 
     if (o->request_timeout) {
-        apr_interval_time_t left =
-            apr_time_from_sec(o->request_timeout) - q->waited;
+        apr_interval_time_t left = apr_time_from_sec(o->request_timeout) -
+                                   q->waited - q->client_waited;
         if (left <= wait) {
             wait = left > 0 ? left : 0;
             total = 1;
@@ -1155,14 +1039,16 @@ static int wait_app(fcgix_req_t *q)
         }
         if (q->waited < apr_time_from_sec(o->idle_timeout) &&
             (!o->request_timeout ||
-             q->waited < apr_time_from_sec(o->request_timeout))) {
+             q->waited + q->client_waited <
+                 apr_time_from_sec(o->request_timeout))) {
             return OK;
         }
     }
     if (rc == 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
                       total ? "FCGIX0104: %s: request exceeded -request-"
-                              "timeout (%d s waiting on the application)"
+                              "timeout (%d s waiting on the application "
+                              "or the client)"
                             : "FCGIX0103: %s: no data from the application "
                               "for %d s (-idle-timeout)",
                       q->app->path,
@@ -1330,7 +1216,8 @@ static int finish(fcgix_req_t *q, int st)
     if (st == CLIENT_GONE) {
         return OK;
     }
-    if (st != OK && st != HTTP_MOVED_TEMPORARILY) {
+    /* 4xx are the client's (a body too slow or broken off), not the app's */
+    if (st >= HTTP_INTERNAL_SERVER_ERROR) {
         volatile fcgix_sb_class_t *c =
             sbc_current(q) ? q->sbc : find_sb_class(q);
         if (c) {
@@ -1407,13 +1294,15 @@ int fcgix_respond(request_rec *r, const fcgix_app_t *app)
     q->nph = app->o.nph;
     q->headers_done = q->nph; /* nothing to parse: the app's bytes go out */
     if (has_body) {
-        q->ibb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
         q->obuf = apr_palloc(r->pool, OBUF_SIZE);
-        /* Read the first part of the body before taking an app connection:
-         * a body over LimitRequestBody fails here, costing the app nothing;
-         * a chunked body is spooled whole so the app gets CONTENT_LENGTH. */
-        st = te ? spool_body(q) : OK;
+        /* Read what can be read before taking an app connection (a slow
+         * client then holds no process; see mod_fcgix_body.c), and at least
+         * the first part of the body: a body over LimitRequestBody fails
+         * here, costing the app nothing. */
+        st = fcgix_body_prepare(r, app, &q->body);
         if (st == OK) {
+            q->spool_len = fcgix_body_chunked_length(q->body);
+            q->spooled = q->spool_len >= 0;
             st = fill_stdin(q);
         }
         if (st != OK) {

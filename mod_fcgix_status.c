@@ -41,20 +41,26 @@ static void put_pm(request_rec *r, const fcgix_sb_t *sb, int text)
     apr_uint32_t beat = sb->pm_heartbeat;
     long age = beat ? (long)now - (long)beat : -1;
 
+    apr_uint64_t spooled = fcgix_pm_spool_total();
+
     if (text) {
         ap_rprintf(r,
                    "FcgixPMPid: %u\nFcgixPMHeartbeatAge: %ld\n"
                    "FcgixPMStarts: %u\nFcgixPMGeneration: %u\n"
-                   "FcgixPMAlive: %d\n",
+                   "FcgixPMAlive: %d\nFcgixSpooledKiB: %" APR_UINT64_T_FMT
+                   "\nFcgixSpoolLimitKiB: %u\n",
                    sb->pm_pid, age, sb->pm_starts, sb->pm_generation,
-                   fcgix_pm_alive());
+                   fcgix_pm_alive(), spooled, fcgix_globals->spool_limit_kib);
         return;
     }
     ap_rprintf(r,
                "<p>Process manager: pid %u, %s (heartbeat %ld s ago), "
-               "configuration generation %u, started %u time(s).</p>\n",
+               "configuration generation %u, started %u time(s).</p>\n"
+               "<p>Request bodies spooled now: %" APR_UINT64_T_FMT
+               " KiB of %u KiB (FastCgiSpoolLimit).</p>\n",
                sb->pm_pid, fcgix_pm_alive() ? "alive" : "NOT RESPONDING", age,
-               sb->pm_generation, sb->pm_starts);
+               sb->pm_generation, sb->pm_starts, spooled,
+               fcgix_globals->spool_limit_kib);
 }
 
 /* One `?auto` value: no control byte, so no line break, survives. */

@@ -47,7 +47,8 @@ apr_status_t fcgix_pm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                                   server_rec *s);
 
 /* Child: drop what only the parent may hold (the control channel, the
- * doorbell's read end). */
+ * doorbell's read end); take this child's entry for spooled request
+ * bodies. */
 void fcgix_pm_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* The scoreboard, or NULL when there is no PM (no managed applications). */
@@ -60,6 +61,20 @@ void fcgix_pm_ring(apr_uint32_t type, const char *path, apr_uint32_t uid,
 
 /* Handlers: 1 when the PM's heartbeat is fresh (within 5 s). */
 int fcgix_pm_alive(void);
+
+/* Handlers: count kib more KiB of request bodies spooled by this httpd
+ * child, if the server-wide total stays within limit_kib: 1 when counted,
+ * 0 when not (then nothing is counted). A child that found no free entry
+ * at its start (FCGIX0123) counts nothing and gets 0. */
+int fcgix_pm_spool_take(apr_uint32_t kib, apr_uint32_t limit_kib);
+/* Handlers: give back kib KiB taken by this child. */
+void fcgix_pm_spool_give(apr_uint32_t kib);
+/* KiB of request bodies spooled across the server now. */
+apr_uint64_t fcgix_pm_spool_total(void);
+
+/* Parent, from the MPM's child_status hook: the httpd child pid has exited
+ * and been reaped, so whatever it still had counted is given back. */
+void fcgix_pm_child_exited(server_rec *s, pid_t pid);
 
 /* The Unix socket of a dynamic class (in FastCgiIpcDir/dynamic). */
 const char *fcgix_pm_dynamic_socket(apr_pool_t *p, const char *ipc_dir,

@@ -57,6 +57,7 @@ static apr_size_t defs_len;
 static apr_proc_t pm_proc; /* for apr_proc_other_child_* */
 static server_rec *main_server;
 static apr_pool_t *gen_pool; /* pconf */
+static int spool_idx = -1;   /* child: its entry in sb->spool */
 
 fcgix_sb_t *fcgix_pm_scoreboard(void)
 {
@@ -100,7 +101,10 @@ const char *fcgix_pm_dynamic_socket(apr_pool_t *p, const char *ipc_dir,
 
 void fcgix_pm_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    if (st && st->ctl >= 0) {
+    if (st == NULL) {
+        return;
+    }
+    if (st->ctl >= 0) {
         close(st->ctl); /* only the parent talks to the PM */
     }
     /* Only the PM reads the doorbell: a child (which may run hostile code)
@@ -109,6 +113,59 @@ void fcgix_pm_child_init(apr_pool_t *pchild, server_rec *s)
     if (st && st->bell_r >= 0) {
         close(st->bell_r);
         st->bell_r = -1;
+    }
+    spool_idx = fcgix_sb_spool_claim(st->sb, (apr_uint32_t)getpid());
+    if (spool_idx < 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "FCGIX0123: more than %d httpd children hold entries "
+                     "for spooled request bodies: this one (pid %ld) spools "
+                     "none (chunked bodies get 503, others stream)",
+                     FCGIX_SB_CHILDREN, (long)getpid());
+    }
+}
+
+/* ------------------------------------------------- spooled bodies */
+
+int fcgix_pm_spool_take(apr_uint32_t kib, apr_uint32_t limit_kib)
+{
+    return st && fcgix_sb_spool_take(st->sb, spool_idx, kib, limit_kib);
+}
+
+void fcgix_pm_spool_give(apr_uint32_t kib)
+{
+    if (st) {
+        fcgix_sb_spool_give(st->sb, spool_idx, kib);
+    }
+}
+
+apr_uint64_t fcgix_pm_spool_total(void)
+{
+    return st ? fcgix_sb_spool_total(st->sb) : 0;
+}
+
+/* The MPM reports every child it reaps, with its pid, also one that had
+ * lost its scoreboard slot, so no entry outlives its child. Should a report
+ * ever be missed, entries whose pid no longer exists are freed along. */
+void fcgix_pm_child_exited(server_rec *s, pid_t pid)
+{
+    apr_uint32_t left;
+    int i;
+
+    if (st == NULL || getpid() != st->parent_pid) {
+        return;
+    }
+    left = fcgix_sb_spool_release(st->sb, (apr_uint32_t)pid);
+    for (i = 0; i < FCGIX_SB_CHILDREN; i++) {
+        apr_uint32_t other = apr_atomic_read32(&st->sb->spool[i].pid);
+        if (other && kill((pid_t)other, 0) != 0 && errno == ESRCH) {
+            left += fcgix_sb_spool_release(st->sb, other);
+        }
+    }
+    if (left) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     "FCGIX0125: httpd child %ld ended holding %u KiB of "
+                     "spooled request bodies: given back",
+                     (long)pid, left);
     }
 }
 

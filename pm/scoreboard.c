@@ -78,3 +78,92 @@ int fcgix_sb_class_find(const fcgix_sb_t *sb, const char *path,
 {
     return fcgix_sb_class_probe(sb->classes, path, uid, gid);
 }
+
+/* ---------------------------------------------- spooled request bodies */
+
+int fcgix_sb_spool_claim(fcgix_sb_t *sb, apr_uint32_t pid)
+{
+    int i;
+
+    if (pid == 0) {
+        return -1;
+    }
+    /* An entry with our pid was left by a dead process whose reaping was
+     * never reported (pids are unique among live processes): what it
+     * counted is void, and it is ours. */
+    for (i = 0; i < FCGIX_SB_CHILDREN; i++) {
+        if (apr_atomic_read32(&sb->spool[i].pid) == pid) {
+            apr_atomic_set32(&sb->spool[i].kib, 0);
+            return i;
+        }
+    }
+    for (i = 0; i < FCGIX_SB_CHILDREN; i++) {
+        if (apr_atomic_cas32(&sb->spool[i].pid, pid, 0) == 0) {
+            apr_atomic_set32(&sb->spool[i].kib, 0);
+            return i;
+        }
+    }
+    return -1;
+}
+
+apr_uint64_t fcgix_sb_spool_total(fcgix_sb_t *sb)
+{
+    apr_uint64_t sum = 0;
+    int i;
+
+    for (i = 0; i < FCGIX_SB_CHILDREN; i++) {
+        sum += apr_atomic_read32(&sb->spool[i].kib);
+    }
+    return sum;
+}
+
+void fcgix_sb_spool_give(fcgix_sb_t *sb, int idx, apr_uint32_t kib)
+{
+    volatile apr_uint32_t *p;
+    apr_uint32_t cur, next;
+
+    if (idx < 0 || idx >= FCGIX_SB_CHILDREN || kib == 0) {
+        return;
+    }
+    p = &sb->spool[idx].kib;
+    do {
+        cur = apr_atomic_read32(p);
+        next = cur > kib ? cur - kib : 0;
+    } while (apr_atomic_cas32(p, next, cur) != cur);
+}
+
+int fcgix_sb_spool_take(fcgix_sb_t *sb, int idx, apr_uint32_t kib,
+                        apr_uint32_t limit_kib)
+{
+    if (idx < 0 || idx >= FCGIX_SB_CHILDREN || kib > limit_kib) {
+        return 0;
+    }
+    if (kib == 0) {
+        return 1;
+    }
+    /* Add first, then look: a concurrent taker that summed before this
+     * addition was visible has its own addition visible here. */
+    apr_atomic_add32(&sb->spool[idx].kib, kib);
+    if (fcgix_sb_spool_total(sb) > limit_kib) {
+        fcgix_sb_spool_give(sb, idx, kib);
+        return 0;
+    }
+    return 1;
+}
+
+apr_uint32_t fcgix_sb_spool_release(fcgix_sb_t *sb, apr_uint32_t pid)
+{
+    apr_uint32_t left = 0;
+    int i;
+
+    if (pid == 0) {
+        return 0;
+    }
+    for (i = 0; i < FCGIX_SB_CHILDREN; i++) {
+        if (apr_atomic_read32(&sb->spool[i].pid) == pid) {
+            left += apr_atomic_xchg32(&sb->spool[i].kib, 0);
+            apr_atomic_cas32(&sb->spool[i].pid, 0, pid);
+        }
+    }
+    return left;
+}

@@ -22,11 +22,14 @@
 
 #define FCGIX_SB_MAGIC 0x58474346u /* "FCGX" */
 /* bump the layout when it changes, or the unit of a field */
-#define FCGIX_SB_LAYOUT 2u
+#define FCGIX_SB_LAYOUT 3u
 #define FCGIX_SB_CLASSES 512 /* static + dynamic + external classes */
 #define FCGIX_SB_PROCS 2048  /* application processes */
 #define FCGIX_SB_PATH 512    /* longest application path + NUL */
 #define FCGIX_SB_ADDR 128    /* socket path or host:port + NUL */
+/* httpd children that can hold spooled request bodies at once: ServerLimit
+ * up to 2048, doubled while a graceful restart's old children finish. */
+#define FCGIX_SB_CHILDREN 4096
 
 /* Class slot states. A slot goes FREE -> ACTIVE -> (DRAINING ->) GONE and
  * GONE slots are reused; GONE keeps lookups probing past it. */
@@ -80,6 +83,23 @@ typedef struct {
     apr_uint32_t started; /* unix seconds */
 } fcgix_sb_proc_t;
 
+/* The request-body bytes one httpd child holds spooled (memory or temp
+ * file), counted against FastCgiSpoolLimit. An entry belongs to a child
+ * process, not to a request, so that bytes counted by a child that dies
+ * without running its cleanups (SIGKILL, the OOM killer) can be given back:
+ * the httpd parent learns from the MPM when it has reaped a child (the
+ * child_status hook) and only then frees that child's entry. Only a dead
+ * child's entry is ever reset, so a live child never sees its own count
+ * change under it, and a pid is reused only after its reaping. */
+typedef struct {
+    /* the owning httpd child, at its start (CAS from 0); the httpd parent
+     * sets 0 again once that child has been reaped */
+    volatile apr_uint32_t pid;
+    /* owner (apr_atomic_*32 only); the parent zeroes it, owner dead, before
+     * it frees the entry */
+    volatile apr_uint32_t kib;
+} fcgix_sb_spool_t;
+
 typedef struct {
     /* parent, once at creation */
     apr_uint32_t magic, layout, size;
@@ -94,6 +114,7 @@ typedef struct {
     volatile apr_uint32_t nclasses;      /* slots in use are below this */
     fcgix_sb_class_t classes[FCGIX_SB_CLASSES];
     fcgix_sb_proc_t procs[FCGIX_SB_PROCS];
+    fcgix_sb_spool_t spool[FCGIX_SB_CHILDREN]; /* see fcgix_sb_spool_t */
 } fcgix_sb_t;
 
 /* Microseconds on CLOCK_MONOTONIC, the same in every process of the
@@ -128,5 +149,31 @@ int fcgix_sb_class_probe(const fcgix_sb_class_t *classes, const char *path,
 /* 64-bit FNV-1a of the class identity; also names the class socket. */
 apr_uint64_t fcgix_sb_hash(const char *path, apr_uint32_t uid,
                            apr_uint32_t gid);
+
+/* ---- spooled request bodies (FastCgiSpoolLimit) -------------------- */
+
+/* httpd child: takes a free entry for pid (or the entry a dead process with
+ * the same pid left). Returns its index, or -1 when every entry is taken. */
+int fcgix_sb_spool_claim(fcgix_sb_t *sb, apr_uint32_t pid);
+
+/* httpd child: counts kib more KiB on its entry idx if the total of all
+ * entries stays within limit_kib; 1 when counted, 0 when not (nothing
+ * counted). Lock-free: each taker adds first, then sums every entry, and
+ * backs off when over; with sequentially consistent atomics two takers
+ * cannot both miss each other's addition, so the total never passes the
+ * limit (near it, two concurrent takers may both back off). */
+int fcgix_sb_spool_take(fcgix_sb_t *sb, int idx, apr_uint32_t kib,
+                        apr_uint32_t limit_kib);
+
+/* httpd child: gives back kib KiB counted on its entry idx (never below
+ * zero, whatever the entry holds). */
+void fcgix_sb_spool_give(fcgix_sb_t *sb, int idx, apr_uint32_t kib);
+
+/* KiB counted on all entries now. */
+apr_uint64_t fcgix_sb_spool_total(fcgix_sb_t *sb);
+
+/* httpd parent: the child pid is gone (reaped): zero and free its entry.
+ * Returns the KiB it still held (bytes its cleanups never gave back). */
+apr_uint32_t fcgix_sb_spool_release(fcgix_sb_t *sb, apr_uint32_t pid);
 
 #endif /* FCGIX_SCOREBOARD_H */

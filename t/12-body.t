@@ -4,7 +4,8 @@
 # Content-Length gives the app CONTENT_LENGTH = real size (small, and > 1 MiB
 # so it goes through the temp-file spool); LimitRequestBody gives 413 for both
 # kinds; an app that answers 1 MiB before reading a 4 MiB body does not
-# deadlock.
+# deadlock (respond has -spool-body 0, so its Content-Length bodies stream
+# instead of being read before the app is connected).
 use strict;
 use warnings;
 use Test::More;
@@ -23,7 +24,7 @@ $t->start_httpd(<<"EOF");
 FastCgiIpcDir $d/ipc
 FastCgiExternalServer $h/upload $upload->{spec}
 FastCgiExternalServer $h/printenv $penv->{spec}
-FastCgiExternalServer $h/respond $respond->{spec}
+FastCgiExternalServer $h/respond $respond->{spec} -spool-body 0
 FastCgiExternalServer $h/limited/upload $upload->{spec}
 <Location /limited>
     LimitRequestBody 1000

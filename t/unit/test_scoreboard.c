@@ -4,10 +4,13 @@
  * Handlers find classes by probing from the identity hash; the PM places
  * them the same way. These tests pin the probing rules (GONE keeps the
  * chain, FREE ends it), the checks a reader makes on what it copies, and
- * the size limits the design relies on.
+ * the size limits the design relies on; and the count of spooled request
+ * bodies (FastCgiSpoolLimit): entries per httpd child, a limit that holds
+ * under concurrent takers, and a dead child's entry given back whole.
  */
 #include <check.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,6 +162,122 @@ START_TEST(test_copy_checks)
 }
 END_TEST
 
+START_TEST(test_spool_claim)
+{
+    int a = fcgix_sb_spool_claim(sb, 101), b = fcgix_sb_spool_claim(sb, 102);
+    int i;
+
+    ck_assert_int_ge(a, 0);
+    ck_assert_int_ge(b, 0);
+    ck_assert_int_ne(a, b);
+    ck_assert_int_eq(fcgix_sb_spool_claim(sb, 0), -1);
+    /* a dead process with the same pid left its entry: reused, zeroed */
+    sb->spool[a].kib = 77;
+    ck_assert_int_eq(fcgix_sb_spool_claim(sb, 101), a);
+    ck_assert_uint_eq(sb->spool[a].kib, 0);
+    /* a full table: no entry */
+    for (i = 0; i < FCGIX_SB_CHILDREN; i++) {
+        if (sb->spool[i].pid == 0) {
+            sb->spool[i].pid = 1000000 + (apr_uint32_t)i;
+        }
+    }
+    ck_assert_int_eq(fcgix_sb_spool_claim(sb, 103), -1);
+}
+END_TEST
+
+START_TEST(test_spool_limit)
+{
+    int a = fcgix_sb_spool_claim(sb, 201), b = fcgix_sb_spool_claim(sb, 202);
+
+    ck_assert(fcgix_sb_spool_take(sb, a, 600, 1024));
+    ck_assert(!fcgix_sb_spool_take(sb, b, 500, 1024)); /* 1100 > 1024 */
+    ck_assert_uint_eq(sb->spool[b].kib, 0);            /* nothing kept */
+    ck_assert(fcgix_sb_spool_take(sb, b, 424, 1024));  /* exactly 1024 */
+    ck_assert(!fcgix_sb_spool_take(sb, a, 1, 1024));
+    ck_assert(fcgix_sb_spool_take(sb, a, 0, 1024));
+    ck_assert_uint_eq(fcgix_sb_spool_total(sb), 1024);
+    fcgix_sb_spool_give(sb, a, 100);
+    ck_assert(fcgix_sb_spool_take(sb, b, 100, 1024));
+    ck_assert_uint_eq(sb->spool[a].kib, 500);
+    ck_assert_uint_eq(sb->spool[b].kib, 524);
+    /* no entry, or more than the limit alone: refused, nothing counted */
+    ck_assert(!fcgix_sb_spool_take(sb, -1, 1, 1 << 20));
+    ck_assert(!fcgix_sb_spool_take(sb, FCGIX_SB_CHILDREN, 1, 1 << 20));
+    ck_assert(!fcgix_sb_spool_take(sb, a, 2000, 1024));
+    ck_assert_uint_eq(fcgix_sb_spool_total(sb), 1024);
+    /* giving back more than is held stops at zero */
+    fcgix_sb_spool_give(sb, a, 100000);
+    ck_assert_uint_eq(sb->spool[a].kib, 0);
+    fcgix_sb_spool_give(sb, -1, 5); /* ignored */
+    ck_assert_uint_eq(fcgix_sb_spool_total(sb), 524);
+}
+END_TEST
+
+START_TEST(test_spool_release)
+{
+    int a = fcgix_sb_spool_claim(sb, 301), b = fcgix_sb_spool_claim(sb, 302);
+
+    ck_assert(fcgix_sb_spool_take(sb, a, 700, 1024));
+    ck_assert(!fcgix_sb_spool_take(sb, b, 700, 1024));
+    /* child 301 dies holding 700 KiB: its reaping gives them back */
+    ck_assert_uint_eq(fcgix_sb_spool_release(sb, 301), 700);
+    ck_assert_uint_eq(sb->spool[a].pid, 0);
+    ck_assert_uint_eq(sb->spool[a].kib, 0);
+    ck_assert(fcgix_sb_spool_take(sb, b, 700, 1024));
+    ck_assert_uint_eq(fcgix_sb_spool_release(sb, 301), 0); /* once */
+    ck_assert_uint_eq(fcgix_sb_spool_release(sb, 0), 0);
+    /* the freed entry is taken again by a new child */
+    ck_assert_int_eq(fcgix_sb_spool_claim(sb, 303), a);
+    ck_assert_uint_eq(fcgix_sb_spool_total(sb), 700);
+}
+END_TEST
+
+/* Concurrent takers (two threads per entry, as in a threaded httpd child)
+ * never hold more than the limit together: `held` counts what successful
+ * takes hold, raised after a take and lowered before the give. */
+#define SPOOL_LIMIT 1000
+static volatile apr_uint32_t held, over;
+
+static void *spool_worker(void *arg)
+{
+    int idx = *(int *)arg, i;
+    volatile int spin;
+
+    for (i = 0; i < 20000; i++) {
+        /* 300 KiB each: three fit, a fourth does not */
+        if (fcgix_sb_spool_take(sb, idx, 300, SPOOL_LIMIT)) {
+            if (apr_atomic_add32(&held, 300) + 300 > SPOOL_LIMIT) {
+                apr_atomic_inc32(&over);
+            }
+            for (spin = 0; spin < 2000; spin++) { /* hold it a while */
+            }
+            apr_atomic_sub32(&held, 300);
+            fcgix_sb_spool_give(sb, idx, 300);
+        }
+    }
+    return NULL;
+}
+
+START_TEST(test_spool_concurrent)
+{
+    pthread_t th[8];
+    int idx[4], i;
+
+    for (i = 0; i < 4; i++) {
+        idx[i] = fcgix_sb_spool_claim(sb, 400 + (apr_uint32_t)i);
+    }
+    for (i = 0; i < 8; i++) {
+        ck_assert_int_eq(
+            pthread_create(&th[i], NULL, spool_worker, &idx[i % 4]), 0);
+    }
+    for (i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+    }
+    ck_assert_uint_eq(over, 0);
+    ck_assert_uint_eq(fcgix_sb_spool_total(sb), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("scoreboard");
@@ -173,6 +292,11 @@ int main(void)
     tcase_add_test(tc, test_find_collisions);
     tcase_add_test(tc, test_find_prefers_active);
     tcase_add_test(tc, test_copy_checks);
+    tcase_add_test(tc, test_spool_claim);
+    tcase_add_test(tc, test_spool_limit);
+    tcase_add_test(tc, test_spool_release);
+    tcase_add_test(tc, test_spool_concurrent);
+    tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
