@@ -17,7 +17,7 @@
 #include "apr_tables.h"
 
 #define FCGIX_HANDLER "fastcgi-script"
-#define FCGIX_DEFAULT_IPC_DIR "/tmp/fcgi"
+#define FCGIX_DEFAULT_IPC_DIR "fcgix" /* below DefaultRuntimeDir */
 
 /* Upper bound of -header-max-line: httpd's CGI header scanner reads lines
  * into a MAX_STRING_LEN buffer. */
@@ -91,7 +91,7 @@ void fcgix_app_identity(request_rec *r, const fcgix_app_t *app,
 
 /* Server-wide state built from the configuration. */
 typedef struct {
-    const char *ipc_dir;
+    const char *ipc_dir;      /* NULL until fcgix_ipc_dir() */
     int ipc_dir_used;         /* a relative -socket was resolved against it */
     apr_array_header_t *apps; /* fcgix_app_t * in declaration order */
     apr_hash_t *by_path;      /* path -> fcgix_app_t * */
@@ -106,8 +106,15 @@ extern module AP_MODULE_DECLARE_DATA fcgix_module;
 /* mod_fcgix_conf.c */
 void fcgix_conf_reset(apr_pool_t *pconf);
 extern const command_rec fcgix_cmds[];
-apr_status_t fcgix_ipc_dir_prepare(apr_pool_t *p, server_rec *s);
 int fcgix_conf_check(server_rec *s);
+
+/* mod_fcgix_ipc.c: FastCgiIpcDir, or its default below httpd's runtime dir
+ * (DefaultRuntimeDir as it stands when first asked: it is read with the
+ * rest of the configuration); NULL when that cannot be resolved. */
+const char *fcgix_ipc_dir(apr_pool_t *pconf);
+/* Finds or creates it, owned by User, mode 0700, and refuses one that
+ * another user could tamper with (post_config). */
+apr_status_t fcgix_ipc_dir_prepare(apr_pool_t *pconf, server_rec *s);
 
 /* The application for filename, if filename is a declared app or lies below
  * one ("<app>/more"); *rest then points at "/more" inside filename. */
