@@ -26,7 +26,7 @@ static int fcgix_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
-    if (fcgix_ipc_dir_prepare(ptemp, s) != APR_SUCCESS ||
+    if (fcgix_ipc_dir_prepare(pconf, s) != APR_SUCCESS ||
         fcgix_pm_post_config(pconf, ptemp, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }

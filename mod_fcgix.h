@@ -17,7 +17,7 @@
 #include "apr_tables.h"
 
 #define FCGIX_HANDLER "fastcgi-script"
-#define FCGIX_DEFAULT_IPC_DIR "/tmp/fcgi"
+#define FCGIX_DEFAULT_IPC_DIR "fcgix" /* below DefaultRuntimeDir */
 
 /* FastCgiSpoolLimit, bytes. The default is LimitRequestBody's: one body as
  * large as httpd accepts still spools, many at once do not. At least one
@@ -100,7 +100,7 @@ void fcgix_app_identity(request_rec *r, const fcgix_app_t *app,
 
 /* Server-wide state built from the configuration. */
 typedef struct {
-    const char *ipc_dir;
+    const char *ipc_dir;      /* NULL until fcgix_ipc_dir() */
     int ipc_dir_used;         /* a relative -socket was resolved against it */
     apr_array_header_t *apps; /* fcgix_app_t * in declaration order */
     apr_hash_t *by_path;      /* path -> fcgix_app_t * */
@@ -110,7 +110,7 @@ typedef struct {
     apr_array_header_t *auth_refs; /* fcgix_auth_ref_t: authorizer files the
                                       server configuration names, checked
                                       once every declaration is known */
-    apr_uint32_t spool_limit_kib; /* FastCgiSpoolLimit, in KiB */
+    apr_uint32_t spool_limit_kib;  /* FastCgiSpoolLimit, in KiB */
 } fcgix_globals_t;
 
 typedef struct {
@@ -125,11 +125,18 @@ extern module AP_MODULE_DECLARE_DATA fcgix_module;
 /* mod_fcgix_conf.c */
 void fcgix_conf_reset(apr_pool_t *pconf);
 extern const command_rec fcgix_cmds[];
-apr_status_t fcgix_ipc_dir_prepare(apr_pool_t *p, server_rec *s);
 int fcgix_conf_check(server_rec *s);
 /* Records an authorizer file named in the server configuration (never
  * from .htaccess: the globals are read-only once requests run). */
 void fcgix_conf_note_authorizer(cmd_parms *cmd, const char *path);
+
+/* mod_fcgix_ipc.c: FastCgiIpcDir, or its default below httpd's runtime dir
+ * (DefaultRuntimeDir as it stands when first asked: it is read with the
+ * rest of the configuration); NULL when that cannot be resolved. */
+const char *fcgix_ipc_dir(apr_pool_t *pconf);
+/* Finds or creates it, owned by User, mode 0700, and refuses one that
+ * another user could tamper with (post_config). */
+apr_status_t fcgix_ipc_dir_prepare(apr_pool_t *pconf, server_rec *s);
 
 /* The application for filename, if filename is a declared app or lies below
  * one ("<app>/more"); *rest then points at "/more" inside filename. */

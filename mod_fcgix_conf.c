@@ -137,7 +137,7 @@ static void opts_defaults(fcgix_opts_t *o, apr_pool_t *p)
 void fcgix_conf_reset(apr_pool_t *pconf)
 {
     fcgix_globals = apr_pcalloc(pconf, sizeof(*fcgix_globals));
-    fcgix_globals->ipc_dir = FCGIX_DEFAULT_IPC_DIR;
+    fcgix_globals->ipc_dir = NULL; /* see fcgix_ipc_dir() */
     fcgix_globals->spool_limit_kib = FCGIX_SPOOL_LIMIT_DEFAULT / 1024;
     fcgix_globals->apps = apr_array_make(pconf, 8, sizeof(fcgix_app_t *));
     fcgix_globals->by_path = apr_hash_make(pconf);
@@ -155,7 +155,12 @@ static const char *set_unix_addr(cmd_parms *cmd, fcgix_app_t *app,
     const char *full = path;
 
     if (path[0] != '/') {
-        full = apr_pstrcat(cmd->pool, fcgix_globals->ipc_dir, "/", path, NULL);
+        const char *dir = fcgix_ipc_dir(cmd->pool);
+        if (dir == NULL) {
+            return "no FastCgiIpcDir, and none can be placed under "
+                   "DefaultRuntimeDir";
+        }
+        full = apr_pstrcat(cmd->pool, dir, "/", path, NULL);
         fcgix_globals->ipc_dir_used = 1;
     }
     if (strlen(full) >= sizeof(sun->sun_path)) {
@@ -725,57 +730,6 @@ fcgix_app_t *fcgix_app_lookup(const char *filename, const char **rest)
         }
     }
     return NULL;
-}
-
-/* ------------------------------------------------------------ IPC dir */
-
-/* Creates FastCgiIpcDir if missing (owner: the server's User, mode 0700)
- * and refuses one that others could tamper with. Runs in post_config, as
- * root when httpd starts as root. */
-apr_status_t fcgix_ipc_dir_prepare(apr_pool_t *p, server_rec *s)
-{
-    const char *dir = fcgix_globals->ipc_dir;
-    uid_t uid = geteuid() == 0 ? ap_unixd_config.user_id : geteuid();
-    gid_t gid = geteuid() == 0 ? ap_unixd_config.group_id : getegid();
-    struct stat st;
-
-    if (lstat(dir, &st) != 0 && errno == ENOENT) {
-        if (apr_dir_make_recursive(dir, APR_FPROT_OS_DEFAULT, p) !=
-                APR_SUCCESS ||
-            chmod(dir, 0700) != 0 || chown(dir, uid, gid) != 0) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
-                         "FCGIX0001: FastCgiIpcDir %s: cannot create it "
-                         "with mode 0700 for uid %ld",
-                         dir, (long)uid);
-            return APR_EGENERAL;
-        }
-        if (lstat(dir, &st) != 0) {
-            return APR_EGENERAL;
-        }
-    }
-    if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
-        ap_log_error(
-            APLOG_MARK, APLOG_CRIT, 0, s,
-            "FCGIX0002: FastCgiIpcDir %s is %s; it must be a real "
-            "directory",
-            dir, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
-        return APR_EGENERAL;
-    }
-    if (st.st_uid != uid) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     "FCGIX0003: FastCgiIpcDir %s is owned by uid %ld; it "
-                     "must be owned by the server's User (uid %ld)",
-                     dir, (long)st.st_uid, (long)uid);
-        return APR_EGENERAL;
-    }
-    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     "FCGIX0004: FastCgiIpcDir %s is writable by group or "
-                     "others (mode %04o); use mode 0700",
-                     dir, (unsigned)(st.st_mode & 07777));
-        return APR_EGENERAL;
-    }
-    return APR_SUCCESS;
 }
 
 void fcgix_conf_note_authorizer(cmd_parms *cmd, const char *path)

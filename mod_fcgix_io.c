@@ -311,14 +311,17 @@ static int backing_off(fcgix_req_t *q, volatile fcgix_sb_class_t *c)
     return 0;
 }
 
-/* An inotify descriptor that becomes readable when a name is created in the
- * directory of the app's Unix socket or changes its mode: the PM sets a
- * socket's mode once it listens, so a waiting request connects at that
- * moment instead of at its next poll. One per httpd child, opened on the
- * first wait and kept (closing an inotify descriptor waits for an RCU grace
- * period, milliseconds); the threads waiting on it all wake on an event and
- * retry, and a thread that finds the event read by another still retries
- * after its back-off. -2 where there is nothing to watch. */
+/* An inotify descriptor that becomes readable when a name is renamed into
+ * the directory of the app's Unix socket or changes its mode: the PM
+ * renames a socket into place once it listens (a PM of an earlier build
+ * set its mode then), so a waiting request connects at that moment
+ * instead of at its next poll. Creations are not watched: a socket is
+ * created under a temporary name, and nothing listens on it yet. One per
+ * httpd child, opened on the first wait and kept (closing an inotify
+ * descriptor waits for an RCU grace period, milliseconds); the threads
+ * waiting on it all wake on an event and retry, and a thread that finds
+ * the event read by another still retries after its back-off. -2 where
+ * there is nothing to watch. */
 static int watch_socket_dir(fcgix_req_t *q)
 {
 #ifdef __linux__
@@ -344,8 +347,7 @@ static int watch_socket_dir(fcgix_req_t *q)
     }
     /* Adding a watch on a directory already watched only returns it. */
     if (watch_fd >= 0 &&
-        inotify_add_watch(watch_fd, dir, IN_CREATE | IN_ATTRIB | IN_MOVED_TO) >=
-            0) {
+        inotify_add_watch(watch_fd, dir, IN_ATTRIB | IN_MOVED_TO) >= 0) {
         fd = watch_fd;
     }
     pthread_mutex_unlock(&lock);
@@ -397,7 +399,7 @@ static int managed_wait(fcgix_req_t *q, apr_time_t t0, int *backoff_ms,
     }
     if (*watch >= 0) {
         char ev[1024];
-        /* Woken by any name appearing there; the back-off only bounds the
+        /* Woken by any socket appearing there; the back-off only bounds the
          * wait should an event be missed. */
         if (wait_fd(*watch, POLLIN, *backoff_ms) > 0) {
             while (read(*watch, ev, sizeof(ev)) > 0) {

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -53,6 +54,7 @@ typedef struct {
     int listen_fd;
     const fcgix_def_app_t *def; /* static/external: current definition */
     char sockpath[108];
+    char sockaddr[108]; /* its listen socket's address (pm_spawn.h) */
     unsigned port;
     unsigned want;         /* processes wanted */
     apr_time_t next_start; /* no start before */
@@ -140,10 +142,11 @@ static apr_uint32_t inflight_of(apr_uint32_t idx)
 
 /* Connections the kernel holds at the application end of a class's Unix
  * socket: queued ones not yet accepted, and accepted ones its processes
- * have not closed (an accepted socket keeps the listener's address, and
- * the address stays when the name is renamed or removed). -1 when unknown
- * (no /proc). A successor bound to the same name is counted too, which
- * only errs on the busy side. */
+ * have not closed (an accepted socket keeps the listener's address: the
+ * name it was bound under, which stays when the socket file is renamed or
+ * removed). -1 when unknown (no /proc, or a relative address). A
+ * successor bound for the same name is counted too, which only errs on
+ * the busy side. */
 static int unix_conns(const char *path)
 {
     size_t plen = strlen(path);
@@ -184,8 +187,8 @@ static int unix_conns(const char *path)
 }
 
 /* The same for a -port app: TCP connections whose local port is the app's
- * (it listens on every IPv4 address, and no other socket can have that
- * local port), in a state where the application end is still open:
+ * (it listens on 127.0.0.1, and no other socket can have that local
+ * port), in a state where the application end is still open:
  * queued or accepted (ESTABLISHED, SYN_RECV), or closed by httpd but not
  * yet by the app (CLOSE_WAIT). -1 when unknown. */
 #define TCP_ESTABLISHED_ST 0x01
@@ -224,15 +227,10 @@ static int tcp_conns(unsigned port)
 
 static int app_conns(int idx)
 {
-    const char *path = C[idx].addr;
-
     if (cls[idx].port != 0) { /* only a static -port app has one */
         return tcp_conns(cls[idx].port);
     }
-    if (strncmp(path, "unix:", 5) == 0) {
-        path += 5; /* a static app's address as configured */
-    }
-    return unix_conns(path);
+    return unix_conns(cls[idx].sockaddr);
 }
 
 /* Whether requests are in flight on a class: its handlers' count, unless
@@ -336,9 +334,8 @@ static int class_listen(int idx, int backlog)
     pm_class_t *k = &cls[idx];
 
     class_listen_close(idx);
-    k->listen_fd =
-        fcgix_pm_listen(k->sockpath, k->port, backlog, (uid_t)cur->uid,
-                        (gid_t)cur->gid, err, sizeof(err));
+    k->listen_fd = fcgix_pm_listen(k->sockpath, k->port, backlog, k->sockaddr,
+                                   sizeof(k->sockaddr), err, sizeof(err));
     if (k->listen_fd < 0) {
         pmlog("FCGIX0431: %s: cannot create its listen socket: %s", C[idx].path,
               err);
@@ -1191,8 +1188,9 @@ static void dynamic_policy(apr_time_t now)
     }
 }
 
-/* Recreates a static class's socket that someone deleted; its processes
- * hold the old one, so they are replaced. */
+/* Recreates a class's socket that someone deleted, or replaced by
+ * something that is no socket (a link: handlers would connect nowhere);
+ * its processes hold the old one, so they are replaced. */
 static void check_sockets(void)
 {
     struct stat st;
@@ -1200,11 +1198,16 @@ static void check_sockets(void)
 
     for (i = 0; i < FCGIX_SB_CLASSES; i++) {
         if (C[i].state != FCGIX_CLASS_ACTIVE || cls[i].listen_fd < 0 ||
-            !cls[i].sockpath[0] || lstat(cls[i].sockpath, &st) == 0) {
+            !cls[i].sockpath[0]) {
             continue;
         }
-        pmlog("FCGIX0438: %s: socket %s disappeared; recreating it", C[i].path,
-              cls[i].sockpath);
+        if (lstat(cls[i].sockpath, &st) == 0 ? S_ISSOCK(st.st_mode)
+                                             : errno != ENOENT) {
+            continue;
+        }
+        pmlog("FCGIX0438: %s: socket %s disappeared (or is no socket now); "
+              "recreating it",
+              C[i].path, cls[i].sockpath);
         if (class_listen(
                 i, (int)(cls[i].def ? cls[i].def->lqd : cur->dyn.lqd)) == 0) {
             class_stop_procs(i, 0);
@@ -1342,30 +1345,36 @@ static void clean_previous(pid_t old_sid)
     }
 }
 
-/* Stale sockets of earlier runs: generated static names and the whole
- * dynamic directory. Sockets named with -socket are replaced when bound. */
-static void remove_stale(const char *dir, const char *prefix)
+/* A PM kept root for a wrapper does every file-system operation with
+ * User's file-system identity (and groups): everything it touches (the
+ * IPC dir, socket directories, the files of dynamic applications) is
+ * User's to change, so a link put there leads only where User could go
+ * anyway. For good, not around each call: a change of the file-system ids
+ * clears the parent-death signal. Root stays for what needs it: signalling
+ * applications that run as other users, and giving a child its identity
+ * before it execs the wrapper. */
+static int take_fs_identity(const fcgix_defs_t *d)
 {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-
-    while (d && (e = readdir(d)) != NULL) {
-        size_t n = strlen(e->d_name);
-        if (strncmp(e->d_name, prefix, 2) == 0 && n > 5 &&
-            strcmp(e->d_name + n - 5, ".sock") == 0) {
-            unlinkat(dirfd(d), e->d_name, 0);
-        }
+    if (initgroups(d->user_name, (gid_t)d->gid) != 0) {
+        return -1;
     }
-    if (d) {
-        closedir(d);
+    setfsgid((gid_t)d->gid);
+    setfsuid((uid_t)d->uid);
+    /* an invalid id changes nothing and returns the current one */
+    if (setfsgid((gid_t)-1) != (int)d->gid ||
+        setfsuid((uid_t)-1) != (int)d->uid) {
+        errno = EPERM;
+        return -1;
     }
+    return 0;
 }
 
 /* The first definitions decide the PM's identity: it keeps root only to
  * run a wrapper (which needs it to signal applications of other users). */
 static int become(const fcgix_defs_t *d)
 {
-    char dyn[FCGIX_SB_PATH];
+    char err[256];
+    int replaced;
 
     privileged = d->wrapper != NULL && geteuid() == 0;
     if (geteuid() == 0 && !privileged &&
@@ -1375,19 +1384,24 @@ static int become(const fcgix_defs_t *d)
               strerror(errno));
         return -1;
     }
+    if (privileged && take_fs_identity(d) != 0) {
+        pmlog("FCGIX0443: cannot take uid %u's file-system identity: %s",
+              d->uid, strerror(errno));
+        return -1;
+    }
     prctl(PR_SET_PDEATHSIG, SIGTERM); /* after the identity change */
     if (getppid() != (pid_t)parent) {
         return -1;
     }
-    snprintf(dyn, sizeof(dyn), "%s/dynamic", d->ipc_dir);
-    if (mkdir(dyn, 0700) != 0 && errno != EEXIST) {
-        pmlog("FCGIX0440: cannot create %s: %s", dyn, strerror(errno));
+    if (fcgix_pm_ipc_prepare(d->ipc_dir, privileged ? (uid_t)d->uid : geteuid(),
+                             &replaced, err, sizeof(err)) != 0) {
+        pmlog("FCGIX0440: %s", err);
     }
-    if (privileged && chown(dyn, (uid_t)d->uid, (gid_t)d->gid) != 0) {
-        pmlog("FCGIX0441: cannot chown %s: %s", dyn, strerror(errno));
+    if (replaced) {
+        pmlog("FCGIX0442: %s/dynamic was not a directory (a symbolic link or "
+              "a file, which nothing here follows); replaced it with one",
+              d->ipc_dir);
     }
-    remove_stale(d->ipc_dir, "s-");
-    remove_stale(dyn, "d-");
     return 0;
 }
 

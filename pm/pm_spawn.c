@@ -1,6 +1,7 @@
 /*
  * pm/pm_spawn.c - listen sockets and application processes.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -20,61 +21,101 @@
 
 #include "apr_strings.h"
 
-/* Creates the listen socket of a class: a Unix socket at sockpath (a stale
- * file there is replaced; mode 0600, owner uid/gid when we are root), or a
- * TCP socket on every address at port. Returns the fd or -1 with err set. */
-int fcgix_pm_listen(const char *sockpath, unsigned port, int backlog, uid_t uid,
-                    gid_t gid, char *err, size_t errlen)
+/* A Unix socket at sockpath: bound and listening under the same name with
+ * a dot in front, then renamed into place. The name appears only once the
+ * socket accepts (handlers waiting on the directory wake on the rename),
+ * with its final mode (0600, from the umask) and owner (the process's
+ * file-system identity, see become() in pm_main.c): no path-based chmod or
+ * chown remains that a link put at the name could redirect, and whatever
+ * was at the name (a stale socket, a link someone put there) is replaced,
+ * not followed. The socket's address, which /proc/net/unix and `ss -xl`
+ * show for the listener and for every connection it accepts, stays the
+ * temporary name: it is copied to addr. The directory is opened once and
+ * the rename goes through it, so it happens where the socket was made. */
+static int listen_unix(const char *sockpath, int backlog, char *addr,
+                       size_t addrlen, char *err, size_t errlen)
 {
+    struct sockaddr_un sun;
+    char dir[sizeof(sun.sun_path)], tmp[sizeof(sun.sun_path)];
+    const char *base = strrchr(sockpath, '/');
+    struct stat st;
+    int dfd, fd = -1, bound = 0, rel;
+    mode_t mask;
+
+    if (sockpath[0] != '/' || base[1] == '\0' ||
+        strlen(sockpath) >= sizeof(dir)) {
+        snprintf(err, errlen, "socket path %s: not absolute, or too long",
+                 sockpath);
+        return -1;
+    }
+    apr_cpystrn(dir, sockpath, (size_t)(base - sockpath) + 1);
+    snprintf(tmp, sizeof(tmp), ".%s", ++base);
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    /* An absolute address says where the socket is; one that would not
+     * fit is taken relative to the directory as the working directory
+     * (the PM is single-threaded). */
+    rel = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", dir, tmp) >=
+          (int)sizeof(sun.sun_path);
+    if (rel) {
+        apr_cpystrn(sun.sun_path, tmp, sizeof(sun.sun_path));
+    }
+    dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0 && (!rel || fchdir(dfd) == 0) &&
+        (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0) {
+        /* left by a PM that died between bind and rename, or put there */
+        if (fstatat(dfd, tmp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            (S_ISSOCK(st.st_mode) || S_ISLNK(st.st_mode))) {
+            unlinkat(dfd, tmp, 0);
+        }
+        mask = umask(0177);
+        bound = bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+        umask(mask);
+    }
+    if ((!rel || chdir("/") == 0) && bound && listen(fd, backlog) == 0 &&
+        renameat(dfd, tmp, dfd, base) == 0) {
+        apr_cpystrn(addr, sun.sun_path, addrlen);
+        close(dfd);
+        return fd;
+    }
+    snprintf(err, errlen, "bind %s: %s", sockpath, strerror(errno));
+    if (bound) {
+        unlinkat(dfd, tmp, 0);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (dfd >= 0) {
+        close(dfd);
+    }
+    return -1;
+}
+
+/* Creates the listen socket of a class: a Unix socket at sockpath
+ * (listen_unix), or a TCP socket on 127.0.0.1 at port (handlers connect
+ * there and nowhere else, so no other host reaches the app). Returns the
+ * fd or -1 with err set. */
+int fcgix_pm_listen(const char *sockpath, unsigned port, int backlog,
+                    char *addr, size_t addrlen, char *err, size_t errlen)
+{
+    struct sockaddr_in sin;
     int fd, one = 1;
 
     if (sockpath && *sockpath) {
-        struct sockaddr_un sun;
-        struct stat sb;
-        mode_t mask;
-        int rc;
-        if (strlen(sockpath) >= sizeof(sun.sun_path)) {
-            snprintf(err, errlen, "socket path too long");
-            return -1;
+        return listen_unix(sockpath, backlog, addr, addrlen, err, errlen);
+    }
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((unsigned short)port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+        bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+        snprintf(err, errlen, "bind port %u: %s", port, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
         }
-        if (lstat(sockpath, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
-            unlink(sockpath);
-        }
-        memset(&sun, 0, sizeof(sun));
-        sun.sun_family = AF_UNIX;
-        memcpy(sun.sun_path, sockpath, strlen(sockpath) + 1);
-        /* Created 0600 by the umask; the mode and owner are set again once
-         * it listens: a handler waiting for the socket watches the directory
-         * for that change and connects then (the PM is single-threaded). */
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        mask = umask(077);
-        rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-        umask(mask);
-        if (rc != 0 || listen(fd, backlog) != 0 || chmod(sockpath, 0600) != 0 ||
-            (geteuid() == 0 && chown(sockpath, uid, gid) != 0)) {
-            snprintf(err, errlen, "bind %s: %s", sockpath, strerror(errno));
-            if (fd >= 0) {
-                close(fd);
-            }
-            return -1;
-        }
-        return fd;
-    } else {
-        struct sockaddr_in sin;
-        memset(&sin, 0, sizeof(sin));
-        sin.sin_family = AF_INET;
-        sin.sin_port = htons((unsigned short)port);
-        sin.sin_addr.s_addr = htonl(INADDR_ANY);
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 ||
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-            bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
-            snprintf(err, errlen, "bind port %u: %s", port, strerror(errno));
-            if (fd >= 0) {
-                close(fd);
-            }
-            return -1;
-        }
+        return -1;
     }
     if (listen(fd, backlog) != 0) {
         snprintf(err, errlen, "listen: %s", strerror(errno));
@@ -82,6 +123,96 @@ int fcgix_pm_listen(const char *sockpath, unsigned port, int backlog, uid_t uid,
         return -1;
     }
     return fd;
+}
+
+/* Sockets of earlier runs in a directory of the PM's: generated names
+ * (prefix "s-" or "d-", ".sock"), also as the temporary names of
+ * listen_unix() (a dot in front). Only sockets go; the directory is read
+ * through dfd, and nothing found in it is followed. */
+static void remove_stale(int dfd, const char *prefix)
+{
+    int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+    struct stat st;
+
+    if (d == NULL) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name + (e->d_name[0] == '.');
+        size_t n = strlen(name);
+        int ours = strncmp(name, prefix, 2) == 0 && n > 7 &&
+                   strcmp(name + n - 5, ".sock") == 0;
+        if (ours &&
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISSOCK(st.st_mode)) {
+            unlinkat(dirfd(d), e->d_name, 0);
+        }
+    }
+    closedir(d);
+}
+
+/* <ipc>/dynamic, opened without following a link: made if missing; a link
+ * or a file at that name (the IPC dir is User's, so User can put one
+ * there) is removed and the directory made instead (*replaced set). */
+static int open_dynamic(int ipc, int *replaced)
+{
+    int fd;
+
+    if (mkdirat(ipc, "dynamic", 0700) != 0 && errno != EEXIST) {
+        return -1;
+    }
+    fd =
+        openat(ipc, "dynamic", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && (errno == ELOOP || errno == ENOTDIR) &&
+        unlinkat(ipc, "dynamic", 0) == 0) {
+        *replaced = 1;
+        if (mkdirat(ipc, "dynamic", 0700) == 0) {
+            fd = openat(ipc, "dynamic",
+                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+    }
+    return fd;
+}
+
+int fcgix_pm_ipc_prepare(const char *ipc_dir, uid_t uid, int *replaced,
+                         char *err, size_t errlen)
+{
+    struct stat st;
+    int ipc, dyn, rc = -1;
+
+    *replaced = 0;
+    /* the httpd parent checked it: a directory of uid's, no link */
+    ipc = open(ipc_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (ipc < 0) {
+        snprintf(err, errlen, "cannot open FastCgiIpcDir %s: %s", ipc_dir,
+                 strerror(errno));
+        return -1;
+    }
+    remove_stale(ipc, "s-");
+    dyn = open_dynamic(ipc, replaced);
+    if (dyn < 0 || fstat(dyn, &st) != 0) {
+        snprintf(err, errlen, "cannot create %s/dynamic: %s", ipc_dir,
+                 strerror(errno));
+    } else if (st.st_uid != uid) {
+        snprintf(err, errlen, "%s/dynamic is owned by uid %ld, not %ld",
+                 ipc_dir, (long)st.st_uid, (long)uid);
+    } else if ((st.st_mode & 077) && fchmod(dyn, 0700) != 0) {
+        snprintf(err, errlen, "cannot make %s/dynamic mode 0700: %s", ipc_dir,
+                 strerror(errno));
+    } else {
+        remove_stale(dyn, "d-");
+        rc = 0;
+    }
+    if (dyn >= 0) {
+        close(dyn);
+    }
+    close(ipc);
+    return rc;
 }
 
 /* What the child reports when it fails before or at exec. It shares the

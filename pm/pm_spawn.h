@@ -19,8 +19,19 @@ typedef struct {
     gid_t drop_to_gid;
 } fcgix_spawn_t;
 
-int fcgix_pm_listen(const char *sockpath, unsigned port, int backlog, uid_t uid,
-                    gid_t gid, char *err, size_t errlen);
+/* A listen socket: Unix at sockpath (made under a temporary name and
+ * renamed into place: it never exists without listening, and nothing at
+ * the name is followed; addr gets the socket's address, that temporary
+ * name), or TCP on 127.0.0.1 at port when sockpath is "". Returns the fd,
+ * or -1 with err set. */
+int fcgix_pm_listen(const char *sockpath, unsigned port, int backlog,
+                    char *addr, size_t addrlen, char *err, size_t errlen);
+/* Makes the PM's part of FastCgiIpcDir ready, as the file-system identity
+ * the PM has when called: <ipc>/dynamic a directory of uid's (a link or
+ * file at that name is replaced, *replaced set), sockets of earlier runs
+ * removed. Returns 0, or -1 with err set. */
+int fcgix_pm_ipc_prepare(const char *ipc_dir, uid_t uid, int *replaced,
+                         char *err, size_t errlen);
 /* Starts the application; err gets "" or why it failed before running it
  * (the process then exists and has exited: the caller's reaper sees it). */
 pid_t fcgix_pm_spawn(const fcgix_spawn_t *sp, char *err, size_t errlen);

@@ -18,9 +18,11 @@
 #     Perl app: libfcgi apps install their own SIGPIPE handler);
 #   -priority 5: nice 5 (/proc/PID/stat field 19).
 #   -port: requests work; the app's fd 0 is the TCP listener on that port, on
-#     all addresses; -listen-queue-depth 9 is its backlog (ss -lt Send-Q).
+#     127.0.0.1; -listen-queue-depth 9 is its backlog (ss -lt Send-Q).
 #   -socket NAME: FastCgiIpcDir/NAME, a socket, mode 0600, owner www-data; it
-#     is the app's fd 0; -listen-queue-depth 2 shows in ss -lx Send-Q.
+#     is the app's fd 0; -listen-queue-depth 2 shows in ss -lx Send-Q. (The
+#     listener's address is FastCgiIpcDir/.NAME: the PM binds it under that
+#     name and renames it into place once it listens.)
 #   -pass-header Authorization reaches the app (as Authorization and
 #     HTTP_AUTHORIZATION); an app without it does not see it.
 #   -idle-timeout 2: a silent app gives 504 in about 2 s (FCGIX0103).
@@ -274,7 +276,7 @@ is(scalar @pm, 1, 'one fcgix-pm, a child of the httpd parent') or diag "pm pids:
     ok($line, "a TCP listener on port $tcp_port") or diag slurp('/proc/net/tcp');
     if ($line) {
         my @f = split ' ', $line;
-        is($f[1], "00000000:$hexport", '-port listens on all addresses (0.0.0.0)');
+        is($f[1], "0100007F:$hexport", '-port listens on 127.0.0.1 only');
         is($f[9], $ino, "the app's fd 0 is that listener");
     }
     my ($ss) = grep { /:$tcp_port\s/ } split /\n/, `ss -ltnH 2>/dev/null`;
@@ -293,14 +295,14 @@ is(scalar @pm, 1, 'one fcgix-pm, a child of the httpd parent') or diag "pm pids:
     ok(ok200($r), '-socket app answers') or diag show($r);
     my ($p) = app_pids($t, $app{sock});
     my $ino = $p ? fd0_inode($p) : undef;
-    my ($u) = grep { / \Q$s\E$/ } split /\n/, slurp('/proc/net/unix');
+    my ($u) = grep { / \Q$ipc\/.named.sock\E$/ } split /\n/, slurp('/proc/net/unix');
     my @uf = split ' ', $u // '';
     ok($ino && @uf && $uf[6] eq $ino, "the app's fd 0 is the socket named.sock") or diag "fd0 $ino, unix: " . ($u // '');
 
-    my ($ss) = grep { /\Q$ipc\/lqd.sock\E\s/ } split /\n/, `ss -lxnH 2>/dev/null`;
+    my ($ss) = grep { /\Q$ipc\/.lqd.sock\E\s/ } split /\n/, `ss -lxnH 2>/dev/null`;
     my ($sendq) = ($ss // '') =~ /^\S+\s+LISTEN\s+\d+\s+(\d+)\s/;
     is($sendq, 2, '-listen-queue-depth 2: Send-Q (backlog) of the Unix listener is 2') or diag $ss;
-    my ($ss2) = grep { /\Q$ipc\/named.sock\E\s/ } split /\n/, `ss -lxnH 2>/dev/null`;
+    my ($ss2) = grep { /\Q$ipc\/.named.sock\E\s/ } split /\n/, `ss -lxnH 2>/dev/null`;
     my ($sendq2) = ($ss2 // '') =~ /^\S+\s+LISTEN\s+\d+\s+(\d+)\s/;
     is($sendq2, 100, 'default -listen-queue-depth is 100') or diag $ss2;
 }

@@ -118,13 +118,16 @@ sub fd0_inode {
     return $l =~ /^socket:\[(\d+)\]$/ ? $1 : undef;
 }
 
-# the Unix socket path an app process listens on (its fd 0)
+# The Unix socket path an app process listens on (its fd 0). The PM binds
+# a socket under its name with a dot in front and renames it into place
+# once it listens; the socket's address (/proc/net/unix) stays the dotted
+# name, which is mapped back here.
 sub sock_path {
     my ($pid) = @_;
     my $ino = fd0_inode($pid) // return undef;
     for my $l (split /\n/, slurp('/proc/net/unix')) {
         my @f = split ' ', $l;
-        return $f[7] if @f >= 8 && $f[6] eq $ino;
+        return $f[7] =~ s{/\.([^/]+)$}{/$1}r if @f >= 8 && $f[6] eq $ino;
     }
     return undef;
 }
