@@ -14,6 +14,7 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "mpm_common.h"
 #include "apr_strings.h"
 
 static int fcgix_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -43,9 +44,18 @@ static void fcgix_child_init(apr_pool_t *pchild, server_rec *s)
 static void fcgix_child_status(server_rec *s, pid_t pid, ap_generation_t gen,
                                int slot, mpm_child_status state)
 {
-    if (state == MPM_CHILD_EXITED) {
+    if (state == MPM_CHILD_STARTED) {
+        fcgix_pm_child_started(s, pid);
+    } else if (state == MPM_CHILD_EXITED) {
         fcgix_pm_child_exited(s, pid);
     }
+}
+
+/* Parent, every few seconds while it serves. */
+static int fcgix_monitor(apr_pool_t *p, server_rec *s)
+{
+    fcgix_pm_monitor(s);
+    return DECLINED;
 }
 
 /* Routes a request for a declared application, or for a path below one, to
@@ -202,6 +212,7 @@ static void fcgix_register_hooks(apr_pool_t *p)
     ap_hook_post_config(fcgix_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(fcgix_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_status(fcgix_child_status, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_monitor(fcgix_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(fcgix_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(fcgix_handler, NULL, NULL, APR_HOOK_MIDDLE);
     fcgix_status_register();

@@ -75,6 +75,11 @@ apr_uint64_t fcgix_pm_spool_total(void);
 /* Parent, from the MPM's child_status hook: the httpd child pid has exited
  * and been reaped, so whatever it still had counted is given back. */
 void fcgix_pm_child_exited(server_rec *s, pid_t pid);
+/* Parent, from the child_status hook: the MPM started httpd child pid. */
+void fcgix_pm_child_started(server_rec *s, pid_t pid);
+/* Parent, from the monitor hook: frees spool entries of processes that are
+ * no live httpd child (written there by a child, or never reported). */
+void fcgix_pm_monitor(server_rec *s);
 
 /* The Unix socket of a dynamic class (in FastCgiIpcDir/dynamic). */
 const char *fcgix_pm_dynamic_socket(apr_pool_t *p, const char *ipc_dir,

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -143,29 +144,133 @@ apr_uint64_t fcgix_pm_spool_total(void)
     return st ? fcgix_sb_spool_total(st->sb) : 0;
 }
 
+/* The httpd children the MPM reported started and not yet reaped (the
+ * child_status hook), kept in the parent's own memory: any child can write
+ * any pid into the scoreboard, so whether an entry belongs to a live httpd
+ * child is decided here, not by kill(pid, 0), which a forged entry with the
+ * parent's pid, pid 1 or -1 passes for ever. Process-pool userdata, as the
+ * state: the DSO's statics do not survive a restart. */
+#define KIDS_KEY "fcgix-pm-kids-1"
+
+typedef struct {
+    int n;
+    int overflow; /* one did not fit: no entry is taken for unowned */
+    pid_t pid[FCGIX_SB_CHILDREN];
+} kids_t;
+
+static kids_t *kids_of(server_rec *s)
+{
+    apr_pool_t *pp = s->process->pool;
+    void *v = NULL;
+
+    apr_pool_userdata_get(&v, KIDS_KEY, pp);
+    if (v == NULL) {
+        v = apr_pcalloc(pp, sizeof(kids_t));
+        apr_pool_userdata_set(v, KIDS_KEY, NULL, pp);
+    }
+    return v;
+}
+
+static int pid_cmp(const void *a, const void *b)
+{
+    pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Frees the entries whose pid is no live httpd child's: one a child left
+ * when its reaping was not reported, and any a child wrote with another
+ * pid. Returns the KiB they held. Children started before this build was
+ * loaded (an upgrade at a graceful restart) are unknown: their counts may
+ * go early, which only lets the total pass the limit by what they held. */
+static apr_uint32_t release_unowned(kids_t *k)
+{
+    pid_t sorted[FCGIX_SB_CHILDREN];
+    apr_uint32_t left = 0;
+    int i;
+
+    if (k->overflow) {
+        return 0;
+    }
+    memcpy(sorted, k->pid, sizeof(pid_t) * (size_t)k->n);
+    qsort(sorted, (size_t)k->n, sizeof(pid_t), pid_cmp);
+    for (i = 0; i < FCGIX_SB_CHILDREN; i++) {
+        apr_uint32_t v = apr_atomic_read32(&st->sb->spool[i].pid);
+        pid_t pid = (pid_t)v;
+        if (v != 0 && bsearch(&pid, sorted, (size_t)k->n, sizeof(pid_t),
+                              pid_cmp) == NULL) {
+            left += fcgix_sb_spool_release(st->sb, v);
+        }
+    }
+    return left;
+}
+
+void fcgix_pm_child_started(server_rec *s, pid_t pid)
+{
+    kids_t *k;
+
+    if (st == NULL || getpid() != st->parent_pid) {
+        return;
+    }
+    k = kids_of(s);
+    if (k->n < FCGIX_SB_CHILDREN) {
+        k->pid[k->n++] = pid;
+    } else {
+        k->overflow = 1;
+    }
+}
+
 /* The MPM reports every child it reaps, with its pid, also one that had
- * lost its scoreboard slot, so no entry outlives its child. Should a report
- * ever be missed, entries whose pid no longer exists are freed along. */
+ * lost its scoreboard slot, so no entry outlives its child. Entries no
+ * live child owns are freed along (release_unowned). */
 void fcgix_pm_child_exited(server_rec *s, pid_t pid)
 {
-    apr_uint32_t left;
+    apr_uint32_t left, other;
+    kids_t *k;
     int i;
 
     if (st == NULL || getpid() != st->parent_pid) {
         return;
     }
-    left = fcgix_sb_spool_release(st->sb, (apr_uint32_t)pid);
-    for (i = 0; i < FCGIX_SB_CHILDREN; i++) {
-        apr_uint32_t other = apr_atomic_read32(&st->sb->spool[i].pid);
-        if (other && kill((pid_t)other, 0) != 0 && errno == ESRCH) {
-            left += fcgix_sb_spool_release(st->sb, other);
+    k = kids_of(s);
+    for (i = 0; i < k->n; i++) {
+        if (k->pid[i] == pid) {
+            k->pid[i] = k->pid[--k->n];
+            break;
         }
     }
+    left = fcgix_sb_spool_release(st->sb, (apr_uint32_t)pid);
+    other = release_unowned(k);
     if (left) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      "FCGIX0125: httpd child %ld ended holding %u KiB of "
                      "spooled request bodies: given back",
                      (long)pid, left);
+    }
+    if (other) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "FCGIX0140: %u KiB of spooled request bodies were "
+                     "counted for processes that are no httpd child: "
+                     "given back (did a child write the scoreboard?)",
+                     other);
+    }
+}
+
+/* Parent, from the MPM's monitor hook (every few seconds): a server whose
+ * children never exit frees unowned entries too. */
+void fcgix_pm_monitor(server_rec *s)
+{
+    apr_uint32_t other;
+
+    if (st == NULL || getpid() != st->parent_pid) {
+        return;
+    }
+    if ((other = release_unowned(kids_of(s))) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "FCGIX0141: %u KiB of spooled request bodies were "
+                     "counted for processes that are no httpd child: "
+                     "given back (did a child write the scoreboard?)",
+                     other);
     }
 }
 
