@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "pm/pm_log.h"
@@ -192,6 +193,43 @@ static int out_slot(void)
     return oldest;
 }
 
+/* Descriptors kept free of pipes: one listen socket per class, and the
+ * PM's own (control, doorbell, signalfd, /proc reads, a spawn's). An app
+ * whose leftovers hold their pipes open must not leave the PM unable to
+ * create a socket. */
+#define FD_RESERVE (FCGIX_SB_CLASSES + 64)
+
+static struct rlimit app_nofile; /* what applications get */
+static rlim_t pipe_fd_ceiling = (rlim_t)-1;
+
+void fcgix_pm_out_init(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return;
+    }
+    app_nofile = rl;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || getrlimit(RLIMIT_NOFILE, &rl)) {
+        rl = app_nofile;
+    }
+    pipe_fd_ceiling = rl.rlim_cur > FD_RESERVE ? rl.rlim_cur - FD_RESERVE : 0;
+    if (rl.rlim_cur < FCGIX_OUT_PIPES * 2 + FD_RESERVE) {
+        pmlog("FCGIX0307: only %lu open files allowed (ulimit -n): with "
+              "many application processes, some get /dev/null for their "
+              "stdout and stderr",
+              (unsigned long)rl.rlim_cur);
+    }
+}
+
+void fcgix_pm_out_app_limit(void)
+{
+    if (app_nofile.rlim_cur) {
+        setrlimit(RLIMIT_NOFILE, &app_nofile);
+    }
+}
+
 int fcgix_pm_out_open(const char *path, int *slot)
 {
     size_t plen = strlen(path) + 1;
@@ -210,6 +248,14 @@ int fcgix_pm_out_open(const char *path, int *slot)
         pmlog("FCGIX0305: %s: no pipe for its stdout and stderr (%s); they "
               "go to /dev/null",
               path, strerror(errno));
+        return -1;
+    }
+    if ((rlim_t)p[0] >= pipe_fd_ceiling || (rlim_t)p[1] >= pipe_fd_ceiling) {
+        close(p[0]);
+        close(p[1]);
+        pmlog("FCGIX0308: %s: no pipe for its stdout and stderr (the open "
+              "files left are kept for listen sockets); they go to /dev/null",
+              path);
         return -1;
     }
     buf = malloc(FCGIX_OUT_LINE_MAX + plen);

@@ -36,6 +36,15 @@ void fcgix_pm_vlog(const char *fmt, va_list ap)
  * something they started still holds the write end. */
 #define FCGIX_OUT_PIPES (FCGIX_SB_PROCS + 64)
 
+/* At PM start: raises the soft limit of open files to the hard one, so that
+ * every pipe and listen socket fits, and keeps the descriptors a pipe may
+ * take below what listen sockets and the PM's own need. The original limit
+ * is what applications get (fcgix_pm_out_app_limit). */
+void fcgix_pm_out_init(void);
+/* In a child about to exec an application: the open-file limit it had
+ * before the PM raised its own. */
+void fcgix_pm_out_app_limit(void);
+
 /* A pipe for a process of the application at path about to be started.
  * Returns the write end for the child (the caller closes it once the child
  * has it) and sets *slot, or -1 when there is none (the child then gets

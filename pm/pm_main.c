@@ -1469,6 +1469,7 @@ void fcgix_pm_main(int ctl, int bell, fcgix_sb_t *sbp, apr_uint32_t ppid,
     sigset_t mask;
 
     setup_fds(ctl, bell);
+    fcgix_pm_out_init();
     setsid(); /* httpd's process-group signals are not for the apps */
     prctl(PR_SET_NAME, "fcgix-pm");
     sigemptyset(&mask);

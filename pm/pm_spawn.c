@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "pm/pm_log.h"
 #include "pm/pm_spawn.h"
 
 #include "apr_strings.h"
@@ -247,6 +248,7 @@ static void child_setup(const fcgix_spawn_t *sp)
     signal(SIGPIPE, SIG_IGN); /* a client that goes away is no crash */
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    fcgix_pm_out_app_limit(); /* the PM raised its own, not the app's */
     if (dup2(sp->listen_fd, 0) != 0) {
         child_fail("dup2");
     }

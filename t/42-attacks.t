@@ -17,6 +17,14 @@
 #         says how much was given back.
 #     Before the fix the parent kept every entry whose pid kill(pid, 0)
 #     found alive: the lockout outlived the attacker for good.
+#   the PM's open files: httpd started with a soft limit of 300 open files
+#     (hard 1000) and a static app of 300 processes, each with its own
+#     stdout/stderr pipe in the PM (processes a www-data user can also leave
+#     behind, through apps that exit while something they started holds the
+#     pipe): the PM raises its own soft limit and keeps pipes below what
+#     listen sockets need, so a dynamic app still gets its socket and
+#     answers, and the apps keep the limit they were started with. Before,
+#     the PM ran out of descriptors and the dynamic app got no socket.
 use strict;
 use warnings;
 use Test::More;
@@ -144,6 +152,41 @@ SKIP: {
     $t->log_like(qr/FCGIX014[01]: 4194304 KiB of spooled request bodies were counted for processes that are no httpd child/,
         'one warning says what was given back');
     ok(alive($hp), 'the httpd parent runs');
+}
+
+# ------------------------------------------------ the PM's open files
+$t->stop_httpd;
+SKIP: {
+    skip 'no prlimit', 4 unless system('prlimit --version >/dev/null 2>&1') == 0;
+    my $hello = $t->install_app('hello', "$h/many/many.fcgi");
+    $t->install_app('hello', "$h/dyn/dyn.fcgi");
+    my $old = `prlimit --pid $$ --nofile --output SOFT,HARD --noheadings`;
+    my ($soft, $hard) = $old =~ /(\S+)\s+(\S+)/;
+    system("prlimit --pid $$ --nofile=300:1000") == 0 or die "prlimit: $?";
+    my $ok = eval {
+        $t->start_httpd(<<"EOF");
+FastCgiIpcDir $d/ipc
+FastCgiServer $hello -processes 300 -init-start-delay 0
+AddHandler fastcgi-script .fcgi
+<Directory $h/dyn>
+    Options +ExecCGI
+</Directory>
+EOF
+        1;
+    };
+    # the test's own limit back (the harness's later steps and children)
+    system("prlimit --pid $$ --nofile=$soft:$hard") if defined $hard;
+    die $@ unless $ok;
+    my @p = wait_pids($t, $hello, 300, 60);
+    is(scalar(@p), 300, '300 processes of the static app run');
+    my $r = $t->get('/dyn/dyn.fcgi');
+    is($r->code, 200, 'a dynamic app started after them still gets its socket and answers')
+        or diag $t->error_log;
+    my ($lim) = slurp("/proc/$p[0]/limits") =~ /^Max open files\s+(\d+)/m;
+    is($lim, 300, 'the apps keep the soft limit httpd was started with');
+    my ($pmlim) = slurp('/proc/' . pm_pid($t) . '/limits') =~ /^Max open files\s+(\d+)/m;
+    is($pmlim, 1000, 'the process manager raised its own to the hard limit');
+    $t->stop_httpd;
 }
 
 $t->done;
