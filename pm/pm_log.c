@@ -230,6 +230,19 @@ void fcgix_pm_out_app_limit(void)
     }
 }
 
+/* The process gets /dev/null instead of a pipe: one line says why. */
+static int no_pipe(const char *path, const char *why, const int *p)
+{
+    if (p) {
+        close(p[0]);
+        close(p[1]);
+    }
+    pmlog("FCGIX0305: %s: no pipe for its stdout and stderr (%s); they go to "
+          "/dev/null",
+          path, why);
+    return -1;
+}
+
 int fcgix_pm_out_open(const char *path, int *slot)
 {
     size_t plen = strlen(path) + 1;
@@ -245,28 +258,16 @@ int fcgix_pm_out_open(const char *path, int *slot)
     }
     /* The app's end blocks, as a log file would; the PM's never does. */
     if (pipe2(p, O_CLOEXEC) != 0) {
-        pmlog("FCGIX0305: %s: no pipe for its stdout and stderr (%s); they "
-              "go to /dev/null",
-              path, strerror(errno));
-        return -1;
+        return no_pipe(path, strerror(errno), NULL);
     }
     if ((rlim_t)p[0] >= pipe_fd_ceiling || (rlim_t)p[1] >= pipe_fd_ceiling) {
-        close(p[0]);
-        close(p[1]);
-        pmlog("FCGIX0308: %s: no pipe for its stdout and stderr (the open "
-              "files left are kept for listen sockets); they go to /dev/null",
-              path);
-        return -1;
+        return no_pipe(path, "the open files left are kept for listen sockets",
+                       p);
     }
     buf = malloc(FCGIX_OUT_LINE_MAX + plen);
     if (buf == NULL || fcntl(p[0], F_SETFL, O_NONBLOCK) != 0) {
         free(buf);
-        close(p[0]);
-        close(p[1]);
-        pmlog("FCGIX0306: %s: cannot set up the pipe for its stdout and "
-              "stderr; they go to /dev/null",
-              path);
-        return -1;
+        return no_pipe(path, "cannot set it up", p);
     }
     memset(&outs[i], 0, sizeof(outs[i]));
     outs[i].fd = p[0];
