@@ -256,14 +256,18 @@ static int spool_in(fcgix_body_t *b, apr_off_t max)
             ahead = max - b->len;
         }
         if (!count_upto(b, b->len + ahead)) {
+            count_trim(b);
             return SPOOL_FULL;
         }
         st = client_read(b, chunk, SPOOL_MEM, &got, NULL);
         if (st == OK && got) {
             st = spool_put(b, chunk, got);
         }
-        count_trim(b);
+        /* Trimmed only on the way out: giving back between reads what the
+         * next read takes again would let another request take it in
+         * between and fail this one half-way. */
         if (st != OK || got == 0) {
+            count_trim(b);
             return st;
         }
     }
