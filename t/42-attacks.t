@@ -162,7 +162,10 @@ SKIP: {
     $t->install_app('hello', "$h/dyn/dyn.fcgi");
     my $old = `prlimit --pid $$ --nofile --output SOFT,HARD --noheadings`;
     my ($soft, $hard) = $old =~ /(\S+)\s+(\S+)/;
-    system("prlimit --pid $$ --nofile=300:1000") == 0 or die "prlimit: $?";
+    skip "open-file hard limit " . ($hard // "?") . ": too low to test", 4 unless ($hard // '') =~ /^\d+$/ && $hard > 400;
+    # only the soft limit changes: lowering the hard one could not be undone
+    # without CAP_SYS_RESOURCE, which a CI container's root may lack
+    system("prlimit --pid $$ --nofile=300:$hard") == 0 or die "prlimit: $?";
     my $ok = eval {
         $t->start_httpd(<<"EOF");
 FastCgiIpcDir $d/ipc
@@ -185,7 +188,7 @@ EOF
     my ($lim) = slurp("/proc/$p[0]/limits") =~ /^Max open files\s+(\d+)/m;
     is($lim, 300, 'the apps keep the soft limit httpd was started with');
     my ($pmlim) = slurp('/proc/' . pm_pid($t) . '/limits') =~ /^Max open files\s+(\d+)/m;
-    is($pmlim, 1000, 'the process manager raised its own to the hard limit');
+    is($pmlim, $hard, 'the process manager raised its own to the hard limit');
     $t->stop_httpd;
 }
 
