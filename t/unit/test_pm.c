@@ -376,19 +376,26 @@ START_TEST(test_defs_no_wrapper)
 }
 END_TEST
 
-/* Every proper prefix of a message is refused, and so is the message with
- * a byte more. */
-START_TEST(test_defs_truncated)
+/* The message of a configuration with one static application. */
+static void one_app_message(const char **buf, apr_size_t *len)
 {
     conf_t c;
-    const char *buf;
-    apr_size_t len, n;
-    char *longer;
 
     conf_init(&c, 3);
     APR_ARRAY_PUSH(c.apps, fcgix_app_t *) =
         app_static("/srv/a.fcgi", "/run/fcgix/a.sock", 0);
-    ck_assert_ptr_nonnull(round_trip(&c, &buf, &len));
+    ck_assert_ptr_nonnull(round_trip(&c, buf, len));
+}
+
+/* Every proper prefix of a message is refused, and so is the message with
+ * a byte more. */
+START_TEST(test_defs_truncated)
+{
+    const char *buf;
+    apr_size_t len, n;
+    char *longer;
+
+    one_app_message(&buf, &len);
     for (n = 0; n < len; n++) {
         ck_assert_msg(fcgix_defs_decode(pool, buf, n) == NULL,
                       "a message cut to %lu of %lu bytes was taken",
@@ -414,41 +421,33 @@ static apr_size_t offset_of(const char *buf, apr_size_t len, const char *s)
     return 0;
 }
 
+/* Whether the message with byte `at` set to v is refused. */
+static int refused_with(const char *buf, apr_size_t len, apr_size_t at, char v)
+{
+    char *m = apr_pmemdup(pool, buf, len);
+
+    m[at] = v;
+    return fcgix_defs_decode(pool, m, len) == NULL;
+}
+
 START_TEST(test_defs_garbled)
 {
-    conf_t c;
     const char *buf;
-    apr_size_t len, at;
-    char *m;
+    apr_size_t len, sock, path;
 
-    conf_init(&c, 3);
-    APR_ARRAY_PUSH(c.apps, fcgix_app_t *) =
-        app_static("/srv/a.fcgi", "/run/fcgix/a.sock", 0);
-    ck_assert_ptr_nonnull(round_trip(&c, &buf, &len));
-    m = apr_pmemdup(pool, buf, len);
-    m[0] ^= 1; /* magic */
-    ck_assert_ptr_null(fcgix_defs_decode(pool, m, len));
-    m = apr_pmemdup(pool, buf, len);
-    m[4] ^= 1; /* version: another build's encoding */
-    ck_assert_ptr_null(fcgix_defs_decode(pool, m, len));
-    /* a string's length past the end */
-    at = offset_of(buf, len, "/run/fcgix/a.sock");
-    m = apr_pmemdup(pool, buf, len);
-    m[at - 1] = 0x7f;
-    ck_assert_ptr_null(fcgix_defs_decode(pool, m, len));
-    /* a NUL inside a string */
-    m = apr_pmemdup(pool, buf, len);
-    m[at + 3] = '\0';
-    ck_assert_ptr_null(fcgix_defs_decode(pool, m, len));
-    /* a relative application path */
-    at = offset_of(buf, len, "/srv/a.fcgi");
-    m = apr_pmemdup(pool, buf, len);
-    m[at] = 's';
-    ck_assert_ptr_null(fcgix_defs_decode(pool, m, len));
-    /* a kind beyond dynamic (the u32 before the path's length) */
-    m = apr_pmemdup(pool, buf, len);
-    m[at - 8] = 3;
-    ck_assert_ptr_null(fcgix_defs_decode(pool, m, len));
+    one_app_message(&buf, &len);
+    sock = offset_of(buf, len, "/run/fcgix/a.sock");
+    path = offset_of(buf, len, "/srv/a.fcgi");
+    /* magic; version: another build's encoding */
+    ck_assert(refused_with(buf, len, 0, (char)(buf[0] ^ 1)));
+    ck_assert(refused_with(buf, len, 4, (char)(buf[4] ^ 1)));
+    /* a string's length past the end; a NUL inside a string */
+    ck_assert(refused_with(buf, len, sock - 1, 0x7f));
+    ck_assert(refused_with(buf, len, sock + 3, '\0'));
+    /* a relative application path; a kind beyond dynamic (the number
+     * before the path's length) */
+    ck_assert(refused_with(buf, len, path, 's'));
+    ck_assert(refused_with(buf, len, path - 8, 3));
     /* and the untouched message still decodes */
     ck_assert_ptr_nonnull(fcgix_defs_decode(pool, buf, len));
 }
