@@ -44,6 +44,14 @@
 
 typedef char fcgix_sockpath_t[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
+/* A class's socket path is published whole in its scoreboard address, and
+ * a path a doorbell message names fits a class's path whole. */
+_Static_assert(FCGIX_SB_ADDR >= sizeof(fcgix_sockpath_t),
+               "the scoreboard's address field holds any socket path");
+_Static_assert(sizeof(((fcgix_bell_t *)0)->path) <=
+                   sizeof(((fcgix_sb_class_t *)0)->path),
+               "a class holds the path a doorbell message names");
+
 /* What the PM keeps about a class beside what it publishes. */
 typedef struct {
     int listen_fd;
