@@ -75,8 +75,8 @@ static int dynamic_start(pm_t *pm, const char *path, apr_uint32_t uid,
         fcgix_pm_class_retire(pm, idx);
         return -1;
     }
-    fcgix_pm_spawn_one(pm, idx); /* now: the first request waits only for
-                                    the app */
+    /* now: the first request waits only for the app */
+    fcgix_pm_spawn_one(pm, idx);
     pm->class[idx].next_start =
         now + apr_time_from_sec(pm->cur->dyn.init_start_delay);
     return idx;

@@ -227,6 +227,16 @@ void fcgix_pm_disown_socket(pm_t *pm, const char *sockpath)
     }
 }
 
+/* -listen-queue-depth of a class: its definition's, or the dynamic
+ * template's. */
+static int class_backlog(const pm_t *pm, int idx)
+{
+    const fcgix_def_app_t *def = pm->class[idx].def;
+
+    return (int)(def ? def->listen_queue_depth
+                     : pm->cur->dyn.listen_queue_depth);
+}
+
 /* Recreates a class's socket that someone deleted, or replaced by
  * something that is no socket (a link: handlers would connect nowhere);
  * its processes hold the old one, so they are replaced. */
@@ -248,10 +258,7 @@ void fcgix_pm_check_sockets(pm_t *pm)
         fcgix_pm_log("FCGIX0438: %s: socket %s disappeared (or is no socket "
                      "now); recreating it",
                      pm->pub_class[i].path, k->sockpath);
-        if (fcgix_pm_class_listen(
-                pm, i,
-                (int)(k->def ? k->def->listen_queue_depth
-                             : pm->cur->dyn.listen_queue_depth)) == 0) {
+        if (fcgix_pm_class_listen(pm, i, class_backlog(pm, i)) == 0) {
             fcgix_pm_class_stop_procs(pm, i, 0);
             k->next_start = fcgix_clock();
         }

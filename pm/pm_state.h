@@ -77,7 +77,7 @@ typedef struct {
     int killed;                     /* we asked it to stop */
     int shared; /* another process of its class ran during its life */
     apr_uint32_t class_run; /* its class's run number at the start */
-    /* ended; whether it served is not known yet (VERDICT_WAIT_MS) */
+    /* ended; whether it served is not known yet (FCGIX_PM_VERDICT_WAIT_MS) */
     int verdict_pending;
     apr_time_t verdict_by;
     int status; /* its wait status */
@@ -159,8 +159,9 @@ typedef enum {
     FCGIX_EXIT_NONE,   /* we stopped it, or its class is going */
     FCGIX_EXIT_RETIRE, /* dynamic without -restart: retire the class if
                           nothing waits in its queue, else judge */
-    FCGIX_EXIT_WAIT,   /* wait for the handlers' count (VERDICT_WAIT_MS) */
-    FCGIX_EXIT_JUDGE   /* judge it now */
+    FCGIX_EXIT_WAIT, /* wait for the handlers' count (FCGIX_PM_VERDICT_WAIT_MS)
+                      */
+    FCGIX_EXIT_JUDGE /* judge it now */
 } fcgix_exit_action_t;
 
 typedef struct {
