@@ -25,9 +25,9 @@
 
 static const char *kind_name(apr_uint32_t k)
 {
-    return k == FCGIX_KIND_STATIC    ? "static"
-           : k == FCGIX_KIND_DYNAMIC ? "dynamic"
-                                     : "external";
+    return k == FCGIX_APP_STATIC    ? "static"
+           : k == FCGIX_APP_DYNAMIC ? "dynamic"
+                                    : "external";
 }
 
 static const char *class_state(apr_uint32_t s)

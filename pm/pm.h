@@ -88,12 +88,6 @@ const char *fcgix_pm_dynamic_socket(apr_pool_t *p, const char *ipc_dir,
 
 /* ---- inside pm/ only ---------------------------------------------- */
 
-/* Serialized definitions (pm_defs.c): what the parent sends the PM. */
-typedef struct fcgix_defs_t fcgix_defs_t;
-const char *fcgix_defs_encode(apr_pool_t *p, apr_uint32_t generation,
-                              apr_size_t *len);
-fcgix_defs_t *fcgix_defs_decode(apr_pool_t *p, const char *buf, apr_size_t len);
-
 /* The PM process: never returns. */
 /* old_pm: the pid (= session) of a PM that died, whose applications the
  * new one must stop first; 0 when none. */

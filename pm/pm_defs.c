@@ -10,7 +10,6 @@
 #include "pm/pm_int.h"
 
 #include "apr_strings.h"
-#include "unixd.h"
 
 /* ------------------------------------------------------------ writer */
 
@@ -56,8 +55,8 @@ static void put_app(wr_t *w, const fcgix_app_t *a)
 {
     const struct sockaddr_un *sun = (const struct sockaddr_un *)&a->addr;
 
-    put_u32(w, a->kind == FCGIX_APP_STATIC ? FCGIX_KIND_STATIC
-                                           : FCGIX_KIND_EXTERNAL);
+    put_u32(w, a->kind == FCGIX_APP_STATIC ? FCGIX_APP_STATIC
+                                           : FCGIX_APP_EXTERNAL);
     put_str(w, a->path);
     put_str(w, a->addr.ss_family == AF_UNIX ? sun->sun_path : "");
     put_u32(w, (apr_uint32_t)a->o.port);
@@ -73,26 +72,24 @@ static void put_app(wr_t *w, const fcgix_app_t *a)
     put_str(w, a->addr_text);
 }
 
-const char *fcgix_defs_encode(apr_pool_t *p, apr_uint32_t generation,
+const char *fcgix_defs_encode(apr_pool_t *p, const fcgix_defs_src_t *src,
                               apr_size_t *len)
 {
-    const fcgix_opts_t *d = &fcgix_globals->dynamic;
+    const fcgix_opts_t *d = src->dynamic;
     wr_t w;
     int i;
 
     w.buf = apr_array_make(p, 4096, 1);
     put_u32(&w, FCGIX_DEFS_MAGIC);
     put_u32(&w, FCGIX_DEFS_VERSION);
-    put_u32(&w, generation);
-    put_str(&w, fcgix_globals->ipc_dir);
-    put_str(&w, fcgix_globals->wrapper);
-    put_u32(&w, fcgix_globals->wrapper &&
-                    strcmp(fcgix_globals->wrapper, SUEXEC_BIN) == 0);
-    put_u32(&w, (apr_uint32_t)ap_unixd_config.user_id);
-    put_u32(&w, (apr_uint32_t)ap_unixd_config.group_id);
-    put_str(&w, ap_unixd_config.user_name);
-    put_str(&w, ap_unixd_config.group_name ? ap_unixd_config.group_name : "");
-    put_u32(&w, 1); /* dynamic applications are always available */
+    put_u32(&w, src->generation);
+    put_str(&w, src->ipc_dir);
+    put_str(&w, src->wrapper);
+    put_u32(&w, src->wrapper != NULL && src->wrapper_is_suexec);
+    put_u32(&w, src->uid);
+    put_u32(&w, src->gid);
+    put_str(&w, src->user_name);
+    put_str(&w, src->group_name ? src->group_name : "");
     put_u32(&w, (apr_uint32_t)d->init_start_delay);
     put_u32(&w, (apr_uint32_t)d->restart_delay);
     put_u32(&w, (apr_uint32_t)d->listen_queue_depth);
@@ -110,9 +107,9 @@ const char *fcgix_defs_encode(apr_pool_t *p, apr_uint32_t generation,
     put_u32(&w, (apr_uint32_t)d->min_procs);
     put_u32(&w, (apr_uint32_t)d->process_slack);
     put_env(&w, d->initial_env);
-    put_u32(&w, (apr_uint32_t)fcgix_globals->apps->nelts);
-    for (i = 0; i < fcgix_globals->apps->nelts; i++) {
-        put_app(&w, APR_ARRAY_IDX(fcgix_globals->apps, i, fcgix_app_t *));
+    put_u32(&w, (apr_uint32_t)src->apps->nelts);
+    for (i = 0; i < src->apps->nelts; i++) {
+        put_app(&w, APR_ARRAY_IDX(src->apps, i, const fcgix_app_t *));
     }
     *len = (apr_size_t)w.buf->nelts;
     return w.buf->elts;
@@ -180,24 +177,23 @@ static void get_app(rd_t *r, fcgix_def_app_t *a)
     a->min_server_life = get_u32(r);
     a->run_user = get_str(r);
     a->run_group = get_str(r);
-    a->lqd = get_u32(r);
+    a->listen_queue_depth = get_u32(r);
     a->priority = (apr_int32_t)get_u32(r);
     a->env = get_env(r);
     a->addr_text = get_str(r);
     a->record = (const char *)start;
     a->record_len = (apr_size_t)(r->p - start);
     if (a->path[0] != '/' || strlen(a->path) >= FCGIX_SB_PATH ||
-        a->processes > FCGIX_SB_PROCS || a->kind > FCGIX_KIND_DYNAMIC) {
+        a->processes > FCGIX_SB_PROCS || a->kind > FCGIX_APP_DYNAMIC) {
         r->bad = 1;
     }
 }
 
 static void get_dyn(rd_t *r, fcgix_def_dyn_t *d)
 {
-    d->enabled = get_u32(r);
     d->init_start_delay = get_u32(r);
     d->restart_delay = get_u32(r);
-    d->lqd = get_u32(r);
+    d->listen_queue_depth = get_u32(r);
     d->priority = (apr_int32_t)get_u32(r);
     d->restart = get_u32(r);
     d->auto_update = get_u32(r);

@@ -11,7 +11,7 @@
 /* Bump on every change of the definitions' encoding. (Both versions can be
  * set with -D only to build an "upgraded" module for t/25-upgrade.t.) */
 #ifndef FCGIX_DEFS_VERSION
-#define FCGIX_DEFS_VERSION 4u
+#define FCGIX_DEFS_VERSION 5u
 #endif
 /* What a process manager started by one build of the module shares with the
  * next build loaded at a graceful restart: the parent's state after its
@@ -24,13 +24,21 @@
 #endif
 #define FCGIX_DEFS_MAX (16u << 20) /* largest definitions message */
 
+/* The Unix socket of dynamic class (path, uid, gid): "<ipc_dir>/dynamic/
+ * d-<hash>.sock", where the PM binds it and handlers connect. Written to
+ * buf (len bytes) as far as it fits; 1 when all of it fits in buf and in a
+ * Unix socket address, else 0. */
+int fcgix_pm_socket_name(char *buf, size_t len, const char *ipc_dir,
+                         const char *path, apr_uint32_t uid, apr_uint32_t gid);
+
 /* One application as the PM sees it. */
 typedef struct {
-    apr_uint32_t kind; /* FCGIX_KIND_* */
+    apr_uint32_t kind; /* FCGIX_APP_* */
     const char *path;
     const char *sockpath; /* "" for -port */
     apr_uint32_t port;
-    apr_uint32_t processes, init_start_delay, restart_delay, lqd;
+    apr_uint32_t processes, init_start_delay, restart_delay;
+    apr_uint32_t listen_queue_depth;
     apr_uint32_t min_server_life;
     const char *run_user, *run_group; /* "": httpd's User/Group */
     apr_int32_t priority;
@@ -42,14 +50,34 @@ typedef struct {
 
 /* Template of dynamic applications (FastCgiConfig). */
 typedef struct {
-    apr_uint32_t enabled; /* dynamic apps allowed at all */
-    apr_uint32_t init_start_delay, restart_delay, lqd;
+    apr_uint32_t init_start_delay, restart_delay, listen_queue_depth;
     apr_int32_t priority;
     apr_uint32_t restart, auto_update, kill_interval, update_interval;
     apr_uint32_t start_delay;
     fcgix_dyn_policy_t policy;
     apr_array_header_t *env;
 } fcgix_def_dyn_t;
+
+/* Serialized definitions (pm_defs.c): what the parent sends the PM. */
+typedef struct fcgix_defs_t fcgix_defs_t;
+
+/* What the parent encodes: its configuration, passed in (pm/ reads no
+ * globals of the module). */
+typedef struct {
+    apr_uint32_t generation;
+    const char *ipc_dir;
+    const char *wrapper; /* NULL: none */
+    int wrapper_is_suexec;
+    apr_uint32_t uid, gid; /* User, Group */
+    const char *user_name, *group_name;
+    const fcgix_opts_t *dynamic;    /* FastCgiConfig */
+    const apr_array_header_t *apps; /* fcgix_app_t *: every defined app */
+} fcgix_defs_src_t;
+
+const char *fcgix_defs_encode(apr_pool_t *p, const fcgix_defs_src_t *src,
+                              apr_size_t *len);
+/* NULL when buf is not one whole, well-formed message of this version. */
+fcgix_defs_t *fcgix_defs_decode(apr_pool_t *p, const char *buf, apr_size_t len);
 
 struct fcgix_defs_t {
     apr_uint32_t generation;

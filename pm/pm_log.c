@@ -28,8 +28,6 @@
 /* The longest message: a tag, an application path, a pid, one line. */
 #define MSG_MAX (FCGIX_SB_PATH + FCGIX_OUT_LINE_MAX + 128)
 
-static void pmlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* Writes msg[0..len) as one line, escaped, in one write(): the PM's
  * stderr is the error log, opened for appending by httpd. */
 static void emit(const char *msg, size_t len)
@@ -57,7 +55,7 @@ void fcgix_pm_vlog(const char *fmt, va_list ap)
     emit(buf, strlen(buf));
 }
 
-static void pmlog(const char *fmt, ...)
+void fcgix_pm_log(const char *fmt, ...)
 {
     va_list ap;
 
@@ -86,12 +84,13 @@ static unsigned long all_logged; /* by every process in this interval */
 
 static void say_dropped(const out_t *o)
 {
-    pmlog("FCGIX0303: %s (pid %ld): %lu bytes of its stdout/stderr not "
-          "logged in the last %d s (limits: lines of %d bytes, %d bytes per "
-          "process and %d for all applications per %d s)",
-          o->path, (long)o->pid, o->dropped, FCGIX_OUT_INTERVAL_S,
-          FCGIX_OUT_LINE_MAX, FCGIX_OUT_PROC_BUDGET, FCGIX_OUT_ALL_BUDGET,
-          FCGIX_OUT_INTERVAL_S);
+    fcgix_pm_log(
+        "FCGIX0303: %s (pid %ld): %lu bytes of its stdout/stderr not "
+        "logged in the last %d s (limits: lines of %d bytes, %d bytes per "
+        "process and %d for all applications per %d s)",
+        o->path, (long)o->pid, o->dropped, FCGIX_OUT_INTERVAL_S,
+        FCGIX_OUT_LINE_MAX, FCGIX_OUT_PROC_BUDGET, FCGIX_OUT_ALL_BUDGET,
+        FCGIX_OUT_INTERVAL_S);
 }
 
 /* One line of output, within the budgets. As for FCGI_STDERR, the line
@@ -216,10 +215,10 @@ void fcgix_pm_out_init(void)
     }
     pipe_fd_ceiling = rl.rlim_cur > FD_RESERVE ? rl.rlim_cur - FD_RESERVE : 0;
     if (rl.rlim_cur < FCGIX_OUT_PIPES * 2 + FD_RESERVE) {
-        pmlog("FCGIX0307: only %lu open files allowed (ulimit -n): with "
-              "many application processes, some get /dev/null for their "
-              "stdout and stderr",
-              (unsigned long)rl.rlim_cur);
+        fcgix_pm_log("FCGIX0307: only %lu open files allowed (ulimit -n): with "
+                     "many application processes, some get /dev/null for their "
+                     "stdout and stderr",
+                     (unsigned long)rl.rlim_cur);
     }
 }
 
@@ -237,9 +236,10 @@ static int no_pipe(const char *path, const char *why, const int *p)
         close(p[0]);
         close(p[1]);
     }
-    pmlog("FCGIX0305: %s: no pipe for its stdout and stderr (%s); they go to "
-          "/dev/null",
-          path, why);
+    fcgix_pm_log(
+        "FCGIX0305: %s: no pipe for its stdout and stderr (%s); they go to "
+        "/dev/null",
+        path, why);
     return -1;
 }
 
@@ -251,9 +251,9 @@ int fcgix_pm_out_open(const char *path, int *slot)
 
     *slot = -1;
     if (i < 0) {
-        pmlog("FCGIX0304: %s: no pipe for its stdout and stderr (%d in "
-              "use); they go to /dev/null",
-              path, FCGIX_OUT_PIPES);
+        fcgix_pm_log("FCGIX0304: %s: no pipe for its stdout and stderr (%d in "
+                     "use); they go to /dev/null",
+                     path, FCGIX_OUT_PIPES);
         return -1;
     }
     /* The app's end blocks, as a log file would; the PM's never does. */

@@ -20,6 +20,8 @@
  * escaped. */
 void fcgix_pm_vlog(const char *fmt, va_list ap)
     __attribute__((format(printf, 1, 0)));
+/* The same with arguments. */
+void fcgix_pm_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- the applications' stdout and stderr ---------------------------
  *

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "pm/pm_int.h"
+#include "pm/pm_spawn.h"
 
 #include "http_core.h"
 #include "http_log.h"
@@ -96,8 +97,11 @@ const char *fcgix_pm_dynamic_socket(apr_pool_t *p, const char *ipc_dir,
                                     const char *path, apr_uint32_t uid,
                                     apr_uint32_t gid)
 {
-    return apr_psprintf(p, "%s/dynamic/d-%016" APR_UINT64_T_HEX_FMT ".sock",
-                        ipc_dir, fcgix_sb_hash(path, uid, gid));
+    char name[FCGIX_SB_PATH + 64];
+
+    /* too long for a socket: the caller sees its length and refuses it */
+    fcgix_pm_socket_name(name, sizeof(name), ipc_dir, path, uid, gid);
+    return apr_pstrdup(p, name);
 }
 
 void fcgix_pm_child_init(apr_pool_t *pchild, server_rec *s)
@@ -374,22 +378,37 @@ static apr_status_t start_pm(void)
     return send_defs();
 }
 
+static int pm_signal(void *ctx, int sig)
+{
+    return kill(*(pid_t *)ctx, sig);
+}
+
+static int pm_gone(void *ctx)
+{
+    int status;
+
+    return waitpid(*(pid_t *)ctx, &status, WNOHANG) != 0;
+}
+
+static void pm_wait(void *ctx)
+{
+    apr_sleep(apr_time_from_msec(10));
+}
+
+static void pm_reap(void *ctx)
+{
+    int status;
+
+    waitpid(*(pid_t *)ctx, &status, 0);
+}
+
 /* SIGTERM to a PM, which stops every application (SIGTERM, then SIGKILL
  * within its own bound); SIGKILL for the PM after ours. Reaps it. */
 static void end_pm(pid_t pid)
 {
-    apr_time_t deadline = fcgix_clock() + apr_time_from_msec(STOP_WAIT_MS);
-    int status;
+    fcgix_stopper_t s = {&pid, pm_signal, pm_gone, pm_wait, pm_reap};
 
-    kill(pid, SIGTERM);
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (fcgix_clock() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            break;
-        }
-        apr_sleep(apr_time_from_msec(10));
-    }
+    fcgix_pm_term_wait_kill(&s, STOP_WAIT_MS);
 }
 
 /* Stops the PM and, through it, every application. */
@@ -507,6 +526,25 @@ static void drop_foreign_state(pm_state_t *old, server_rec *s)
     old->magic = 0;
 }
 
+/* This generation's definitions, from the module's configuration. */
+static const char *encode_defs(apr_pool_t *pconf)
+{
+    fcgix_defs_src_t src;
+
+    src.generation = st->generation;
+    src.ipc_dir = fcgix_globals->ipc_dir;
+    src.wrapper = fcgix_globals->wrapper;
+    src.wrapper_is_suexec = fcgix_globals->wrapper &&
+                            strcmp(fcgix_globals->wrapper, SUEXEC_BIN) == 0;
+    src.uid = (apr_uint32_t)ap_unixd_config.user_id;
+    src.gid = (apr_uint32_t)ap_unixd_config.group_id;
+    src.user_name = ap_unixd_config.user_name;
+    src.group_name = ap_unixd_config.group_name;
+    src.dynamic = &fcgix_globals->dynamic;
+    src.apps = fcgix_globals->apps;
+    return fcgix_defs_encode(pconf, &src, &defs_len);
+}
+
 apr_status_t fcgix_pm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                                   server_rec *s)
 {
@@ -529,7 +567,7 @@ apr_status_t fcgix_pm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
         return APR_EGENERAL;
     }
     st->generation++;
-    defs = fcgix_defs_encode(pconf, st->generation, &defs_len);
+    defs = encode_defs(pconf);
     graceful = ap_unixd_mpm_get_retained_data()->was_graceful;
     if (st->pm_pid > 0 && (!graceful || send_defs() != APR_SUCCESS)) {
         stop_pm(); /* a hard restart ends every application */

@@ -259,7 +259,7 @@ static void child_setup(const fcgix_spawn_t *sp)
     if (out < 0 || dup2(out, 1) != 1 || dup2(out, 2) != 2) {
         child_fail("stdout and stderr");
     }
-    fcgix_pm_closefrom3();
+    fcgix_pm_close_fds(-1, -1);
     if (sp->priority) {
         setpriority(PRIO_PROCESS, 0, sp->priority);
     }
@@ -284,18 +284,57 @@ static void child_setup(const fcgix_spawn_t *sp)
     }
 }
 
-void fcgix_pm_closefrom3(void)
+/* Closes fds first..last; close_range where the kernel has it (only system
+ * calls: this runs between vfork and exec too). */
+static void close_span(unsigned first, unsigned last)
 {
-    int fd;
     long max = sysconf(_SC_OPEN_MAX);
+    unsigned fd, end = max > 0 && max < 65536 ? (unsigned)max : 65536u;
 
+    if (first > last) {
+        return;
+    }
 #ifdef SYS_close_range
-    if (syscall(SYS_close_range, 3, ~0U, 0) == 0) {
+    if (syscall(SYS_close_range, first, last, 0) == 0) {
         return;
     }
 #endif
-    for (fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++) {
-        close(fd);
+    for (fd = first; fd <= last && fd < end; fd++) {
+        close((int)fd);
+    }
+}
+
+void fcgix_pm_close_fds(int keep_a, int keep_b)
+{
+    int keep[2];
+    unsigned from = 3;
+    int i;
+
+    keep[0] = keep_a < keep_b ? keep_a : keep_b;
+    keep[1] = keep_a < keep_b ? keep_b : keep_a;
+    for (i = 0; i < 2; i++) {
+        if (keep[i] >= (int)from) {
+            close_span(from, (unsigned)keep[i] - 1);
+            from = (unsigned)keep[i] + 1;
+        }
+    }
+    close_span(from, ~0U);
+}
+
+void fcgix_pm_term_wait_kill(const fcgix_stopper_t *s, int grace_ms)
+{
+    apr_time_t deadline = fcgix_clock() + apr_time_from_msec(grace_ms);
+
+    s->signal(s->ctx, SIGTERM);
+    while (!s->gone(s->ctx)) {
+        if (fcgix_clock() > deadline) {
+            s->signal(s->ctx, SIGKILL);
+            if (s->reap_all) {
+                s->reap_all(s->ctx);
+            }
+            return;
+        }
+        s->wait(s->ctx);
     }
 }
 

@@ -35,6 +35,20 @@ int fcgix_pm_ipc_prepare(const char *ipc_dir, uid_t uid, int *replaced,
 /* Starts the application; err gets "" or why it failed before running it
  * (the process then exists and has exited: the caller's reaper sees it). */
 pid_t fcgix_pm_spawn(const fcgix_spawn_t *sp, char *err, size_t errlen);
-void fcgix_pm_closefrom3(void);
+/* Closes every descriptor from 3 up but keep_a and keep_b (-1: none). */
+void fcgix_pm_close_fds(int keep_a, int keep_b);
+
+/* Something to stop: SIGTERM, a grace period, SIGKILL for what is left.
+ * signal sends sig to all of it; gone says whether all of it has ended;
+ * wait waits a little (and reaps); reap_all (may be NULL) reaps what is
+ * left after SIGKILL. */
+typedef struct {
+    void *ctx;
+    int (*signal)(void *ctx, int sig);
+    int (*gone)(void *ctx);
+    void (*wait)(void *ctx);
+    void (*reap_all)(void *ctx);
+} fcgix_stopper_t;
+void fcgix_pm_term_wait_kill(const fcgix_stopper_t *s, int grace_ms);
 
 #endif /* FCGIX_PM_SPAWN_H */

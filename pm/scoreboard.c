@@ -73,6 +73,23 @@ int fcgix_sb_class_probe(const fcgix_sb_class_t *classes, const char *path,
     return draining;
 }
 
+int fcgix_sb_class_place(const fcgix_sb_class_t *classes, const char *path,
+                         apr_uint32_t uid, apr_uint32_t gid)
+{
+    apr_uint32_t start =
+        (apr_uint32_t)(fcgix_sb_hash(path, uid, gid) % FCGIX_SB_CLASSES);
+    apr_uint32_t i;
+
+    for (i = 0; i < FCGIX_SB_CLASSES; i++) {
+        apr_uint32_t idx = (start + i) % FCGIX_SB_CLASSES;
+        apr_uint32_t state = classes[idx].state;
+        if (state == FCGIX_CLASS_FREE || state == FCGIX_CLASS_GONE) {
+            return (int)idx;
+        }
+    }
+    return -1;
+}
+
 int fcgix_sb_class_find(const fcgix_sb_t *sb, const char *path,
                         apr_uint32_t uid, apr_uint32_t gid)
 {

@@ -22,7 +22,7 @@
 
 #define FCGIX_SB_MAGIC 0x58474346u /* "FCGX" */
 /* bump the layout when it changes, or the unit of a field */
-#define FCGIX_SB_LAYOUT 3u
+#define FCGIX_SB_LAYOUT 4u
 #define FCGIX_SB_CLASSES 512 /* static + dynamic + external classes */
 #define FCGIX_SB_PROCS 2048  /* application processes */
 #define FCGIX_SB_PATH 512    /* longest application path + NUL */
@@ -40,9 +40,6 @@ enum {
     FCGIX_CLASS_GONE = 3
 };
 
-/* Class kinds, as in the configuration. */
-enum { FCGIX_KIND_EXTERNAL = 0, FCGIX_KIND_STATIC = 1, FCGIX_KIND_DYNAMIC = 2 };
-
 /* Process slot states. */
 enum {
     FCGIX_PROC_FREE = 0,
@@ -53,8 +50,8 @@ enum {
 typedef struct {
     /* PM */
     apr_uint32_t state;
-    apr_uint32_t kind;
-    apr_uint32_t gen; /* bumped whenever the slot is (re)assigned */
+    apr_uint32_t kind; /* FCGIX_APP_* (mod_fcgix.h) */
+    apr_uint32_t gen;  /* bumped whenever the slot gets another app */
     apr_uint32_t uid, gid;
     apr_uint32_t procs_target;  /* processes the PM wants */
     apr_uint32_t procs_running; /* processes alive */
@@ -78,7 +75,6 @@ typedef struct {
     /* PM */
     apr_uint32_t state;
     apr_uint32_t class_idx;
-    apr_uint32_t class_gen; /* the class slot's gen when spawned */
     apr_uint32_t pid;
     apr_uint32_t started; /* unix seconds */
 } fcgix_sb_proc_t;
@@ -109,9 +105,6 @@ typedef struct {
     /* PM */
     volatile apr_uint32_t pm_heartbeat;  /* fcgix_clock() s of its last loop */
     volatile apr_uint32_t pm_generation; /* definitions generation applied */
-    volatile apr_uint32_t pm_started;    /* unix seconds */
-    volatile apr_uint32_t pm_sid;        /* its session: its apps' too */
-    volatile apr_uint32_t nclasses;      /* slots in use are below this */
     fcgix_sb_class_t classes[FCGIX_SB_CLASSES];
     fcgix_sb_proc_t procs[FCGIX_SB_PROCS];
     fcgix_sb_spool_t spool[FCGIX_SB_CHILDREN]; /* see fcgix_sb_spool_t */
@@ -144,6 +137,11 @@ int fcgix_sb_class_find(const fcgix_sb_t *sb, const char *path,
 /* The same probe over any table of FCGIX_SB_CLASSES slots (the PM probes
  * its private copy, never the shared one). */
 int fcgix_sb_class_probe(const fcgix_sb_class_t *classes, const char *path,
+                         apr_uint32_t uid, apr_uint32_t gid);
+/* Where a new class for (path, uid, gid) goes in such a table, so that the
+ * probe finds it: the first FREE or GONE slot from its hash position.
+ * Returns the index, or -1 when every slot is taken. */
+int fcgix_sb_class_place(const fcgix_sb_class_t *classes, const char *path,
                          apr_uint32_t uid, apr_uint32_t gid);
 
 /* 64-bit FNV-1a of the class identity; also names the class socket. */

@@ -26,8 +26,8 @@ for my $f (@files) {
         like($args, qr/"FCGIX\d{4}: |"%s: %s"/, "$short: warn+ message has a tag")
             or diag $args;
     }
-    # the PM's own log lines (pmlog) too
-    while ($src =~ /pmlog\("(.*?)"/sg) {
+    # the PM's own log lines (fcgix_pm_log) too
+    while ($src =~ /fcgix_pm_log\(\s*"(.*?)"/sg) {
         like($1, qr/^FCGIX\d{4}: /, "$short: PM message has a tag") or diag $1;
     }
 }

@@ -28,25 +28,21 @@ static void teardown(void)
     free(sb);
 }
 
-/* Places a class the way the PM does: first FREE or GONE slot from the
- * hash position. */
+/* Places a class where the PM does (fcgix_sb_class_place) and fills it. */
 static int place(const char *path, apr_uint32_t uid, apr_uint32_t gid)
 {
-    apr_uint32_t start =
-        (apr_uint32_t)(fcgix_sb_hash(path, uid, gid) % FCGIX_SB_CLASSES);
-    apr_uint32_t i;
+    int idx = fcgix_sb_class_place(sb->classes, path, uid, gid);
+    fcgix_sb_class_t *c;
 
-    for (i = 0; i < FCGIX_SB_CLASSES; i++) {
-        fcgix_sb_class_t *c = &sb->classes[(start + i) % FCGIX_SB_CLASSES];
-        if (c->state == FCGIX_CLASS_FREE || c->state == FCGIX_CLASS_GONE) {
-            c->state = FCGIX_CLASS_ACTIVE;
-            c->uid = uid;
-            c->gid = gid;
-            strcpy(c->path, path);
-            return (int)((start + i) % FCGIX_SB_CLASSES);
-        }
+    if (idx < 0) {
+        return -1;
     }
-    return -1;
+    c = &sb->classes[idx];
+    c->state = FCGIX_CLASS_ACTIVE;
+    c->uid = uid;
+    c->gid = gid;
+    strcpy(c->path, path);
+    return idx;
 }
 
 START_TEST(test_limits)
