@@ -121,7 +121,7 @@ static int dynamic_app(request_rec *r, const char *path, const apr_finfo_t *fi,
                       path);
         return HTTP_FORBIDDEN;
     }
-    if (strlen(path) >= FCGIX_SB_PATH) {
+    if (strlen(path) >= FCGIX_PM_PATH_MAX) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "FCGIX0013: %s: path too long for a dynamic "
                       "application",

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "mod_fcgix.h"
-#include "pm/scoreboard.h"
+#include "pm/pm.h"
 
 #include "http_log.h"
 #include "apr_network_io.h"
@@ -482,13 +482,11 @@ static const char *cmd_external(cmd_parms *cmd, void *dummy, const char *args)
  * its identity, so a restarted PM and the handlers agree on it. */
 static const char *static_socket(cmd_parms *cmd, fcgix_app_t *app)
 {
-    apr_uint64_t h =
-        fcgix_sb_hash(app->path, (apr_uint32_t)ap_unixd_config.user_id,
-                      (apr_uint32_t)ap_unixd_config.group_id);
-
     return set_unix_addr(
         cmd, app,
-        apr_psprintf(cmd->pool, "s-%016" APR_UINT64_T_HEX_FMT ".sock", h));
+        fcgix_pm_static_socket(cmd->pool, app->path,
+                               (apr_uint32_t)ap_unixd_config.user_id,
+                               (apr_uint32_t)ap_unixd_config.group_id));
 }
 
 /* The process manager will exec this file: a typo must fail `apache2 -t`,
@@ -526,9 +524,9 @@ static const char *cmd_server(cmd_parms *cmd, void *dummy, const char *args)
     if (err) {
         return err;
     }
-    if (strlen(app->path) >= FCGIX_SB_PATH) {
+    if (strlen(app->path) >= FCGIX_PM_PATH_MAX) {
         return apr_psprintf(cmd->pool, "%s %s: path longer than %d bytes",
-                            cmd->cmd->name, app->path, FCGIX_SB_PATH - 1);
+                            cmd->cmd->name, app->path, FCGIX_PM_PATH_MAX - 1);
     }
     err = static_file_check(cmd, app);
     if (err) {

@@ -97,10 +97,9 @@ typedef struct {
     fcgix_auth_result_t *auth;
     const apr_table_t *extra_env;
     int spec_auth_env; /* -compat: the specification's authorizer env */
-    /* the class in the scoreboard (managed and external apps), and its
-     * generation when the counters were taken */
-    volatile fcgix_sb_class_t *sbc;
-    apr_uint32_t sbc_gen;
+    /* the class the PM publishes (managed and external apps), once the
+     * counters were taken on it at the connect */
+    fcgix_pm_class_t *cls;
     apr_time_t connected;
 } fcgix_req_t;
 
@@ -226,30 +225,16 @@ void fcgix_app_identity(request_rec *r, const fcgix_app_t *app,
     *gid = (apr_uint32_t)(ug ? ug->gid : ap_unixd_config.group_id);
 }
 
-/* The scoreboard slot of the request's class, if the PM published one. */
-static volatile fcgix_sb_class_t *find_sb_class(fcgix_req_t *q)
+/* The request's class as the PM published it now, if it did. */
+static fcgix_pm_class_t *class_lookup(fcgix_req_t *q)
 {
-    fcgix_sb_t *sb = fcgix_pm_scoreboard();
     apr_uint32_t uid = q->app->uid, gid = q->app->gid;
-    int idx;
 
-    if (sb == NULL) {
-        return NULL;
-    }
     if (q->app->kind != FCGIX_APP_DYNAMIC) {
         uid = (apr_uint32_t)ap_unixd_config.user_id;
         gid = (apr_uint32_t)ap_unixd_config.group_id;
     }
-    idx = fcgix_sb_class_find(sb, q->app->path, uid, gid);
-    return idx < 0 ? NULL : &sb->classes[idx];
-}
-
-/* Whether the slot still holds the class the counters were taken on: the
- * PM reuses a retired class's slot for a new class and zeroes its counters,
- * which a late decrement would wrap. */
-static int sbc_current(const fcgix_req_t *q)
-{
-    return q->sbc && q->sbc->gen == q->sbc_gen;
+    return fcgix_pm_class_lookup(q->r->pool, q->app->path, uid, gid);
 }
 
 /* Releases the counters taken when the connection was made: registered
@@ -257,51 +242,43 @@ static int sbc_current(const fcgix_req_t *q)
 static apr_status_t release_counters(void *data)
 {
     fcgix_req_t *q = data;
-    apr_interval_time_t busy;
 
-    if (sbc_current(q) && q->connected) {
+    if (fcgix_pm_class_current(q->cls) && q->connected) {
         /* -autoUpdate: the file's time is not that of what runs (newer,
          * or an older file put back); the PM replaces the processes, and
-         * the next request gets the new binary. Both sides compare the
-         * same 32 bits of the time. */
+         * the next request gets the new binary. */
         if (q->app->kind == FCGIX_APP_DYNAMIC && q->app->o.auto_update &&
             q->r->finfo.mtime &&
-            (apr_uint32_t)apr_time_sec(q->r->finfo.mtime) !=
-                q->sbc->bin_mtime) {
+            fcgix_pm_class_binary_changed(q->cls, q->r->finfo.mtime)) {
             fcgix_pm_ring(FCGIX_BELL_CHANGED, q->app->path, q->app->uid,
                           q->app->gid);
         }
-        busy = fcgix_clock() - q->connected;
-        apr_atomic_add32(&q->sbc->busy_ms,
-                         (apr_uint32_t)apr_time_as_msec(busy));
-        apr_atomic_dec32(&q->sbc->inflight);
+        fcgix_pm_class_leave(q->cls, fcgix_pm_clock() - q->connected);
         q->connected = 0;
     }
     return APR_SUCCESS;
 }
 
-/* c: the class as looked up for this connect, or NULL to look it up now */
-static void take_counters(fcgix_req_t *q, apr_time_t t0,
-                          volatile fcgix_sb_class_t *c)
+/* c: the class as looked up for this connect, or NULL to look it up now
+ * (also when the PM has given its slot to another class meanwhile). */
+static void take_counters(fcgix_req_t *q, apr_time_t t0, fcgix_pm_class_t *c)
 {
-    q->sbc = c ? c : find_sb_class(q);
-    if (q->sbc == NULL) {
-        return;
+    apr_time_t now = fcgix_pm_clock();
+
+    if (!fcgix_pm_class_current(c)) {
+        c = class_lookup(q);
     }
-    q->sbc_gen = q->sbc->gen;
-    q->connected = fcgix_clock();
-    apr_atomic_inc32(&q->sbc->inflight);
-    apr_atomic_inc32(&q->sbc->requests);
-    apr_atomic_add32(&q->sbc->conn_wait_ms,
-                     (apr_uint32_t)apr_time_as_msec(q->connected - t0));
+    if (fcgix_pm_class_enter(c, now - t0)) {
+        q->cls = c;
+        q->connected = now;
+    }
 }
 
 /* A class with no process that keeps failing to start: its socket may
  * accept, but nothing would answer before the back-off ends. Fail now. */
-static int backing_off(fcgix_req_t *q, volatile fcgix_sb_class_t *c)
+static int backing_off(fcgix_req_t *q, const fcgix_pm_class_t *c)
 {
-    if (c && c->procs_running == 0 &&
-        c->backoff_until > apr_time_sec(fcgix_clock())) {
+    if (fcgix_pm_class_backing_off(c)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
                       "FCGIX0115: %s: no process: it keeps failing to start "
                       "and is backing off",
@@ -365,8 +342,8 @@ static int managed_wait(fcgix_req_t *q, apr_time_t t0, int *backoff_ms,
                         apr_time_t *next_ring, int *watch)
 {
     const fcgix_app_t *app = q->app;
-    volatile fcgix_sb_class_t *c;
-    apr_time_t now = fcgix_clock();
+    fcgix_pm_class_t *c;
+    apr_time_t now = fcgix_pm_clock();
 
     if (!fcgix_pm_alive()) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
@@ -374,7 +351,7 @@ static int managed_wait(fcgix_req_t *q, apr_time_t t0, int *backoff_ms,
                       app->path);
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    c = find_sb_class(q);
+    c = class_lookup(q);
     if (app->kind == FCGIX_APP_DYNAMIC && now >= *next_ring) {
         fcgix_pm_ring(FCGIX_BELL_SPAWN, app->path, app->uid, app->gid);
         *next_ring = now + apr_time_from_sec(1);
@@ -471,14 +448,14 @@ static int connect_app(fcgix_req_t *q)
                                     ? apr_time_from_sec(app->o.app_conn_timeout)
                                     : q->r->server->timeout;
     apr_time_t t0, now, deadline, next_ring = 0;
-    volatile fcgix_sb_class_t *c = find_sb_class(q); /* once per request */
+    fcgix_pm_class_t *c = class_lookup(q); /* once per request */
     int backoff = 1, watch = -1, st;
 
     /* milliseconds of it must fit an int (httpd's Timeout has no bound) */
     if (limit > apr_time_from_msec(INT_MAX)) {
         limit = apr_time_from_msec(INT_MAX);
     }
-    t0 = fcgix_clock();
+    t0 = fcgix_pm_clock();
     deadline = t0 + limit;
 
     apr_pool_cleanup_register(q->r->pool, q, release_counters,
@@ -489,7 +466,7 @@ static int connect_app(fcgix_req_t *q)
     if ((st = open_socket(q)) != OK) {
         return st;
     }
-    for (now = t0;; now = fcgix_clock()) {
+    for (now = t0;; now = fcgix_pm_clock()) {
         int left_ms = (int)apr_time_as_msec(deadline - now);
         st = left_ms > 0 ? try_connect(q, left_ms) : -1;
         if (st == OK) {
@@ -500,7 +477,7 @@ static int connect_app(fcgix_req_t *q)
             return st;
         }
         /* one reading decides both whether to go on and how long to wait */
-        now = fcgix_clock();
+        now = fcgix_pm_clock();
         if (now >= deadline) {
             break;
         }
@@ -1030,13 +1007,13 @@ static int wait_app(fcgix_req_t *q)
             ring = 1;
         }
     }
-    t0 = fcgix_clock();
+    t0 = fcgix_pm_clock();
     rc = wait_fd(q->fd, POLLIN | (q->olen ? POLLOUT : 0),
                  (int)((wait + 999) / 1000));
-    q->waited += fcgix_clock() - t0;
+    q->waited += fcgix_pm_clock() - t0;
     if (rc == 0 && (ring || recheck)) {
         /* woke early on purpose: ring (the next wait does it) or look */
-        if (recheck && backing_off(q, find_sb_class(q))) {
+        if (recheck && backing_off(q, class_lookup(q))) {
             return HTTP_SERVICE_UNAVAILABLE;
         }
         if (q->waited < apr_time_from_sec(o->idle_timeout) &&
@@ -1205,9 +1182,8 @@ static int finish(fcgix_req_t *q, int st)
         st = bad_response(q, "FCGIX0117: -nph application ended the request "
                              "without writing a response");
     }
-    if (st == OK && q->ended && sbc_current(q)) {
-        /* the PM's proof that a process served (see pm_policy.h) */
-        apr_atomic_inc32(&q->sbc->completed);
+    if (st == OK && q->ended) {
+        fcgix_pm_class_completed(q->cls); /* proof that a process served */
     }
     close_app(q);
     if (q->rbuf) {
@@ -1220,11 +1196,8 @@ static int finish(fcgix_req_t *q, int st)
     }
     /* 4xx are the client's (a body too slow or broken off), not the app's */
     if (st >= HTTP_INTERNAL_SERVER_ERROR) {
-        volatile fcgix_sb_class_t *c =
-            sbc_current(q) ? q->sbc : find_sb_class(q);
-        if (c) {
-            apr_atomic_inc32(&c->failures);
-        }
+        fcgix_pm_class_failed(fcgix_pm_class_current(q->cls) ? q->cls
+                                                             : class_lookup(q));
     }
     if (st != OK) {
         return q->sent ? truncate_response(q) : st;
