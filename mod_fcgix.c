@@ -16,6 +16,7 @@
 #include "http_request.h"
 #include "mpm_common.h"
 #include "apr_strings.h"
+#include "unixd.h"
 
 static int fcgix_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp)
@@ -81,6 +82,16 @@ static int fcgix_fixups(request_rec *r)
     r->handler = FCGIX_HANDLER;
     ap_set_module_config(r->request_config, &fcgix_module, app);
     return OK;
+}
+
+void fcgix_app_identity(request_rec *r, const fcgix_app_t *app,
+                        apr_uint32_t *uid, apr_uint32_t *gid)
+{
+    ap_unix_identity_t *ug =
+        fcgix_globals->wrapper ? ap_run_get_suexec_identity(r) : NULL;
+
+    *uid = (apr_uint32_t)(ug ? ug->uid : ap_unixd_config.user_id);
+    *gid = (apr_uint32_t)(ug ? ug->gid : ap_unixd_config.group_id);
 }
 
 static int is_nph(const char *filename)
