@@ -447,7 +447,7 @@ static void register_app(fcgix_app_t *app)
     apr_hash_set(fcgix_globals->by_path, app->path, APR_HASH_KEY_STRING, app);
 }
 
-static const char *cmd_external(cmd_parms *cmd, void *dummy, const char *args)
+const char *fcgix_cmd_external(cmd_parms *cmd, void *dummy, const char *args)
 {
     unsigned char seen[N_OPTS] = {0};
     fcgix_app_t *app = NULL;
@@ -509,7 +509,7 @@ static const char *static_file_check(cmd_parms *cmd, const fcgix_app_t *app)
     return NULL;
 }
 
-static const char *cmd_server(cmd_parms *cmd, void *dummy, const char *args)
+const char *fcgix_cmd_server(cmd_parms *cmd, void *dummy, const char *args)
 {
     unsigned char seen[N_OPTS] = {0};
     fcgix_app_t *app = NULL;
@@ -568,7 +568,7 @@ static const char *cmd_server(cmd_parms *cmd, void *dummy, const char *args)
     return NULL;
 }
 
-static const char *cmd_config(cmd_parms *cmd, void *dummy, const char *args)
+const char *fcgix_cmd_config(cmd_parms *cmd, void *dummy, const char *args)
 {
     unsigned char seen[N_OPTS] = {0};
     fcgix_app_t tmpl;
@@ -592,7 +592,7 @@ static const char *cmd_config(cmd_parms *cmd, void *dummy, const char *args)
     return NULL;
 }
 
-static const char *cmd_wrapper(cmd_parms *cmd, void *dummy, const char *arg)
+const char *fcgix_cmd_wrapper(cmd_parms *cmd, void *dummy, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     apr_finfo_t fi;
@@ -627,7 +627,7 @@ static const char *cmd_wrapper(cmd_parms *cmd, void *dummy, const char *arg)
     return NULL;
 }
 
-static const char *cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
+const char *fcgix_cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
 
@@ -647,7 +647,7 @@ static const char *cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
 
 /* FastCgiSpoolLimit bytes: counted in KiB (rounded down here, up where
  * bodies are counted), so the scoreboard's 32-bit counters hold it. */
-static const char *cmd_spool_limit(cmd_parms *cmd, void *dummy, const char *arg)
+const char *fcgix_cmd_spool_limit(cmd_parms *cmd, void *dummy, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     apr_int64_t v;
@@ -667,66 +667,6 @@ static const char *cmd_spool_limit(cmd_parms *cmd, void *dummy, const char *arg)
                             (apr_int64_t)FCGIX_SPOOL_LIMIT_MAX);
     }
     fcgix_globals->spool_limit_kib = (apr_uint32_t)(v / 1024);
-    return NULL;
-}
-
-#define AUTH_CMDS(name, role)                                                  \
-    AP_INIT_TAKE12(name, fcgix_cmd_auth, &fcgix_role_ids[role],                \
-                   ACCESS_CONF | OR_AUTHCFG,                                   \
-                   "filename [-compat]: a FastCGI app deciding this phase"),   \
-        AP_INIT_FLAG(name "Authoritative", fcgix_cmd_authoritative,            \
-                     &fcgix_role_ids[role], ACCESS_CONF | OR_AUTHCFG,          \
-                     "Off: when the app denies, other modules decide")
-
-const command_rec fcgix_cmds[] = {
-    AUTH_CMDS("FastCgiAuthenticator", FCGIX_ROLE_AUTHN),
-    AUTH_CMDS("FastCgiAuthorizer", FCGIX_ROLE_AUTHZ),
-    AUTH_CMDS("FastCgiAccessChecker", FCGIX_ROLE_ACCESS),
-    AP_INIT_RAW_ARGS("FastCgiServer", cmd_server, NULL, RSRC_CONF,
-                     "filename [option ...]: a static application"),
-    AP_INIT_RAW_ARGS("FastCgiConfig", cmd_config, NULL, RSRC_CONF,
-                     "option ...: defaults of dynamic applications"),
-    AP_INIT_TAKE1("FastCgiWrapper", cmd_wrapper, NULL, RSRC_CONF,
-                  "On | Off | program that starts applications"),
-    AP_INIT_RAW_ARGS("FastCgiExternalServer", cmd_external, NULL, RSRC_CONF,
-                     "filename -host host:port | -socket path [option ...]"),
-    AP_INIT_TAKE1("FastCgiIpcDir", cmd_ipc_dir, NULL, RSRC_CONF,
-                  "directory for the FastCGI Unix sockets"),
-    AP_INIT_TAKE1("FastCgiSpoolLimit", cmd_spool_limit, NULL, RSRC_CONF,
-                  "bytes of request bodies spooled at once, server-wide"),
-    {.name = NULL}};
-
-/* ------------------------------------------------------------- lookup */
-
-fcgix_app_t *fcgix_app_lookup(const char *filename, const char **rest)
-{
-    apr_hash_t *h = fcgix_globals->by_path;
-    size_t len = strlen(filename);
-    fcgix_app_t *app;
-
-    if (apr_hash_count(h) == 0) {
-        return NULL;
-    }
-    app = apr_hash_get(h, filename, (apr_ssize_t)len);
-    if (app) {
-        *rest = filename + len;
-        return app;
-    }
-    /* Try each parent: "/a/b/app/x/y" may be app "/a/b/app", rest "/x/y". */
-    while (len > 1) {
-        while (len > 0 && filename[len - 1] != '/') {
-            len--;
-        }
-        if (len <= 1) {
-            break;
-        }
-        len--; /* drop the slash */
-        app = apr_hash_get(h, filename, (apr_ssize_t)len);
-        if (app) {
-            *rest = filename + len;
-            return app;
-        }
-    }
     return NULL;
 }
 
@@ -772,13 +712,11 @@ static int static_app_ok(server_rec *s, const fcgix_app_t *a)
  * (a regular file its owner may execute). */
 static int auth_ref_ok(server_rec *s, const fcgix_auth_ref_t *ref)
 {
-    const char *rest = NULL;
-    const fcgix_app_t *app = fcgix_app_lookup(ref->path, &rest);
     const char *why;
     char buf[120];
     struct stat st;
 
-    if (app && *rest == '\0') {
+    if (fcgix_app_declared(ref->path)) {
         return 1;
     }
     if (stat(ref->path, &st) != 0) {
