@@ -127,7 +127,10 @@ static int fcgix_handler(request_rec *r)
 static int fcgix_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
-    return fcgix_conf_check(s);
+    int apps = fcgix_conf_check(s);
+    int auth = fcgix_auth_check(s);
+
+    return apps != OK ? apps : auth;
 }
 
 /* ---------------------------------------------------- the directives */

@@ -127,9 +127,6 @@ const char *fcgix_cmd_wrapper(cmd_parms *cmd, void *dummy, const char *arg);
 const char *fcgix_cmd_external(cmd_parms *cmd, void *dummy, const char *args);
 const char *fcgix_cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg);
 const char *fcgix_cmd_spool_limit(cmd_parms *cmd, void *dummy, const char *arg);
-/* Records an authorizer file named in the server configuration (never
- * from .htaccess: the globals are read-only once requests run). */
-void fcgix_conf_note_authorizer(cmd_parms *cmd, const char *path);
 
 /* mod_fcgix_ipc.c: FastCgiIpcDir, or its default below httpd's runtime dir
  * (DefaultRuntimeDir as it stands when first asked: it is read with the
@@ -223,5 +220,8 @@ const char *fcgix_cmd_auth(cmd_parms *cmd, void *dcv, const char *file,
                            const char *opt);
 const char *fcgix_cmd_authoritative(cmd_parms *cmd, void *dcv, int on);
 void fcgix_auth_register(void);
+/* check_config: every authorizer file the server configuration names is a
+ * declared app or an executable file (FCGIX0021). */
+int fcgix_auth_check(server_rec *s);
 
 #endif /* MOD_FCGIX_H */

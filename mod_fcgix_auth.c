@@ -18,7 +18,9 @@
  * (Options ExecCGI), else anyone who may write .htaccess could run any
  * executable on the machine as the server's user.
  */
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "mod_fcgix.h"
 
@@ -113,6 +115,21 @@ static const char *htaccess_file_check(cmd_parms *cmd, int phase,
     return NULL;
 }
 
+/* Records an authorizer file named in the server configuration (never
+ * from .htaccess: the globals are read-only once requests run), to be
+ * checked once every declaration is known (fcgix_auth_check). */
+static void note_authorizer(cmd_parms *cmd, const char *path)
+{
+    fcgix_auth_ref_t *ref = apr_array_push(fcgix_globals->auth_refs);
+
+    ref->path = path;
+    ref->directive = cmd->cmd->name;
+    ref->where = cmd->directive ? apr_psprintf(cmd->pool, "%s:%d",
+                                               cmd->directive->filename,
+                                               cmd->directive->line_num)
+                                : "?";
+}
+
 const char *fcgix_cmd_auth(cmd_parms *cmd, void *dcv, const char *file,
                            const char *opt)
 {
@@ -141,7 +158,7 @@ const char *fcgix_cmd_auth(cmd_parms *cmd, void *dcv, const char *file,
         return htaccess_file_check(cmd, phase, rc->path);
     }
     rc->htaccess = NULL;
-    fcgix_conf_note_authorizer(cmd, rc->path);
+    note_authorizer(cmd, rc->path);
     return NULL;
 }
 
@@ -151,6 +168,47 @@ const char *fcgix_cmd_authoritative(cmd_parms *cmd, void *dcv, int on)
 
     dc->phase[*(const int *)cmd->info].authoritative = on;
     return NULL;
+}
+
+/* An authorizer the server configuration names is a declared app or a
+ * dynamic one; a dynamic one needs the file that the handler would accept
+ * (a regular file its owner may execute). */
+static int auth_ref_ok(server_rec *s, const fcgix_auth_ref_t *ref)
+{
+    const char *why;
+    char buf[120];
+    struct stat st;
+
+    if (fcgix_app_declared(ref->path)) {
+        return 1;
+    }
+    if (stat(ref->path, &st) != 0) {
+        why = apr_strerror(errno, buf, sizeof(buf));
+    } else if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR)) {
+        why = "not an executable regular file";
+    } else {
+        return 1;
+    }
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                 "FCGIX0021: %s %s (%s): %s, and no FastCgiServer or "
+                 "FastCgiExternalServer declares it",
+                 ref->directive, ref->path, ref->where, why);
+    return 0;
+}
+
+/* An authorizer may be declared after the line that names it: checked once
+ * the whole configuration is read. */
+int fcgix_auth_check(server_rec *s)
+{
+    int i, ok = 1;
+
+    for (i = 0; i < fcgix_globals->auth_refs->nelts; i++) {
+        if (!auth_ref_ok(s, &APR_ARRAY_IDX(fcgix_globals->auth_refs, i,
+                                           const fcgix_auth_ref_t))) {
+            ok = 0;
+        }
+    }
+    return ok ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
 /* ---------------------------------------------------------- deciding */

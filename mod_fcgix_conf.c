@@ -670,18 +670,6 @@ const char *fcgix_cmd_spool_limit(cmd_parms *cmd, void *dummy, const char *arg)
     return NULL;
 }
 
-void fcgix_conf_note_authorizer(cmd_parms *cmd, const char *path)
-{
-    fcgix_auth_ref_t *ref = apr_array_push(fcgix_globals->auth_refs);
-
-    ref->path = path;
-    ref->directive = cmd->cmd->name;
-    ref->where = cmd->directive ? apr_psprintf(cmd->pool, "%s:%d",
-                                               cmd->directive->filename,
-                                               cmd->directive->line_num)
-                                : "?";
-}
-
 /* Without a wrapper the process manager execs the file itself; with one,
  * the wrapper decides what it runs (as mod_fastcgi left it). */
 static int static_app_ok(server_rec *s, const fcgix_app_t *a)
@@ -707,35 +695,8 @@ static int static_app_ok(server_rec *s, const fcgix_app_t *a)
     return 1;
 }
 
-/* An authorizer the server configuration names is a declared app or a
- * dynamic one; a dynamic one needs the file that the handler would accept
- * (a regular file its owner may execute). */
-static int auth_ref_ok(server_rec *s, const fcgix_auth_ref_t *ref)
-{
-    const char *why;
-    char buf[120];
-    struct stat st;
-
-    if (fcgix_app_declared(ref->path)) {
-        return 1;
-    }
-    if (stat(ref->path, &st) != 0) {
-        why = apr_strerror(errno, buf, sizeof(buf));
-    } else if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR)) {
-        why = "not an executable regular file";
-    } else {
-        return 1;
-    }
-    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
-                 "FCGIX0021: %s %s (%s): %s, and no FastCgiServer or "
-                 "FastCgiExternalServer declares it",
-                 ref->directive, ref->path, ref->where, why);
-    return 0;
-}
-
 /* What only the whole configuration tells: -user/-group and the execute
- * permission of static apps depend on FastCgiWrapper, and an authorizer
- * may be declared after the line that names it. */
+ * permission of static apps depend on FastCgiWrapper. */
 int fcgix_conf_check(server_rec *s)
 {
     int i, ok = 1;
@@ -744,12 +705,6 @@ int fcgix_conf_check(server_rec *s)
         const fcgix_app_t *a =
             APR_ARRAY_IDX(fcgix_globals->apps, i, const fcgix_app_t *);
         if (a->kind == FCGIX_APP_STATIC && !static_app_ok(s, a)) {
-            ok = 0;
-        }
-    }
-    for (i = 0; i < fcgix_globals->auth_refs->nelts; i++) {
-        if (!auth_ref_ok(s, &APR_ARRAY_IDX(fcgix_globals->auth_refs, i,
-                                           const fcgix_auth_ref_t))) {
             ok = 0;
         }
     }

@@ -33,6 +33,25 @@
 
 APLOG_USE_MODULE(fcgix);
 
+/* Waits for events on fd (none: -1) for timeout_ms at most. A negative
+ * timeout, a deadline that passed while the caller computed it, returns at
+ * once: poll() would take it for "wait forever". */
+int fcgix_wait_fd(int fd, short events, int timeout_ms)
+{
+    struct pollfd pfd;
+    int rc;
+
+    if (timeout_ms < 0) {
+        timeout_ms = 0;
+    }
+    pfd.fd = fd;
+    pfd.events = events;
+    do {
+        rc = poll(&pfd, 1, timeout_ms);
+    } while (rc < 0 && errno == EINTR);
+    return rc > 0 ? pfd.revents : rc;
+}
+
 static int connect_failed(fcgix_req_t *q, int status, int err, const char *what)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, err, q->r,

@@ -86,12 +86,12 @@ typedef struct {
     apr_time_t connected;
 } fcgix_req_t;
 
-/* mod_fcgix_io.c: waits for events on fd (none: -1) for timeout_ms at most
- * (a negative timeout returns at once). poll()'s revents, 0 on timeout or
- * -1. */
+/* mod_fcgix_connect.c: waits for events on fd (none: -1) for timeout_ms at
+ * most (a negative timeout returns at once). poll()'s revents, 0 on
+ * timeout or -1. */
 int fcgix_wait_fd(int fd, short events, int timeout_ms);
 
-/* mod_fcgix_connect.c: connects q->fd to the app without blocking past
+/* Connects q->fd to the app without blocking past
  * -appConnTimeout (or the server Timeout), asking the PM for a managed app
  * that is not there yet, and counts the request on its class. OK, or the
  * status to fail with (logged). */
