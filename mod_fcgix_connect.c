@@ -60,16 +60,24 @@ static int connect_failed(fcgix_req_t *q, int status, int err, const char *what)
     return status;
 }
 
-/* The request's class as the PM published it now, if it did. */
-static fcgix_pm_class_t *class_lookup(fcgix_req_t *q)
+/* The request's class as the PM published it now, if it did. probe: a look
+ * only (reuses one handle per request, however often it looks), not the
+ * handle to count the request on. */
+static fcgix_pm_class_t *class_find(fcgix_req_t *q, int probe)
 {
     apr_uint32_t uid = q->app->uid, gid = q->app->gid;
+    fcgix_pm_class_t *c;
 
     if (q->app->kind != FCGIX_APP_DYNAMIC) {
         uid = (apr_uint32_t)ap_unixd_config.user_id;
         gid = (apr_uint32_t)ap_unixd_config.group_id;
     }
-    return fcgix_pm_class_lookup(q->r->pool, q->app->path, uid, gid);
+    c = fcgix_pm_class_lookup(q->r->pool, probe ? q->probe : NULL, q->app->path,
+                              uid, gid);
+    if (probe && q->probe == NULL) {
+        q->probe = c;
+    }
+    return c;
 }
 
 /* Releases the counters taken when the connection was made: registered
@@ -101,7 +109,7 @@ static void take_counters(fcgix_req_t *q, apr_time_t t0, fcgix_pm_class_t *c)
     apr_time_t now = fcgix_pm_clock();
 
     if (!fcgix_pm_class_current(c)) {
-        c = class_lookup(q);
+        c = class_find(q, 0);
     }
     if (fcgix_pm_class_enter(c, now - t0)) {
         q->cls = c;
@@ -186,7 +194,7 @@ static int managed_wait(fcgix_req_t *q, apr_time_t t0, int *backoff_ms,
                       app->path);
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    c = class_lookup(q);
+    c = class_find(q, 1);
     if (app->kind == FCGIX_APP_DYNAMIC && now >= *next_ring) {
         fcgix_pm_ring(FCGIX_BELL_SPAWN, app->path, app->uid, app->gid);
         *next_ring = now + apr_time_from_sec(1);
@@ -283,7 +291,7 @@ int fcgix_connect(fcgix_req_t *q)
                                     ? apr_time_from_sec(app->o.app_conn_timeout)
                                     : q->r->server->timeout;
     apr_time_t t0, now, deadline, next_ring = 0;
-    fcgix_pm_class_t *c = class_lookup(q); /* once per request */
+    fcgix_pm_class_t *c = class_find(q, 0); /* once per request */
     int backoff = 1, watch = -1, st;
 
     /* milliseconds of it must fit an int (httpd's Timeout has no bound) */
@@ -342,7 +350,7 @@ int fcgix_connect(fcgix_req_t *q)
 
 int fcgix_connect_backing_off(fcgix_req_t *q)
 {
-    return backing_off(q, class_lookup(q));
+    return backing_off(q, class_find(q, 1));
 }
 
 void fcgix_connect_outcome(fcgix_req_t *q, int st)
@@ -352,7 +360,7 @@ void fcgix_connect_outcome(fcgix_req_t *q, int st)
     } else if (st >= HTTP_INTERNAL_SERVER_ERROR) {
         /* 4xx are the client's (a body too slow or broken off), not the
          * app's */
-        fcgix_pm_class_failed(fcgix_pm_class_current(q->cls) ? q->cls
-                                                             : class_lookup(q));
+        fcgix_pm_class_failed(
+            fcgix_pm_class_current(q->cls) ? q->cls : class_find(q, 1));
     }
 }

@@ -83,6 +83,7 @@ typedef struct {
     /* the class the PM publishes (managed and external apps), once the
      * counters were taken on it at the connect */
     fcgix_pm_class_t *cls;
+    fcgix_pm_class_t *probe; /* for looks at the class while waiting */
     apr_time_t connected;
 } fcgix_req_t;
 

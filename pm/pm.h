@@ -87,9 +87,13 @@ const char *fcgix_pm_dynamic_socket(apr_pool_t *p, const char *ipc_dir,
 /* A class as the PM published it: an opaque handle, valid while p lives. */
 typedef struct fcgix_pm_class_t fcgix_pm_class_t;
 
-/* The class of (path, uid, gid) now, or NULL when the PM published none. */
-fcgix_pm_class_t *fcgix_pm_class_lookup(apr_pool_t *p, const char *path,
-                                        apr_uint32_t uid, apr_uint32_t gid);
+/* The class of (path, uid, gid) now, or NULL when the PM published none.
+ * reuse: a handle of an earlier lookup to fill again (a request that looks
+ * once a second for as long as it waits allocates once), or NULL for a
+ * new one from p. */
+fcgix_pm_class_t *fcgix_pm_class_lookup(apr_pool_t *p, fcgix_pm_class_t *reuse,
+                                        const char *path, apr_uint32_t uid,
+                                        apr_uint32_t gid);
 /* Whether the slot still holds the class the handle was looked up as. */
 int fcgix_pm_class_current(const fcgix_pm_class_t *c);
 /* A class with no process that keeps failing to start and backs off: its

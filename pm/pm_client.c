@@ -114,8 +114,9 @@ const char *fcgix_pm_dynamic_socket(apr_pool_t *p, const char *ipc_dir,
 
 /* ------------------------------------------------------------ classes */
 
-fcgix_pm_class_t *fcgix_pm_class_lookup(apr_pool_t *p, const char *path,
-                                        apr_uint32_t uid, apr_uint32_t gid)
+fcgix_pm_class_t *fcgix_pm_class_lookup(apr_pool_t *p, fcgix_pm_class_t *reuse,
+                                        const char *path, apr_uint32_t uid,
+                                        apr_uint32_t gid)
 {
     fcgix_sb_t *sb = scoreboard();
     fcgix_pm_class_t *c;
@@ -124,7 +125,7 @@ fcgix_pm_class_t *fcgix_pm_class_lookup(apr_pool_t *p, const char *path,
     if (sb == NULL || (idx = fcgix_sb_class_find(sb, path, uid, gid)) < 0) {
         return NULL;
     }
-    c = apr_palloc(p, sizeof(*c));
+    c = reuse ? reuse : apr_palloc(p, sizeof(*c));
     c->sb = sb;
     c->idx = (apr_uint32_t)idx;
     c->gen = apr_atomic_read32(&sb->classes[idx].gen);
