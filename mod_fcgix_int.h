@@ -5,7 +5,8 @@
  *   mod_fcgix_io.c        the request object, the poll loop that streams
  *                         STDIN and reads the response, the entry points
  *   mod_fcgix_connect.c   connecting to the app (back-off, waiting for a
- *                         managed app's socket, the PM's class counters)
+ *                         managed app's socket, the PM's class counters),
+ *                         and the bounded wait on a socket they all use
  *   mod_fcgix_params.c    BEGIN_REQUEST and PARAMS (the CGI environment)
  *   mod_fcgix_response.c  what the app sends back: records, headers, body
  *                         slices, stderr lines, the authorizer's answer

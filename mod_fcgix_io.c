@@ -108,21 +108,26 @@ static int pass_out(fcgix_req_t *q, int flush)
     return OK;
 }
 
-/* Waits for the app, bounded by -idle-timeout and what is left of
- * -request-timeout (the total time a request may spend waiting on it). */
-static int wait_app(fcgix_req_t *q)
+/* Why a wait on the app ends before its data or -idle-timeout. */
+enum {
+    WAIT_TOTAL = 1,  /* the rest of -request-timeout is the shorter bound */
+    WAIT_RING = 2,   /* wake at -startDelay to ask the PM for a process */
+    WAIT_RECHECK = 4 /* wake to look whether the class backs off */
+};
+
+/* How long the next wait on the app may last, and why it ends (*why). */
+static apr_interval_time_t wait_budget(fcgix_req_t *q, int *why)
 {
     const fcgix_opts_t *o = &q->app->o;
     apr_interval_time_t wait = apr_time_from_sec(o->idle_timeout);
-    int total = 0, ring = 0, recheck = 0, rc;
-    apr_time_t t0;
 
+    *why = 0;
     if (o->request_timeout) {
         apr_interval_time_t left = apr_time_from_sec(o->request_timeout) -
                                    q->waited - q->client_waited;
         if (left <= wait) {
             wait = left > 0 ? left : 0;
-            total = 1;
+            *why |= WAIT_TOTAL;
         }
     }
     /* A managed app that has not answered yet: look once a second whether
@@ -131,30 +136,41 @@ static int wait_app(fcgix_req_t *q)
     if (q->app->kind != FCGIX_APP_EXTERNAL && !q->got_bytes &&
         wait > apr_time_from_sec(1)) {
         wait = apr_time_from_sec(1);
-        recheck = 1;
+        *why |= WAIT_RECHECK;
     }
     /* A dynamic app that has not answered within -startDelay: wake then,
      * tell the PM another process is needed, and go on waiting. */
     if (q->app->kind == FCGIX_APP_DYNAMIC && !q->got_bytes &&
         !q->rang_overload) {
-        apr_interval_time_t due =
-            apr_time_from_sec(q->app->o.start_delay) - q->waited;
+        apr_interval_time_t due = apr_time_from_sec(o->start_delay) - q->waited;
         if (due <= 0) {
             fcgix_pm_ring(FCGIX_BELL_OVERLOADED, q->app->path, q->app->uid,
                           q->app->gid);
             q->rang_overload = 1;
         } else if (due < wait) {
             wait = due;
-            ring = 1;
+            *why |= WAIT_RING;
         }
     }
+    return wait;
+}
+
+/* Waits for the app, bounded by -idle-timeout and what is left of
+ * -request-timeout (the total time a request may spend waiting on it). */
+static int wait_app(fcgix_req_t *q)
+{
+    const fcgix_opts_t *o = &q->app->o;
+    int why, rc;
+    apr_interval_time_t wait = wait_budget(q, &why);
+    apr_time_t t0;
+
     t0 = fcgix_pm_clock();
     rc = fcgix_wait_fd(q->fd, POLLIN | (q->olen ? POLLOUT : 0),
                        (int)((wait + 999) / 1000));
     q->waited += fcgix_pm_clock() - t0;
-    if (rc == 0 && (ring || recheck)) {
+    if (rc == 0 && (why & (WAIT_RING | WAIT_RECHECK))) {
         /* woke early on purpose: ring (the next wait does it) or look */
-        if (recheck && fcgix_connect_backing_off(q)) {
+        if ((why & WAIT_RECHECK) && fcgix_connect_backing_off(q)) {
             return HTTP_SERVICE_UNAVAILABLE;
         }
         if (q->waited < apr_time_from_sec(o->idle_timeout) &&
@@ -165,14 +181,15 @@ static int wait_app(fcgix_req_t *q)
         }
     }
     if (rc == 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
-                      total ? "FCGIX0104: %s: request exceeded -request-"
-                              "timeout (%d s waiting on the application "
-                              "or the client)"
-                            : "FCGIX0103: %s: no data from the application "
-                              "for %d s (-idle-timeout)",
-                      q->app->path,
-                      total ? o->request_timeout : o->idle_timeout);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, q->r,
+            (why & WAIT_TOTAL) ? "FCGIX0104: %s: request exceeded -request-"
+                                 "timeout (%d s waiting on the application "
+                                 "or the client)"
+                               : "FCGIX0103: %s: no data from the application "
+                                 "for %d s (-idle-timeout)",
+            q->app->path,
+            (why & WAIT_TOTAL) ? o->request_timeout : o->idle_timeout);
         return HTTP_GATEWAY_TIME_OUT;
     }
     if (rc < 0) {
