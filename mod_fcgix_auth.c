@@ -402,13 +402,18 @@ static int decide(request_rec *r, int phase, const phase_conf_t *rc,
     return deny(r, deny_status, &res);
 }
 
+/* A phase whose app gets the request's environment and nothing more. */
+static int decide_plain(request_rec *r, int phase, int deny_status)
+{
+    const phase_conf_t *rc = phase_conf(r, phase);
+
+    return rc ? decide(r, phase, rc, apr_table_make(r->pool, 2), deny_status)
+              : DECLINED;
+}
+
 static int fcgix_check_access(request_rec *r)
 {
-    const phase_conf_t *rc = phase_conf(r, FCGIX_PHASE_ACCESS);
-
-    return rc ? decide(r, FCGIX_PHASE_ACCESS, rc, apr_table_make(r->pool, 2),
-                       HTTP_FORBIDDEN)
-              : DECLINED;
+    return decide_plain(r, FCGIX_PHASE_ACCESS, HTTP_FORBIDDEN);
 }
 
 static int fcgix_check_authn(request_rec *r)
@@ -433,11 +438,7 @@ static int fcgix_check_authn(request_rec *r)
 
 static int fcgix_check_authz(request_rec *r)
 {
-    const phase_conf_t *rc = phase_conf(r, FCGIX_PHASE_AUTHZ);
-
-    return rc ? decide(r, FCGIX_PHASE_AUTHZ, rc, apr_table_make(r->pool, 2),
-                       HTTP_UNAUTHORIZED)
-              : DECLINED;
+    return decide_plain(r, FCGIX_PHASE_AUTHZ, HTTP_UNAUTHORIZED);
 }
 
 /* A FastCGI authenticator or authorizer means credentials are wanted, even

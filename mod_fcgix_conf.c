@@ -447,6 +447,19 @@ static void register_app(fcgix_app_t *app)
     apr_hash_set(fcgix_globals->by_path, app->path, APR_HASH_KEY_STRING, app);
 }
 
+/* Options a and b of the app's directive exclude each other. */
+static const char *exclusive(cmd_parms *cmd, const fcgix_app_t *app,
+                             const unsigned char *seen, const char *a,
+                             const char *b)
+{
+    if (seen[opt_index(a)] && seen[opt_index(b)]) {
+        return apr_psprintf(cmd->pool,
+                            "%s %s: options -%s and -%s exclude each other",
+                            cmd->cmd->name, app->path, a, b);
+    }
+    return NULL;
+}
+
 const char *fcgix_cmd_external(cmd_parms *cmd, void *dummy, const char *args)
 {
     unsigned char seen[N_OPTS] = {0};
@@ -464,11 +477,8 @@ const char *fcgix_cmd_external(cmd_parms *cmd, void *dummy, const char *args)
     if (err) {
         return err;
     }
-    if (seen[opt_index("host")] && seen[opt_index("socket")]) {
-        return apr_psprintf(cmd->pool,
-                            "%s %s: options -host and -socket exclude each "
-                            "other",
-                            cmd->cmd->name, app->path);
+    if ((err = exclusive(cmd, app, seen, "host", "socket")) != NULL) {
+        return err;
     }
     if (!seen[opt_index("host")] && !seen[opt_index("socket")]) {
         return apr_psprintf(cmd->pool, "%s %s: needs option -host or -socket",
@@ -532,11 +542,8 @@ const char *fcgix_cmd_server(cmd_parms *cmd, void *dummy, const char *args)
     if (err) {
         return err;
     }
-    if (seen[opt_index("port")] && seen[opt_index("socket")]) {
-        return apr_psprintf(cmd->pool,
-                            "%s %s: options -port and -socket exclude each "
-                            "other",
-                            cmd->cmd->name, app->path);
+    if ((err = exclusive(cmd, app, seen, "port", "socket")) != NULL) {
+        return err;
     }
     if (app->o.run_user && app->o.run_group == NULL) {
         /* -user alone: that user's own group */
