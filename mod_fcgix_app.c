@@ -62,8 +62,7 @@ fcgix_app_t *fcgix_app_declared(const char *path)
 
 /* The identity (uid, gid) an application runs as for this request: the
  * suexec identity with a wrapper, else the server's User and Group. */
-static void app_identity(request_rec *r, const fcgix_app_t *app,
-                         apr_uint32_t *uid, apr_uint32_t *gid)
+static void app_identity(request_rec *r, apr_uint32_t *uid, apr_uint32_t *gid)
 {
     ap_unix_identity_t *ug =
         fcgix_globals->wrapper ? ap_run_get_suexec_identity(r) : NULL;
@@ -114,7 +113,7 @@ static int dynamic_app(request_rec *r, const char *path, const apr_finfo_t *fi,
     app->directive = "FastCgiConfig";
     app->kind = FCGIX_APP_DYNAMIC;
     app->o = fcgix_globals->dynamic;
-    app_identity(r, app, &app->uid, &app->gid);
+    app_identity(r, &app->uid, &app->gid);
     sock = fcgix_pm_dynamic_socket(r->pool, fcgix_globals->ipc_dir, app->path,
                                    app->uid, app->gid);
     sun = (struct sockaddr_un *)&app->addr;
