@@ -1,8 +1,11 @@
 /*
- * mod_fcgix.c - module record, hooks and the fastcgi-script handler.
+ * mod_fcgix.c - the module record, its directive table, the hooks and the
+ * fastcgi-script handler.
  *
- * The handler is an orchestrator: it finds the application for the request
- * and hands the request to the engine in mod_fcgix_io.c.
+ * The handler is an orchestrator: it asks mod_fcgix_app.c which application
+ * serves the request and hands the request to the engine (mod_fcgix_io.c).
+ * The directives' parsers live with what they parse: server-wide ones in
+ * mod_fcgix_conf.c, the authorizers' in mod_fcgix_auth.c.
  */
 #include <string.h>
 
@@ -91,83 +94,9 @@ static int is_nph(const char *filename)
     return strncmp(base, "nph-", 4) == 0;
 }
 
-/* A fastcgi-script file that no directive declares is a dynamic
- * application: the PM starts it on demand with FastCgiConfig's options.
- * As the handler's target it needs Options ExecCGI; as an authorizer
- * (named by the administrator in a directive) it does not. */
-static int dynamic_app(request_rec *r, const char *path, const apr_finfo_t *fi,
-                       int need_execcgi, fcgix_app_t **out)
-{
-    fcgix_app_t *app;
-    struct sockaddr_un *sun;
-    const char *sock;
-
-    if (fi->filetype != APR_REG) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "%s: no such FastCGI application", path);
-        return HTTP_NOT_FOUND;
-    }
-    if (!(fi->protection & APR_UEXECUTE)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "FCGIX0014: %s: not executable, cannot run it as a "
-                      "dynamic FastCGI application",
-                      path);
-        return HTTP_FORBIDDEN;
-    }
-    if (need_execcgi && !(ap_allow_options(r) & OPT_EXECCGI)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "FCGIX0012: %s: dynamic FastCGI applications need "
-                      "Options ExecCGI",
-                      path);
-        return HTTP_FORBIDDEN;
-    }
-    if (strlen(path) >= FCGIX_SB_PATH) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "FCGIX0013: %s: path too long for a dynamic "
-                      "application",
-                      path);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    app = apr_pcalloc(r->pool, sizeof(*app));
-    app->path = apr_pstrdup(r->pool, path);
-    app->directive = "FastCgiConfig";
-    app->kind = FCGIX_APP_DYNAMIC;
-    app->o = fcgix_globals->dynamic;
-    fcgix_app_identity(r, app, &app->uid, &app->gid);
-    sock = fcgix_pm_dynamic_socket(r->pool, fcgix_globals->ipc_dir, app->path,
-                                   app->uid, app->gid);
-    sun = (struct sockaddr_un *)&app->addr;
-    if (strlen(sock) >= sizeof(sun->sun_path)) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    sun->sun_family = AF_UNIX;
-    memcpy(sun->sun_path, sock, strlen(sock) + 1);
-    app->addr_len = (socklen_t)sizeof(*sun);
-    app->addr_text = apr_pstrcat(r->pool, "unix:", sock, NULL);
-    *out = app;
-    return OK;
-}
-
-int fcgix_app_for(request_rec *r, const char *filename, fcgix_app_t **out)
-{
-    const char *rest = NULL;
-    apr_finfo_t fi;
-
-    *out = fcgix_app_lookup(filename, &rest);
-    if (*out && rest && *rest == '\0') {
-        return OK;
-    }
-    if (apr_stat(&fi, filename, APR_FINFO_TYPE | APR_FINFO_PROT, r->pool) !=
-        APR_SUCCESS) {
-        fi.filetype = APR_NOFILE;
-    }
-    return dynamic_app(r, filename, &fi, 0, out);
-}
-
 static int fcgix_handler(request_rec *r)
 {
     fcgix_app_t *app;
-    const char *rest = NULL;
 
     if (r->handler == NULL || strcmp(r->handler, FCGIX_HANDLER) != 0) {
         return DECLINED;
@@ -183,15 +112,11 @@ static int fcgix_handler(request_rec *r)
                       r->filename);
         return HTTP_FORBIDDEN;
     }
+    /* fixups found it, or the file itself is an app (a path below a
+     * declared app that fixups did not route is no request for it) */
     app = ap_get_module_config(r->request_config, &fcgix_module);
     if (app == NULL) {
-        app = fcgix_app_lookup(r->filename, &rest);
-        if (app && rest && *rest) {
-            app = NULL; /* fixups would have taken it; be strict */
-        }
-    }
-    if (app == NULL) {
-        int st = dynamic_app(r, r->filename, &r->finfo, 1, &app);
+        int st = fcgix_app_for(r, r->filename, &r->finfo, 1, &app);
         if (st != OK) {
             return st;
         }
@@ -202,8 +127,40 @@ static int fcgix_handler(request_rec *r)
 static int fcgix_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
-    return fcgix_conf_check(s);
+    int apps = fcgix_conf_check(s);
+    int auth = fcgix_auth_check(s);
+
+    return apps != OK ? apps : auth;
 }
+
+/* ---------------------------------------------------- the directives */
+
+#define AUTH_CMDS(name, phase)                                                 \
+    AP_INIT_TAKE12(name, fcgix_cmd_auth, &fcgix_phase_ids[phase],              \
+                   ACCESS_CONF | OR_AUTHCFG,                                   \
+                   "filename [-compat]: a FastCGI app deciding this phase"),   \
+        AP_INIT_FLAG(name "Authoritative", fcgix_cmd_authoritative,            \
+                     &fcgix_phase_ids[phase], ACCESS_CONF | OR_AUTHCFG,        \
+                     "Off: when the app denies, other modules decide")
+
+static const command_rec fcgix_cmds[] = {
+    AUTH_CMDS("FastCgiAuthenticator", FCGIX_PHASE_AUTHN),
+    AUTH_CMDS("FastCgiAuthorizer", FCGIX_PHASE_AUTHZ),
+    AUTH_CMDS("FastCgiAccessChecker", FCGIX_PHASE_ACCESS),
+    AP_INIT_RAW_ARGS("FastCgiServer", fcgix_cmd_server, NULL, RSRC_CONF,
+                     "filename [option ...]: a static application"),
+    AP_INIT_RAW_ARGS("FastCgiConfig", fcgix_cmd_config, NULL, RSRC_CONF,
+                     "option ...: defaults of dynamic applications"),
+    AP_INIT_TAKE1("FastCgiWrapper", fcgix_cmd_wrapper, NULL, RSRC_CONF,
+                  "On | Off | program that starts applications"),
+    AP_INIT_RAW_ARGS("FastCgiExternalServer", fcgix_cmd_external, NULL,
+                     RSRC_CONF,
+                     "filename -host host:port | -socket path [option ...]"),
+    AP_INIT_TAKE1("FastCgiIpcDir", fcgix_cmd_ipc_dir, NULL, RSRC_CONF,
+                  "directory for the FastCGI Unix sockets"),
+    AP_INIT_TAKE1("FastCgiSpoolLimit", fcgix_cmd_spool_limit, NULL, RSRC_CONF,
+                  "bytes of request bodies spooled at once, server-wide"),
+    {.name = NULL}};
 
 static void fcgix_register_hooks(apr_pool_t *p)
 {

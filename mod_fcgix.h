@@ -93,11 +93,6 @@ typedef struct {
     fcgix_opts_t o;
 } fcgix_app_t;
 
-/* The identity (uid, gid) an application runs as for this request: the
- * suexec identity with a wrapper, else the server's User and Group. */
-void fcgix_app_identity(request_rec *r, const fcgix_app_t *app,
-                        apr_uint32_t *uid, apr_uint32_t *gid);
-
 /* Server-wide state built from the configuration. */
 typedef struct {
     const char *ipc_dir;      /* NULL until fcgix_ipc_dir() */
@@ -122,13 +117,16 @@ typedef struct {
 extern fcgix_globals_t *fcgix_globals;
 extern module AP_MODULE_DECLARE_DATA fcgix_module;
 
-/* mod_fcgix_conf.c */
+/* mod_fcgix_conf.c: the server-wide directives (their table is in
+ * mod_fcgix.c, beside the module record) */
 void fcgix_conf_reset(apr_pool_t *pconf);
-extern const command_rec fcgix_cmds[];
 int fcgix_conf_check(server_rec *s);
-/* Records an authorizer file named in the server configuration (never
- * from .htaccess: the globals are read-only once requests run). */
-void fcgix_conf_note_authorizer(cmd_parms *cmd, const char *path);
+const char *fcgix_cmd_server(cmd_parms *cmd, void *dummy, const char *args);
+const char *fcgix_cmd_config(cmd_parms *cmd, void *dummy, const char *args);
+const char *fcgix_cmd_wrapper(cmd_parms *cmd, void *dummy, const char *arg);
+const char *fcgix_cmd_external(cmd_parms *cmd, void *dummy, const char *args);
+const char *fcgix_cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg);
+const char *fcgix_cmd_spool_limit(cmd_parms *cmd, void *dummy, const char *arg);
 
 /* mod_fcgix_ipc.c: FastCgiIpcDir, or its default below httpd's runtime dir
  * (DefaultRuntimeDir as it stands when first asked: it is read with the
@@ -138,9 +136,19 @@ const char *fcgix_ipc_dir(apr_pool_t *pconf);
  * another user could tamper with (post_config). */
 apr_status_t fcgix_ipc_dir_prepare(apr_pool_t *pconf, server_rec *s);
 
+/* mod_fcgix_app.c: which application serves a file. */
 /* The application for filename, if filename is a declared app or lies below
  * one ("<app>/more"); *rest then points at "/more" inside filename. */
 fcgix_app_t *fcgix_app_lookup(const char *filename, const char **rest);
+/* The application declared for exactly this path, or NULL. */
+fcgix_app_t *fcgix_app_declared(const char *path);
+/* The application for filename: the declared one, else the file as a
+ * dynamic application (fi: its stat, or NULL to stat it here;
+ * need_execcgi: the handler's target needs Options ExecCGI, an authorizer
+ * the administrator named does not). OK with *out set, or the status to
+ * fail with (logged). */
+int fcgix_app_for(request_rec *r, const char *filename, const apr_finfo_t *fi,
+                  int need_execcgi, fcgix_app_t **out);
 
 /* mod_fcgix_status.c: the fastcgi-status handler, mod_status section. */
 void fcgix_status_register(void);
@@ -195,17 +203,25 @@ int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
                     const apr_table_t *extra_env, int spec_env,
                     fcgix_auth_result_t *res);
 
-/* mod_fcgix.c: the application for filename (declared, or dynamic). */
-int fcgix_app_for(request_rec *r, const char *filename, fcgix_app_t **out);
-
 /* mod_fcgix_auth.c: the authorizer directives and hooks */
-enum { FCGIX_ROLE_AUTHN = 0, FCGIX_ROLE_AUTHZ = 1, FCGIX_ROLE_ACCESS = 2 };
-extern int fcgix_role_ids[3];
+/* The httpd phases an app can decide (each app runs in the FastCGI
+ * AUTHORIZER role whatever the phase). */
+enum {
+    FCGIX_PHASE_AUTHN = 0,  /* FastCgiAuthenticator: check_authn */
+    FCGIX_PHASE_AUTHZ = 1,  /* FastCgiAuthorizer: check_authz */
+    FCGIX_PHASE_ACCESS = 2, /* FastCgiAccessChecker: check_access */
+    FCGIX_N_PHASES = 3
+};
+/* cmd->info of each phase's directives */
+extern int fcgix_phase_ids[FCGIX_N_PHASES];
 void *fcgix_create_dir_conf(apr_pool_t *p, char *dir);
 void *fcgix_merge_dir_conf(apr_pool_t *p, void *base, void *add);
 const char *fcgix_cmd_auth(cmd_parms *cmd, void *dcv, const char *file,
                            const char *opt);
 const char *fcgix_cmd_authoritative(cmd_parms *cmd, void *dcv, int on);
 void fcgix_auth_register(void);
+/* check_config: every authorizer file the server configuration names is a
+ * declared app or an executable file (FCGIX0021). */
+int fcgix_auth_check(server_rec *s);
 
 #endif /* MOD_FCGIX_H */

@@ -18,7 +18,9 @@
  * (Options ExecCGI), else anyone who may write .htaccess could run any
  * executable on the machine as the server's user.
  */
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "mod_fcgix.h"
 
@@ -32,19 +34,14 @@
 
 APLOG_USE_MODULE(fcgix);
 
-enum {
-    ROLE_AUTHN = FCGIX_ROLE_AUTHN,
-    ROLE_AUTHZ = FCGIX_ROLE_AUTHZ,
-    ROLE_ACCESS = FCGIX_ROLE_ACCESS,
-    N_ROLES = 3
-};
+/* What a directive's cmd->info points at: the httpd phase it decides. */
+int fcgix_phase_ids[FCGIX_N_PHASES] = {FCGIX_PHASE_AUTHN, FCGIX_PHASE_AUTHZ,
+                                       FCGIX_PHASE_ACCESS};
 
-/* What a directive's cmd->info points at: its role. */
-int fcgix_role_ids[N_ROLES] = {ROLE_AUTHN, ROLE_AUTHZ, ROLE_ACCESS};
-
-static const char *const role_env[N_ROLES] = {"AUTHENTICATOR", "AUTHORIZER",
-                                              "ACCESS_CHECKER"};
-static const char *const role_dir[N_ROLES] = {
+/* Per phase: FCGI_APACHE_ROLE, as mod_fastcgi named it, and the directive. */
+static const char *const phase_role[FCGIX_N_PHASES] = {
+    "AUTHENTICATOR", "AUTHORIZER", "ACCESS_CHECKER"};
+static const char *const phase_dir[FCGIX_N_PHASES] = {
     "FastCgiAuthenticator", "FastCgiAuthorizer", "FastCgiAccessChecker"};
 
 typedef struct {
@@ -53,10 +50,10 @@ typedef struct {
                              server configuration did */
     int compat;
     int authoritative; /* -1: not set here (default On) */
-} role_conf_t;
+} phase_conf_t;
 
 typedef struct {
-    role_conf_t role[N_ROLES];
+    phase_conf_t phase[FCGIX_N_PHASES];
 } dir_conf_t;
 
 void *fcgix_create_dir_conf(apr_pool_t *p, char *dir)
@@ -64,8 +61,8 @@ void *fcgix_create_dir_conf(apr_pool_t *p, char *dir)
     dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
     int i;
 
-    for (i = 0; i < N_ROLES; i++) {
-        c->role[i].authoritative = -1;
+    for (i = 0; i < FCGIX_N_PHASES; i++) {
+        c->phase[i].authoritative = -1;
     }
     return c;
 }
@@ -77,15 +74,15 @@ void *fcgix_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
     int i;
 
-    for (i = 0; i < N_ROLES; i++) {
-        const role_conf_t *from =
-            add->role[i].path ? &add->role[i] : &base->role[i];
-        c->role[i].path = from->path;
-        c->role[i].htaccess = from->htaccess;
-        c->role[i].compat = from->compat;
-        c->role[i].authoritative = add->role[i].authoritative != -1
-                                       ? add->role[i].authoritative
-                                       : base->role[i].authoritative;
+    for (i = 0; i < FCGIX_N_PHASES; i++) {
+        const phase_conf_t *from =
+            add->phase[i].path ? &add->phase[i] : &base->phase[i];
+        c->phase[i].path = from->path;
+        c->phase[i].htaccess = from->htaccess;
+        c->phase[i].compat = from->compat;
+        c->phase[i].authoritative = add->phase[i].authoritative != -1
+                                        ? add->phase[i].authoritative
+                                        : base->phase[i].authoritative;
     }
     return c;
 }
@@ -95,16 +92,14 @@ void *fcgix_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
  * a dynamic app that fails on every request. Declared apps need no file.
  * (httpd escapes control bytes in every error log line, the author's
  * file name in this message included.) */
-static const char *htaccess_file_check(cmd_parms *cmd, int role,
+static const char *htaccess_file_check(cmd_parms *cmd, int phase,
                                        const char *path)
 {
-    const char *rest = NULL;
-    const fcgix_app_t *app = fcgix_app_lookup(path, &rest);
     apr_finfo_t fi;
     apr_status_t rv;
     char buf[120];
 
-    if (app && *rest == '\0') {
+    if (fcgix_app_declared(path)) {
         return NULL;
     }
     rv = apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool);
@@ -113,19 +108,34 @@ static const char *htaccess_file_check(cmd_parms *cmd, int role,
             cmd->pool,
             "%s %s: %s, and no FastCgiServer or FastCgiExternalServer "
             "declares it",
-            role_dir[role], path,
+            phase_dir[phase], path,
             APR_STATUS_IS_ENOENT(rv) ? "no such file"
                                      : apr_strerror(rv, buf, sizeof(buf)));
     }
     return NULL;
 }
 
+/* Records an authorizer file named in the server configuration (never
+ * from .htaccess: the globals are read-only once requests run), to be
+ * checked once every declaration is known (fcgix_auth_check). */
+static void note_authorizer(cmd_parms *cmd, const char *path)
+{
+    fcgix_auth_ref_t *ref = apr_array_push(fcgix_globals->auth_refs);
+
+    ref->path = path;
+    ref->directive = cmd->cmd->name;
+    ref->where = cmd->directive ? apr_psprintf(cmd->pool, "%s:%d",
+                                               cmd->directive->filename,
+                                               cmd->directive->line_num)
+                                : "?";
+}
+
 const char *fcgix_cmd_auth(cmd_parms *cmd, void *dcv, const char *file,
                            const char *opt)
 {
     dir_conf_t *dc = dcv;
-    int role = *(const int *)cmd->info;
-    role_conf_t *rc = &dc->role[role];
+    int phase = *(const int *)cmd->info;
+    phase_conf_t *rc = &dc->phase[phase];
     /* httpd refuses a NOT_IN_HTACCESS directive exactly when it is read
      * from an .htaccess file: that is the test for where this line is. */
     int htaccess = ap_check_cmd_context(cmd, NOT_IN_HTACCESS) != NULL;
@@ -133,7 +143,7 @@ const char *fcgix_cmd_auth(cmd_parms *cmd, void *dcv, const char *file,
     rc->path = ap_server_root_relative(cmd->pool, file);
     if (rc->path == NULL) {
         return apr_psprintf(cmd->pool, "%s: invalid filename '%s'",
-                            role_dir[role], file);
+                            phase_dir[phase], file);
     }
     rc->compat = 0;
     if (opt && strcasecmp(opt, "-compat") == 0) {
@@ -141,14 +151,14 @@ const char *fcgix_cmd_auth(cmd_parms *cmd, void *dcv, const char *file,
     } else if (opt) {
         return apr_psprintf(cmd->pool,
                             "%s %s: unknown option '%s' (only -compat)",
-                            role_dir[role], rc->path, opt);
+                            phase_dir[phase], rc->path, opt);
     }
     if (htaccess) {
         rc->htaccess = cmd->directive->filename;
-        return htaccess_file_check(cmd, role, rc->path);
+        return htaccess_file_check(cmd, phase, rc->path);
     }
     rc->htaccess = NULL;
-    fcgix_conf_note_authorizer(cmd, rc->path);
+    note_authorizer(cmd, rc->path);
     return NULL;
 }
 
@@ -156,8 +166,49 @@ const char *fcgix_cmd_authoritative(cmd_parms *cmd, void *dcv, int on)
 {
     dir_conf_t *dc = dcv;
 
-    dc->role[*(const int *)cmd->info].authoritative = on;
+    dc->phase[*(const int *)cmd->info].authoritative = on;
     return NULL;
+}
+
+/* An authorizer the server configuration names is a declared app or a
+ * dynamic one; a dynamic one needs the file that the handler would accept
+ * (a regular file its owner may execute). */
+static int auth_ref_ok(server_rec *s, const fcgix_auth_ref_t *ref)
+{
+    const char *why;
+    char buf[120];
+    struct stat st;
+
+    if (fcgix_app_declared(ref->path)) {
+        return 1;
+    }
+    if (stat(ref->path, &st) != 0) {
+        why = apr_strerror(errno, buf, sizeof(buf));
+    } else if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR)) {
+        why = "not an executable regular file";
+    } else {
+        return 1;
+    }
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                 "FCGIX0021: %s %s (%s): %s, and no FastCgiServer or "
+                 "FastCgiExternalServer declares it",
+                 ref->directive, ref->path, ref->where, why);
+    return 0;
+}
+
+/* An authorizer may be declared after the line that names it: checked once
+ * the whole configuration is read. */
+int fcgix_auth_check(server_rec *s)
+{
+    int i, ok = 1;
+
+    for (i = 0; i < fcgix_globals->auth_refs->nelts; i++) {
+        if (!auth_ref_ok(s, &APR_ARRAY_IDX(fcgix_globals->auth_refs, i,
+                                           const fcgix_auth_ref_t))) {
+            ok = 0;
+        }
+    }
+    return ok ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
 /* ---------------------------------------------------------- deciding */
@@ -167,7 +218,7 @@ const char *fcgix_cmd_authoritative(cmd_parms *cmd, void *dcv, int on)
  * headers count). */
 static int grant_env(void *data, const char *key, const char *val)
 {
-    const role_conf_t *rc = ((const void **)data)[0];
+    const phase_conf_t *rc = ((const void **)data)[0];
     request_rec *r = ((void **)data)[1];
 
     if (strncasecmp(key, "Variable-", 9) == 0) {
@@ -268,12 +319,9 @@ static int execcgi_at(request_rec *r, const char *path)
 
 /* An app named in .htaccess: declared in the server configuration, or a
  * file httpd would run as a CGI script. Else the request fails closed. */
-static int htaccess_may_run(request_rec *r, int role, const role_conf_t *rc)
+static int htaccess_may_run(request_rec *r, int phase, const phase_conf_t *rc)
 {
-    const char *rest = NULL;
-    const fcgix_app_t *app = fcgix_app_lookup(rc->path, &rest);
-
-    if ((app && *rest == '\0') || execcgi_at(r, rc->path)) {
+    if (fcgix_app_declared(rc->path) || execcgi_at(r, rc->path)) {
         return 1;
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -281,25 +329,25 @@ static int htaccess_may_run(request_rec *r, int role, const role_conf_t *rc)
                   "named in .htaccess must be declared by FastCgiServer or "
                   "FastCgiExternalServer, or lie in a directory with "
                   "Options ExecCGI",
-                  role_dir[role], rc->path, rc->htaccess);
+                  phase_dir[phase], rc->path, rc->htaccess);
     return 0;
 }
 
 /* ---------------------------------------------------------- asking */
 
-/* Runs the role's app. OK: *granted tells; else the status to fail closed
+/* Runs the phase's app. OK: *granted tells; else the status to fail closed
  * with (the app could not answer: never access). */
-static int ask(request_rec *r, int role, const role_conf_t *rc,
+static int ask(request_rec *r, int phase, const phase_conf_t *rc,
                apr_table_t *env, fcgix_auth_result_t *res, int *granted)
 {
     fcgix_app_t *app;
     int st;
 
-    if (rc->htaccess && !htaccess_may_run(r, role, rc)) {
+    if (rc->htaccess && !htaccess_may_run(r, phase, rc)) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    st = fcgix_app_for(r, rc->path, &app);
-    apr_table_setn(env, "FCGI_APACHE_ROLE", role_env[role]);
+    st = fcgix_app_for(r, rc->path, NULL, 0, &app);
+    apr_table_setn(env, "FCGI_APACHE_ROLE", phase_role[phase]);
     if (st == OK) {
         st = fcgix_authorize(r, app, env, rc->compat, res);
     }
@@ -307,7 +355,7 @@ static int ask(request_rec *r, int role, const role_conf_t *rc,
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "FCGIX0500: %s %s could not decide (status %d): "
                       "denying the request",
-                      role_dir[role], rc->path, st);
+                      phase_dir[phase], rc->path, st);
         return st == HTTP_SERVICE_UNAVAILABLE ? st : HTTP_INTERNAL_SERVER_ERROR;
     }
     *granted = res->status == HTTP_OK;
@@ -316,31 +364,31 @@ static int ask(request_rec *r, int role, const role_conf_t *rc,
         apr_table_do(grant_env, (void *)data, res->headers, NULL);
     } else {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "%s %s denied %s (status %d)", role_dir[role], rc->path,
+                      "%s %s denied %s (status %d)", phase_dir[phase], rc->path,
                       r->uri, res->status);
     }
     return OK;
 }
 
-static const role_conf_t *role_conf(request_rec *r, int role)
+static const phase_conf_t *phase_conf(request_rec *r, int phase)
 {
     const dir_conf_t *dc =
         ap_get_module_config(r->per_dir_config, &fcgix_module);
 
-    return dc && dc->role[role].path ? &dc->role[role] : NULL;
+    return dc && dc->phase[phase].path ? &dc->phase[phase] : NULL;
 }
 
-/* Asks the role's app; a grant lets the request on (OK), a failure fails
- * closed. A denial is the client's answer (deny_status) unless the role is
+/* Asks the phase's app; a grant lets the request on (OK), a failure fails
+ * closed. A denial is the client's answer (deny_status) unless the phase is
  * not authoritative: then other modules decide (DECLINED): mod_auth_basic's
  * providers after an authenticator, the Require lines after an authorizer,
  * httpd's other access checks after an access checker. */
-static int decide(request_rec *r, int role, const role_conf_t *rc,
+static int decide(request_rec *r, int phase, const phase_conf_t *rc,
                   apr_table_t *env, int deny_status)
 {
     fcgix_auth_result_t res;
     int granted = 0;
-    int st = ask(r, role, rc, env, &res, &granted);
+    int st = ask(r, phase, rc, env, &res, &granted);
 
     if (st != OK || granted) {
         return st;
@@ -354,18 +402,23 @@ static int decide(request_rec *r, int role, const role_conf_t *rc,
     return deny(r, deny_status, &res);
 }
 
+/* A phase whose app gets the request's environment and nothing more. */
+static int decide_plain(request_rec *r, int phase, int deny_status)
+{
+    const phase_conf_t *rc = phase_conf(r, phase);
+
+    return rc ? decide(r, phase, rc, apr_table_make(r->pool, 2), deny_status)
+              : DECLINED;
+}
+
 static int fcgix_check_access(request_rec *r)
 {
-    const role_conf_t *rc = role_conf(r, ROLE_ACCESS);
-
-    return rc ? decide(r, ROLE_ACCESS, rc, apr_table_make(r->pool, 2),
-                       HTTP_FORBIDDEN)
-              : DECLINED;
+    return decide_plain(r, FCGIX_PHASE_ACCESS, HTTP_FORBIDDEN);
 }
 
 static int fcgix_check_authn(request_rec *r)
 {
-    const role_conf_t *rc = role_conf(r, ROLE_AUTHN);
+    const phase_conf_t *rc = phase_conf(r, FCGIX_PHASE_AUTHN);
     apr_table_t *env;
     const char *pw;
     int st;
@@ -380,23 +433,21 @@ static int fcgix_check_authn(request_rec *r)
     env = apr_table_make(r->pool, 4);
     apr_table_setn(env, "REMOTE_USER", r->user);
     apr_table_setn(env, "REMOTE_PASSWD", pw);
-    return decide(r, ROLE_AUTHN, rc, env, HTTP_UNAUTHORIZED);
+    return decide(r, FCGIX_PHASE_AUTHN, rc, env, HTTP_UNAUTHORIZED);
 }
 
 static int fcgix_check_authz(request_rec *r)
 {
-    const role_conf_t *rc = role_conf(r, ROLE_AUTHZ);
-
-    return rc ? decide(r, ROLE_AUTHZ, rc, apr_table_make(r->pool, 2),
-                       HTTP_UNAUTHORIZED)
-              : DECLINED;
+    return decide_plain(r, FCGIX_PHASE_AUTHZ, HTTP_UNAUTHORIZED);
 }
 
 /* A FastCGI authenticator or authorizer means credentials are wanted, even
  * where the Require lines alone would let the request in without them. */
 static int fcgix_force_authn(request_rec *r)
 {
-    return role_conf(r, ROLE_AUTHN) || role_conf(r, ROLE_AUTHZ) ? OK : DECLINED;
+    return phase_conf(r, FCGIX_PHASE_AUTHN) || phase_conf(r, FCGIX_PHASE_AUTHZ)
+               ? OK
+               : DECLINED;
 }
 
 /* First in each phase: the app decides before mod_auth_basic's providers

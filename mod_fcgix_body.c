@@ -133,10 +133,10 @@ static apr_status_t get_some(fcgix_body_t *b, apr_size_t cap,
     if (sock) {
         apr_socket_timeout_set(sock, left);
     }
-    t0 = fcgix_clock();
+    t0 = fcgix_pm_clock();
     rv = ap_get_brigade(r->input_filters, b->bb, AP_MODE_READBYTES,
                         APR_BLOCK_READ, cap);
-    *spent += fcgix_clock() - t0;
+    *spent += fcgix_pm_clock() - t0;
     if (sock) {
         apr_socket_timeout_set(sock, saved);
     }

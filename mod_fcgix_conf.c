@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "mod_fcgix.h"
-#include "pm/scoreboard.h"
+#include "pm/pm.h"
 
 #include "http_log.h"
 #include "apr_network_io.h"
@@ -447,7 +447,20 @@ static void register_app(fcgix_app_t *app)
     apr_hash_set(fcgix_globals->by_path, app->path, APR_HASH_KEY_STRING, app);
 }
 
-static const char *cmd_external(cmd_parms *cmd, void *dummy, const char *args)
+/* Options a and b of the app's directive exclude each other. */
+static const char *exclusive(cmd_parms *cmd, const fcgix_app_t *app,
+                             const unsigned char *seen, const char *a,
+                             const char *b)
+{
+    if (seen[opt_index(a)] && seen[opt_index(b)]) {
+        return apr_psprintf(cmd->pool,
+                            "%s %s: options -%s and -%s exclude each other",
+                            cmd->cmd->name, app->path, a, b);
+    }
+    return NULL;
+}
+
+const char *fcgix_cmd_external(cmd_parms *cmd, void *dummy, const char *args)
 {
     unsigned char seen[N_OPTS] = {0};
     fcgix_app_t *app = NULL;
@@ -464,11 +477,8 @@ static const char *cmd_external(cmd_parms *cmd, void *dummy, const char *args)
     if (err) {
         return err;
     }
-    if (seen[opt_index("host")] && seen[opt_index("socket")]) {
-        return apr_psprintf(cmd->pool,
-                            "%s %s: options -host and -socket exclude each "
-                            "other",
-                            cmd->cmd->name, app->path);
+    if ((err = exclusive(cmd, app, seen, "host", "socket")) != NULL) {
+        return err;
     }
     if (!seen[opt_index("host")] && !seen[opt_index("socket")]) {
         return apr_psprintf(cmd->pool, "%s %s: needs option -host or -socket",
@@ -482,13 +492,11 @@ static const char *cmd_external(cmd_parms *cmd, void *dummy, const char *args)
  * its identity, so a restarted PM and the handlers agree on it. */
 static const char *static_socket(cmd_parms *cmd, fcgix_app_t *app)
 {
-    apr_uint64_t h =
-        fcgix_sb_hash(app->path, (apr_uint32_t)ap_unixd_config.user_id,
-                      (apr_uint32_t)ap_unixd_config.group_id);
-
     return set_unix_addr(
         cmd, app,
-        apr_psprintf(cmd->pool, "s-%016" APR_UINT64_T_HEX_FMT ".sock", h));
+        fcgix_pm_static_socket(cmd->pool, app->path,
+                               (apr_uint32_t)ap_unixd_config.user_id,
+                               (apr_uint32_t)ap_unixd_config.group_id));
 }
 
 /* The process manager will exec this file: a typo must fail `apache2 -t`,
@@ -511,7 +519,7 @@ static const char *static_file_check(cmd_parms *cmd, const fcgix_app_t *app)
     return NULL;
 }
 
-static const char *cmd_server(cmd_parms *cmd, void *dummy, const char *args)
+const char *fcgix_cmd_server(cmd_parms *cmd, void *dummy, const char *args)
 {
     unsigned char seen[N_OPTS] = {0};
     fcgix_app_t *app = NULL;
@@ -526,19 +534,16 @@ static const char *cmd_server(cmd_parms *cmd, void *dummy, const char *args)
     if (err) {
         return err;
     }
-    if (strlen(app->path) >= FCGIX_SB_PATH) {
+    if (strlen(app->path) >= FCGIX_PM_PATH_MAX) {
         return apr_psprintf(cmd->pool, "%s %s: path longer than %d bytes",
-                            cmd->cmd->name, app->path, FCGIX_SB_PATH - 1);
+                            cmd->cmd->name, app->path, FCGIX_PM_PATH_MAX - 1);
     }
     err = static_file_check(cmd, app);
     if (err) {
         return err;
     }
-    if (seen[opt_index("port")] && seen[opt_index("socket")]) {
-        return apr_psprintf(cmd->pool,
-                            "%s %s: options -port and -socket exclude each "
-                            "other",
-                            cmd->cmd->name, app->path);
+    if ((err = exclusive(cmd, app, seen, "port", "socket")) != NULL) {
+        return err;
     }
     if (app->o.run_user && app->o.run_group == NULL) {
         /* -user alone: that user's own group */
@@ -570,7 +575,7 @@ static const char *cmd_server(cmd_parms *cmd, void *dummy, const char *args)
     return NULL;
 }
 
-static const char *cmd_config(cmd_parms *cmd, void *dummy, const char *args)
+const char *fcgix_cmd_config(cmd_parms *cmd, void *dummy, const char *args)
 {
     unsigned char seen[N_OPTS] = {0};
     fcgix_app_t tmpl;
@@ -594,7 +599,7 @@ static const char *cmd_config(cmd_parms *cmd, void *dummy, const char *args)
     return NULL;
 }
 
-static const char *cmd_wrapper(cmd_parms *cmd, void *dummy, const char *arg)
+const char *fcgix_cmd_wrapper(cmd_parms *cmd, void *dummy, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     apr_finfo_t fi;
@@ -629,7 +634,7 @@ static const char *cmd_wrapper(cmd_parms *cmd, void *dummy, const char *arg)
     return NULL;
 }
 
-static const char *cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
+const char *fcgix_cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
 
@@ -649,7 +654,7 @@ static const char *cmd_ipc_dir(cmd_parms *cmd, void *dummy, const char *arg)
 
 /* FastCgiSpoolLimit bytes: counted in KiB (rounded down here, up where
  * bodies are counted), so the scoreboard's 32-bit counters hold it. */
-static const char *cmd_spool_limit(cmd_parms *cmd, void *dummy, const char *arg)
+const char *fcgix_cmd_spool_limit(cmd_parms *cmd, void *dummy, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     apr_int64_t v;
@@ -670,78 +675,6 @@ static const char *cmd_spool_limit(cmd_parms *cmd, void *dummy, const char *arg)
     }
     fcgix_globals->spool_limit_kib = (apr_uint32_t)(v / 1024);
     return NULL;
-}
-
-#define AUTH_CMDS(name, role)                                                  \
-    AP_INIT_TAKE12(name, fcgix_cmd_auth, &fcgix_role_ids[role],                \
-                   ACCESS_CONF | OR_AUTHCFG,                                   \
-                   "filename [-compat]: a FastCGI app deciding this phase"),   \
-        AP_INIT_FLAG(name "Authoritative", fcgix_cmd_authoritative,            \
-                     &fcgix_role_ids[role], ACCESS_CONF | OR_AUTHCFG,          \
-                     "Off: when the app denies, other modules decide")
-
-const command_rec fcgix_cmds[] = {
-    AUTH_CMDS("FastCgiAuthenticator", FCGIX_ROLE_AUTHN),
-    AUTH_CMDS("FastCgiAuthorizer", FCGIX_ROLE_AUTHZ),
-    AUTH_CMDS("FastCgiAccessChecker", FCGIX_ROLE_ACCESS),
-    AP_INIT_RAW_ARGS("FastCgiServer", cmd_server, NULL, RSRC_CONF,
-                     "filename [option ...]: a static application"),
-    AP_INIT_RAW_ARGS("FastCgiConfig", cmd_config, NULL, RSRC_CONF,
-                     "option ...: defaults of dynamic applications"),
-    AP_INIT_TAKE1("FastCgiWrapper", cmd_wrapper, NULL, RSRC_CONF,
-                  "On | Off | program that starts applications"),
-    AP_INIT_RAW_ARGS("FastCgiExternalServer", cmd_external, NULL, RSRC_CONF,
-                     "filename -host host:port | -socket path [option ...]"),
-    AP_INIT_TAKE1("FastCgiIpcDir", cmd_ipc_dir, NULL, RSRC_CONF,
-                  "directory for the FastCGI Unix sockets"),
-    AP_INIT_TAKE1("FastCgiSpoolLimit", cmd_spool_limit, NULL, RSRC_CONF,
-                  "bytes of request bodies spooled at once, server-wide"),
-    {.name = NULL}};
-
-/* ------------------------------------------------------------- lookup */
-
-fcgix_app_t *fcgix_app_lookup(const char *filename, const char **rest)
-{
-    apr_hash_t *h = fcgix_globals->by_path;
-    size_t len = strlen(filename);
-    fcgix_app_t *app;
-
-    if (apr_hash_count(h) == 0) {
-        return NULL;
-    }
-    app = apr_hash_get(h, filename, (apr_ssize_t)len);
-    if (app) {
-        *rest = filename + len;
-        return app;
-    }
-    /* Try each parent: "/a/b/app/x/y" may be app "/a/b/app", rest "/x/y". */
-    while (len > 1) {
-        while (len > 0 && filename[len - 1] != '/') {
-            len--;
-        }
-        if (len <= 1) {
-            break;
-        }
-        len--; /* drop the slash */
-        app = apr_hash_get(h, filename, (apr_ssize_t)len);
-        if (app) {
-            *rest = filename + len;
-            return app;
-        }
-    }
-    return NULL;
-}
-
-void fcgix_conf_note_authorizer(cmd_parms *cmd, const char *path)
-{
-    fcgix_auth_ref_t *ref = apr_array_push(fcgix_globals->auth_refs);
-
-    ref->path = path;
-    ref->directive = cmd->cmd->name;
-    ref->where = cmd->directive ? apr_psprintf(cmd->pool, "%s:%d",
-                                               cmd->directive->filename,
-                                               cmd->directive->line_num)
-                                : "?";
 }
 
 /* Without a wrapper the process manager execs the file itself; with one,
@@ -769,37 +702,8 @@ static int static_app_ok(server_rec *s, const fcgix_app_t *a)
     return 1;
 }
 
-/* An authorizer the server configuration names is a declared app or a
- * dynamic one; a dynamic one needs the file that the handler would accept
- * (a regular file its owner may execute). */
-static int auth_ref_ok(server_rec *s, const fcgix_auth_ref_t *ref)
-{
-    const char *rest = NULL;
-    const fcgix_app_t *app = fcgix_app_lookup(ref->path, &rest);
-    const char *why;
-    char buf[120];
-    struct stat st;
-
-    if (app && *rest == '\0') {
-        return 1;
-    }
-    if (stat(ref->path, &st) != 0) {
-        why = apr_strerror(errno, buf, sizeof(buf));
-    } else if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR)) {
-        why = "not an executable regular file";
-    } else {
-        return 1;
-    }
-    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
-                 "FCGIX0021: %s %s (%s): %s, and no FastCgiServer or "
-                 "FastCgiExternalServer declares it",
-                 ref->directive, ref->path, ref->where, why);
-    return 0;
-}
-
 /* What only the whole configuration tells: -user/-group and the execute
- * permission of static apps depend on FastCgiWrapper, and an authorizer
- * may be declared after the line that names it. */
+ * permission of static apps depend on FastCgiWrapper. */
 int fcgix_conf_check(server_rec *s)
 {
     int i, ok = 1;
@@ -808,12 +712,6 @@ int fcgix_conf_check(server_rec *s)
         const fcgix_app_t *a =
             APR_ARRAY_IDX(fcgix_globals->apps, i, const fcgix_app_t *);
         if (a->kind == FCGIX_APP_STATIC && !static_app_ok(s, a)) {
-            ok = 0;
-        }
-    }
-    for (i = 0; i < fcgix_globals->auth_refs->nelts; i++) {
-        if (!auth_ref_ok(s, &APR_ARRAY_IDX(fcgix_globals->auth_refs, i,
-                                           const fcgix_auth_ref_t))) {
             ok = 0;
         }
     }

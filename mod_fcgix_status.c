@@ -1,10 +1,10 @@
 /*
  * mod_fcgix_status.c - the fastcgi-status handler and mod_status section.
  *
- * Everything shown is copied out of the scoreboard and checked first
- * (fcgix_sb_class_copy): a writer that died half-way cannot make this page
- * read out of bounds. HTML by default; `?auto` gives `key: value` lines in
- * mod_status's style for scripts.
+ * Everything shown is a checked copy the PM's client API gives out
+ * (fcgix_pm_info, fcgix_pm_class_next, fcgix_pm_proc_next): a writer that
+ * died half-way cannot make this page read out of bounds. HTML by default;
+ * `?auto` gives `key: value` lines in mod_status's style for scripts.
  *
  * Paths come from file names (a dynamic app is any file a client can
  * reach), so they are escaped in both forms: HTML-escaped in the page, and
@@ -23,24 +23,20 @@
 #include "apr_strings.h"
 #include "apr_time.h"
 
-static const char *kind_name(apr_uint32_t k)
+static const char *kind_name(fcgix_app_kind_t k)
 {
     return k == FCGIX_APP_STATIC    ? "static"
            : k == FCGIX_APP_DYNAMIC ? "dynamic"
                                     : "external";
 }
 
-static const char *class_state(apr_uint32_t s)
+static const char *class_state(const fcgix_pm_class_info_t *c)
 {
-    return s == FCGIX_CLASS_DRAINING ? "draining" : "active";
+    return c->draining ? "draining" : "active";
 }
 
-static void put_pm(request_rec *r, const fcgix_sb_t *sb, int text)
+static void put_pm(request_rec *r, const fcgix_pm_info_t *pm, int text)
 {
-    apr_uint32_t now = (apr_uint32_t)apr_time_sec(fcgix_clock());
-    apr_uint32_t beat = sb->pm_heartbeat;
-    long age = beat ? (long)now - (long)beat : -1;
-
     apr_uint64_t spooled = fcgix_pm_spool_total();
 
     if (text) {
@@ -49,8 +45,8 @@ static void put_pm(request_rec *r, const fcgix_sb_t *sb, int text)
                    "FcgixPMStarts: %u\nFcgixPMGeneration: %u\n"
                    "FcgixPMAlive: %d\nFcgixSpooledKiB: %" APR_UINT64_T_FMT
                    "\nFcgixSpoolLimitKiB: %u\n",
-                   sb->pm_pid, age, sb->pm_starts, sb->pm_generation,
-                   fcgix_pm_alive(), spooled, fcgix_globals->spool_limit_kib);
+                   pm->pid, pm->heartbeat_age, pm->starts, pm->generation,
+                   pm->alive, spooled, fcgix_globals->spool_limit_kib);
         return;
     }
     ap_rprintf(r,
@@ -58,8 +54,8 @@ static void put_pm(request_rec *r, const fcgix_sb_t *sb, int text)
                "configuration generation %u, started %u time(s).</p>\n"
                "<p>Request bodies spooled now: %" APR_UINT64_T_FMT
                " KiB of %u KiB (FastCgiSpoolLimit).</p>\n",
-               sb->pm_pid, fcgix_pm_alive() ? "alive" : "NOT RESPONDING", age,
-               sb->pm_generation, sb->pm_starts, spooled,
+               pm->pid, pm->alive ? "alive" : "NOT RESPONDING",
+               pm->heartbeat_age, pm->generation, pm->starts, spooled,
                fcgix_globals->spool_limit_kib);
 }
 
@@ -69,7 +65,8 @@ static const char *text_val(request_rec *r, const char *v)
     return ap_escape_logitem(r->pool, v);
 }
 
-static void put_class_text(request_rec *r, int n, const fcgix_sb_class_t *c)
+static void put_class_text(request_rec *r, int n,
+                           const fcgix_pm_class_info_t *c)
 {
     ap_rprintf(r,
                "Class%d: %s\nClass%dKind: %s\nClass%dState: %s\n"
@@ -78,60 +75,54 @@ static void put_class_text(request_rec *r, int n, const fcgix_sb_class_t *c)
                "Class%dInFlight: %u\nClass%dRequests: %u\n"
                "Class%dFailures: %u\nClass%dLoadFactor: %.1f\n",
                n, text_val(r, c->path), n, kind_name(c->kind), n,
-               class_state(c->state), n, text_val(r, c->addr), n,
-               c->procs_running, n, c->procs_target, n, c->restarts, n,
-               c->inflight, n, c->requests, n, c->failures, n,
-               c->load_milli / 1000.0);
+               class_state(c), n, text_val(r, c->addr), n, c->procs_running, n,
+               c->procs_target, n, c->restarts, n, c->inflight, n, c->requests,
+               n, c->failures, n, c->load_milli / 1000.0);
 }
 
-static void put_class_html(request_rec *r, const fcgix_sb_class_t *c)
+static void put_class_html(request_rec *r, const fcgix_pm_class_info_t *c)
 {
     ap_rprintf(r,
                "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
                "<td>%u/%u</td><td>%u</td><td>%u</td><td>%u</td><td>%u</td>"
                "<td>%.1f</td></tr>\n",
                ap_escape_html(r->pool, c->path), kind_name(c->kind),
-               class_state(c->state), ap_escape_html(r->pool, c->addr),
+               class_state(c), ap_escape_html(r->pool, c->addr),
                c->procs_running, c->procs_target, c->restarts, c->inflight,
                c->requests, c->failures, c->load_milli / 1000.0);
 }
 
-static void put_procs(request_rec *r, const fcgix_sb_t *sb, int text)
+static void put_procs(request_rec *r, int text)
 {
-    fcgix_sb_class_t c;
-    int p, n = 0;
+    fcgix_pm_proc_info_t pr;
+    apr_uint32_t pos = 0;
+    int n = 0;
 
-    for (p = 0; p < FCGIX_SB_PROCS; p++) {
-        fcgix_sb_proc_t pr = sb->procs[p];
+    while (fcgix_pm_proc_next(&pos, &pr)) {
         char started[APR_RFC822_DATE_LEN];
-        if (pr.state == FCGIX_PROC_FREE ||
-            !fcgix_sb_class_copy(sb, pr.class_idx, &c)) {
-            continue;
-        }
+        const char *state = pr.stopping ? "stopping" : "running";
         apr_rfc822_date(started, apr_time_from_sec(pr.started));
         if (text) {
-            ap_rprintf(r, "Process%d: %u %s %s %s\n", n, pr.pid,
-                       pr.state == FCGIX_PROC_RUNNING ? "running" : "stopping",
-                       started, text_val(r, c.path));
+            ap_rprintf(r, "Process%d: %u %s %s %s\n", n, pr.pid, state, started,
+                       text_val(r, pr.path));
         } else {
             ap_rprintf(r,
                        "<tr><td>%u</td><td>%s</td><td>%s</td><td>%s</td>"
                        "</tr>\n",
-                       pr.pid,
-                       pr.state == FCGIX_PROC_RUNNING ? "running" : "stopping",
-                       started, ap_escape_html(r->pool, c.path));
+                       pr.pid, state, started,
+                       ap_escape_html(r->pool, pr.path));
         }
         n++;
     }
 }
 
-static void put_all(request_rec *r, const fcgix_sb_t *sb, int text)
+static void put_all(request_rec *r, const fcgix_pm_info_t *pm, int text)
 {
-    fcgix_sb_class_t c;
-    apr_uint32_t i;
+    fcgix_pm_class_info_t c;
+    apr_uint32_t pos = 0;
     int n = 0;
 
-    put_pm(r, sb, text);
+    put_pm(r, pm, text);
     if (!text) {
         ap_rputs("<table border=\"1\"><tr><th>application</th><th>kind</th>"
                  "<th>state</th><th>address</th><th>processes</th>"
@@ -139,10 +130,7 @@ static void put_all(request_rec *r, const fcgix_sb_t *sb, int text)
                  "<th>failures</th><th>load %</th></tr>\n",
                  r);
     }
-    for (i = 0; i < FCGIX_SB_CLASSES; i++) {
-        if (!fcgix_sb_class_copy(sb, i, &c)) {
-            continue;
-        }
+    while (fcgix_pm_class_next(&pos, &c)) {
         if (text) {
             put_class_text(r, n++, &c);
         } else {
@@ -154,7 +142,7 @@ static void put_all(request_rec *r, const fcgix_sb_t *sb, int text)
                  "<th>state</th><th>started</th><th>application</th></tr>\n",
                  r);
     }
-    put_procs(r, sb, text);
+    put_procs(r, text);
     if (!text) {
         ap_rputs("</table>\n", r);
     }
@@ -162,13 +150,12 @@ static void put_all(request_rec *r, const fcgix_sb_t *sb, int text)
 
 static int fcgix_status_handler(request_rec *r)
 {
-    const fcgix_sb_t *sb;
+    fcgix_pm_info_t pm;
     int text;
 
     if (r->handler == NULL || strcmp(r->handler, "fastcgi-status") != 0) {
         return DECLINED;
     }
-    sb = fcgix_pm_scoreboard();
     text = r->args && strcmp(r->args, "auto") == 0;
     ap_set_content_type(r, text ? "text/plain; charset=ISO-8859-1"
                                 : "text/html; charset=ISO-8859-1");
@@ -180,8 +167,8 @@ static int fcgix_status_handler(request_rec *r)
                  "</title></head><body><h1>mod_fcgix status</h1>\n",
                  r);
     }
-    if (sb) {
-        put_all(r, sb, text);
+    if (fcgix_pm_info(&pm)) {
+        put_all(r, &pm, text);
     }
     if (!text) {
         ap_rputs("</body></html>\n", r);
@@ -192,15 +179,15 @@ static int fcgix_status_handler(request_rec *r)
 /* A section in mod_status's page (server-status, and ?auto). */
 static int fcgix_status_hook(request_rec *r, int flags)
 {
-    const fcgix_sb_t *sb = fcgix_pm_scoreboard();
+    fcgix_pm_info_t pm;
 
-    if (sb == NULL) {
+    if (!fcgix_pm_info(&pm)) {
         return OK;
     }
     if (!(flags & AP_STATUS_SHORT)) {
         ap_rputs("<hr /><h2>mod_fcgix</h2>\n", r);
     }
-    put_all(r, sb, flags & AP_STATUS_SHORT);
+    put_all(r, &pm, flags & AP_STATUS_SHORT);
     return OK;
 }
 

@@ -21,56 +21,28 @@
 #define FCGIX_PM_H
 
 #include "mod_fcgix.h"
-#include "pm/scoreboard.h"
 
-/* Doorbell: handlers -> PM, fixed-size messages no larger than PIPE_BUF
- * (atomic writes, no lock), never answered directly. */
+/* Longest application path the PM manages, NUL included (a class's
+ * identity in the scoreboard and the doorbell), and longest socket address
+ * it shows. pm_client.c checks both against the scoreboard's layout. */
+#define FCGIX_PM_PATH_MAX 512
+#define FCGIX_PM_ADDR_MAX 128
+
+/* Doorbell messages: handlers -> PM, never answered directly (the PM
+ * answers by changing what the client API below reads). */
 enum {
     FCGIX_BELL_SPAWN = 1,      /* a dynamic class is needed */
     FCGIX_BELL_OVERLOADED = 2, /* a request waited past -startDelay */
     FCGIX_BELL_CHANGED = 3     /* -autoUpdate: the binary is newer */
 };
 
-#define FCGIX_BELL_MAGIC 0x4c4c4542u /* "BELL" */
-
-typedef struct {
-    apr_uint32_t magic;
-    apr_uint32_t type;
-    apr_uint32_t uid, gid;
-    char path[FCGIX_SB_PATH];
-} fcgix_bell_t;
+/* ---- httpd parent (pm_parent.c) ------------------------------------ */
 
 /* Parent: set up and (re)start or update the PM for this configuration
  * generation. Returns !APR_SUCCESS (already logged) when httpd must not
  * start. Skipped on the first, pre-flight configuration pass. */
 apr_status_t fcgix_pm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                                   server_rec *s);
-
-/* Child: drop what only the parent may hold (the control channel, the
- * doorbell's read end); take this child's entry for spooled request
- * bodies. */
-void fcgix_pm_child_init(apr_pool_t *pchild, server_rec *s);
-
-/* The scoreboard, or NULL when there is no PM (no managed applications). */
-fcgix_sb_t *fcgix_pm_scoreboard(void);
-
-/* Handlers: ring the doorbell (never blocks; a full pipe drops the
- * message, which the requester's retry rings again). */
-void fcgix_pm_ring(apr_uint32_t type, const char *path, apr_uint32_t uid,
-                   apr_uint32_t gid);
-
-/* Handlers: 1 when the PM's heartbeat is fresh (within 5 s). */
-int fcgix_pm_alive(void);
-
-/* Handlers: count kib more KiB of request bodies spooled by this httpd
- * child, if the server-wide total stays within limit_kib: 1 when counted,
- * 0 when not (then nothing is counted). A child that found no free entry
- * at its start (FCGIX0123) counts nothing and gets 0. */
-int fcgix_pm_spool_take(apr_uint32_t kib, apr_uint32_t limit_kib);
-/* Handlers: give back kib KiB taken by this child. */
-void fcgix_pm_spool_give(apr_uint32_t kib);
-/* KiB of request bodies spooled across the server now. */
-apr_uint64_t fcgix_pm_spool_total(void);
 
 /* Parent, from the MPM's child_status hook: the httpd child pid has exited
  * and been reaped, so whatever it still had counted is given back. */
@@ -81,17 +53,110 @@ void fcgix_pm_child_started(server_rec *s, pid_t pid);
  * no live httpd child (written there by a child, or never reported). */
 void fcgix_pm_monitor(server_rec *s);
 
-/* The Unix socket of a dynamic class (in FastCgiIpcDir/dynamic). */
+/* ---- httpd children: the client API (pm_client.c) ------------------ *
+ * Handlers never see the scoreboard: they count their requests through a
+ * class handle, which names a slot and the generation it had when looked
+ * up (the PM reuses a retired class's slot and zeroes its counters, which
+ * a late decrement would wrap), and read copies for the status page. */
+
+/* Child: drop what only the parent may hold (the control channel, the
+ * doorbell's read end); take this child's entry for spooled request
+ * bodies. */
+void fcgix_pm_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* The monotonic clock the handlers and the PM share (microseconds). */
+apr_time_t fcgix_pm_clock(void);
+
+/* 1 when the PM's heartbeat is fresh (within 5 s). */
+int fcgix_pm_alive(void);
+
+/* Ring the doorbell (never blocks; a full pipe drops the message, which
+ * the requester's retry rings again). */
+void fcgix_pm_ring(apr_uint32_t type, const char *path, apr_uint32_t uid,
+                   apr_uint32_t gid);
+
+/* The socket of a static class, a file name inside FastCgiIpcDir, and of
+ * a dynamic class (in FastCgiIpcDir/dynamic): both named from the class
+ * identity, so the handlers, the PM and a restarted PM agree on them. */
+const char *fcgix_pm_static_socket(apr_pool_t *p, const char *path,
+                                   apr_uint32_t uid, apr_uint32_t gid);
 const char *fcgix_pm_dynamic_socket(apr_pool_t *p, const char *ipc_dir,
                                     const char *path, apr_uint32_t uid,
                                     apr_uint32_t gid);
 
-/* ---- inside pm/ only ---------------------------------------------- */
+/* A class as the PM published it: an opaque handle, valid while p lives. */
+typedef struct fcgix_pm_class_t fcgix_pm_class_t;
 
-/* The PM process: never returns. */
-/* old_pm: the pid (= session) of a PM that died, whose applications the
- * new one must stop first; 0 when none. */
-void fcgix_pm_main(int ctl_fd, int bell_fd, fcgix_sb_t *sb,
-                   apr_uint32_t parent_pid, apr_uint32_t old_pm, server_rec *s);
+/* The class of (path, uid, gid) now, or NULL when the PM published none.
+ * reuse: a handle of an earlier lookup to fill again (a request that looks
+ * once a second for as long as it waits allocates once), or NULL for a
+ * new one from p. */
+fcgix_pm_class_t *fcgix_pm_class_lookup(apr_pool_t *p, fcgix_pm_class_t *reuse,
+                                        const char *path, apr_uint32_t uid,
+                                        apr_uint32_t gid);
+/* Whether the slot still holds the class the handle was looked up as. */
+int fcgix_pm_class_current(const fcgix_pm_class_t *c);
+/* A class with no process that keeps failing to start and backs off: its
+ * socket may accept, but nothing answers before the back-off ends. 0 for
+ * NULL. */
+int fcgix_pm_class_backing_off(const fcgix_pm_class_t *c);
+/* A request connected: counted in flight and begun. Returns 1 when
+ * counted; then fcgix_pm_class_leave follows. */
+int fcgix_pm_class_enter(fcgix_pm_class_t *c);
+/* The request no longer holds its connection: busy time added, the
+ * in-flight count given back (nothing once the slot was reused). */
+void fcgix_pm_class_leave(fcgix_pm_class_t *c, apr_interval_time_t busy);
+/* The app answered the request whole: the PM's proof that a process
+ * served (pm_policy.h). */
+void fcgix_pm_class_completed(fcgix_pm_class_t *c);
+/* The request got no answer from the app. */
+void fcgix_pm_class_failed(fcgix_pm_class_t *c);
+/* -autoUpdate: whether the file's mtime (its 32 bits of seconds, as the
+ * PM compares them) differs from that of the binary the class runs. */
+int fcgix_pm_class_binary_changed(const fcgix_pm_class_t *c, apr_time_t mtime);
+
+/* Count kib more KiB of request bodies spooled by this httpd child, if the
+ * server-wide total stays within limit_kib: 1 when counted, 0 when not
+ * (then nothing is counted). A child that found no free entry at its start
+ * (FCGIX0123) counts nothing and gets 0. */
+int fcgix_pm_spool_take(apr_uint32_t kib, apr_uint32_t limit_kib);
+/* Give back kib KiB taken by this child. */
+void fcgix_pm_spool_give(apr_uint32_t kib);
+/* KiB of request bodies spooled across the server now. */
+apr_uint64_t fcgix_pm_spool_total(void);
+
+/* ---- copies for the status page ------------------------------------ *
+ * Each is copied out of shared memory and checked (strings terminated,
+ * values in range): a writer that died half-way cannot make a reader go
+ * out of bounds. */
+typedef struct {
+    apr_uint32_t pid, starts, generation;
+    long heartbeat_age; /* seconds; -1: no heartbeat yet */
+    int alive;
+} fcgix_pm_info_t;
+
+typedef struct {
+    fcgix_app_kind_t kind;
+    int draining; /* replaced or removed, finishing its requests */
+    apr_uint32_t procs_running, procs_target, restarts;
+    apr_uint32_t inflight, requests, failures;
+    apr_uint32_t load_milli; /* load factor x1000 */
+    char path[FCGIX_PM_PATH_MAX];
+    char addr[FCGIX_PM_ADDR_MAX];
+} fcgix_pm_class_info_t;
+
+typedef struct {
+    apr_uint32_t pid;
+    int stopping;                 /* signalled, not reaped yet */
+    apr_uint32_t started;         /* unix seconds */
+    char path[FCGIX_PM_PATH_MAX]; /* its class's */
+} fcgix_pm_proc_info_t;
+
+/* The PM's own fields: 0 when there is no PM. */
+int fcgix_pm_info(fcgix_pm_info_t *out);
+/* The next published class (or process) at or after *pos: 1 with *out
+ * filled and *pos moved past it, 0 at the end. Start with *pos = 0. */
+int fcgix_pm_class_next(apr_uint32_t *pos, fcgix_pm_class_info_t *out);
+int fcgix_pm_proc_next(apr_uint32_t *pos, fcgix_pm_proc_info_t *out);
 
 #endif /* FCGIX_PM_H */

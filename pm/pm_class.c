@@ -52,7 +52,6 @@ static void reset_counters(pm_t *pm, int idx)
     apr_atomic_set32(&o->inflight, 0);
     apr_atomic_set32(&o->requests, 0);
     apr_atomic_set32(&o->failures, 0);
-    apr_atomic_set32(&o->conn_wait_ms, 0);
     apr_atomic_set32(&o->busy_ms, 0);
     apr_atomic_set32(&o->completed, 0);
 }

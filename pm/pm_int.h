@@ -6,6 +6,9 @@
 
 #include "pm/pm.h"
 #include "pm/pm_policy.h"
+#include "pm/scoreboard.h"
+
+#include "apr_shm.h"
 
 #define FCGIX_DEFS_MAGIC 0x31445846u /* "FXD1" */
 /* Bump on every change of the definitions' encoding. (Both versions can be
@@ -89,5 +92,49 @@ struct fcgix_defs_t {
     fcgix_def_dyn_t dyn;
     apr_array_header_t *apps; /* fcgix_def_app_t */
 };
+
+/* ---- the parent's state, the doorbell, the PM ----------------------- */
+
+/* Doorbell record: fixed-size, no larger than PIPE_BUF (atomic writes, no
+ * lock); its type is one of pm.h's FCGIX_BELL_*. */
+#define FCGIX_BELL_MAGIC 0x4c4c4542u /* "BELL" */
+
+typedef struct {
+    apr_uint32_t magic;
+    apr_uint32_t type;
+    apr_uint32_t uid, gid;
+    char path[FCGIX_SB_PATH];
+} fcgix_bell_t;
+
+/* The httpd parent's state (pm_parent.c), in process-pool userdata so that
+ * it survives graceful restarts; the httpd children inherit a copy, which
+ * the client API (pm_client.c) reads. */
+typedef struct {
+    /* Frozen: every build of mod_fcgix keeps these fields first and as they
+     * are, so that a later build, loaded at a graceful restart, can tell
+     * whether it may adopt this state and, if not, stop its PM and free what
+     * the parent holds of it (see drop_foreign_state). */
+    apr_uint32_t magic; /* STATE_MAGIC */
+    apr_uint32_t abi;   /* FCGIX_ABI_VERSION of the build that created it */
+    pid_t pm_pid;       /* 0 when there is none */
+    int ctl;            /* parent's end of the control channel, or -1 */
+    int bell_r, bell_w; /* doorbell: handlers write, the PM reads */
+    apr_shm_t *shm;     /* the scoreboard's segment */
+    /* May change with FCGIX_ABI_VERSION. */
+    fcgix_sb_t *sb;
+    pid_t dead_pm; /* a PM that died: its apps are to be stopped */
+    pid_t parent_pid;
+    apr_uint32_t generation;
+} fcgix_pm_state_t;
+
+/* This generation's view of the state (pm_parent.c); NULL when there is no
+ * PM. */
+fcgix_pm_state_t *fcgix_pm_parent_state(void);
+
+/* The PM process: never returns. */
+/* old_pm: the pid (= session) of a PM that died, whose applications the
+ * new one must stop first; 0 when none. */
+void fcgix_pm_main(int ctl_fd, int bell_fd, fcgix_sb_t *sb,
+                   apr_uint32_t parent_pid, apr_uint32_t old_pm, server_rec *s);
 
 #endif /* FCGIX_PM_INT_H */

@@ -35,117 +35,16 @@ APLOG_USE_MODULE(fcgix);
 
 #define STATE_MAGIC 0x53584346u /* "FCXS" */
 
-typedef struct {
-    /* Frozen: every build of mod_fcgix keeps these fields first and as they
-     * are, so that a later build, loaded at a graceful restart, can tell
-     * whether it may adopt this state and, if not, stop its PM and free what
-     * the parent holds of it (see replace_foreign_state). */
-    apr_uint32_t magic; /* STATE_MAGIC */
-    apr_uint32_t abi;   /* FCGIX_ABI_VERSION of the build that created it */
-    pid_t pm_pid;       /* 0 when there is none */
-    int ctl;            /* parent's end of the control channel, or -1 */
-    int bell_r, bell_w; /* doorbell: handlers write, the PM reads */
-    apr_shm_t *shm;     /* the scoreboard's segment */
-    /* May change with FCGIX_ABI_VERSION. */
-    fcgix_sb_t *sb;
-    pid_t dead_pm; /* a PM that died: its apps are to be stopped */
-    pid_t parent_pid;
-    apr_uint32_t generation;
-} pm_state_t;
-
-static pm_state_t *st;   /* this generation's view of the state */
-static const char *defs; /* this generation's definitions */
+static fcgix_pm_state_t *state; /* this generation's view of the state */
+static const char *defs;        /* this generation's definitions */
 static apr_size_t defs_len;
 static apr_proc_t pm_proc; /* for apr_proc_other_child_* */
 static server_rec *main_server;
 static apr_pool_t *gen_pool; /* pconf */
-static int spool_idx = -1;   /* child: its entry in sb->spool */
 
-fcgix_sb_t *fcgix_pm_scoreboard(void)
+fcgix_pm_state_t *fcgix_pm_parent_state(void)
 {
-    return st ? st->sb : NULL;
-}
-
-int fcgix_pm_alive(void)
-{
-    apr_uint32_t now = (apr_uint32_t)apr_time_sec(fcgix_clock());
-
-    return st && st->sb->pm_heartbeat + 5 >= now;
-}
-
-void fcgix_pm_ring(apr_uint32_t type, const char *path, apr_uint32_t uid,
-                   apr_uint32_t gid)
-{
-    fcgix_bell_t b;
-    ssize_t n;
-
-    if (st == NULL || strlen(path) >= sizeof(b.path)) {
-        return;
-    }
-    memset(&b, 0, sizeof(b));
-    b.magic = FCGIX_BELL_MAGIC;
-    b.type = type;
-    b.uid = uid;
-    b.gid = gid;
-    memcpy(b.path, path, strlen(path) + 1);
-    /* One write of less than PIPE_BUF bytes: atomic, never interleaved. */
-    n = write(st->bell_w, &b, sizeof(b));
-    (void)n; /* a full pipe drops it; the requester rings again */
-}
-
-const char *fcgix_pm_dynamic_socket(apr_pool_t *p, const char *ipc_dir,
-                                    const char *path, apr_uint32_t uid,
-                                    apr_uint32_t gid)
-{
-    char name[FCGIX_SB_PATH + 64];
-
-    /* too long for a socket: the caller sees its length and refuses it */
-    fcgix_pm_socket_name(name, sizeof(name), ipc_dir, path, uid, gid);
-    return apr_pstrdup(p, name);
-}
-
-void fcgix_pm_child_init(apr_pool_t *pchild, server_rec *s)
-{
-    if (st == NULL) {
-        return;
-    }
-    if (st->ctl >= 0) {
-        close(st->ctl); /* only the parent talks to the PM */
-    }
-    /* Only the PM reads the doorbell: a child (which may run hostile code)
-     * could otherwise take other children's messages from it. The parent
-     * keeps the read end for the next PM; this is the child's copy. */
-    if (st && st->bell_r >= 0) {
-        close(st->bell_r);
-        st->bell_r = -1;
-    }
-    spool_idx = fcgix_sb_spool_claim(st->sb, (apr_uint32_t)getpid());
-    if (spool_idx < 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "FCGIX0123: more than %d httpd children hold entries "
-                     "for spooled request bodies: this one (pid %ld) spools "
-                     "none (chunked bodies get 503, others stream)",
-                     FCGIX_SB_CHILDREN, (long)getpid());
-    }
-}
-
-/* ------------------------------------------------- spooled bodies */
-
-int fcgix_pm_spool_take(apr_uint32_t kib, apr_uint32_t limit_kib)
-{
-    return st && fcgix_sb_spool_take(st->sb, spool_idx, kib, limit_kib);
-}
-
-void fcgix_pm_spool_give(apr_uint32_t kib)
-{
-    if (st) {
-        fcgix_sb_spool_give(st->sb, spool_idx, kib);
-    }
-}
-
-apr_uint64_t fcgix_pm_spool_total(void)
-{
-    return st ? fcgix_sb_spool_total(st->sb) : 0;
+    return state;
 }
 
 /* The httpd children the MPM reported started and not yet reaped (the
@@ -199,11 +98,11 @@ static apr_uint32_t release_unowned(kids_t *k)
     memcpy(sorted, k->pid, sizeof(pid_t) * (size_t)k->n);
     qsort(sorted, (size_t)k->n, sizeof(pid_t), pid_cmp);
     for (i = 0; i < FCGIX_SB_CHILDREN; i++) {
-        apr_uint32_t v = apr_atomic_read32(&st->sb->spool[i].pid);
+        apr_uint32_t v = apr_atomic_read32(&state->sb->spool[i].pid);
         pid_t pid = (pid_t)v;
         if (v != 0 && bsearch(&pid, sorted, (size_t)k->n, sizeof(pid_t),
                               pid_cmp) == NULL) {
-            left += fcgix_sb_spool_release(st->sb, v);
+            left += fcgix_sb_spool_release(state->sb, v);
         }
     }
     return left;
@@ -213,7 +112,7 @@ void fcgix_pm_child_started(server_rec *s, pid_t pid)
 {
     kids_t *k;
 
-    if (st == NULL || getpid() != st->parent_pid) {
+    if (state == NULL || getpid() != state->parent_pid) {
         return;
     }
     k = kids_of(s);
@@ -233,7 +132,7 @@ void fcgix_pm_child_exited(server_rec *s, pid_t pid)
     kids_t *k;
     int i;
 
-    if (st == NULL || getpid() != st->parent_pid) {
+    if (state == NULL || getpid() != state->parent_pid) {
         return;
     }
     k = kids_of(s);
@@ -243,7 +142,7 @@ void fcgix_pm_child_exited(server_rec *s, pid_t pid)
             break;
         }
     }
-    left = fcgix_sb_spool_release(st->sb, (apr_uint32_t)pid);
+    left = fcgix_sb_spool_release(state->sb, (apr_uint32_t)pid);
     other = release_unowned(k);
     if (left) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
@@ -266,7 +165,7 @@ void fcgix_pm_monitor(server_rec *s)
 {
     apr_uint32_t other;
 
-    if (st == NULL || getpid() != st->parent_pid) {
+    if (state == NULL || getpid() != state->parent_pid) {
         return;
     }
     if ((other = release_unowned(kids_of(s))) != 0) {
@@ -317,20 +216,20 @@ static apr_status_t send_defs(void)
 {
     apr_uint32_t hdr = (apr_uint32_t)defs_len, ack[2];
 
-    if (xfer(st->ctl, (const char *)&hdr, NULL, sizeof(hdr)) != 0 ||
-        xfer(st->ctl, defs, NULL, defs_len) != 0 ||
-        xfer(st->ctl, NULL, (char *)ack, sizeof(ack)) != 0) {
+    if (xfer(state->ctl, (const char *)&hdr, NULL, sizeof(hdr)) != 0 ||
+        xfer(state->ctl, defs, NULL, defs_len) != 0 ||
+        xfer(state->ctl, NULL, (char *)ack, sizeof(ack)) != 0) {
         ap_log_error(APLOG_MARK, APLOG_ERR, errno, main_server,
                      "FCGIX0401: the process manager (pid %ld) did not take "
                      "the configuration",
-                     (long)st->pm_pid);
+                     (long)state->pm_pid);
         return APR_EGENERAL;
     }
-    if (ack[0] != st->generation || ack[1] != 0) {
+    if (ack[0] != state->generation || ack[1] != 0) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, main_server,
                      "FCGIX0402: the process manager refused configuration "
                      "generation %u (see the lines before)",
-                     st->generation);
+                     state->generation);
         return APR_EGENERAL;
     }
     return APR_SUCCESS;
@@ -342,7 +241,7 @@ static void pm_maintenance(int reason, void *data, apr_wait_t status);
 
 static void watch_pm(void)
 {
-    pm_proc.pid = st->pm_pid;
+    pm_proc.pid = state->pm_pid;
     apr_proc_other_child_register(&pm_proc, pm_maintenance, &pm_proc, NULL,
                                   gen_pool);
 }
@@ -363,16 +262,17 @@ static apr_status_t start_pm(void)
     }
     if (pid == 0) {
         close(sv[0]);
-        close(st->bell_w);
-        fcgix_pm_main(sv[1], st->bell_r, st->sb, (apr_uint32_t)st->parent_pid,
-                      (apr_uint32_t)st->dead_pm, main_server);
+        close(state->bell_w);
+        fcgix_pm_main(sv[1], state->bell_r, state->sb,
+                      (apr_uint32_t)state->parent_pid,
+                      (apr_uint32_t)state->dead_pm, main_server);
     }
     close(sv[1]);
-    st->ctl = sv[0];
-    st->pm_pid = pid;
-    st->dead_pm = 0;
-    st->sb->pm_pid = (apr_uint32_t)pid;
-    apr_atomic_inc32(&st->sb->pm_starts);
+    state->ctl = sv[0];
+    state->pm_pid = pid;
+    state->dead_pm = 0;
+    state->sb->pm_pid = (apr_uint32_t)pid;
+    apr_atomic_inc32(&state->sb->pm_starts);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_server,
                  "FCGIX0403: process manager started, pid %ld", (long)pid);
     return send_defs();
@@ -414,16 +314,16 @@ static void end_pm(pid_t pid)
 /* Stops the PM and, through it, every application. */
 static void stop_pm(void)
 {
-    if (st->pm_pid <= 0) {
+    if (state->pm_pid <= 0) {
         return;
     }
-    end_pm(st->pm_pid);
-    if (st->ctl >= 0) {
-        close(st->ctl);
-        st->ctl = -1;
+    end_pm(state->pm_pid);
+    if (state->ctl >= 0) {
+        close(state->ctl);
+        state->ctl = -1;
     }
-    st->pm_pid = 0;
-    st->sb->pm_pid = 0;
+    state->pm_pid = 0;
+    state->sb->pm_pid = 0;
 }
 
 static void pm_maintenance(int reason, void *data, apr_wait_t status)
@@ -435,13 +335,13 @@ static void pm_maintenance(int reason, void *data, apr_wait_t status)
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
                  "FCGIX0404: the process manager (pid %ld) died; starting "
                  "a new one",
-                 (long)st->pm_pid);
-    if (st->ctl >= 0) {
-        close(st->ctl);
-        st->ctl = -1;
+                 (long)state->pm_pid);
+    if (state->ctl >= 0) {
+        close(state->ctl);
+        state->ctl = -1;
     }
-    st->dead_pm = st->pm_pid;
-    st->pm_pid = 0;
+    state->dead_pm = state->pm_pid;
+    state->pm_pid = 0;
     if (start_pm() == APR_SUCCESS) {
         watch_pm();
     }
@@ -451,7 +351,7 @@ static void pm_maintenance(int reason, void *data, apr_wait_t status)
  * every application is gone when apache2 has exited. */
 static apr_status_t pm_exit_cleanup(void *data)
 {
-    if (st == NULL || getpid() != st->parent_pid ||
+    if (state == NULL || getpid() != state->parent_pid ||
         ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_EXITING) {
         return APR_SUCCESS;
     }
@@ -465,26 +365,26 @@ static apr_status_t create_state(server_rec *s)
     apr_shm_t *shm;
     int bell[2];
 
-    st = apr_pcalloc(pp, sizeof(*st));
-    st->magic = STATE_MAGIC;
-    st->abi = FCGIX_ABI_VERSION;
+    state = apr_pcalloc(pp, sizeof(*state));
+    state->magic = STATE_MAGIC;
+    state->abi = FCGIX_ABI_VERSION;
     if (apr_shm_create(&shm, sizeof(fcgix_sb_t), NULL, pp) != APR_SUCCESS ||
         pipe2(bell, O_CLOEXEC | O_NONBLOCK) != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
                      "FCGIX0405: cannot create the scoreboard or doorbell");
         return APR_EGENERAL;
     }
-    st->shm = shm;
-    st->sb = apr_shm_baseaddr_get(shm);
-    memset(st->sb, 0, sizeof(*st->sb));
-    st->sb->magic = FCGIX_SB_MAGIC;
-    st->sb->layout = FCGIX_SB_LAYOUT;
-    st->sb->size = (apr_uint32_t)sizeof(fcgix_sb_t);
-    st->bell_r = bell[0];
-    st->bell_w = bell[1];
-    st->ctl = -1;
-    st->parent_pid = getpid();
-    apr_pool_userdata_set(st, USERDATA_KEY, NULL, pp);
+    state->shm = shm;
+    state->sb = apr_shm_baseaddr_get(shm);
+    memset(state->sb, 0, sizeof(*state->sb));
+    state->sb->magic = FCGIX_SB_MAGIC;
+    state->sb->layout = FCGIX_SB_LAYOUT;
+    state->sb->size = (apr_uint32_t)sizeof(fcgix_sb_t);
+    state->bell_r = bell[0];
+    state->bell_w = bell[1];
+    state->ctl = -1;
+    state->parent_pid = getpid();
+    apr_pool_userdata_set(state, USERDATA_KEY, NULL, pp);
     return APR_SUCCESS;
 }
 
@@ -495,7 +395,7 @@ static apr_status_t create_state(server_rec *s)
  * prefix. The old generation's children, still finishing requests, keep
  * their own mapping of the old scoreboard; requests they have in flight to
  * the old applications may fail, as at a hard restart. */
-static void drop_foreign_state(pm_state_t *old, server_rec *s)
+static void drop_foreign_state(fcgix_pm_state_t *old, server_rec *s)
 {
     if (old->magic != STATE_MAGIC) { /* nothing of it can be trusted */
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
@@ -531,7 +431,7 @@ static const char *encode_defs(apr_pool_t *pconf)
 {
     fcgix_defs_src_t src;
 
-    src.generation = st->generation;
+    src.generation = state->generation;
     src.ipc_dir = fcgix_globals->ipc_dir;
     src.wrapper = fcgix_globals->wrapper;
     src.wrapper_is_suexec = fcgix_globals->wrapper &&
@@ -557,22 +457,22 @@ apr_status_t fcgix_pm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     main_server = s;
     gen_pool = pconf;
     apr_pool_userdata_get(&data, USERDATA_KEY, s->process->pool);
-    st = data;
-    if (st != NULL &&
-        (st->magic != STATE_MAGIC || st->abi != FCGIX_ABI_VERSION)) {
-        drop_foreign_state(st, s);
-        st = NULL;
+    state = data;
+    if (state != NULL &&
+        (state->magic != STATE_MAGIC || state->abi != FCGIX_ABI_VERSION)) {
+        drop_foreign_state(state, s);
+        state = NULL;
     }
-    if (st == NULL && create_state(s) != APR_SUCCESS) {
+    if (state == NULL && create_state(s) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    st->generation++;
+    state->generation++;
     defs = encode_defs(pconf);
     graceful = ap_unixd_mpm_get_retained_data()->was_graceful;
-    if (st->pm_pid > 0 && (!graceful || send_defs() != APR_SUCCESS)) {
+    if (state->pm_pid > 0 && (!graceful || send_defs() != APR_SUCCESS)) {
         stop_pm(); /* a hard restart ends every application */
     }
-    if (st->pm_pid <= 0 && start_pm() != APR_SUCCESS) {
+    if (state->pm_pid <= 0 && start_pm() != APR_SUCCESS) {
         stop_pm();
         return APR_EGENERAL;
     }

@@ -63,12 +63,11 @@ typedef struct {
     char path[FCGIX_SB_PATH];
     char addr[FCGIX_SB_ADDR];
     /* handlers (apr_atomic_*32 only) */
-    volatile apr_uint32_t inflight;     /* requests talking to it now */
-    volatile apr_uint32_t requests;     /* requests begun */
-    volatile apr_uint32_t failures;     /* requests that got no answer */
-    volatile apr_uint32_t conn_wait_ms; /* time spent waiting to connect */
-    volatile apr_uint32_t busy_ms;      /* time connected (load factor) */
-    volatile apr_uint32_t completed;    /* requests the app answered whole */
+    volatile apr_uint32_t inflight;  /* requests talking to it now */
+    volatile apr_uint32_t requests;  /* requests begun */
+    volatile apr_uint32_t failures;  /* requests that got no answer */
+    volatile apr_uint32_t busy_ms;   /* time connected (load factor) */
+    volatile apr_uint32_t completed; /* requests the app answered whole */
 } fcgix_sb_class_t;
 
 typedef struct {

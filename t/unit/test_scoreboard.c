@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pm/pm.h"
+#include "pm/pm_int.h"
 
 static fcgix_sb_t *sb;
 

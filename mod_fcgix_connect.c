@@ -1,0 +1,366 @@
+/*
+ * mod_fcgix_connect.c - connecting a request to its application.
+ *
+ * A full backlog is retried with a short back-off; a managed application
+ * whose socket is not there yet (a dynamic app's first request, a PM
+ * restarting) is asked for on the doorbell and waited for with inotify; a
+ * class that keeps failing to start fails fast. The request is counted on
+ * its class through the PM's client API (pm/pm.h) from the connect until
+ * the request pool goes.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <pthread.h>
+#include <sys/inotify.h>
+#endif
+
+#include "mod_fcgix_int.h"
+
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "apr_strings.h"
+#include "unixd.h"
+
+APLOG_USE_MODULE(fcgix);
+
+/* Waits for events on fd (none: -1) for timeout_ms at most. A negative
+ * timeout, a deadline that passed while the caller computed it, returns at
+ * once: poll() would take it for "wait forever". */
+int fcgix_wait_fd(int fd, short events, int timeout_ms)
+{
+    struct pollfd pfd;
+    int rc;
+
+    if (timeout_ms < 0) {
+        timeout_ms = 0;
+    }
+    pfd.fd = fd;
+    pfd.events = events;
+    do {
+        rc = poll(&pfd, 1, timeout_ms);
+    } while (rc < 0 && errno == EINTR);
+    return rc > 0 ? pfd.revents : rc;
+}
+
+static int connect_failed(fcgix_req_t *q, int status, int err, const char *what)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, err, q->r,
+                  "FCGIX0100: %s: cannot connect to %s: %s", q->app->path,
+                  q->app->addr_text, what);
+    return status;
+}
+
+/* The request's class as the PM published it now, if it did. probe: a look
+ * only (reuses one handle per request, however often it looks), not the
+ * handle to count the request on. */
+static fcgix_pm_class_t *class_find(fcgix_req_t *q, int probe)
+{
+    apr_uint32_t uid = q->app->uid, gid = q->app->gid;
+    fcgix_pm_class_t *c;
+
+    if (q->app->kind != FCGIX_APP_DYNAMIC) {
+        uid = (apr_uint32_t)ap_unixd_config.user_id;
+        gid = (apr_uint32_t)ap_unixd_config.group_id;
+    }
+    c = fcgix_pm_class_lookup(q->r->pool, probe ? q->probe : NULL, q->app->path,
+                              uid, gid);
+    if (probe && q->probe == NULL) {
+        q->probe = c;
+    }
+    return c;
+}
+
+/* Releases the counters taken when the connection was made: registered
+ * before they are taken, so no path out of the request leaks them. */
+static apr_status_t release_counters(void *data)
+{
+    fcgix_req_t *q = data;
+
+    if (fcgix_pm_class_current(q->cls) && q->connected) {
+        /* -autoUpdate: the file's time is not that of what runs (newer,
+         * or an older file put back); the PM replaces the processes, and
+         * the next request gets the new binary. */
+        if (q->app->kind == FCGIX_APP_DYNAMIC && q->app->o.auto_update &&
+            q->r->finfo.mtime &&
+            fcgix_pm_class_binary_changed(q->cls, q->r->finfo.mtime)) {
+            fcgix_pm_ring(FCGIX_BELL_CHANGED, q->app->path, q->app->uid,
+                          q->app->gid);
+        }
+        fcgix_pm_class_leave(q->cls, fcgix_pm_clock() - q->connected);
+        q->connected = 0;
+    }
+    return APR_SUCCESS;
+}
+
+/* c: the class as looked up for this connect, or NULL to look it up now
+ * (also when the PM has given its slot to another class meanwhile). */
+static void take_counters(fcgix_req_t *q, fcgix_pm_class_t *c)
+{
+    apr_time_t now = fcgix_pm_clock();
+
+    if (!fcgix_pm_class_current(c)) {
+        c = class_find(q, 0);
+    }
+    if (fcgix_pm_class_enter(c)) {
+        q->cls = c;
+        q->connected = now;
+    }
+}
+
+/* A class with no process that keeps failing to start: its socket may
+ * accept, but nothing would answer before the back-off ends. Fail now. */
+static int backing_off(fcgix_req_t *q, const fcgix_pm_class_t *c)
+{
+    if (fcgix_pm_class_backing_off(c)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "FCGIX0115: %s: no process: it keeps failing to start "
+                      "and is backing off",
+                      q->app->path);
+        return 1;
+    }
+    return 0;
+}
+
+/* An inotify descriptor that becomes readable when a name is renamed into
+ * the directory of the app's Unix socket or changes its mode: the PM
+ * renames a socket into place once it listens (a PM of an earlier build
+ * set its mode then), so a waiting request connects at that moment
+ * instead of at its next poll. Creations are not watched: a socket is
+ * created under a temporary name, and nothing listens on it yet. One per
+ * httpd child, opened on the first wait and kept (closing an inotify
+ * descriptor waits for an RCU grace period, milliseconds); the threads
+ * waiting on it all wake on an event and retry, and a thread that finds
+ * the event read by another still retries after its back-off. -2 where
+ * there is nothing to watch. */
+static int watch_socket_dir(fcgix_req_t *q)
+{
+#ifdef __linux__
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static int watch_fd = -1;
+    const struct sockaddr_un *sun = (const struct sockaddr_un *)&q->app->addr;
+    char dir[sizeof(sun->sun_path)];
+    char *slash;
+    int fd = -2;
+
+    if (q->app->addr.ss_family != AF_UNIX) {
+        return -2;
+    }
+    apr_cpystrn(dir, sun->sun_path, sizeof(dir));
+    slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir) {
+        return -2;
+    }
+    *slash = '\0';
+    pthread_mutex_lock(&lock);
+    if (watch_fd < 0) {
+        watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    }
+    /* Adding a watch on a directory already watched only returns it. */
+    if (watch_fd >= 0 &&
+        inotify_add_watch(watch_fd, dir, IN_ATTRIB | IN_MOVED_TO) >= 0) {
+        fd = watch_fd;
+    }
+    pthread_mutex_unlock(&lock);
+    return fd;
+#else
+    (void)q;
+    return -2;
+#endif
+}
+
+/* A managed application's socket may not be there yet (a dynamic app's
+ * first request, a PM restarting): ask the PM for it and try again soon.
+ * Returns 0 to retry, or the status to fail with. */
+static int managed_wait(fcgix_req_t *q, apr_time_t t0, int *backoff_ms,
+                        apr_time_t *next_ring, int *watch)
+{
+    const fcgix_app_t *app = q->app;
+    fcgix_pm_class_t *c;
+    apr_time_t now = fcgix_pm_clock();
+
+    if (!fcgix_pm_alive()) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "FCGIX0102: %s: the process manager is not running",
+                      app->path);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    c = class_find(q, 1);
+    if (app->kind == FCGIX_APP_DYNAMIC && now >= *next_ring) {
+        fcgix_pm_ring(FCGIX_BELL_SPAWN, app->path, app->uid, app->gid);
+        *next_ring = now + apr_time_from_sec(1);
+    }
+    if (backing_off(q, c)) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (c == NULL && now - t0 > apr_time_from_sec(3)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "FCGIX0116: %s: the process manager did not start it "
+                      "(see its log lines)",
+                      app->path);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (*watch == -1) {
+        /* First miss: watch the directory, then try once more at once, as
+         * the socket may have appeared before the watch was in place. */
+        *watch = watch_socket_dir(q);
+        if (*watch >= 0) {
+            return 0;
+        }
+    }
+    if (*watch >= 0) {
+        char ev[1024];
+        /* Woken by any socket appearing there; the back-off only bounds the
+         * wait should an event be missed. */
+        if (fcgix_wait_fd(*watch, POLLIN, *backoff_ms) > 0) {
+            while (read(*watch, ev, sizeof(ev)) > 0) {
+            }
+            return 0;
+        }
+    } else {
+        fcgix_wait_fd(-1, 0, *backoff_ms);
+    }
+    *backoff_ms = *backoff_ms < 32 ? *backoff_ms * 2 : 50;
+    return 0;
+}
+
+static int open_socket(fcgix_req_t *q)
+{
+    int one = 1;
+
+    if (q->fd >= 0) {
+        close(q->fd);
+    }
+    q->fd = socket(q->app->addr.ss_family,
+                   SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (q->fd < 0) {
+        return connect_failed(q, HTTP_SERVICE_UNAVAILABLE, errno, "socket");
+    }
+    if (q->app->addr.ss_family != AF_UNIX) {
+        setsockopt(q->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    return OK;
+}
+
+/* One connect() attempt: OK, a status to fail with, or -1 to retry. */
+static int try_connect(fcgix_req_t *q, int left_ms)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (connect(q->fd, (const struct sockaddr *)&q->app->addr,
+                q->app->addr_len) == 0) {
+        return OK;
+    }
+    if (errno == EINTR || errno == EAGAIN) {
+        return -1; /* EAGAIN: a full Unix backlog */
+    }
+    if (errno == EINPROGRESS) {
+        if (fcgix_wait_fd(q->fd, POLLOUT, left_ms > 0 ? left_ms : 0) <= 0) {
+            return -1;
+        }
+        getsockopt(q->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        errno = err;
+        if (err == 0) {
+            return OK;
+        }
+    }
+    if (q->app->kind == FCGIX_APP_EXTERNAL) {
+        return connect_failed(q, HTTP_SERVICE_UNAVAILABLE, errno,
+                              "nothing accepts connections there");
+    }
+    return -2; /* managed: not there (yet) */
+}
+
+/* Connects without blocking past -appConnTimeout (or the server Timeout).
+ * A full backlog is retried with a short back-off; a managed application
+ * that is not there yet is asked for and waited for. */
+int fcgix_connect(fcgix_req_t *q)
+{
+    const fcgix_app_t *app = q->app;
+    apr_interval_time_t limit = app->o.app_conn_timeout
+                                    ? apr_time_from_sec(app->o.app_conn_timeout)
+                                    : q->r->server->timeout;
+    apr_time_t t0, now, deadline, next_ring = 0;
+    fcgix_pm_class_t *c = class_find(q, 0); /* once per request */
+    int backoff = 1, watch = -1, st;
+
+    /* milliseconds of it must fit an int (httpd's Timeout has no bound) */
+    if (limit > apr_time_from_msec(INT_MAX)) {
+        limit = apr_time_from_msec(INT_MAX);
+    }
+    t0 = fcgix_pm_clock();
+    deadline = t0 + limit;
+
+    apr_pool_cleanup_register(q->r->pool, q, release_counters,
+                              apr_pool_cleanup_null);
+    if (app->kind != FCGIX_APP_EXTERNAL && backing_off(q, c)) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if ((st = open_socket(q)) != OK) {
+        return st;
+    }
+    for (now = t0;; now = fcgix_pm_clock()) {
+        int left_ms = (int)apr_time_as_msec(deadline - now);
+        st = left_ms > 0 ? try_connect(q, left_ms) : -1;
+        if (st == OK) {
+            take_counters(q, c);
+            return OK;
+        }
+        if (st > 0) {
+            return st;
+        }
+        /* one reading decides both whether to go on and how long to wait */
+        now = fcgix_pm_clock();
+        if (now >= deadline) {
+            break;
+        }
+        if (st == -2) {
+            if ((st = managed_wait(q, t0, &backoff, &next_ring, &watch)) != 0 ||
+                (st = open_socket(q)) != OK) {
+                return st;
+            }
+            c = NULL; /* the PM may have made or replaced it meanwhile */
+            continue;
+        }
+        if (app->kind == FCGIX_APP_DYNAMIC && !q->rang_overload &&
+            now - t0 > apr_time_from_sec(app->o.start_delay)) {
+            fcgix_pm_ring(FCGIX_BELL_OVERLOADED, app->path, app->uid, app->gid);
+            q->rang_overload = 1;
+        }
+        left_ms = (int)apr_time_as_msec(deadline - now);
+        fcgix_wait_fd(-1, 0, backoff < left_ms ? backoff : left_ms);
+        backoff = backoff < 32 ? backoff * 2 : 50;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                  "FCGIX0101: %s: connecting to %s timed out after "
+                  "%" APR_TIME_T_FMT " ms (-appConnTimeout)",
+                  app->path, app->addr_text, apr_time_as_msec(limit));
+    return HTTP_GATEWAY_TIME_OUT;
+}
+
+int fcgix_connect_backing_off(fcgix_req_t *q)
+{
+    return backing_off(q, class_find(q, 1));
+}
+
+void fcgix_connect_outcome(fcgix_req_t *q, int st)
+{
+    if (st == OK && q->ended) {
+        fcgix_pm_class_completed(q->cls); /* proof that a process served */
+    } else if (st >= HTTP_INTERNAL_SERVER_ERROR) {
+        /* 4xx are the client's (a body too slow or broken off), not the
+         * app's */
+        fcgix_pm_class_failed(
+            fcgix_pm_class_current(q->cls) ? q->cls : class_find(q, 1));
+    }
+}

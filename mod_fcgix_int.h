@@ -1,0 +1,122 @@
+/*
+ * mod_fcgix_int.h - what the files of the request engine share: the state
+ * of one request and the functions each file gives the others.
+ *
+ *   mod_fcgix_io.c        the request object, the poll loop that streams
+ *                         STDIN and reads the response, the entry points
+ *   mod_fcgix_connect.c   connecting to the app (back-off, waiting for a
+ *                         managed app's socket, the PM's class counters),
+ *                         and the bounded wait on a socket they all use
+ *   mod_fcgix_params.c    BEGIN_REQUEST and PARAMS (the CGI environment)
+ *   mod_fcgix_response.c  what the app sends back: records, headers, body
+ *                         slices, stderr lines, the authorizer's answer
+ *
+ * Kept apart from mod_fcgix.h, which pm/ includes too: the request object
+ * is the engine's alone.
+ */
+#ifndef MOD_FCGIX_INT_H
+#define MOD_FCGIX_INT_H
+
+#include "mod_fcgix.h"
+#include "pm/pm.h"
+#include "proto/fcgix_proto.h"
+
+#include "apr_buckets.h"
+
+#define FCGIX_REQ_ID 1 /* one request per connection: always id 1 */
+
+/* How the response ended up, besides streaming normally. */
+enum {
+    FCGIX_FIN_NONE = 0,
+    FCGIX_FIN_DONE,
+    FCGIX_FIN_HEAD,
+    FCGIX_FIN_REDIRECT,
+    FCGIX_FIN_NOT_MODIFIED
+};
+
+/* One request to one app, in either role. */
+typedef struct {
+    request_rec *r;
+    const fcgix_app_t *app;
+    int fd;
+    fcgix_dec_t dec;
+    fcgix_hdr_t hdr;
+    unsigned char *hbuf; /* header block so far */
+    size_t hlen, hcap;
+    int headers_done; /* header block accepted by httpd */
+    int sent;         /* something went down the output filters */
+    int fin;          /* FCGIX_FIN_*: stop reading the app */
+    int nph;          /* -nph: stdout is the raw HTTP response */
+    int ended;        /* END_REQUEST seen */
+    /* toward the app */
+    unsigned char *obuf;
+    const unsigned char *optr;
+    size_t olen;
+    const unsigned char *next_ptr; /* body bytes read before connecting */
+    size_t next_len;
+    int stdin_eof;  /* the empty STDIN record is queued or sent */
+    int stdin_dead; /* the app stopped reading: drop the rest */
+    /* request body source */
+    fcgix_body_t *body;
+    int spooled; /* chunked: the app gets CONTENT_LENGTH spool_len */
+    apr_off_t spool_len;
+    /* response */
+    apr_bucket_brigade *obb;
+    char *rbuf; /* read buffer not yet handed to buckets */
+    int readable;
+    int unflushed;
+    /* stderr */
+    char *eline; /* the stderr line being collected */
+    char *eesc;  /* its escaped form */
+    size_t elen;
+    int eskip;
+    apr_size_t elogged, esuppressed;
+    /* time spent waiting on the app, and (body streaming) on the client:
+     * -request-timeout bounds their sum */
+    apr_interval_time_t waited;
+    apr_interval_time_t client_waited;
+    int got_bytes;     /* something came from the app */
+    int rang_overload; /* told the PM a request waited past -startDelay */
+    /* AUTHORIZER role: the response is collected here, not sent */
+    fcgix_auth_result_t *auth;
+    const apr_table_t *extra_env;
+    int spec_auth_env; /* -compat: the specification's authorizer env */
+    /* the class the PM publishes (managed and external apps), once the
+     * counters were taken on it at the connect */
+    fcgix_pm_class_t *cls;
+    fcgix_pm_class_t *probe; /* for looks at the class while waiting */
+    apr_time_t connected;
+} fcgix_req_t;
+
+/* mod_fcgix_connect.c: waits for events on fd (none: -1) for timeout_ms at
+ * most (a negative timeout returns at once). poll()'s revents, 0 on
+ * timeout or -1. */
+int fcgix_wait_fd(int fd, short events, int timeout_ms);
+
+/* Connects q->fd to the app without blocking past
+ * -appConnTimeout (or the server Timeout), asking the PM for a managed app
+ * that is not there yet, and counts the request on its class. OK, or the
+ * status to fail with (logged). */
+int fcgix_connect(fcgix_req_t *q);
+/* Whether the request's class lost its last process and backs off (logs
+ * FCGIX0115 when it does). */
+int fcgix_connect_backing_off(fcgix_req_t *q);
+/* The request ended with status st: tells the class whether the app served
+ * it whole or failed it. */
+void fcgix_connect_outcome(fcgix_req_t *q, int st);
+
+/* mod_fcgix_params.c: queues BEGIN_REQUEST, the PARAMS stream and, for a
+ * request without a body, the empty STDIN record (q->optr, q->olen). */
+void fcgix_params_build(fcgix_req_t *q, int has_body);
+
+/* mod_fcgix_response.c: decodes n bytes read from the app. OK, or the
+ * status to fail with (logged). */
+int fcgix_response_feed(fcgix_req_t *q, char *buf, size_t n);
+/* Logs the stderr line left unfinished and what the limits suppressed. */
+void fcgix_response_stderr_end(fcgix_req_t *q);
+/* Logs tag_msg (a "FCGIX0nnn: ..." text) with the app; 502. */
+int fcgix_response_bad(fcgix_req_t *q, const char *tag_msg);
+/* Logs a FastCGI protocol violation (FCGIX0105); 502. */
+int fcgix_response_protocol_error(fcgix_req_t *q, fcgix_proto_err_t e);
+
+#endif /* MOD_FCGIX_INT_H */

@@ -1,0 +1,305 @@
+/*
+ * pm/pm_client.c - the process manager as the handlers see it.
+ *
+ * Runs in the httpd children (which may run hostile code, so nothing here
+ * trusts what it reads from shared memory) and reads the parent's state
+ * they inherited. Handlers write only their own counters, with atomics,
+ * and only through a class handle that checks, before every write, that
+ * the slot still holds the class it was looked up as.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "pm/pm_int.h"
+
+#include "http_log.h"
+#include "apr_strings.h"
+
+APLOG_USE_MODULE(fcgix);
+
+/* pm.h's sizes are the scoreboard's: the glue checks paths against them. */
+_Static_assert(FCGIX_PM_PATH_MAX == FCGIX_SB_PATH, "path size");
+_Static_assert(FCGIX_PM_ADDR_MAX == FCGIX_SB_ADDR, "address size");
+
+struct fcgix_pm_class_t {
+    fcgix_sb_t *sb;
+    apr_uint32_t idx; /* below FCGIX_SB_CLASSES */
+    apr_uint32_t gen; /* the slot's gen at the lookup */
+};
+
+static int spool_idx = -1; /* child: its entry in sb->spool */
+
+static fcgix_sb_t *scoreboard(void)
+{
+    fcgix_pm_state_t *state = fcgix_pm_parent_state();
+
+    return state ? state->sb : NULL;
+}
+
+void fcgix_pm_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    fcgix_pm_state_t *state = fcgix_pm_parent_state();
+
+    if (state == NULL) {
+        return;
+    }
+    if (state->ctl >= 0) {
+        close(state->ctl); /* only the parent talks to the PM */
+    }
+    /* Only the PM reads the doorbell: a child (which may run hostile code)
+     * could otherwise take other children's messages from it. The parent
+     * keeps the read end for the next PM; this is the child's copy. */
+    if (state->bell_r >= 0) {
+        close(state->bell_r);
+        state->bell_r = -1;
+    }
+    spool_idx = fcgix_sb_spool_claim(state->sb, (apr_uint32_t)getpid());
+    if (spool_idx < 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "FCGIX0123: more than %d httpd children hold entries "
+                     "for spooled request bodies: this one (pid %ld) spools "
+                     "none (chunked bodies get 503, others stream)",
+                     FCGIX_SB_CHILDREN, (long)getpid());
+    }
+}
+
+apr_time_t fcgix_pm_clock(void)
+{
+    return fcgix_clock();
+}
+
+int fcgix_pm_alive(void)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(fcgix_clock());
+    fcgix_sb_t *sb = scoreboard();
+
+    return sb && sb->pm_heartbeat + 5 >= now;
+}
+
+void fcgix_pm_ring(apr_uint32_t type, const char *path, apr_uint32_t uid,
+                   apr_uint32_t gid)
+{
+    fcgix_pm_state_t *state = fcgix_pm_parent_state();
+    fcgix_bell_t b;
+    ssize_t n;
+
+    if (state == NULL || strlen(path) >= sizeof(b.path)) {
+        return;
+    }
+    memset(&b, 0, sizeof(b));
+    b.magic = FCGIX_BELL_MAGIC;
+    b.type = type;
+    b.uid = uid;
+    b.gid = gid;
+    memcpy(b.path, path, strlen(path) + 1);
+    /* One write of less than PIPE_BUF bytes: atomic, never interleaved. */
+    n = write(state->bell_w, &b, sizeof(b));
+    (void)n; /* a full pipe drops it; the requester rings again */
+}
+
+const char *fcgix_pm_static_socket(apr_pool_t *p, const char *path,
+                                   apr_uint32_t uid, apr_uint32_t gid)
+{
+    return apr_psprintf(p, "s-%016" APR_UINT64_T_HEX_FMT ".sock",
+                        fcgix_sb_hash(path, uid, gid));
+}
+
+const char *fcgix_pm_dynamic_socket(apr_pool_t *p, const char *ipc_dir,
+                                    const char *path, apr_uint32_t uid,
+                                    apr_uint32_t gid)
+{
+    return apr_psprintf(p, "%s/dynamic/d-%016" APR_UINT64_T_HEX_FMT ".sock",
+                        ipc_dir, fcgix_sb_hash(path, uid, gid));
+}
+
+/* ------------------------------------------------------------ classes */
+
+fcgix_pm_class_t *fcgix_pm_class_lookup(apr_pool_t *p, fcgix_pm_class_t *reuse,
+                                        const char *path, apr_uint32_t uid,
+                                        apr_uint32_t gid)
+{
+    fcgix_sb_t *sb = scoreboard();
+    fcgix_pm_class_t *c;
+    int idx;
+
+    if (sb == NULL || (idx = fcgix_sb_class_find(sb, path, uid, gid)) < 0) {
+        return NULL;
+    }
+    c = reuse ? reuse : apr_palloc(p, sizeof(*c));
+    c->sb = sb;
+    c->idx = (apr_uint32_t)idx;
+    c->gen = apr_atomic_read32(&sb->classes[idx].gen);
+    return c;
+}
+
+/* The handle's slot, if it still holds the class of the lookup. */
+static volatile fcgix_sb_class_t *slot(const fcgix_pm_class_t *c)
+{
+    volatile fcgix_sb_class_t *k;
+
+    if (c == NULL) {
+        return NULL;
+    }
+    k = &c->sb->classes[c->idx];
+    return k->gen == c->gen ? k : NULL;
+}
+
+int fcgix_pm_class_current(const fcgix_pm_class_t *c)
+{
+    return slot(c) != NULL;
+}
+
+int fcgix_pm_class_backing_off(const fcgix_pm_class_t *c)
+{
+    volatile fcgix_sb_class_t *k = slot(c);
+
+    return k && k->procs_running == 0 &&
+           k->backoff_until > apr_time_sec(fcgix_clock());
+}
+
+int fcgix_pm_class_enter(fcgix_pm_class_t *c)
+{
+    volatile fcgix_sb_class_t *k = slot(c);
+
+    if (k == NULL) {
+        return 0;
+    }
+    apr_atomic_inc32(&k->inflight);
+    apr_atomic_inc32(&k->requests);
+    return 1;
+}
+
+void fcgix_pm_class_leave(fcgix_pm_class_t *c, apr_interval_time_t busy)
+{
+    volatile fcgix_sb_class_t *k = slot(c);
+
+    if (k) {
+        apr_atomic_add32(&k->busy_ms, (apr_uint32_t)apr_time_as_msec(busy));
+        apr_atomic_dec32(&k->inflight);
+    }
+}
+
+void fcgix_pm_class_completed(fcgix_pm_class_t *c)
+{
+    volatile fcgix_sb_class_t *k = slot(c);
+
+    if (k) {
+        apr_atomic_inc32(&k->completed);
+    }
+}
+
+void fcgix_pm_class_failed(fcgix_pm_class_t *c)
+{
+    volatile fcgix_sb_class_t *k = slot(c);
+
+    if (k) {
+        apr_atomic_inc32(&k->failures);
+    }
+}
+
+int fcgix_pm_class_binary_changed(const fcgix_pm_class_t *c, apr_time_t mtime)
+{
+    volatile fcgix_sb_class_t *k = slot(c);
+
+    return k && (apr_uint32_t)apr_time_sec(mtime) != k->bin_mtime;
+}
+
+/* ------------------------------------------------- spooled bodies */
+
+int fcgix_pm_spool_take(apr_uint32_t kib, apr_uint32_t limit_kib)
+{
+    fcgix_sb_t *sb = scoreboard();
+
+    return sb && fcgix_sb_spool_take(sb, spool_idx, kib, limit_kib);
+}
+
+void fcgix_pm_spool_give(apr_uint32_t kib)
+{
+    fcgix_sb_t *sb = scoreboard();
+
+    if (sb) {
+        fcgix_sb_spool_give(sb, spool_idx, kib);
+    }
+}
+
+apr_uint64_t fcgix_pm_spool_total(void)
+{
+    fcgix_sb_t *sb = scoreboard();
+
+    return sb ? fcgix_sb_spool_total(sb) : 0;
+}
+
+/* ------------------------------------------------- status page copies */
+
+int fcgix_pm_info(fcgix_pm_info_t *out)
+{
+    const fcgix_sb_t *sb = scoreboard();
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(fcgix_clock());
+    apr_uint32_t beat;
+
+    if (sb == NULL) {
+        return 0;
+    }
+    beat = sb->pm_heartbeat;
+    out->pid = sb->pm_pid;
+    out->starts = sb->pm_starts;
+    out->generation = sb->pm_generation;
+    out->heartbeat_age = beat ? (long)now - (long)beat : -1;
+    out->alive = fcgix_pm_alive();
+    return 1;
+}
+
+static fcgix_app_kind_t app_kind(apr_uint32_t k)
+{
+    /* shared memory: any value may be there */
+    return k == FCGIX_APP_STATIC    ? FCGIX_APP_STATIC
+           : k == FCGIX_APP_DYNAMIC ? FCGIX_APP_DYNAMIC
+                                    : FCGIX_APP_EXTERNAL;
+}
+
+int fcgix_pm_class_next(apr_uint32_t *pos, fcgix_pm_class_info_t *out)
+{
+    const fcgix_sb_t *sb = scoreboard();
+    fcgix_sb_class_t c;
+
+    for (; sb && *pos < FCGIX_SB_CLASSES; (*pos)++) {
+        if (!fcgix_sb_class_copy(sb, *pos, &c)) {
+            continue;
+        }
+        (*pos)++;
+        out->kind = app_kind(c.kind);
+        out->draining = c.state == FCGIX_CLASS_DRAINING;
+        out->procs_running = c.procs_running;
+        out->procs_target = c.procs_target;
+        out->restarts = c.restarts;
+        out->inflight = c.inflight;
+        out->requests = c.requests;
+        out->failures = c.failures;
+        out->load_milli = c.load_milli;
+        memcpy(out->path, c.path, sizeof(out->path));
+        memcpy(out->addr, c.addr, sizeof(out->addr));
+        return 1;
+    }
+    return 0;
+}
+
+int fcgix_pm_proc_next(apr_uint32_t *pos, fcgix_pm_proc_info_t *out)
+{
+    const fcgix_sb_t *sb = scoreboard();
+    fcgix_sb_class_t c;
+
+    for (; sb && *pos < FCGIX_SB_PROCS; (*pos)++) {
+        fcgix_sb_proc_t pr = sb->procs[*pos];
+        if (pr.state == FCGIX_PROC_FREE ||
+            !fcgix_sb_class_copy(sb, pr.class_idx, &c)) {
+            continue;
+        }
+        (*pos)++;
+        out->pid = pr.pid;
+        out->stopping = pr.state != FCGIX_PROC_RUNNING;
+        out->started = pr.started;
+        memcpy(out->path, c.path, sizeof(out->path));
+        return 1;
+    }
+    return 0;
+}
