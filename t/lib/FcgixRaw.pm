@@ -3,7 +3,8 @@ package FcgixRaw;
 # A raw HTTP/1.1 client for the black-box tests that must see the bytes on
 # the wire: framing (chunked, Content-Length, close-delimited), whether a
 # response was complete, whether the server closed, and when each part
-# arrived. Shared by t/13-response.t and t/14-*.t.
+# arrived. Shared by t/13-response.t, t/14-headers.t, t/17-stderr.t,
+# t/18-protocol.t and t/19-connect.t.
 
 use strict;
 use warnings;

@@ -1,4 +1,4 @@
-# 17-slow-client.t - a slow client never pins an application process, and
+# 43-slow-client.t - a slow client never pins an application process, and
 # request bodies spooled at once are capped server-wide.
 #
 # -spool-body (default 8 MiB): a Content-Length body up to that size is read

@@ -1,4 +1,4 @@
-# 14-connect.t - failures reaching or waiting on the application map to the
+# 19-connect.t - failures reaching or waiting on the application map to the
 # right status, each with a tagged (FCGIXnnnn:) error-log line naming the
 # app, and within bounded time:
 #   nothing listening on a TCP port / no Unix socket file        -> 503

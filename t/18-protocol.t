@@ -1,4 +1,4 @@
-# 14-protocol.t - FastCGI record-level misbehaviour of the application.
+# 18-protocol.t - FastCGI record-level misbehaviour of the application.
 #
 # Before the response headers are out, a protocol violation or an app that
 # dies gives 502 (FCGI_OVERLOADED gives 503), with a tagged (FCGIXnnnn:)
