@@ -88,7 +88,6 @@ sub literals {
     return ($s);
 }
 
-
 # (cond, then, else) of a top-level "cond ? then : else", else ().
 sub split_ternary {
     my ($arg) = @_;
