@@ -21,7 +21,7 @@ use Socket qw(SOL_SOCKET SO_ERROR);
 use IO::Socket::INET;
 use Errno qw(EINPROGRESS);
 use FcgixTest;
-use FcgixRaw;  # parse_resp, raw_req, hdr1, show, log_since_like
+use FcgixRaw;  # raw_req, hdr1, show, log_since_like
 
 my $t = FcgixTest->new;
 my $d = $t->dir;

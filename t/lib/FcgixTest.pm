@@ -174,11 +174,12 @@ The harness' LWP::UserAgent (keep_alive, timeout 30).
 
 =item $t->conn(%o)
 
-A persistent HTTP/1.1 connection (FcgixTest::Conn) to the server:
+A persistent HTTP/1.1 connection (FcgixHttp::Conn) to the server:
   my $c = $t->conn;  my $r = $c->request('GET', '/x', headers => {...}, body => ...);
   $r->{code}, $r->{headers}{lc name}, $r->{content}, $r->{raw_headers};
   $c->local_port; $c->close;
-request() dies if the connection was closed before a full response arrived.
+$r is FcgixHttp::parse()'s hash. request() dies if the connection was
+closed before a full response arrived.
 Options: timeout => s (default 30), host => '127.0.0.1', port => N.
 
 =item $t->raw($bytes, timeout => s, shutdown => 1)
@@ -222,8 +223,9 @@ lines of the error log. Removes the test dir unless FCGIX_KEEP=1.
 
 =item FcgixTest::parse_response($raw, $method)
 
-Parses raw response bytes into { code, headers, header_list, content,
-complete, rest } (see below).
+Parses raw response bytes (as raw() returns them) with FcgixHttp::parse():
+{ code, status_line, headers, header_list, content, complete, rest, ... },
+or undef when there is no status line and header block (see below).
 
 =item FcgixTest::slurp($path, $default)
 
@@ -260,6 +262,7 @@ use Scalar::Util qw(weaken);
 use LWP::UserAgent;
 use HTTP::Request;
 use Exporter 'import';
+use FcgixHttp ();
 
 our $VERSION = '0.1';
 our @EXPORT_OK = qw(slurp);
@@ -847,7 +850,7 @@ sub request {
 
 sub conn {
     my ($self, %o) = @_;
-    return FcgixTest::Conn->new(host => $o{host} // '127.0.0.1', port => $o{port} // $self->{port},
+    return FcgixHttp::Conn->new(host => $o{host} // '127.0.0.1', port => $o{port} // $self->{port},
         timeout => $o{timeout} // 30);
 }
 
@@ -903,67 +906,17 @@ sub raw {
 
 =head2 FcgixTest::parse_response($raw, $method)
 
-Parses one HTTP/1.x response from raw bytes (as returned by raw()): returns a
-hashref { code, status_line, headers => {lc name => value (joined ', ')},
-header_list => [[name, value], ...], content, complete (1 when the body was
-complete per Content-Length / chunked framing / close), rest (bytes after the
-response) } or undef when there is no status line. $method 'HEAD' means no body.
+FcgixHttp::parse() of bytes read until the server closed (as raw() returns
+them), so a body delimited by the close counts as complete: its hash, or
+undef when no status line and header block arrived. $method 'HEAD' means
+no body.
 
 =cut
 
 sub parse_response {
     my ($raw, $method) = @_;
-    $method //= 'GET';
-    my $i = index($raw, "\r\n\r\n");
-    my $hlen = 4;
-    if ($i < 0) { $i = index($raw, "\n\n"); $hlen = 2 }
-    return undef if $i < 0;
-    my $head = substr($raw, 0, $i);
-    my $rest = substr($raw, $i + $hlen);
-    my @lines = split /\r?\n/, $head;
-    my $status = shift @lines;
-    return undef unless defined $status && $status =~ m{^HTTP/\d\.\d (\d{3})};
-    my %r = (code => $1, status_line => $status, headers => {}, header_list => []);
-    for my $l (@lines) {
-        my ($k, $v) = $l =~ /^([^:]+):\s*(.*)$/ or next;
-        push @{ $r{header_list} }, [$k, $v];
-        $k = lc $k;
-        $r{headers}{$k} = exists $r{headers}{$k} ? "$r{headers}{$k}, $v" : $v;
-    }
-    my $h = $r{headers};
-    if ($method eq 'HEAD' || $r{code} == 204 || $r{code} == 304 || $r{code} < 200) {
-        $r{content} = '';
-        $r{complete} = 1;
-        $r{rest} = $rest;
-    }
-    elsif (($h->{'transfer-encoding'} // '') =~ /chunked/i) {
-        my $c = '';
-        $r{complete} = 0;
-        while ($rest =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n//) {
-            my $n = hex $1;
-            if ($n == 0) {
-                if ($rest =~ s/^(?:[^\r\n]+\r\n)*\r\n//) { $r{complete} = 1 }
-                last;
-            }
-            if (length($rest) < $n + 2) { $c .= $rest; $rest = ''; last }
-            $c .= substr($rest, 0, $n);
-            $rest = substr($rest, $n + 2);
-        }
-        $r{content} = $c;
-        $r{rest} = $rest;
-    }
-    elsif (defined $h->{'content-length'}) {
-        my $n = $h->{'content-length'};
-        $r{content} = substr($rest, 0, $n);
-        $r{complete} = length($r{content}) == $n ? 1 : 0;
-        $r{rest} = length($rest) > $n ? substr($rest, $n) : '';
-    }
-    else {
-        $r{content} = $rest;
-        $r{complete} = 1;
-        $r{rest} = '';
-    }
-    return \%r;
+    my $r = FcgixHttp::parse($raw, method => $method // 'GET', eof => 1);
+    return $r->{headers_done} && defined $r->{code} ? $r : undef;
 }
 
 # ------------------------------------------------------------------ cleanup
@@ -1093,134 +1046,6 @@ END {
         eval { $t->done };
     }
     $? = $st;
-}
-
-# ======================================================================
-package FcgixTest::Conn;
-
-use strict;
-use warnings;
-use IO::Socket::INET;
-use IO::Socket::IP;
-use IO::Select;
-use Time::HiRes qw(time);
-
-sub new {
-    my ($class, %o) = @_;
-    my $s = IO::Socket::IP->new(PeerHost => $o{host}, PeerPort => $o{port}, Timeout => 5)
-        or die "conn: connect $o{host}:$o{port}: $@\n";
-    binmode $s;
-    return bless { sock => $s, buf => '', timeout => $o{timeout}, host => $o{host}, port => $o{port} }, $class;
-}
-
-sub local_port { $_[0]{sock}->sockport }
-
-sub close {
-    my ($self) = @_;
-    close $self->{sock} if $self->{sock};
-    delete $self->{sock};
-}
-
-sub _fill {
-    my ($self, $deadline) = @_;
-    my $sel = IO::Select->new($self->{sock});
-    my $left = $deadline - time;
-    die "conn: timeout\n" if $left <= 0 || !$sel->can_read($left);
-    my $n = sysread($self->{sock}, my $b, 65536);
-    die "conn: connection closed by server\n" unless $n;
-    $self->{buf} .= $b;
-}
-
-sub _line {
-    my ($self, $deadline) = @_;
-    while ((my $i = index($self->{buf}, "\n")) < 0) { $self->_fill($deadline) }
-    my $i = index($self->{buf}, "\n");
-    my $l = substr($self->{buf}, 0, $i + 1, '');
-    $l =~ s/\r?\n\z//;
-    return $l;
-}
-
-sub _bytes {
-    my ($self, $n, $deadline) = @_;
-    $self->_fill($deadline) while length($self->{buf}) < $n;
-    return substr($self->{buf}, 0, $n, '');
-}
-
-sub send_raw {
-    my ($self, $bytes) = @_;
-    local $SIG{PIPE} = 'IGNORE';
-    my $off = 0;
-    while ($off < length $bytes) {
-        my $w = syswrite($self->{sock}, $bytes, length($bytes) - $off, $off);
-        die "conn: write: $!\n" unless defined $w;
-        $off += $w;
-    }
-}
-
-sub request {
-    my ($self, $method, $path, %o) = @_;
-    die "conn: closed\n" unless $self->{sock};
-    my $h = { %{ $o{headers} || {} } };
-    my $req = "$method $path HTTP/1.1\r\nHost: $self->{host}:$self->{port}\r\n";
-    my $body = $o{body};
-    if (defined $body && !grep { lc $_ eq 'content-length' } keys %$h) {
-        $h->{'Content-Length'} = length $body;
-    }
-    $req .= "$_: $h->{$_}\r\n" for sort keys %$h;
-    $req .= "\r\n";
-    $req .= $body if defined $body;
-    $self->send_raw($req);
-    return $self->read_response($method, $o{timeout});
-}
-
-sub read_response {
-    my ($self, $method, $timeout) = @_;
-    my $deadline = time + ($timeout // $self->{timeout});
-    my $status = $self->_line($deadline);
-    $status =~ m{^HTTP/(\d\.\d) (\d{3})} or die "conn: bad status line '$status'\n";
-    my %r = (code => $2, status_line => $status, headers => {}, raw_headers => '');
-    while (1) {
-        my $l = $self->_line($deadline);
-        last if $l eq '';
-        $r{raw_headers} .= "$l\n";
-        my ($k, $v) = $l =~ /^([^:]+):\s*(.*)$/ or next;
-        $k = lc $k;
-        $r{headers}{$k} = exists $r{headers}{$k} ? "$r{headers}{$k}, $v" : $v;
-    }
-    my $content = '';
-    my $hh = $r{headers};
-    if ($method eq 'HEAD' || $r{code} == 204 || $r{code} == 304 || $r{code} < 200) {
-        # no body
-    }
-    elsif (($hh->{'transfer-encoding'} // '') =~ /chunked/i) {
-        while (1) {
-            my $l = $self->_line($deadline);
-            my ($n) = $l =~ /^([0-9a-fA-F]+)/ or die "conn: bad chunk line '$l'\n";
-            $n = hex $n;
-            if ($n == 0) {
-                while ($self->_line($deadline) ne '') { }
-                last;
-            }
-            $content .= $self->_bytes($n, $deadline);
-            $self->_line($deadline);
-        }
-    }
-    elsif (defined $hh->{'content-length'}) {
-        $content = $self->_bytes($hh->{'content-length'}, $deadline);
-    }
-    else {
-        # read until close
-        while (1) {
-            my $ok = eval { $self->_fill($deadline); 1 };
-            last unless $ok;
-        }
-        $content = $self->{buf};
-        $self->{buf} = '';
-        $self->close;
-    }
-    $r{content} = $content;
-    $self->close if ($hh->{connection} // '') =~ /close/i;
-    return \%r;
 }
 
 1;
