@@ -96,66 +96,74 @@ sub start_app {
     my $prog = $self->app_path($o{prog} // die "start_app: prog required\n");
     my $n = ++$self->{app_seq};
     my $name = $o{name} // "app$n";
-    my $count = $o{count} // 1;
-    my $backlog = $o{backlog} // 128;
     my $app = { name => $name, pids => [], log => "$self->{dir}/logs/$name.log" };
-    my $lsock;
+    my $lsock = $self->_app_listen($app, %o);
+    $app->{lsock} = $lsock if $o{keep_socket};
+    my %env = (PATH => '/usr/local/bin:/usr/bin:/bin', %{ $o{env} || {} });
+    my @ids;
+    if ($o{user} && $> == 0) {
+        @ids = (getpwnam($o{user}))[2, 3] or die "no user $o{user}\n";
+    }
+    my @argv = ($prog =~ /\.pl$/ ? ($^X, $prog) : ($prog), @{ $o{args} || [] });
+    for (1 .. $o{count} // 1) {
+        my $pid = fork;
+        die "fork: $!\n" unless defined $pid;
+        _app_child($lsock, $app->{log}, \%env, \@ids, @argv) if !$pid;
+        push @{ $app->{pids} }, $pid;
+    }
+    close $lsock unless $o{keep_socket};
+    push @{ $self->{apps} }, $app;
+    return $app;
+}
+
+# The app's listen socket (TCP with tcp/host, else Unix); fills in the
+# app's address fields.
+sub _app_listen {
+    my ($self, $app, %o) = @_;
+    my $backlog = $o{backlog} // 128;
     if ($o{tcp} || $o{host}) {
         my $host = $o{host} // '127.0.0.1';
         my $port = $o{port} // $self->free_port($host =~ /:/ ? 'inet6' : 'inet');
-        $lsock = IO::Socket::IP->new(LocalHost => $host, LocalPort => $port,
+        my $lsock = IO::Socket::IP->new(LocalHost => $host, LocalPort => $port,
             Listen => $backlog, ReuseAddr => 1)
             or die "start_app: listen $host:$port: $@\n";
         $app->{host} = $host;
         $app->{port} = $port;
         $app->{hostport} = $host =~ /:/ ? "[$host]:$port" : "$host:$port";
         $app->{spec} = "-host $app->{hostport}";
+        return $lsock;
     }
-    else {
-        my $path = $o{socket} // "$self->{dir}/sock/$name.sock";
-        unlink $path;
-        $lsock = IO::Socket::UNIX->new(Local => $path, Type => SOCK_STREAM, Listen => $backlog)
-            or die "start_app: listen $path: $!\n";
-        chmod 0666, $path;
-        $app->{socket} = $path;
-        $app->{spec} = "-socket $path";
-    }
-    $app->{lsock} = $lsock if $o{keep_socket};
-    my %env = (PATH => '/usr/local/bin:/usr/bin:/bin', %{ $o{env} || {} });
-    my ($uid, $gid);
-    if ($o{user} && $> == 0) {
-        (undef, undef, $uid, $gid) = getpwnam($o{user}) or die "no user $o{user}\n";
-    }
-    for (1 .. $count) {
-        my $pid = fork;
-        die "fork: $!\n" unless defined $pid;
-        if (!$pid) {
-            eval {
-                setpgrp(0, 0);
-                POSIX::dup2(fileno($lsock), 0) // die "dup2: $!";
-                open STDOUT, '>>', $app->{log} or die "stdout: $!";
-                open STDERR, '>&', \*STDOUT or die "stderr: $!";
-                if (defined $uid) {
-                    $( = $) = "$gid $gid";
-                    $< = $> = $uid;
-                }
-                %ENV = %env;
-                if ($prog =~ /\.pl$/) {
-                    exec { $^X } $^X, $prog, @{ $o{args} || [] };
-                }
-                else {
-                    exec { $prog } $prog, @{ $o{args} || [] };
-                }
-                die "exec $prog: $!";
-            };
-            print STDERR "start_app child: $@\n";
-            POSIX::_exit(127);
+    my $path = $o{socket} // "$self->{dir}/sock/$app->{name}.sock";
+    unlink $path;
+    my $lsock = IO::Socket::UNIX->new(Local => $path, Type => SOCK_STREAM, Listen => $backlog)
+        or die "start_app: listen $path: $!\n";
+    chmod 0666, $path;
+    $app->{socket} = $path;
+    $app->{spec} = "-socket $path";
+    return $lsock;
+}
+
+# In the forked child: the listen socket on fd 0 (as a process manager
+# hands it over), output to the log, the user's ids, then exec. Never
+# returns.
+sub _app_child {
+    my ($lsock, $log, $env, $ids, @argv) = @_;
+    eval {
+        setpgrp(0, 0);
+        POSIX::dup2(fileno($lsock), 0) // die "dup2: $!";
+        open STDOUT, '>>', $log or die "stdout: $!";
+        open STDERR, '>&', \*STDOUT or die "stderr: $!";
+        if (@$ids) {
+            my ($uid, $gid) = @$ids;
+            $( = $) = "$gid $gid";
+            $< = $> = $uid;
         }
-        push @{ $app->{pids} }, $pid;
-    }
-    close $lsock unless $o{keep_socket};
-    push @{ $self->{apps} }, $app;
-    return $app;
+        %ENV = %$env;
+        exec { $argv[0] } @argv;
+        die "exec $argv[0]: $!";
+    };
+    print STDERR "start_app child: $@\n";
+    POSIX::_exit(127);
 }
 
 sub spawn {
