@@ -18,7 +18,7 @@ use strict;
 use warnings;
 use Test::More;
 use FcgixTest;
-use FcgixRaw;  # parse_resp, raw_req, hdr1, show, log_since_like
+use FcgixRaw;  # raw_req, hdr1, show, log_since_like
 
 my $t = FcgixTest->new;
 my $d = $t->dir;

@@ -453,8 +453,7 @@ sub start_secs_abs {
         my $n = sysread($s, my $b, 65536);
         last unless $n;
         $buf .= $b;
-        my $he = index($buf, "\r\n\r\n");
-        $t_first //= time if $he >= 0 && length($buf) > $he + 4 + 5;    # a body chunk beyond the chunk-size line
+        $t_first //= time if length FcgixHttp::parse($buf)->{content};    # the first body bytes
     }
     $t_end = time;
     my $p = FcgixTest::parse_response($buf);

@@ -82,7 +82,8 @@ sub as_www_data {
 
 sub status_auto {
     my $raw = eval { scalar $t->raw("GET /fcgi-status?auto HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", timeout => 5) } // '';
-    my %s = $raw =~ /^(\w+): (\S+)$/mg;
+    my $r = FcgixTest::parse_response($raw);
+    my %s = ($r ? $r->{content} : '') =~ /^(\w+): (\S+)$/mg;
     return \%s;
 }
 

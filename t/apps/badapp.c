@@ -14,7 +14,9 @@
  *
  * Per request: reads BEGIN_REQUEST, PARAMS up to the empty PARAMS record,
  * then (unless stdin=0) STDIN up to the empty STDIN record, and then behaves
- * according to QUERY_STRING: mode=NAME plus optional parameters.
+ * according to QUERY_STRING: mode=NAME plus optional parameters. Each mode
+ * is one function, found by its name in the table behaviours[]; the
+ * protocol plumbing they use is in badapp_wire.h.
  *
  * Parameters (all optional):
  *   size=N   body size for good / *_after modes (FcgixTest::pattern(N) bytes)
@@ -59,7 +61,7 @@
  *   overloaded         END_REQUEST with protocolStatus 2 (OVERLOADED)
  *   die_before_headers half a header line, then close
  *   die_silent         close without sending anything
- *   die_after_headers  headers + body, then close (no END_REQUEST)
+ *   die_after_headers  headers + body, then close (no END_REQUEST); also "die"
  *   hdr_huge           header lines of `ll` bytes: n bytes total then a
  *                      correct end, or (no n) forever
  *   hdr_lines          n short header lines (or forever)
@@ -84,627 +86,11 @@
  *                      (never the body) and never answers
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/types.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+#include "badapp_wire.h"
 
 #define BADAPP_LIFETIME 150 /* s: hard limit for one connection's child */
 
-/* wire constants (FastCGI 1.0) */
-#define V1 1
-#define T_BEGIN 1
-#define T_ABORT 2
-#define T_END 3
-#define T_PARAMS 4
-#define T_STDIN 5
-#define T_STDOUT 6
-#define T_STDERR 7
-#define T_GETVALUES 9
-#define T_GETVALUES_RESULT 10
-#define T_UNKNOWN 11
-#define ROLE_RESPONDER 1
-#define FLAG_KEEP 1
-
-static const char PATTERN[] =
-    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n";
-
-/* ------------------------------------------------------------ utilities */
-
-static void die_quiet(void)
-{
-    _exit(0);
-}
-
-static void msleep(long ms)
-{
-    struct timespec ts;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (ms % 1000) * 1000000L;
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "badapp: out of memory\n");
-        _exit(2);
-    }
-    return p;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fprintf(stderr, "badapp: out of memory\n");
-        _exit(2);
-    }
-    return q;
-}
-
-/* Writes all of buf; on any error (EPIPE when the server went away, ...)
- * the child simply exits: there is no one left to talk to. */
-static void write_all(int fd, const void *buf, size_t len)
-{
-    const unsigned char *p = buf;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            die_quiet();
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-}
-
-/* Reads exactly len bytes. Returns 0, or -1 on EOF/error. */
-static int read_full(int fd, void *buf, size_t len)
-{
-    unsigned char *p = buf;
-    while (len > 0) {
-        ssize_t r = read(fd, p, len);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (r == 0)
-            return -1;
-        p += r;
-        len -= (size_t)r;
-    }
-    return 0;
-}
-
-/* --------------------------------------------------------- output buffer */
-
-typedef struct {
-    unsigned char *b;
-    size_t len, cap;
-} buf_t;
-
-static void buf_add(buf_t *o, const void *p, size_t n)
-{
-    if (o->len + n > o->cap) {
-        size_t c = o->cap ? o->cap : 4096;
-        while (c < o->len + n)
-            c *= 2;
-        o->b = xrealloc(o->b, c);
-        o->cap = c;
-    }
-    memcpy(o->b + o->len, p, n);
-    o->len += n;
-}
-
-static void buf_adds(buf_t *o, const char *s)
-{
-    buf_add(o, s, strlen(s));
-}
-
-static void buf_printf(buf_t *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void buf_printf(buf_t *o, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n >= sizeof tmp)
-        n = (int)sizeof tmp - 1;
-    buf_add(o, tmp, (size_t)n);
-}
-
-/* ----------------------------------------------------------- connection */
-
-typedef struct {
-    int fd;
-    buf_t out;   /* pending bytes for the server */
-    unsigned id; /* current request id */
-    int keep;    /* FCGI_KEEP_CONN */
-    /* params */
-    char **names, **values;
-    size_t nparams;
-    /* stdin */
-    unsigned char *in;
-    size_t inlen;
-    int aborted;
-    /* options for STDOUT framing */
-    size_t split; /* max content bytes per STDOUT record (0: 65535) */
-    unsigned pad; /* padding bytes per STDOUT record */
-} conn_t;
-
-static void flush_out(conn_t *c)
-{
-    if (c->out.len) {
-        write_all(c->fd, c->out.b, c->out.len);
-        c->out.len = 0;
-    }
-}
-
-/* One record header with free-form version/type/id/length/padding. */
-static void rec_hdr(conn_t *c, unsigned ver, unsigned type, unsigned id,
-                    size_t clen, unsigned plen)
-{
-    unsigned char h[8];
-    h[0] = (unsigned char)ver;
-    h[1] = (unsigned char)type;
-    h[2] = (unsigned char)((id >> 8) & 0xff);
-    h[3] = (unsigned char)(id & 0xff);
-    h[4] = (unsigned char)((clen >> 8) & 0xff);
-    h[5] = (unsigned char)(clen & 0xff);
-    h[6] = (unsigned char)plen;
-    h[7] = 0;
-    buf_add(&c->out, h, 8);
-}
-
-static void rec_pad(conn_t *c, unsigned plen)
-{
-    static const unsigned char z[256];
-    buf_add(&c->out, z, plen);
-}
-
-/* A record with raw parameters (single record; clen <= 65535). */
-static void rec_raw(conn_t *c, unsigned ver, unsigned type, unsigned id,
-                    const void *data, size_t clen)
-{
-    rec_hdr(c, ver, type, id, clen, 0);
-    buf_add(&c->out, data, clen);
-}
-
-/* Stream data as records of `type`, honouring split/pad for STDOUT. */
-static void stream(conn_t *c, unsigned type, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    size_t max = 65535;
-    unsigned pad = 0;
-    if (type == T_STDOUT) {
-        if (c->split && c->split < max)
-            max = c->split;
-        pad = c->pad;
-    }
-    while (len > 0) {
-        size_t n = len < max ? len : max;
-        rec_hdr(c, V1, type, c->id, n, pad);
-        buf_add(&c->out, p, n);
-        rec_pad(c, pad);
-        p += n;
-        len -= n;
-    }
-}
-
-static void out_str(conn_t *c, const char *s)
-{
-    stream(c, T_STDOUT, s, strlen(s));
-}
-
-static void out_bytes(conn_t *c, const void *p, size_t n)
-{
-    stream(c, T_STDOUT, p, n);
-}
-
-static void err_bytes(conn_t *c, const void *p, size_t n)
-{
-    stream(c, T_STDERR, p, n);
-}
-
-static void out_pattern(conn_t *c, size_t n)
-{
-    unsigned char blk[8192];
-    size_t plen = sizeof PATTERN - 1, off = 0;
-    while (n > 0) {
-        size_t k = n < sizeof blk ? n : sizeof blk;
-        for (size_t i = 0; i < k; i++)
-            blk[i] = (unsigned char)PATTERN[(off + i) % plen];
-        out_bytes(c, blk, k);
-        off += k;
-        n -= k;
-        if (c->out.len > 262144)
-            flush_out(c);
-    }
-}
-
-static void end_stream(conn_t *c, unsigned type)
-{
-    rec_hdr(c, V1, type, c->id, 0, 0);
-}
-
-static void end_request_ps(conn_t *c, unsigned app_status, unsigned ps)
-{
-    unsigned char b[8] = {0};
-    b[0] = (unsigned char)((app_status >> 24) & 0xff);
-    b[1] = (unsigned char)((app_status >> 16) & 0xff);
-    b[2] = (unsigned char)((app_status >> 8) & 0xff);
-    b[3] = (unsigned char)(app_status & 0xff);
-    b[4] = (unsigned char)ps;
-    rec_raw(c, V1, T_END, c->id, b, 8);
-}
-
-/* Empty STDOUT + STDERR end markers and END_REQUEST(complete). */
-static void finish(conn_t *c, unsigned app_status)
-{
-    end_stream(c, T_STDOUT);
-    end_request_ps(c, app_status, 0);
-}
-
-/* ------------------------------------------------------------ params */
-
-static void free_request(conn_t *c)
-{
-    for (size_t i = 0; i < c->nparams; i++) {
-        free(c->names[i]);
-        free(c->values[i]);
-    }
-    free(c->names);
-    free(c->values);
-    c->names = c->values = NULL;
-    c->nparams = 0;
-    free(c->in);
-    c->in = NULL;
-    c->inlen = 0;
-    c->aborted = 0;
-}
-
-static const char *param(const conn_t *c, const char *name)
-{
-    for (size_t i = 0; i < c->nparams; i++)
-        if (strcmp(c->names[i], name) == 0)
-            return c->values[i];
-    return NULL;
-}
-
-static int nv_len(const unsigned char *p, size_t len, size_t *pos, size_t *out)
-{
-    if (*pos >= len)
-        return -1;
-    if (p[*pos] & 0x80) {
-        if (*pos + 4 > len)
-            return -1;
-        *out = ((size_t)(p[*pos] & 0x7f) << 24) | ((size_t)p[*pos + 1] << 16) |
-               ((size_t)p[*pos + 2] << 8) | (size_t)p[*pos + 3];
-        *pos += 4;
-    } else {
-        *out = p[*pos];
-        *pos += 1;
-    }
-    return 0;
-}
-
-static char *dupn(const unsigned char *p, size_t n)
-{
-    char *s = xmalloc(n + 1);
-    memcpy(s, p, n);
-    s[n] = 0;
-    return s;
-}
-
-static void parse_params(conn_t *c, const unsigned char *p, size_t len)
-{
-    size_t pos = 0;
-    while (pos < len) {
-        size_t nl, vl;
-        if (nv_len(p, len, &pos, &nl) < 0 || nv_len(p, len, &pos, &vl) < 0)
-            return;
-        if (nl > len - pos || vl > len - pos - nl)
-            return;
-        c->names = xrealloc(c->names, (c->nparams + 1) * sizeof *c->names);
-        c->values = xrealloc(c->values, (c->nparams + 1) * sizeof *c->values);
-        c->names[c->nparams] = dupn(p + pos, nl);
-        c->values[c->nparams] = dupn(p + pos + nl, vl);
-        c->nparams++;
-        pos += nl + vl;
-    }
-}
-
-/* Query string: a static copy, looked up by key, URL-decoded value. */
-static char qbuf[8192];
-
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Decoded value of key in the query string into out (NUL-terminated; may
- * contain NUL bytes, *olen tells). Returns 1 if present. */
-static int qget(const conn_t *c, const char *key, char *out, size_t cap,
-                size_t *olen)
-{
-    const char *q = param(c, "QUERY_STRING");
-    size_t klen = strlen(key);
-    if (!q || cap == 0)
-        return 0;
-    const char *p = q;
-    while (*p) {
-        const char *amp = strchr(p, '&');
-        size_t seg = amp ? (size_t)(amp - p) : strlen(p);
-        if (seg > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
-            size_t o = 0;
-            for (size_t i = klen + 1; i < seg && o + 1 < cap; i++) {
-                int ch = (unsigned char)p[i];
-                if (ch == '+')
-                    ch = ' ';
-                else if (ch == '%' && i + 2 < seg && hexval(p[i + 1]) >= 0 &&
-                         hexval(p[i + 2]) >= 0) {
-                    ch = hexval(p[i + 1]) * 16 + hexval(p[i + 2]);
-                    i += 2;
-                }
-                out[o++] = (char)ch;
-            }
-            out[o] = 0;
-            if (olen)
-                *olen = o;
-            return 1;
-        }
-        if (seg == klen && strncmp(p, key, klen) == 0) {
-            out[0] = 0;
-            if (olen)
-                *olen = 0;
-            return 1;
-        }
-        p += seg;
-        if (*p == '&')
-            p++;
-    }
-    return 0;
-}
-
-static long qnum(const conn_t *c, const char *key, long dflt)
-{
-    char v[64];
-    if (!qget(c, key, v, sizeof v, NULL) || !v[0])
-        return dflt;
-    return strtol(v, NULL, 0);
-}
-
-/* ------------------------------------------------------------ reading */
-
-/* Reads one record. Returns type, or -1 on EOF. Content in *data (malloc'd),
- * its length in *clen; request id in *rid; version in *ver. */
-static int read_record(int fd, unsigned *ver, unsigned *rid,
-                       unsigned char **data, size_t *clen)
-{
-    unsigned char h[8];
-    if (read_full(fd, h, 8) < 0)
-        return -1;
-    *ver = h[0];
-    *rid = ((unsigned)h[2] << 8) | h[3];
-    *clen = ((size_t)h[4] << 8) | h[5];
-    size_t plen = h[6];
-    *data = xmalloc(*clen + plen);
-    if (read_full(fd, *data, *clen + plen) < 0) {
-        free(*data);
-        *data = NULL;
-        return -1;
-    }
-    return h[1];
-}
-
-/* Answers management records (request id 0). */
-static void management(conn_t *c, unsigned type, const unsigned char *d,
-                       size_t len)
-{
-    unsigned saved = c->id;
-    c->id = 0;
-    if (type == T_GETVALUES) {
-        buf_t r = {0};
-        size_t pos = 0;
-        while (pos < len) {
-            size_t nl, vl;
-            if (nv_len(d, len, &pos, &nl) < 0 || nv_len(d, len, &pos, &vl) < 0)
-                break;
-            if (nl > len - pos || vl > len - pos - nl)
-                break;
-            const char *val = NULL;
-            if (nl == 14 && memcmp(d + pos, "FCGI_MAX_CONNS", 14) == 0)
-                val = "100";
-            else if (nl == 13 && memcmp(d + pos, "FCGI_MAX_REQS", 13) == 0)
-                val = "100";
-            else if (nl == 15 && memcmp(d + pos, "FCGI_MPXS_CONNS", 15) == 0)
-                val = "0";
-            if (val && nl < 128) {
-                unsigned char l2[2] = {(unsigned char)nl,
-                                       (unsigned char)strlen(val)};
-                buf_add(&r, l2, 2);
-                buf_add(&r, d + pos, nl);
-                buf_adds(&r, val);
-            }
-            pos += nl + vl;
-        }
-        rec_raw(c, V1, T_GETVALUES_RESULT, 0, r.b, r.len);
-        free(r.b);
-    } else {
-        unsigned char b[8] = {0};
-        b[0] = (unsigned char)type;
-        rec_raw(c, V1, T_UNKNOWN, 0, b, 8);
-    }
-    c->id = saved;
-    flush_out(c);
-}
-
-/* Reads up to and including the next BEGIN_REQUEST. Returns 0, or -1 on
- * EOF. */
-static int read_begin(conn_t *c)
-{
-    for (;;) {
-        unsigned ver, rid;
-        unsigned char *d;
-        size_t len;
-        int type = read_record(c->fd, &ver, &rid, &d, &len);
-        if (type < 0)
-            return -1;
-        if (rid == 0) {
-            management(c, (unsigned)type, d, len);
-            free(d);
-            continue;
-        }
-        if (type == T_BEGIN && len >= 8) {
-            c->id = rid;
-            c->keep = (d[2] & FLAG_KEEP) ? 1 : 0;
-            unsigned role = ((unsigned)d[0] << 8) | d[1];
-            free(d);
-            if (role != ROLE_RESPONDER) {
-                end_request_ps(c, 0, 3 /* UNKNOWN_ROLE */);
-                flush_out(c);
-                continue;
-            }
-            return 0;
-        }
-        free(d); /* stray record: ignore */
-    }
-}
-
-/* Reads records of the current request until the empty record of `want`
- * (T_PARAMS or T_STDIN). Returns 0, or -1 on EOF/abort. */
-static int read_stream(conn_t *c, unsigned want)
-{
-    buf_t acc = {0};
-    for (;;) {
-        unsigned ver, rid;
-        unsigned char *d;
-        size_t len;
-        int type = read_record(c->fd, &ver, &rid, &d, &len);
-        if (type < 0) {
-            free(acc.b);
-            return -1;
-        }
-        if (rid == 0) {
-            management(c, (unsigned)type, d, len);
-            free(d);
-            continue;
-        }
-        if (rid != c->id) {
-            free(d);
-            continue;
-        }
-        if (type == T_ABORT) {
-            free(d);
-            free(acc.b);
-            c->aborted = 1;
-            return -1;
-        }
-        if ((unsigned)type != want) {
-            free(d);
-            continue;
-        }
-        if (len == 0) {
-            free(d);
-            break;
-        }
-        buf_add(&acc, d, len);
-        free(d);
-    }
-    if (want == T_PARAMS) {
-        parse_params(c, acc.b, acc.len);
-        free(acc.b);
-        const char *q = param(c, "QUERY_STRING");
-        snprintf(qbuf, sizeof qbuf, "%s", q ? q : "");
-    } else {
-        c->in = acc.b;
-        c->inlen = acc.len;
-    }
-    return 0;
-}
-
-/* Graceful close: FIN, then drain what the server still sends (so unread
- * request bytes do not turn our close into a RST that could destroy the
- * response in flight), at most 3 s. */
-static void close_conn(conn_t *c, int rst)
-{
-    flush_out(c);
-    if (rst) {
-        struct linger lg = {1, 0};
-        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-        close(c->fd);
-        _exit(0);
-    }
-    shutdown(c->fd, SHUT_WR);
-    struct timeval t0, now;
-    gettimeofday(&t0, NULL);
-    for (;;) {
-        struct pollfd p = {c->fd, POLLIN, 0};
-        gettimeofday(&now, NULL);
-        long el = (now.tv_sec - t0.tv_sec) * 1000L +
-                  (now.tv_usec - t0.tv_usec) / 1000L;
-        if (el >= 3000)
-            break;
-        int r = poll(&p, 1, (int)(3000 - el));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        char b[4096];
-        ssize_t n = read(c->fd, b, sizeof b);
-        if (n <= 0)
-            break;
-    }
-    close(c->fd);
-    _exit(0);
-}
-
-/* Blocks until the server closes the connection (or sends an abort). */
-static void wait_for_close(conn_t *c)
-{
-    flush_out(c);
-    for (;;) {
-        char b[4096];
-        ssize_t n = read(c->fd, b, sizeof b);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-    }
-    close(c->fd);
-    _exit(0);
-}
-
-/* ------------------------------------------------------------ modes */
+/* ----------------------------------------- pieces the behaviours share */
 
 static void good_headers(conn_t *c)
 {
@@ -852,240 +238,461 @@ static void trickle(conn_t *c, int body)
     }
 }
 
-static void serve(conn_t *c)
-{
-    char mode[64];
-    char v[4096];
+/* ------------------------------------------------------------ behaviours
+ *
+ * One function per mode (the names tests ask for in mode=NAME), found
+ * through the table below. c->after tells a *_after variant. */
 
-    if (!qget(c, "mode", mode, sizeof mode, NULL))
-        snprintf(mode, sizeof mode, "good");
+static void mode_good(conn_t *c)
+{
+    long size = qnum(c, "size", -1);
+    good_headers(c);
+    if (size >= 0)
+        out_pattern(c, (size_t)size);
+    else
+        out_str(c, "hello from badapp\n");
+    finish(c, (unsigned)qnum(c, "as", 0));
+}
+
+static void mode_env(conn_t *c)
+{
+    good_headers(c);
+    for (size_t i = 0; i < c->nparams; i++) {
+        buf_t l = {0};
+        buf_printf(&l, "%s=%s\n", c->names[i], c->values[i]);
+        out_bytes(c, l.b, l.len);
+        free(l.b);
+    }
+    finish(c, 0);
+}
+
+static void mode_echo(conn_t *c)
+{
+    buf_t h = {0};
+    buf_printf(&h,
+               "Content-Type: application/octet-stream\r\nX-Stdin-Len: "
+               "%zu\r\n\r\n",
+               c->inlen);
+    out_bytes(c, h.b, h.len);
+    free(h.b);
+    out_bytes(c, c->in, c->inlen);
+    finish(c, 0);
+}
+
+static void status_reply(conn_t *c, const char *st)
+{
+    buf_t h = {0};
+    buf_printf(
+        &h, "Status: %s\r\nContent-Type: text/plain\r\n\r\nstatus body\n", st);
+    out_bytes(c, h.b, h.len);
+    free(h.b);
+    finish(c, 0);
+}
+
+static void mode_status(conn_t *c)
+{
+    char v[4096];
+    if (!qget(c, "v", v, sizeof v, NULL))
+        snprintf(v, sizeof v, "200");
+    status_reply(c, v);
+}
+
+static void mode_status_1xx(conn_t *c)
+{
+    status_reply(c, "103 Early Hints");
+}
+
+static void mode_status_bad(conn_t *c)
+{
+    status_reply(c, "2000");
+}
+
+static void mode_location(conn_t *c)
+{
+    char v[4096];
+    buf_t h = {0};
+    if (!qget(c, "to", v, sizeof v, NULL))
+        snprintf(v, sizeof v, "/");
+    buf_printf(&h, "Location: %s\r\n\r\n", v);
+    out_bytes(c, h.b, h.len);
+    free(h.b);
+    finish(c, 0);
+}
+
+static void mode_cookies(conn_t *c)
+{
+    out_str(c, "Content-Type: text/plain\r\n"
+               "Set-Cookie: a=1; Path=/\r\n"
+               "Set-Cookie: b=2; Path=/\r\n"
+               "Set-Cookie: c=3; Path=/; HttpOnly\r\n"
+               "\r\ncookies\n");
+    finish(c, 0);
+}
+
+static void mode_lastmod(conn_t *c)
+{
+    out_str(c, "Content-Type: text/plain\r\n"
+               "Last-Modified: Sat, 01 Jan 2000 00:00:00 GMT\r\n"
+               "\r\nlastmod body\n");
+    finish(c, 0);
+}
+
+static void mode_slow(conn_t *c)
+{
+    long n = qnum(c, "n", 3), ms = qnum(c, "ms", 500);
+    good_headers(c);
+    for (long k = 1; k <= n; k++) {
+        buf_t l = {0};
+        buf_printf(&l, "chunk %ld\n", k);
+        out_bytes(c, l.b, l.len);
+        free(l.b);
+        flush_out(c);
+        if (k < n)
+            msleep(ms);
+    }
+    finish(c, 0);
+}
+
+/* A record the app must not send (the given version, type and request
+ * id), then a correct rest: a lenient server would answer 200 / complete. */
+static void violating_record(conn_t *c, unsigned ver, unsigned type,
+                             unsigned id)
+{
+    static const char resp[] =
+        "Content-Type: text/plain\r\n\r\nviolating record\n";
+    static const char more[] = "more\n";
+    if (c->after) {
+        headers_out(c);
+        rec_raw(c, ver, type, id, more, sizeof more - 1);
+    } else {
+        rec_raw(c, ver, type, id, resp, sizeof resp - 1);
+        out_str(c, "Content-Type: text/plain\r\n\r\nlenient\n");
+    }
+    rest_of_good(c);
+}
+
+static void mode_badversion(conn_t *c)
+{
+    violating_record(c, (unsigned)qnum(c, "ver", 2), T_STDOUT, c->id);
+}
+
+static void mode_otherid(conn_t *c)
+{
+    violating_record(c, V1, T_STDOUT,
+                     (unsigned)qnum(c, "oid", (long)((c->id + 1) & 0xffff)));
+}
+
+static void mode_unknowntype(conn_t *c)
+{
+    violating_record(c, V1, (unsigned)qnum(c, "t", 42), c->id);
+}
+
+static void mode_shortend(conn_t *c)
+{
+    long n = qnum(c, "n", 4);
+    unsigned char z[64] = {0};
+    if (n < 0 || n > 64)
+        n = 4;
+    if (c->after) {
+        headers_out(c);
+        end_stream(c, T_STDOUT);
+    } else {
+        /* an incomplete header block, then the malformed END */
+        out_str(c, "Content-Type: text/plain\r\n");
+    }
+    rec_raw(c, V1, T_END, c->id, z, (size_t)n);
+    flush_out(c);
+}
+
+static void mode_afterend(conn_t *c)
+{
+    if (c->after) {
+        headers_out(c);
+        out_str(c, "tail\n");
+        end_stream(c, T_STDOUT);
+        end_request_ps(c, 0, 0);
+        out_str(c, "after the end\n");
+    } else {
+        end_request_ps(c, 0, 0);
+        out_str(c, "Content-Type: text/plain\r\n\r\nafter the end\n");
+        end_stream(c, T_STDOUT);
+    }
+    flush_out(c);
+}
+
+/* END_REQUEST with protocolStatus ps and no output (after the headers in
+ * the *_after variant). */
+static void end_with(conn_t *c, unsigned ps)
+{
+    if (c->after)
+        headers_out(c);
+    end_request_ps(c, (unsigned)qnum(c, "as", 0), ps);
+    flush_out(c);
+}
+
+static void mode_end(conn_t *c)
+{
+    end_with(c, (unsigned)qnum(c, "ps", 0));
+}
+
+static void mode_overloaded(conn_t *c)
+{
+    end_with(c, 2u);
+}
+
+static void mode_die_before_headers(conn_t *c)
+{
+    out_str(c, "Content-Type: text/pl");
+    close_conn(c, (int)qnum(c, "rst", 0));
+}
+
+static void mode_die_silent(conn_t *c)
+{
+    close_conn(c, (int)qnum(c, "rst", 0));
+}
+
+static void mode_die_after_headers(conn_t *c)
+{
+    headers_out(c);
+    out_str(c, "partial");
+    close_conn(c, (int)qnum(c, "rst", 0));
+}
+
+static void mode_hdr_huge(conn_t *c)
+{
+    header_flood(c, 0, qnum(c, "n", 0), qnum(c, "ll", 1000));
+}
+
+static void mode_hdr_lines(conn_t *c)
+{
+    header_flood(c, 1, qnum(c, "n", 0), 0);
+}
+
+static void mode_hdr_longline(conn_t *c)
+{
+    header_flood(c, 2, qnum(c, "n", 0), 0);
+}
+
+/* "X-Bad: a?b" with the byte ch in place of the "?". */
+static void bad_value_byte(conn_t *c, int ch)
+{
+    char line[32];
+    size_t n = (size_t)snprintf(line, sizeof line, "X-Bad: a?b\r\n");
+    line[8] = (char)ch;
+    bad_header_line(c, line, n);
+}
+
+static void mode_hdr_ctl(conn_t *c)
+{
+    bad_value_byte(c, 0x01);
+}
+
+static void mode_hdr_nul(conn_t *c)
+{
+    bad_value_byte(c, 0x00);
+}
+
+static void mode_hdr_cr(conn_t *c)
+{
+    bad_value_byte(c, '\r');
+}
+
+static void mode_hdr_lf(conn_t *c)
+{
+    bad_value_byte(c, '\n');
+}
+
+static void mode_hdr_del(conn_t *c)
+{
+    bad_value_byte(c, 0x7f);
+}
+
+static void mode_hdr_esc(conn_t *c)
+{
+    bad_value_byte(c, 0x1b);
+}
+
+static void mode_hdr_byte(conn_t *c)
+{
+    char hx[8];
+    bad_value_byte(c, qget(c, "c", hx, sizeof hx, NULL)
+                          ? (int)strtol(hx, NULL, 16) & 0xff
+                          : 1);
+}
+
+static void mode_hdr_ctlname(conn_t *c)
+{
+    static const char l[] = "X-B\x01d: v\r\n";
+    bad_header_line(c, l, sizeof l - 1);
+}
+
+static void mode_hdr_obsfold(conn_t *c)
+{
+    const char *l =
+        qnum(c, "tab", 0) ? "X-Fold: a\r\n\tb\r\n" : "X-Fold: a\r\n  b\r\n";
+    bad_header_line(c, l, strlen(l));
+}
+
+static void mode_hdr_nocolon(conn_t *c)
+{
+    static const char l[] = "X-No-Colon\r\n";
+    bad_header_line(c, l, sizeof l - 1);
+}
+
+static void mode_cl_lie(conn_t *c)
+{
+    out_str(c, "Content-Type: text/plain\r\nContent-Length: "
+               "1000000\r\n\r\nshort body\n");
+    finish(c, 0);
+}
+
+static void mode_cl_short(conn_t *c)
+{
+    out_str(c, "Content-Type: text/plain\r\nContent-Length: 3\r\n\r\n"
+               "a body longer than three bytes\n");
+    finish(c, 0);
+}
+
+static void mode_te_chunked(conn_t *c)
+{
+    out_str(c, "Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "raw body, not chunked\n");
+    finish(c, 0);
+}
+
+static void mode_stderr_flood(conn_t *c)
+{
+    stderr_flood(c, qnum(c, "n", 10000000));
+}
+
+static void mode_stderr_lines(conn_t *c)
+{
+    long n = qnum(c, "n", 5);
+    for (long k = 1; k <= n; k++) {
+        buf_t l = {0};
+        buf_printf(&l, "stderr line %ld\n", k);
+        err_bytes(c, l.b, l.len);
+        free(l.b);
+    }
+    end_stream(c, T_STDERR);
+    good_headers(c);
+    out_str(c, "stderr lines\n");
+    finish(c, 0);
+}
+
+static void mode_trickle(conn_t *c)
+{
+    trickle(c, 0);
+}
+
+static void mode_trickle_body(conn_t *c)
+{
+    trickle(c, 1);
+}
+
+static void mode_silent(conn_t *c)
+{
+    if (c->after)
+        headers_out(c);
+    wait_for_close(c);
+}
+
+/* Runs before the request body is read: never reads it, never answers,
+ * waits until the server gives up. */
+static void mode_silent_noread(conn_t *c)
+{
+    for (;;) {
+        struct pollfd p = {c->fd, POLLRDHUP, 0};
+        int r = poll(&p, 1, -1);
+        if (r > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+            break;
+        if (r < 0 && errno != EINTR)
+            break;
+    }
+    close(c->fd);
+    _exit(0);
+}
+
+typedef struct {
+    const char *name;
+    void (*run)(conn_t *c);
+    int reusable; /* protocol-correct: the connection may serve another
+                     request afterwards (never after a *_after variant) */
+    int noread;   /* runs before the request body is read */
+} behaviour_t;
+
+static const behaviour_t behaviours[] = {
+    {"good", mode_good, 1, 0},
+    {"env", mode_env, 1, 0},
+    {"echo", mode_echo, 1, 0},
+    {"status", mode_status, 1, 0},
+    {"status_1xx", mode_status_1xx, 0, 0},
+    {"status_bad", mode_status_bad, 0, 0},
+    {"location", mode_location, 1, 0},
+    {"cookies", mode_cookies, 1, 0},
+    {"lastmod", mode_lastmod, 1, 0},
+    {"slow", mode_slow, 1, 0},
+    {"badversion", mode_badversion, 0, 0},
+    {"otherid", mode_otherid, 0, 0},
+    {"unknowntype", mode_unknowntype, 0, 0},
+    {"shortend", mode_shortend, 0, 0},
+    {"afterend", mode_afterend, 0, 0},
+    {"end", mode_end, 0, 0},
+    {"overloaded", mode_overloaded, 0, 0},
+    {"die_before_headers", mode_die_before_headers, 0, 0},
+    {"die_silent", mode_die_silent, 0, 0},
+    {"die_after_headers", mode_die_after_headers, 0, 0},
+    {"die", mode_die_after_headers, 0, 0},
+    {"hdr_huge", mode_hdr_huge, 0, 0},
+    {"hdr_lines", mode_hdr_lines, 0, 0},
+    {"hdr_longline", mode_hdr_longline, 0, 0},
+    {"hdr_ctl", mode_hdr_ctl, 0, 0},
+    {"hdr_nul", mode_hdr_nul, 0, 0},
+    {"hdr_cr", mode_hdr_cr, 0, 0},
+    {"hdr_lf", mode_hdr_lf, 0, 0},
+    {"hdr_del", mode_hdr_del, 0, 0},
+    {"hdr_esc", mode_hdr_esc, 0, 0},
+    {"hdr_byte", mode_hdr_byte, 0, 0},
+    {"hdr_ctlname", mode_hdr_ctlname, 0, 0},
+    {"hdr_obsfold", mode_hdr_obsfold, 0, 0},
+    {"hdr_nocolon", mode_hdr_nocolon, 0, 0},
+    {"cl_lie", mode_cl_lie, 1, 0},
+    {"cl_short", mode_cl_short, 1, 0},
+    {"te_chunked", mode_te_chunked, 1, 0},
+    {"stderr_flood", mode_stderr_flood, 1, 0},
+    {"stderr_ctl", stderr_ctl, 1, 0},
+    {"stderr_lines", mode_stderr_lines, 1, 0},
+    {"trickle", mode_trickle, 0, 0},
+    {"trickle_body", mode_trickle_body, 0, 0},
+    {"silent", mode_silent, 0, 0},
+    {"silent_noread", mode_silent_noread, 0, 1},
+};
+
+/* The behaviour QUERY_STRING asks for (mode=NAME, default good), NULL for
+ * an unknown one; its name, less an "_after" suffix, in mode[cap]; sets
+ * c->after. */
+static const behaviour_t *find_behaviour(conn_t *c, char *mode, size_t cap)
+{
+    size_t ml;
+    if (!qget(c, "mode", mode, cap, NULL))
+        snprintf(mode, cap, "good");
+    ml = strlen(mode);
+    c->after = ml > 6 && strcmp(mode + ml - 6, "_after") == 0;
+    if (c->after)
+        mode[ml - 6] = 0;
+    for (size_t i = 0; i < sizeof behaviours / sizeof behaviours[0]; i++)
+        if (!strcmp(mode, behaviours[i].name))
+            return &behaviours[i];
+    return NULL;
+}
+
+/* Runs behaviour b (NULL: unknown mode, a 500). Returns 1 when the
+ * connection may serve another request. */
+static int serve(conn_t *c, const behaviour_t *b, const char *mode)
+{
     c->split = (size_t)qnum(c, "split", 0);
     c->pad = (unsigned)qnum(c, "pad", 0) & 0xff;
-    int after = 0;
-    size_t ml = strlen(mode);
-    if (ml > 6 && strcmp(mode + ml - 6, "_after") == 0) {
-        after = 1;
-        mode[ml - 6] = 0;
-    }
-
-    if (!strcmp(mode, "good")) {
-        long size = qnum(c, "size", -1);
-        good_headers(c);
-        if (size >= 0)
-            out_pattern(c, (size_t)size);
-        else
-            out_str(c, "hello from badapp\n");
-        finish(c, (unsigned)qnum(c, "as", 0));
-    } else if (!strcmp(mode, "env")) {
-        good_headers(c);
-        for (size_t i = 0; i < c->nparams; i++) {
-            buf_t l = {0};
-            buf_printf(&l, "%s=%s\n", c->names[i], c->values[i]);
-            out_bytes(c, l.b, l.len);
-            free(l.b);
-        }
-        finish(c, 0);
-    } else if (!strcmp(mode, "echo")) {
-        buf_t h = {0};
-        buf_printf(&h,
-                   "Content-Type: application/octet-stream\r\nX-Stdin-Len: "
-                   "%zu\r\n\r\n",
-                   c->inlen);
-        out_bytes(c, h.b, h.len);
-        free(h.b);
-        out_bytes(c, c->in, c->inlen);
-        finish(c, 0);
-    } else if (!strcmp(mode, "status") || !strcmp(mode, "status_1xx") ||
-               !strcmp(mode, "status_bad")) {
-        const char *st = !strcmp(mode, "status_1xx")   ? "103 Early Hints"
-                         : !strcmp(mode, "status_bad") ? "2000"
-                                                       : NULL;
-        if (!st) {
-            if (!qget(c, "v", v, sizeof v, NULL))
-                snprintf(v, sizeof v, "200");
-            st = v;
-        }
-        buf_t h = {0};
-        buf_printf(
-            &h, "Status: %s\r\nContent-Type: text/plain\r\n\r\nstatus body\n",
-            st);
-        out_bytes(c, h.b, h.len);
-        free(h.b);
-        finish(c, 0);
-    } else if (!strcmp(mode, "location")) {
-        if (!qget(c, "to", v, sizeof v, NULL))
-            snprintf(v, sizeof v, "/");
-        buf_t h = {0};
-        buf_printf(&h, "Location: %s\r\n\r\n", v);
-        out_bytes(c, h.b, h.len);
-        free(h.b);
-        finish(c, 0);
-    } else if (!strcmp(mode, "cookies")) {
-        out_str(c, "Content-Type: text/plain\r\n"
-                   "Set-Cookie: a=1; Path=/\r\n"
-                   "Set-Cookie: b=2; Path=/\r\n"
-                   "Set-Cookie: c=3; Path=/; HttpOnly\r\n"
-                   "\r\ncookies\n");
-        finish(c, 0);
-    } else if (!strcmp(mode, "lastmod")) {
-        out_str(c, "Content-Type: text/plain\r\n"
-                   "Last-Modified: Sat, 01 Jan 2000 00:00:00 GMT\r\n"
-                   "\r\nlastmod body\n");
-        finish(c, 0);
-    } else if (!strcmp(mode, "slow")) {
-        long n = qnum(c, "n", 3), ms = qnum(c, "ms", 500);
-        good_headers(c);
-        for (long k = 1; k <= n; k++) {
-            buf_t l = {0};
-            buf_printf(&l, "chunk %ld\n", k);
-            out_bytes(c, l.b, l.len);
-            free(l.b);
-            flush_out(c);
-            if (k < n)
-                msleep(ms);
-        }
-        finish(c, 0);
-    } else if (!strcmp(mode, "badversion") || !strcmp(mode, "otherid") ||
-               !strcmp(mode, "unknowntype")) {
-        static const char resp[] =
-            "Content-Type: text/plain\r\n\r\nviolating record\n";
-        static const char more[] = "more\n";
-        const char *data = after ? more : resp;
-        size_t dlen = after ? sizeof more - 1 : sizeof resp - 1;
-        if (after)
-            headers_out(c);
-        if (!strcmp(mode, "badversion"))
-            rec_raw(c, (unsigned)qnum(c, "ver", 2), T_STDOUT, c->id, data,
-                    dlen);
-        else if (!strcmp(mode, "otherid"))
-            rec_raw(c, V1, T_STDOUT,
-                    (unsigned)qnum(c, "oid", (long)((c->id + 1) & 0xffff)),
-                    data, dlen);
-        else
-            rec_raw(c, V1, (unsigned)qnum(c, "t", 42), c->id, data, dlen);
-        /* then a correct rest: a lenient server would answer 200 / complete */
-        if (!after)
-            out_str(c, "Content-Type: text/plain\r\n\r\nlenient\n");
-        rest_of_good(c);
-    } else if (!strcmp(mode, "shortend")) {
-        long n = qnum(c, "n", 4);
-        unsigned char z[64] = {0};
-        if (n < 0 || n > 64)
-            n = 4;
-        if (after) {
-            headers_out(c);
-            end_stream(c, T_STDOUT);
-        } else {
-            /* an incomplete header block, then the malformed END */
-            out_str(c, "Content-Type: text/plain\r\n");
-        }
-        rec_raw(c, V1, T_END, c->id, z, (size_t)n);
-        flush_out(c);
-    } else if (!strcmp(mode, "afterend")) {
-        if (after) {
-            headers_out(c);
-            out_str(c, "tail\n");
-            end_stream(c, T_STDOUT);
-            end_request_ps(c, 0, 0);
-            out_str(c, "after the end\n");
-        } else {
-            end_request_ps(c, 0, 0);
-            out_str(c, "Content-Type: text/plain\r\n\r\nafter the end\n");
-            end_stream(c, T_STDOUT);
-        }
-        flush_out(c);
-    } else if (!strcmp(mode, "end") || !strcmp(mode, "overloaded")) {
-        unsigned ps =
-            !strcmp(mode, "overloaded") ? 2u : (unsigned)qnum(c, "ps", 0);
-        if (after)
-            headers_out(c);
-        end_request_ps(c, (unsigned)qnum(c, "as", 0), ps);
-        flush_out(c);
-    } else if (!strcmp(mode, "die_before_headers")) {
-        out_str(c, "Content-Type: text/pl");
-        close_conn(c, (int)qnum(c, "rst", 0));
-    } else if (!strcmp(mode, "die_silent")) {
-        close_conn(c, (int)qnum(c, "rst", 0));
-    } else if (!strcmp(mode, "die_after_headers") || !strcmp(mode, "die")) {
-        headers_out(c);
-        out_str(c, "partial");
-        close_conn(c, (int)qnum(c, "rst", 0));
-    } else if (!strcmp(mode, "hdr_huge")) {
-        header_flood(c, 0, qnum(c, "n", 0), qnum(c, "ll", 1000));
-    } else if (!strcmp(mode, "hdr_lines")) {
-        header_flood(c, 1, qnum(c, "n", 0), 0);
-    } else if (!strcmp(mode, "hdr_longline")) {
-        header_flood(c, 2, qnum(c, "n", 0), 0);
-    } else if (!strncmp(mode, "hdr_", 4) &&
-               (!strcmp(mode + 4, "ctl") || !strcmp(mode + 4, "nul") ||
-                !strcmp(mode + 4, "cr") || !strcmp(mode + 4, "lf") ||
-                !strcmp(mode + 4, "del") || !strcmp(mode + 4, "esc") ||
-                !strcmp(mode + 4, "byte"))) {
-        int ch = !strcmp(mode + 4, "ctl")   ? 0x01
-                 : !strcmp(mode + 4, "nul") ? 0x00
-                 : !strcmp(mode + 4, "cr")  ? '\r'
-                 : !strcmp(mode + 4, "lf")  ? '\n'
-                 : !strcmp(mode + 4, "del") ? 0x7f
-                 : !strcmp(mode + 4, "esc") ? 0x1b
-                                            : -1;
-        if (ch < 0) {
-            char hx[8];
-            ch = qget(c, "c", hx, sizeof hx, NULL)
-                     ? (int)strtol(hx, NULL, 16) & 0xff
-                     : 1;
-        }
-        char line[32];
-        size_t n = (size_t)snprintf(line, sizeof line, "X-Bad: a?b\r\n");
-        line[8] = (char)ch;
-        bad_header_line(c, line, n);
-    } else if (!strcmp(mode, "hdr_ctlname")) {
-        static const char l[] = "X-B\x01d: v\r\n";
-        bad_header_line(c, l, sizeof l - 1);
-    } else if (!strcmp(mode, "hdr_obsfold")) {
-        const char *l =
-            qnum(c, "tab", 0) ? "X-Fold: a\r\n\tb\r\n" : "X-Fold: a\r\n  b\r\n";
-        bad_header_line(c, l, strlen(l));
-    } else if (!strcmp(mode, "hdr_nocolon")) {
-        static const char l[] = "X-No-Colon\r\n";
-        bad_header_line(c, l, sizeof l - 1);
-    } else if (!strcmp(mode, "cl_lie")) {
-        out_str(c, "Content-Type: text/plain\r\nContent-Length: "
-                   "1000000\r\n\r\nshort body\n");
-        finish(c, 0);
-    } else if (!strcmp(mode, "cl_short")) {
-        out_str(c, "Content-Type: text/plain\r\nContent-Length: 3\r\n\r\n"
-                   "a body longer than three bytes\n");
-        finish(c, 0);
-    } else if (!strcmp(mode, "te_chunked")) {
-        out_str(c,
-                "Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
-                "raw body, not chunked\n");
-        finish(c, 0);
-    } else if (!strcmp(mode, "stderr_flood")) {
-        stderr_flood(c, qnum(c, "n", 10000000));
-    } else if (!strcmp(mode, "stderr_ctl")) {
-        stderr_ctl(c);
-    } else if (!strcmp(mode, "stderr_lines")) {
-        long n = qnum(c, "n", 5);
-        for (long k = 1; k <= n; k++) {
-            buf_t l = {0};
-            buf_printf(&l, "stderr line %ld\n", k);
-            err_bytes(c, l.b, l.len);
-            free(l.b);
-        }
-        end_stream(c, T_STDERR);
-        good_headers(c);
-        out_str(c, "stderr lines\n");
-        finish(c, 0);
-    } else if (!strcmp(mode, "trickle")) {
-        trickle(c, 0);
-    } else if (!strcmp(mode, "trickle_body")) {
-        trickle(c, 1);
-    } else if (!strcmp(mode, "silent")) {
-        if (after)
-            headers_out(c);
-        wait_for_close(c);
-    } else {
+    if (!b) {
         buf_t h = {0};
         buf_printf(&h,
                    "Status: 500\r\nContent-Type: text/plain\r\n\r\nbadapp: "
@@ -1094,31 +701,16 @@ static void serve(conn_t *c)
         out_bytes(c, h.b, h.len);
         free(h.b);
         finish(c, 1);
-        /* good or unknown: allow keep-alive */
-        return;
+        return 0;
     }
-}
-
-/* Modes after which the connection may be reused (the response was
- * protocol-correct). */
-static int reusable(const conn_t *c)
-{
-    char mode[64];
-    if (!qget(c, "mode", mode, sizeof mode, NULL))
-        return 1;
-    static const char *ok[] = {
-        "good",       "env",          "echo",       "status",       "location",
-        "cookies",    "lastmod",      "slow",       "cl_lie",       "cl_short",
-        "te_chunked", "stderr_flood", "stderr_ctl", "stderr_lines", NULL};
-    for (int i = 0; ok[i]; i++)
-        if (!strcmp(mode, ok[i]))
-            return 1;
-    return 0;
+    b->run(c);
+    return b->reusable && !c->after;
 }
 
 static void handle_conn(int fd)
 {
     conn_t c;
+    char mode[64];
     memset(&c, 0, sizeof c);
     c.fd = fd;
     for (;;) {
@@ -1126,26 +718,16 @@ static void handle_conn(int fd)
             break;
         if (read_stream(&c, T_PARAMS) < 0)
             break;
-        if (strstr(qbuf, "mode=silent_noread")) {
-            /* stop reading; just wait until the server gives up */
-            for (;;) {
-                struct pollfd p = {c.fd, POLLRDHUP, 0};
-                int r = poll(&p, 1, -1);
-                if (r > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
-                    break;
-                if (r < 0 && errno != EINTR)
-                    break;
-            }
-            close(c.fd);
-            _exit(0);
-        }
+        const behaviour_t *b = find_behaviour(&c, mode, sizeof mode);
+        if (b && b->noread)
+            b->run(&c); /* does not return */
         if (qnum(&c, "stdin", 1) != 0) {
             if (read_stream(&c, T_STDIN) < 0)
                 break;
         }
-        serve(&c);
+        int reuse = serve(&c, b, mode);
         flush_out(&c);
-        int again = c.keep && reusable(&c) && qnum(&c, "stdin", 1) != 0;
+        int again = c.keep && reuse && qnum(&c, "stdin", 1) != 0;
         free_request(&c);
         if (!again)
             break;

@@ -3,102 +3,33 @@ package FcgixRaw;
 # A raw HTTP/1.1 client for the black-box tests that must see the bytes on
 # the wire: framing (chunked, Content-Length, close-delimited), whether a
 # response was complete, whether the server closed, and when each part
-# arrived. Shared by t/13-response.t and t/14-*.t.
+# arrived. Shared by t/13-response.t, t/14-headers.t, t/17-stderr.t,
+# t/18-protocol.t and t/19-connect.t.
 
 use strict;
 use warnings;
 use Exporter 'import';
+use FcgixHttp ();
 use IO::Select ();
 use IO::Socket::INET ();
 use Test::More ();
 use Time::HiRes ();
 
-our @EXPORT = qw(parse_resp raw_req hdr1 show log_since_like);
-
-sub parse_resp {
-    my ($raw, $method) = @_;
-    my %r = (headers_done => 0, body => '', complete => 0, extra => '');
-    my $he = index($raw, "\r\n\r\n");
-    return \%r if $he < 0;
-    my $head = substr($raw, 0, $he);
-    my $rest = substr($raw, $he + 4);
-    my ($sl, @lines) = split /\r\n/, $head;
-    $r{headers_done} = 1;
-    ($r{code}) = $sl =~ m{^HTTP/\d\.\d (\d{3})};
-    $r{code} //= 0;
-    $r{status_line} = $sl;
-    $r{headers} = {};
-    for my $l (@lines) {
-        my ($k, $v) = $l =~ /^([^:]+):[ \t]*(.*?)[ \t]*$/ or next;
-        push @{ $r{headers}{ lc $k } }, $v;
-    }
-    my $h = $r{headers};
-    if ($method eq 'HEAD' || $r{code} == 304 || $r{code} == 204 || $r{code} < 200) {
-        $r{framing} = 'none';
-        $r{complete} = 1;
-        $r{extra} = $rest;
-    }
-    elsif ($h->{'transfer-encoding'} && $h->{'transfer-encoding'}[-1] =~ /chunked\s*$/i) {
-        $r{framing} = 'chunked';
-        my $pos = 0;
-        while (1) {
-            my $le = index($rest, "\r\n", $pos);
-            last if $le < 0;
-            my ($hex) = substr($rest, $pos, $le - $pos) =~ /^([0-9a-fA-F]+)/;
-            if (!defined $hex) { $r{bad_chunk} = 1; last }
-            my $n = hex $hex;
-            if ($n == 0) {
-                # trailer section up to an empty line
-                my $te = index($rest, "\r\n\r\n", $le);
-                $te = $le if substr($rest, $le, 4) eq "\r\n\r\n";
-                if ($te >= 0) {
-                    $r{complete} = 1;
-                    $r{extra} = substr($rest, $te + 4);
-                }
-                last;
-            }
-            last if length($rest) < $le + 2 + $n;
-            $r{body} .= substr($rest, $le + 2, $n);
-            $pos = $le + 2 + $n;
-            last if length($rest) < $pos + 2;
-            if (substr($rest, $pos, 2) ne "\r\n") { $r{bad_chunk} = 1; last }
-            $pos += 2;
-        }
-        # a partial chunk's bytes count as received body too
-        if (!$r{complete} && !$r{bad_chunk}) {
-            my $le = index($rest, "\r\n", $pos);
-            if ($le >= 0 && substr($rest, $pos, $le - $pos) =~ /^([0-9a-fA-F]+)/ && hex($1) > 0) {
-                $r{body} .= substr($rest, $le + 2, hex $1);
-            }
-        }
-    }
-    elsif ($h->{'content-length'}) {
-        $r{framing} = 'length';
-        my $cl = $h->{'content-length'}[0];
-        $r{body} = substr($rest, 0, $cl);
-        if (length($rest) >= $cl) {
-            $r{complete} = 1;
-            $r{extra} = substr($rest, $cl);
-        }
-    }
-    else {
-        $r{framing} = 'close';
-        $r{body} = $rest;
-    }
-    return \%r;
-}
+our @EXPORT = qw(raw_req hdr1 show log_since_like);
 
 # raw_req($t, $method, $path, headers => [ "Name: value", ... ],
 #         body => $bytes, timeout => s)
 # One request on one fresh connection, measured at the socket: reads until
 # the response is complete (by its own framing), the server closes, or the
-# timeout (default 15 s) passes. Returns a hashref:
-#   code, headers {lc name => [values]}, body (de-chunked), framing
-#   ('chunked' | 'length' | 'none' for HEAD/304/204 | 'close'), complete
-#   (the framing says the response is whole), closed (server closed before
-#   the response was complete), timed_out, elapsed, t_headers, t_first_body
-#   (seconds from sending to the first body byte), t_complete, extra (bytes
-#   after a complete response), raw.
+# timeout (default 15 s) passes. Returns FcgixHttp::parse()'s hash of what
+# arrived, where complete means the framing says the response is whole (a
+# body delimited by the close never is: see closed), framing is '' when no
+# header block arrived and code 0 until it did (or with no status line);
+# and also:
+#   body (= content, de-chunked), extra (= rest, bytes after a complete
+#   response), closed (server closed before the response was complete),
+#   timed_out, elapsed, t_headers, t_first_body (seconds from sending to
+#   the first body byte), t_complete, raw.
 sub raw_req {
     my ($t, $method, $path, %o) = @_;
     my $timeout = $o{timeout} // 15;
@@ -129,15 +60,16 @@ sub raw_req {
         my $now = Time::HiRes::time() - $t0;
         if (!$n) { $closed = 1; last }
         $raw .= $buf;
-        $r = parse_resp($raw, $method);
+        $r = FcgixHttp::parse($raw, method => $method);
         $t_headers //= $now if $r->{headers_done};
-        $t_first_body //= $now if length $r->{body};
+        $t_first_body //= $now if length $r->{content};
         if ($r->{complete}) { $t_complete = $now; last }
     }
     close $s;
-    $r = parse_resp($raw, $method);
-    $r->{framing} //= '';
-    $r->{code} //= 0;
+    $r = FcgixHttp::parse($raw, method => $method);
+    $r->{code} = 0 unless $r->{headers_done} && defined $r->{code};
+    $r->{body} = $r->{content};
+    $r->{extra} = $r->{rest};
     $r->{closed} = $closed;
     $r->{timed_out} = $timed_out;
     $r->{elapsed} = Time::HiRes::time() - $t0;
@@ -148,7 +80,12 @@ sub raw_req {
     return $r;
 }
 
-sub hdr1 { my ($r, $name) = @_; my $v = $r->{headers}{ lc $name }; return $v ? $v->[0] : undef }
+# the first value of the header $name, undef when there is none
+sub hdr1 {
+    my ($r, $name) = @_;
+    my ($h) = grep { lc $_->[0] eq lc $name } @{ $r->{header_list} || [] };
+    return $h ? $h->[1] : undef;
+}
 
 sub show {
     my ($r) = @_;

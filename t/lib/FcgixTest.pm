@@ -61,104 +61,13 @@ True when ::1 can be bound.
 Writes a file inside the test dir (creates subdirs); returns its absolute path.
 $mode defaults to 0644. Absolute $rel is used as is.
 
-=item $t->app_path($name)
+=item Apps and processes: app_path, install_app, start_app, spawn, stop_app
 
-Absolute path of a built test app (t/apps/bin/NAME) or of t/apps/NAME when
-NAME contains a dot (e.g. printenv.pl). Runs `make -C t/apps` once if a
-binary is missing; dies if it is still missing.
+See L<FcgixTest::Apps>.
 
-=item $t->install_app($name, $dst, $mode)
+=item apache2: conf, start_httpd, start_external, try_start_httpd, restart_httpd, config_test, stop_httpd, httpd_running, httpd_pid
 
-Copies the test app $name (as app_path finds it) to $dst (relative to the
-test dir, or absolute; subdirs are created) with $mode (default 0755); returns
-the absolute path. Dies when the app cannot be read.
-
-=item $t->start_app(%o)
-
-Starts an external FastCGI app like a process manager: the harness creates the
-listening socket and fork+execs the app with it as fd 0.
-  prog    => 'hello' | 'printenv.pl' | absolute path    (required)
-  args    => [ ... ]          extra argv
-  env     => { K => V }       environment (default: PATH + the given keys only)
-  count   => N                N processes sharing one socket (default 1)
-  tcp     => 1                TCP on 127.0.0.1 (or host => '::1' for IPv6)
-  host    => '127.0.0.1'|'::1'
-  port    => N                (default: a free one)
-  socket  => path             Unix socket path (default <dir>/sock/appN.sock)
-  keep_socket => 1            the harness keeps its copy of the listen socket
-                              open (default: closed after fork, so connections
-                              are refused once all app processes are gone)
-  user    => 'www-data'       drop privileges in the child (when root)
-  backlog => N                listen backlog (default 128)
-Returns a hashref: { socket => path | undef, host, port, hostport
-("127.0.0.1:port" or "[::1]:port"), spec ("-socket PATH" or "-host H:P"),
-pids => [..], log => <file with the apps' stdout+stderr>, name }.
-All pids are tracked and killed at cleanup.
-
-=item $t->spawn(\@cmd, name => ..., env => {...}, log => file)
-
-Starts any command (stdin /dev/null, stdout+stderr appended to the log,
-default <dir>/logs/NAME.log), tracked and killed at cleanup like an app
-(e.g. php-fpm -F -y CONF). env given: PATH + those keys only; else the
-current environment. Returns { name, pids => [pid], log }; stop_app() works
-on it.
-
-=item $t->stop_app($app, $signal)
-
-Kills the app's processes (default TERM, then KILL after 3 s) and reaps them.
-
-=item $t->conf($fragment, %o)
-
-Writes a complete httpd.conf (returns its path). Options:
-  loglevel => 'info'          (default 'warn fcgix:debug' when the module is
-                               loaded, else 'warn')
-  mpm      => 'prefork'       (default FCGIX_MPM)
-  mpm_conf => '...'           replaces the default MPM sizing directives
-  modules  => [ 'rewrite', ... ] extra /usr/lib/apache2/modules/mod_NAME.so
-  module   => 0               do not load mod_fcgix
-  timeout  => N               httpd Timeout (default 20)
-  pre      => '...'           text inserted before the module LoadModule lines
-The config has: ServerRoot, Listen 127.0.0.1:PORT, ServerName, PidFile,
-ErrorLog, LogLevel, DefaultRuntimeDir, Mutex file:DIR, the MPM, authz_core,
-authz_host, mime, alias, actions, env, setenvif, dir, cgi (prefork) or cgid
-(ScriptSock in DIR), headers, log_config, mod_fcgix, DocumentRoot DIR/htdocs
-(<Directory> Require all granted), User/Group www-data when root, Timeout,
-KeepAlive on, a CustomLog DIR/access.log, then the fragment.
-
-=item $t->start_httpd($fragment, %o)
-
-conf() + `apache2 -f CONF -k start`, waits (<=10 s) until the port answers;
-dies with the command output and error log on failure.
-
-=item $t->start_external(servers => [ 'FILE OPTIONS', ... ], %o)
-
-start_app(%o), then start_httpd with FastCgiIpcDir DIR/ipc and, per entry,
-FastCgiExternalServer DIR/htdocs/FILE for that app, followed by the entry's
-OPTIONS. Returns the app.
-
-=item $t->try_start_httpd($fragment, %o)
-
-Like start_httpd but does not die: returns (ok, output). ok is true only when
-the start command exited 0 AND the server answers within the wait time.
-
-=item $t->restart_httpd($fragment, %o)
-
-Rewrites the config (when $fragment is defined) and runs `apache2 -k graceful`
-(or `-k restart` with graceful => 0); waits (<=10 s) for a new
-"resuming normal operations" line and the port to answer; dies otherwise.
-(start_httpd on a running server stops it first.)
-
-=item $t->config_test($fragment, %o)
-
-conf() + `apache2 -t -f CONF`; returns (exit_ok, combined stdout+stderr).
-
-=item $t->stop_httpd
-
-`apache2 -f CONF -k stop`, waits (<=15 s) for the PidFile's pid to go away.
-
-=item $t->httpd_running
-
-True when the PidFile's pid is alive.
+See L<FcgixTest::Httpd>.
 
 =item $t->get($path, %headers) / $t->head($path, %headers)
 
@@ -174,11 +83,12 @@ The harness' LWP::UserAgent (keep_alive, timeout 30).
 
 =item $t->conn(%o)
 
-A persistent HTTP/1.1 connection (FcgixTest::Conn) to the server:
+A persistent HTTP/1.1 connection (FcgixHttp::Conn) to the server:
   my $c = $t->conn;  my $r = $c->request('GET', '/x', headers => {...}, body => ...);
   $r->{code}, $r->{headers}{lc name}, $r->{content}, $r->{raw_headers};
   $c->local_port; $c->close;
-request() dies if the connection was closed before a full response arrived.
+$r is FcgixHttp::parse()'s hash. request() dies if the connection was
+closed before a full response arrived.
 Options: timeout => s (default 30), host => '127.0.0.1', port => N.
 
 =item $t->raw($bytes, timeout => s, shutdown => 1)
@@ -222,8 +132,9 @@ lines of the error log. Removes the test dir unless FCGIX_KEEP=1.
 
 =item FcgixTest::parse_response($raw, $method)
 
-Parses raw response bytes into { code, headers, header_list, content,
-complete, rest } (see below).
+Parses raw response bytes (as raw() returns them) with FcgixHttp::parse():
+{ code, status_line, headers, header_list, content, complete, rest, ... },
+or undef when there is no status line and header block (see below).
 
 =item FcgixTest::slurp($path, $default)
 
@@ -260,12 +171,14 @@ use Scalar::Util qw(weaken);
 use LWP::UserAgent;
 use HTTP::Request;
 use Exporter 'import';
+use FcgixHttp ();
+# the methods that start and stop apps and apache2 live in their own modules
+use parent qw(FcgixTest::Apps FcgixTest::Httpd);
 
 our $VERSION = '0.1';
 our @EXPORT_OK = qw(slurp);
 
 my $ROOT = abs_path(File::Spec->catdir(dirname(abs_path(__FILE__)), '..', '..'));
-my $MODDIR = '/usr/lib/apache2/modules';
 my @LIVE;    # weak refs to live harness objects, for END
 
 sub root { $ROOT }
@@ -385,370 +298,6 @@ sub pattern {
     return substr($s, 0, $n);
 }
 
-sub app_path {
-    my ($self, $name) = @_;
-    return $name if File::Spec->file_name_is_absolute($name);
-    my $p = $name =~ /\./ ? "$ROOT/t/apps/$name" : "$ROOT/t/apps/bin/$name";
-    system('make', '-s', '-C', "$ROOT/t/apps") if !-f $p && $name !~ /\./;
-    die "test app $p missing (run make -C t/apps)\n" unless -f $p;
-    return $p;
-}
-
-sub install_app {
-    my ($self, $name, $dst, $mode) = @_;
-    my $bin = slurp($self->app_path($name));
-    die "cannot read $name\n" unless length $bin;
-    return $self->write_file($dst, $bin, $mode // 0755);
-}
-
-# ------------------------------------------------------------------ apps
-
-sub start_app {
-    my ($self, %o) = @_;
-    my $prog = $self->app_path($o{prog} // die "start_app: prog required\n");
-    my $n = ++$self->{app_seq};
-    my $name = $o{name} // "app$n";
-    my $count = $o{count} // 1;
-    my $backlog = $o{backlog} // 128;
-    my $app = { name => $name, pids => [], log => "$self->{dir}/logs/$name.log" };
-    my $lsock;
-    if ($o{tcp} || $o{host}) {
-        my $host = $o{host} // '127.0.0.1';
-        my $port = $o{port} // $self->free_port($host =~ /:/ ? 'inet6' : 'inet');
-        $lsock = IO::Socket::IP->new(LocalHost => $host, LocalPort => $port,
-            Listen => $backlog, ReuseAddr => 1)
-            or die "start_app: listen $host:$port: $@\n";
-        $app->{host} = $host;
-        $app->{port} = $port;
-        $app->{hostport} = $host =~ /:/ ? "[$host]:$port" : "$host:$port";
-        $app->{spec} = "-host $app->{hostport}";
-    }
-    else {
-        my $path = $o{socket} // "$self->{dir}/sock/$name.sock";
-        unlink $path;
-        $lsock = IO::Socket::UNIX->new(Local => $path, Type => SOCK_STREAM, Listen => $backlog)
-            or die "start_app: listen $path: $!\n";
-        chmod 0666, $path;
-        $app->{socket} = $path;
-        $app->{spec} = "-socket $path";
-    }
-    $app->{lsock} = $lsock if $o{keep_socket};
-    my %env = (PATH => '/usr/local/bin:/usr/bin:/bin', %{ $o{env} || {} });
-    my ($uid, $gid);
-    if ($o{user} && $> == 0) {
-        (undef, undef, $uid, $gid) = getpwnam($o{user}) or die "no user $o{user}\n";
-    }
-    for (1 .. $count) {
-        my $pid = fork;
-        die "fork: $!\n" unless defined $pid;
-        if (!$pid) {
-            eval {
-                setpgrp(0, 0);
-                POSIX::dup2(fileno($lsock), 0) // die "dup2: $!";
-                open STDOUT, '>>', $app->{log} or die "stdout: $!";
-                open STDERR, '>&', \*STDOUT or die "stderr: $!";
-                if (defined $uid) {
-                    $( = $) = "$gid $gid";
-                    $< = $> = $uid;
-                }
-                %ENV = %env;
-                if ($prog =~ /\.pl$/) {
-                    exec { $^X } $^X, $prog, @{ $o{args} || [] };
-                }
-                else {
-                    exec { $prog } $prog, @{ $o{args} || [] };
-                }
-                die "exec $prog: $!";
-            };
-            print STDERR "start_app child: $@\n";
-            POSIX::_exit(127);
-        }
-        push @{ $app->{pids} }, $pid;
-    }
-    close $lsock unless $o{keep_socket};
-    push @{ $self->{apps} }, $app;
-    return $app;
-}
-
-sub spawn {
-    my ($self, $cmd, %o) = @_;
-    my $n = ++$self->{app_seq};
-    my $name = $o{name} // "proc$n";
-    my $app = { name => $name, pids => [], log => $o{log} // "$self->{dir}/logs/$name.log" };
-    my %env = $o{env} ? (PATH => '/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', %{ $o{env} }) : %ENV;
-    my $pid = fork;
-    die "fork: $!\n" unless defined $pid;
-    if (!$pid) {
-        eval {
-            setpgrp(0, 0);
-            open STDIN, '<', '/dev/null' or die "stdin: $!";
-            open STDOUT, '>>', $app->{log} or die "stdout: $!";
-            open STDERR, '>&', \*STDOUT or die "stderr: $!";
-            %ENV = %env;
-            exec { $cmd->[0] } @$cmd;
-            die "exec $cmd->[0]: $!";
-        };
-        print STDERR "spawn child: $@\n";
-        POSIX::_exit(127);
-    }
-    push @{ $app->{pids} }, $pid;
-    push @{ $self->{apps} }, $app;
-    return $app;
-}
-
-sub _reap {
-    my ($pid, $timeout) = @_;
-    my $end = time + $timeout;
-    while (time < $end) {
-        my $r = waitpid($pid, WNOHANG);
-        return 1 if $r == $pid || $r == -1;
-        sleep 0.05;
-    }
-    return 0;
-}
-
-sub stop_app {
-    my ($self, $app, $sig) = @_;
-    $sig //= 'TERM';
-    # each app process leads its own process group (setpgrp in the child),
-    # so its own children (e.g. php-fpm workers) go with it
-    for my $pid (@{ $app->{pids} }) {
-        next if $app->{reaped}{$pid};
-        kill $sig, -$pid;
-        kill $sig, $pid;
-    }
-    for my $pid (@{ $app->{pids} }) {
-        next if $app->{reaped}{$pid};
-        if (!_reap($pid, 3)) {
-            kill 'KILL', -$pid;
-            kill 'KILL', $pid;
-            _reap($pid, 3);
-        }
-        $app->{reaped}{$pid} = 1;
-    }
-    for my $pid (@{ $app->{pids} }) {
-        my $end = time + 3;
-        sleep 0.05 while kill(0, -$pid) && time < $end;
-        kill 'KILL', -$pid if kill 0, -$pid;
-    }
-    close $app->{lsock} if $app->{lsock};
-    delete $app->{lsock};
-}
-
-# ------------------------------------------------------------------ httpd
-
-sub conf {
-    my ($self, $frag, %o) = @_;
-    $frag //= '';
-    my $d = $self->{dir};
-    my $mpm = $o{mpm} // $self->{mpm};
-    my $module = exists $o{module} ? $o{module} : $self->{module};
-    my $loglevel = $o{loglevel} // ($module ? 'warn fcgix:debug' : 'warn');
-    my $timeout = $o{timeout} // 20;
-    my $mpm_conf = $o{mpm_conf} // ($mpm eq 'prefork'
-        ? "StartServers 2\nMinSpareServers 2\nMaxSpareServers 4\nServerLimit 16\nMaxRequestWorkers 16\n"
-        : "ServerLimit 4\nStartServers 2\nThreadsPerChild 10\nThreadLimit 10\nMinSpareThreads 10\nMaxSpareThreads 40\nMaxRequestWorkers 40\n");
-    my @mods = (
-        "mpm_$mpm", qw(authz_core authz_host mime alias actions env setenvif dir),
-        ($mpm eq 'prefork' ? 'cgi' : 'cgid'), qw(headers log_config),
-        @{ $o{modules} || [] },
-    );
-    my $load = join '', map { "<IfModule !${_}_module>\n    LoadModule ${_}_module $MODDIR/mod_$_.so\n</IfModule>\n" } @mods;
-    $load .= "LoadModule fcgix_module $self->{so}\n" if $module;
-    my $user = $> == 0 ? "User www-data\nGroup www-data\n" : '';
-    my $cgid = $mpm eq 'prefork' ? '' : "ScriptSock $d/logs/cgisock\n";
-    my $pre = $o{pre} // '';
-    my $conf = <<"EOF";
-# generated by FcgixTest
-ServerRoot /etc/apache2
-DefaultRuntimeDir $d/logs
-Mutex file:$d/logs default
-PidFile $d/logs/httpd.pid
-Listen 127.0.0.1:$self->{port}
-ServerName 127.0.0.1
-ErrorLog $d/logs/error.log
-LogLevel $loglevel
-$pre
-$load
-$mpm_conf
-$user
-$cgid
-Timeout $timeout
-KeepAlive On
-MaxKeepAliveRequests 1000
-KeepAliveTimeout 5
-TypesConfig /etc/mime.types
-LogFormat "%h %l %u %t \\"%r\\" %>s %b %D" fcgixtest
-CustomLog $d/logs/access.log fcgixtest
-DocumentRoot $d/htdocs
-<Directory />
-    AllowOverride None
-    Require all denied
-</Directory>
-<Directory $d/htdocs>
-    Options FollowSymLinks
-    AllowOverride None
-    Require all granted
-</Directory>
-DirectoryIndex index.html
-
-$frag
-EOF
-    $self->write_file('httpd.conf', $conf, 0644);
-    return $self->conf_file;
-}
-
-sub _env_prefix {
-    my ($self) = @_;
-    my %e;
-    if ($self->{asan}) {
-        my $asan = `gcc -print-file-name=libasan.so`; chomp $asan;
-        my $ubsan = `gcc -print-file-name=libubsan.so`; chomp $ubsan;
-        $e{LD_PRELOAD} = "$asan $ubsan";
-        $e{ASAN_OPTIONS} = "detect_leaks=0:abort_on_error=0:log_path=$self->{dir}/asan";
-        $e{UBSAN_OPTIONS} = "print_stacktrace=1:log_path=$self->{dir}/ubsan";
-    }
-    return %e;
-}
-
-# run a command with extra env, capture combined output; returns (exit_status, output)
-sub _run {
-    my ($self, @cmd) = @_;
-    my %e = $self->_env_prefix;
-    local @ENV{ keys %e } = values %e;
-    local $ENV{LANG} = 'C';
-    my $pid = open(my $fh, '-|');
-    die "fork: $!\n" unless defined $pid;
-    if (!$pid) {
-        open STDERR, '>&', \*STDOUT;
-        open STDIN, '<', '/dev/null';
-        { no warnings 'exec'; exec { $cmd[0] } @cmd; }
-        POSIX::_exit(127);
-    }
-    local $/;
-    my $out = <$fh>;
-    close $fh;
-    return ($?, $out // '');
-}
-
-sub config_test {
-    my ($self, $frag, %o) = @_;
-    my $conf = $self->conf($frag, %o);
-    my ($st, $out) = $self->_run('/usr/sbin/apache2', '-t', '-f', $conf);
-    return ($st == 0 ? 1 : 0, $out);
-}
-
-sub _port_answers {
-    my ($self) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->{port},
-        Proto => 'tcp', Timeout => 1);
-    return $s ? 1 : 0;
-}
-
-sub try_start_httpd {
-    my ($self, $frag, %o) = @_;
-    $self->stop_httpd if $self->{httpd_started} && $self->httpd_running;
-    my $conf = $self->conf($frag, %o);
-    unlink $self->pid_file;
-    $self->{httpd_started} = 1;
-    my ($st, $out) = $self->_run('/usr/sbin/apache2', '-f', $conf, '-k', 'start');
-    return (0, $out) if $st != 0;
-    my $wait = $o{wait} // 10;
-    my $end = time + $wait;
-    while (time < $end) {
-        if (-s $self->pid_file && $self->_port_answers) {
-            my $pid = $self->httpd_pid;
-            return (1, $out) if $pid && kill(0, $pid);
-        }
-        sleep 0.1;
-    }
-    return (0, $out);
-}
-
-sub start_httpd {
-    my ($self, $frag, %o) = @_;
-    my ($ok, $out) = $self->try_start_httpd($frag, %o);
-    return 1 if $ok;
-    my $log = $self->error_log;
-    die "apache2 failed to start (mpm $self->{mpm}):\n--- output:\n$out\n--- error log:\n$log\n";
-}
-
-sub start_external {
-    my ($self, %o) = @_;
-    my $servers = delete $o{servers} // [];
-    my $app = $self->start_app(%o);
-    my $h = "$self->{dir}/htdocs";
-    my $conf = "FastCgiIpcDir $self->{dir}/ipc\n";
-    for my $s (@$servers) {
-        my ($file, $opts) = split / /, $s, 2;
-        $conf .= "FastCgiExternalServer $h/$file $app->{spec}" . (defined $opts ? " $opts" : '') . "\n";
-    }
-    $self->start_httpd($conf);
-    return $app;
-}
-
-sub restart_httpd {
-    my ($self, $frag, %o) = @_;
-    my $how = $o{graceful} // 1 ? 'graceful' : 'restart';
-    my $re = qr/resuming normal operations/;
-    my $before = () = $self->error_log =~ /$re/g;
-    $self->conf($frag, %o) if defined $frag;
-    my ($st, $out) = $self->_run('/usr/sbin/apache2', '-f', $self->conf_file, '-k', $how);
-    die "apache2 -k $how failed:\n$out\n" if $st != 0;
-    my $ok = $self->wait_for(sub {
-        my $n = () = $self->error_log =~ /$re/g;
-        $n > $before && $self->_port_answers;
-    }, $o{wait} // 10);
-    die "apache2 did not come back after -k $how:\n" . _tail($self->error_log, 40) unless $ok;
-    return 1;
-}
-
-sub httpd_pid {
-    my ($self) = @_;
-    my $p = slurp($self->pid_file);
-    return $p =~ /(\d+)/ ? $1 : undef;
-}
-
-sub httpd_running {
-    my ($self) = @_;
-    my $pid = $self->httpd_pid;
-    return $pid && kill(0, $pid) ? 1 : 0;
-}
-
-# pids of all processes whose command line mentions our config file
-sub httpd_pids {
-    my ($self) = @_;
-    my $conf = $self->conf_file;
-    my @pids;
-    opendir my $dh, '/proc' or return ();
-    for my $p (grep { /^\d+$/ } readdir $dh) {
-        my $cl = slurp("/proc/$p/cmdline");
-        next unless length $cl;
-        my @a = split /\0/, $cl;
-        next unless grep { $_ eq $conf } @a;
-        my $stat = slurp("/proc/$p/stat");
-        next if $stat =~ /^\d+ \(.*?\) Z/s;    # zombie
-        push @pids, $p;
-    }
-    return @pids;
-}
-
-sub stop_httpd {
-    my ($self) = @_;
-    return 1 unless -f $self->conf_file;
-    my $pid = $self->httpd_pid;
-    if (!$pid || !kill(0, $pid)) {
-        return 1;
-    }
-    $self->_run('/usr/sbin/apache2', '-f', $self->conf_file, '-k', 'stop');
-    my $end = time + 15;
-    while (time < $end) {
-        return 1 unless kill 0, $pid;
-        sleep 0.1;
-    }
-    return 0;
-}
-
 sub error_log  { slurp($_[0]->error_log_file) }
 sub access_log { slurp("$_[0]{dir}/logs/access.log") }
 
@@ -847,7 +396,7 @@ sub request {
 
 sub conn {
     my ($self, %o) = @_;
-    return FcgixTest::Conn->new(host => $o{host} // '127.0.0.1', port => $o{port} // $self->{port},
+    return FcgixHttp::Conn->new(host => $o{host} // '127.0.0.1', port => $o{port} // $self->{port},
         timeout => $o{timeout} // 30);
 }
 
@@ -903,67 +452,17 @@ sub raw {
 
 =head2 FcgixTest::parse_response($raw, $method)
 
-Parses one HTTP/1.x response from raw bytes (as returned by raw()): returns a
-hashref { code, status_line, headers => {lc name => value (joined ', ')},
-header_list => [[name, value], ...], content, complete (1 when the body was
-complete per Content-Length / chunked framing / close), rest (bytes after the
-response) } or undef when there is no status line. $method 'HEAD' means no body.
+FcgixHttp::parse() of bytes read until the server closed (as raw() returns
+them), so a body delimited by the close counts as complete: its hash, or
+undef when no status line and header block arrived. $method 'HEAD' means
+no body.
 
 =cut
 
 sub parse_response {
     my ($raw, $method) = @_;
-    $method //= 'GET';
-    my $i = index($raw, "\r\n\r\n");
-    my $hlen = 4;
-    if ($i < 0) { $i = index($raw, "\n\n"); $hlen = 2 }
-    return undef if $i < 0;
-    my $head = substr($raw, 0, $i);
-    my $rest = substr($raw, $i + $hlen);
-    my @lines = split /\r?\n/, $head;
-    my $status = shift @lines;
-    return undef unless defined $status && $status =~ m{^HTTP/\d\.\d (\d{3})};
-    my %r = (code => $1, status_line => $status, headers => {}, header_list => []);
-    for my $l (@lines) {
-        my ($k, $v) = $l =~ /^([^:]+):\s*(.*)$/ or next;
-        push @{ $r{header_list} }, [$k, $v];
-        $k = lc $k;
-        $r{headers}{$k} = exists $r{headers}{$k} ? "$r{headers}{$k}, $v" : $v;
-    }
-    my $h = $r{headers};
-    if ($method eq 'HEAD' || $r{code} == 204 || $r{code} == 304 || $r{code} < 200) {
-        $r{content} = '';
-        $r{complete} = 1;
-        $r{rest} = $rest;
-    }
-    elsif (($h->{'transfer-encoding'} // '') =~ /chunked/i) {
-        my $c = '';
-        $r{complete} = 0;
-        while ($rest =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n//) {
-            my $n = hex $1;
-            if ($n == 0) {
-                if ($rest =~ s/^(?:[^\r\n]+\r\n)*\r\n//) { $r{complete} = 1 }
-                last;
-            }
-            if (length($rest) < $n + 2) { $c .= $rest; $rest = ''; last }
-            $c .= substr($rest, 0, $n);
-            $rest = substr($rest, $n + 2);
-        }
-        $r{content} = $c;
-        $r{rest} = $rest;
-    }
-    elsif (defined $h->{'content-length'}) {
-        my $n = $h->{'content-length'};
-        $r{content} = substr($rest, 0, $n);
-        $r{complete} = length($r{content}) == $n ? 1 : 0;
-        $r{rest} = length($rest) > $n ? substr($rest, $n) : '';
-    }
-    else {
-        $r{content} = $rest;
-        $r{complete} = 1;
-        $r{rest} = '';
-    }
-    return \%r;
+    my $r = FcgixHttp::parse($raw, method => $method // 'GET', eof => 1);
+    return $r->{headers_done} && defined $r->{code} ? $r : undef;
 }
 
 # ------------------------------------------------------------------ cleanup
@@ -1001,43 +500,62 @@ sub done {
     return if $self->{done} || $$ != $self->{owner};
     $self->{done} = 1;
     my $tb = Test::Builder->new;
-    my @problems;
+    my @problems = ($self->_stop_all, $self->_leftovers, $self->_crash_evidence);
+    for my $p (@problems) {
+        $tb->ok(0, "cleanup: no crash, no leftovers (mpm $self->{mpm})");
+        $tb->diag($p);
+    }
+    if (@problems || !$tb->is_passing) {
+        # the log is what a failure leaves behind (CI has no test dir to look at)
+        $tb->diag("error log ($self->{dir}/logs), last lines:\n" . _tail($self->error_log, 60));
+    }
+    if ($ENV{FCGIX_KEEP}) {
+        $tb->diag("test dir kept: $self->{dir}");
+    }
+    else {
+        remove_tree($self->{dir});
+    }
+}
 
+# Stops httpd and the apps this test started; the problems seen.
+sub _stop_all {
+    my ($self) = @_;
+    my @problems;
     if ($self->{httpd_started}) {
         $self->stop_httpd or push @problems, "apache2 did not stop within 15 s";
     }
-    for my $app (@{ $self->{apps} }) {
-        $self->stop_app($app);
+    $self->stop_app($_) for @{ $self->{apps} };
+    return @problems;
+}
+
+# Polls $list (a code ref giving pids) for up to $secs; kills and reports
+# what is still alive then.
+sub _wait_gone {
+    my ($list, $secs, $what) = @_;
+    my $end = time + $secs;
+    my @left;
+    while (1) {
+        @left = $list->();
+        last if !@left || time > $end;
+        sleep 0.1;
     }
-    # anything of ours still alive?
+    return () unless @left;
+    my $problem = $what->(@left);    # (names them while they are alive)
+    kill 'KILL', $_ for @left;
+    return $problem;
+}
+
+# Anything of ours still alive after the stop: apache2 processes, what the
+# module started (fcgix-pm, the apps it ran from this test's directory: the
+# PM gives apps 3 s to exit), the apps the harness started.
+sub _leftovers {
+    my ($self) = @_;
+    my @problems;
     if ($self->{httpd_started}) {
-        my $end = time + 5;
-        my @left;
-        while (1) {
-            @left = $self->httpd_pids;
-            last if !@left || time > $end;
-            sleep 0.1;
-        }
-        if (@left) {
-            push @problems, "apache2 processes still alive after stop: @left";
-            kill 'KILL', $_ for @left;
-        }
-    }
-    # processes the module started (fcgix-pm, the apps it ran from this
-    # test's directory) must be gone too; the PM gives apps 3 s to exit
-    if ($self->{httpd_started}) {
-        my $end = time + 6;
-        my @left;
-        while (1) {
-            @left = $self->procs_in_dir;
-            last if !@left || time > $end;
-            sleep 0.1;
-        }
-        if (@left) {
-            push @problems, "processes of this test still alive after stop: "
-                . join(', ', map { "$_ (" . _comm($_) . ")" } @left);
-            kill 'KILL', $_ for @left;
-        }
+        push @problems, _wait_gone(sub { $self->httpd_pids }, 5,
+            sub { "apache2 processes still alive after stop: @_" });
+        push @problems, _wait_gone(sub { $self->procs_in_dir }, 6,
+            sub { "processes of this test still alive after stop: " . join(', ', map { "$_ (" . _comm($_) . ")" } @_) });
     }
     for my $app (@{ $self->{apps} }) {
         for my $pid (@{ $app->{pids} }) {
@@ -1048,10 +566,16 @@ sub done {
             }
         }
     }
-    # crash / sanitizer evidence
-    my $log = $self->error_log;
+    return @problems;
+}
+
+# Crash or sanitizer evidence: error log lines (not exempted by allow_log)
+# and asan.* / ubsan.* files in the test dir.
+sub _crash_evidence {
+    my ($self) = @_;
+    my @problems;
     my @bad;
-    for my $line (split /\n/, $log) {
+    for my $line (split /\n/, $self->error_log) {
         next unless $line =~ /AddressSanitizer|LeakSanitizer|runtime error:|Segmentation fault|exit signal/;
         next if grep { $line =~ $_ } @{ $self->{allow} };
         push @bad, $line;
@@ -1065,20 +589,7 @@ sub done {
         my $c = slurp("$self->{dir}/$f");
         push @problems, "sanitizer log $f:\n" . substr($c, 0, 4000);
     }
-    for my $p (@problems) {
-        $tb->ok(0, "cleanup: no crash, no leftovers (mpm $self->{mpm})");
-        $tb->diag($p);
-    }
-    if (@problems || !$tb->is_passing) {
-        # the log is what a failure leaves behind (CI has no test dir to look at)
-        $tb->diag("error log ($self->{dir}/logs), last lines:\n" . _tail($log, 60));
-    }
-    if ($ENV{FCGIX_KEEP}) {
-        $tb->diag("test dir kept: $self->{dir}");
-    }
-    else {
-        remove_tree($self->{dir});
-    }
+    return @problems;
 }
 
 sub DESTROY {
@@ -1093,134 +604,6 @@ END {
         eval { $t->done };
     }
     $? = $st;
-}
-
-# ======================================================================
-package FcgixTest::Conn;
-
-use strict;
-use warnings;
-use IO::Socket::INET;
-use IO::Socket::IP;
-use IO::Select;
-use Time::HiRes qw(time);
-
-sub new {
-    my ($class, %o) = @_;
-    my $s = IO::Socket::IP->new(PeerHost => $o{host}, PeerPort => $o{port}, Timeout => 5)
-        or die "conn: connect $o{host}:$o{port}: $@\n";
-    binmode $s;
-    return bless { sock => $s, buf => '', timeout => $o{timeout}, host => $o{host}, port => $o{port} }, $class;
-}
-
-sub local_port { $_[0]{sock}->sockport }
-
-sub close {
-    my ($self) = @_;
-    close $self->{sock} if $self->{sock};
-    delete $self->{sock};
-}
-
-sub _fill {
-    my ($self, $deadline) = @_;
-    my $sel = IO::Select->new($self->{sock});
-    my $left = $deadline - time;
-    die "conn: timeout\n" if $left <= 0 || !$sel->can_read($left);
-    my $n = sysread($self->{sock}, my $b, 65536);
-    die "conn: connection closed by server\n" unless $n;
-    $self->{buf} .= $b;
-}
-
-sub _line {
-    my ($self, $deadline) = @_;
-    while ((my $i = index($self->{buf}, "\n")) < 0) { $self->_fill($deadline) }
-    my $i = index($self->{buf}, "\n");
-    my $l = substr($self->{buf}, 0, $i + 1, '');
-    $l =~ s/\r?\n\z//;
-    return $l;
-}
-
-sub _bytes {
-    my ($self, $n, $deadline) = @_;
-    $self->_fill($deadline) while length($self->{buf}) < $n;
-    return substr($self->{buf}, 0, $n, '');
-}
-
-sub send_raw {
-    my ($self, $bytes) = @_;
-    local $SIG{PIPE} = 'IGNORE';
-    my $off = 0;
-    while ($off < length $bytes) {
-        my $w = syswrite($self->{sock}, $bytes, length($bytes) - $off, $off);
-        die "conn: write: $!\n" unless defined $w;
-        $off += $w;
-    }
-}
-
-sub request {
-    my ($self, $method, $path, %o) = @_;
-    die "conn: closed\n" unless $self->{sock};
-    my $h = { %{ $o{headers} || {} } };
-    my $req = "$method $path HTTP/1.1\r\nHost: $self->{host}:$self->{port}\r\n";
-    my $body = $o{body};
-    if (defined $body && !grep { lc $_ eq 'content-length' } keys %$h) {
-        $h->{'Content-Length'} = length $body;
-    }
-    $req .= "$_: $h->{$_}\r\n" for sort keys %$h;
-    $req .= "\r\n";
-    $req .= $body if defined $body;
-    $self->send_raw($req);
-    return $self->read_response($method, $o{timeout});
-}
-
-sub read_response {
-    my ($self, $method, $timeout) = @_;
-    my $deadline = time + ($timeout // $self->{timeout});
-    my $status = $self->_line($deadline);
-    $status =~ m{^HTTP/(\d\.\d) (\d{3})} or die "conn: bad status line '$status'\n";
-    my %r = (code => $2, status_line => $status, headers => {}, raw_headers => '');
-    while (1) {
-        my $l = $self->_line($deadline);
-        last if $l eq '';
-        $r{raw_headers} .= "$l\n";
-        my ($k, $v) = $l =~ /^([^:]+):\s*(.*)$/ or next;
-        $k = lc $k;
-        $r{headers}{$k} = exists $r{headers}{$k} ? "$r{headers}{$k}, $v" : $v;
-    }
-    my $content = '';
-    my $hh = $r{headers};
-    if ($method eq 'HEAD' || $r{code} == 204 || $r{code} == 304 || $r{code} < 200) {
-        # no body
-    }
-    elsif (($hh->{'transfer-encoding'} // '') =~ /chunked/i) {
-        while (1) {
-            my $l = $self->_line($deadline);
-            my ($n) = $l =~ /^([0-9a-fA-F]+)/ or die "conn: bad chunk line '$l'\n";
-            $n = hex $n;
-            if ($n == 0) {
-                while ($self->_line($deadline) ne '') { }
-                last;
-            }
-            $content .= $self->_bytes($n, $deadline);
-            $self->_line($deadline);
-        }
-    }
-    elsif (defined $hh->{'content-length'}) {
-        $content = $self->_bytes($hh->{'content-length'}, $deadline);
-    }
-    else {
-        # read until close
-        while (1) {
-            my $ok = eval { $self->_fill($deadline); 1 };
-            last unless $ok;
-        }
-        $content = $self->{buf};
-        $self->{buf} = '';
-        $self->close;
-    }
-    $r{content} = $content;
-    $self->close if ($hh->{connection} // '') =~ /close/i;
-    return \%r;
 }
 
 1;

@@ -1,4 +1,4 @@
-# 14-connect.t - failures reaching or waiting on the application map to the
+# 19-connect.t - failures reaching or waiting on the application map to the
 # right status, each with a tagged (FCGIXnnnn:) error-log line naming the
 # app, and within bounded time:
 #   nothing listening on a TCP port / no Unix socket file        -> 503
@@ -21,7 +21,7 @@ use Socket qw(SOL_SOCKET SO_ERROR);
 use IO::Socket::INET;
 use Errno qw(EINPROGRESS);
 use FcgixTest;
-use FcgixRaw;  # parse_resp, raw_req, hdr1, show, log_since_like
+use FcgixRaw;  # raw_req, hdr1, show, log_since_like
 
 my $t = FcgixTest->new;
 my $d = $t->dir;

@@ -1,4 +1,4 @@
-# 17-slow-client.t - a slow client never pins an application process, and
+# 43-slow-client.t - a slow client never pins an application process, and
 # request bodies spooled at once are capped server-wide.
 #
 # -spool-body (default 8 MiB): a Content-Length body up to that size is read
@@ -205,8 +205,8 @@ sub uploaded_ok {
 # KiB of request bodies spooled now, from the status page (a fresh
 # connection each time: a kept-alive one could be on a child killed below)
 sub spooled {
-    my $raw = $t->raw("GET /fcgi-status?auto HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", timeout => 5);
-    return $raw =~ /^FcgixSpooledKiB: (\d+)$/m ? $1 : -1;
+    my $r = FcgixTest::parse_response($t->raw("GET /fcgi-status?auto HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", timeout => 5));
+    return $r && $r->{content} =~ /^FcgixSpooledKiB: (\d+)$/m ? $1 : -1;
 }
 
 # ------------------------------ a small body trickled: read before a process is taken

@@ -1,4 +1,4 @@
-# 14-protocol.t - FastCGI record-level misbehaviour of the application.
+# 18-protocol.t - FastCGI record-level misbehaviour of the application.
 #
 # Before the response headers are out, a protocol violation or an app that
 # dies gives 502 (FCGI_OVERLOADED gives 503), with a tagged (FCGIXnnnn:)
@@ -25,7 +25,7 @@ use strict;
 use warnings;
 use Test::More;
 use FcgixTest;
-use FcgixRaw;  # parse_resp, raw_req, hdr1, show, log_since_like
+use FcgixRaw;  # raw_req, hdr1, show, log_since_like
 
 my $t = FcgixTest->new;
 my $d = $t->dir;

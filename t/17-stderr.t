@@ -1,4 +1,4 @@
-# 14-stderr.t - the application's FCGI_STDERR stream in the error log.
+# 17-stderr.t - the application's FCGI_STDERR stream in the error log.
 #
 #   each stderr line is logged with a FCGIXnnnn: tag and the app filename;
 #   a line split across two records is logged as one line; an unterminated
@@ -15,7 +15,7 @@ use strict;
 use warnings;
 use Test::More;
 use FcgixTest;
-use FcgixRaw;  # parse_resp, raw_req, hdr1, show, log_since_like
+use FcgixRaw;  # raw_req, hdr1, show, log_since_like
 
 my $t = FcgixTest->new;
 my $d = $t->dir;
