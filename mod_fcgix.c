@@ -31,7 +31,7 @@ static int fcgix_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
     if (fcgix_ipc_dir_prepare(pconf, s) != APR_SUCCESS ||
-        fcgix_pm_post_config(pconf, ptemp, s) != APR_SUCCESS) {
+        fcgix_pm_post_config(pconf, ptemp, s, fcgix_globals) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;

@@ -39,10 +39,12 @@ enum {
 /* ---- httpd parent (pm_parent.c) ------------------------------------ */
 
 /* Parent: set up and (re)start or update the PM for this configuration
- * generation. Returns !APR_SUCCESS (already logged) when httpd must not
- * start. Skipped on the first, pre-flight configuration pass. */
+ * generation, whose applications and FastCgiConfig are conf's (pm/ reads
+ * no globals of the module). Returns !APR_SUCCESS (already logged) when
+ * httpd must not start. Skipped on the first, pre-flight configuration
+ * pass. */
 apr_status_t fcgix_pm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
-                                  server_rec *s);
+                                  server_rec *s, const fcgix_globals_t *conf);
 
 /* Parent, from the MPM's child_status hook: the httpd child pid has exited
  * and been reaped, so whatever it still had counted is given back. */

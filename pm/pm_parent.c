@@ -427,26 +427,25 @@ static void drop_foreign_state(fcgix_pm_state_t *old, server_rec *s)
 }
 
 /* This generation's definitions, from the module's configuration. */
-static const char *encode_defs(apr_pool_t *pconf)
+static const char *encode_defs(apr_pool_t *pconf, const fcgix_globals_t *g)
 {
     fcgix_defs_src_t src;
 
     src.generation = state->generation;
-    src.ipc_dir = fcgix_globals->ipc_dir;
-    src.wrapper = fcgix_globals->wrapper;
-    src.wrapper_is_suexec = fcgix_globals->wrapper &&
-                            strcmp(fcgix_globals->wrapper, SUEXEC_BIN) == 0;
+    src.ipc_dir = g->ipc_dir;
+    src.wrapper = g->wrapper;
+    src.wrapper_is_suexec = g->wrapper && strcmp(g->wrapper, SUEXEC_BIN) == 0;
     src.uid = (apr_uint32_t)ap_unixd_config.user_id;
     src.gid = (apr_uint32_t)ap_unixd_config.group_id;
     src.user_name = ap_unixd_config.user_name;
     src.group_name = ap_unixd_config.group_name;
-    src.dynamic = &fcgix_globals->dynamic;
-    src.apps = fcgix_globals->apps;
+    src.dynamic = &g->dynamic;
+    src.apps = g->apps;
     return fcgix_defs_encode(pconf, &src, &defs_len);
 }
 
 apr_status_t fcgix_pm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
-                                  server_rec *s)
+                                  server_rec *s, const fcgix_globals_t *conf)
 {
     void *data = NULL;
     int graceful;
@@ -467,7 +466,7 @@ apr_status_t fcgix_pm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
         return APR_EGENERAL;
     }
     state->generation++;
-    defs = encode_defs(pconf);
+    defs = encode_defs(pconf, conf);
     graceful = ap_unixd_mpm_get_retained_data()->was_graceful;
     if (state->pm_pid > 0 && (!graceful || send_defs() != APR_SUCCESS)) {
         stop_pm(); /* a hard restart ends every application */
