@@ -97,21 +97,6 @@ void fcgix_pm_ring(apr_uint32_t type, const char *path, apr_uint32_t uid,
     (void)n; /* a full pipe drops it; the requester rings again */
 }
 
-const char *fcgix_pm_static_socket(apr_pool_t *p, const char *path,
-                                   apr_uint32_t uid, apr_uint32_t gid)
-{
-    return apr_psprintf(p, "s-%016" APR_UINT64_T_HEX_FMT ".sock",
-                        fcgix_sb_hash(path, uid, gid));
-}
-
-const char *fcgix_pm_dynamic_socket(apr_pool_t *p, const char *ipc_dir,
-                                    const char *path, apr_uint32_t uid,
-                                    apr_uint32_t gid)
-{
-    return apr_psprintf(p, "%s/dynamic/d-%016" APR_UINT64_T_HEX_FMT ".sock",
-                        ipc_dir, fcgix_sb_hash(path, uid, gid));
-}
-
 /* ------------------------------------------------------------ classes */
 
 fcgix_pm_class_t *fcgix_pm_class_lookup(apr_pool_t *p, fcgix_pm_class_t *reuse,
