@@ -133,6 +133,34 @@ void fcgix_pm_proc_stop(pm_t *pm, int p)
         kill((pid_t)sp->pid, SIGTERM);
         sp->state = FCGIX_PROC_STOPPING;
         pm->proc[p].killed = 1;
+        pm->proc[p].kill_at =
+            fcgix_clock() + apr_time_from_msec(FCGIX_PM_STOP_GRACE_MS);
+    }
+}
+
+/* SIGKILL for each process still there FCGIX_PM_STOP_GRACE_MS after its
+ * SIGTERM (once; the reaper sees it go). The pid is our child's, not yet
+ * reaped, so it names no other process. */
+void fcgix_pm_kill_stuck(pm_t *pm, apr_time_t now)
+{
+    int p;
+
+    for (p = 0; p < FCGIX_SB_PROCS; p++) {
+        fcgix_sb_proc_t *sp = &pm->pub_proc[p];
+        pm_proc_t *x = &pm->proc[p];
+        if (sp->state != FCGIX_PROC_STOPPING || sp->pid == 0 ||
+            x->kill_at == 0 || now < x->kill_at) {
+            continue;
+        }
+        x->kill_at = 0;
+        /* its class's slot may hold another application by now */
+        fcgix_pm_log("FCGIX0413: %s (pid %ld) did not stop within %d ms of "
+                     "SIGTERM; sending SIGKILL",
+                     x->class_run == pm->class[sp->class_idx].run
+                         ? pm->pub_class[sp->class_idx].path
+                         : "a process of a retired application",
+                     (long)sp->pid, FCGIX_PM_STOP_GRACE_MS);
+        kill((pid_t)sp->pid, SIGKILL);
     }
 }
 

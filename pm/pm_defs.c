@@ -6,6 +6,7 @@
  * truncated or corrupted message is refused, never read past its end.
  */
 #include <string.h>
+#include <sys/un.h>
 
 #include "pm/pm_int.h"
 
@@ -183,8 +184,14 @@ static void get_app(rd_t *r, fcgix_def_app_t *a)
     a->addr_text = get_str(r);
     a->record = (const char *)start;
     a->record_len = (apr_size_t)(r->p - start);
+    /* The parent sends static and external applications only (dynamic ones
+     * are asked for on the doorbell), each socket path short enough for a
+     * Unix socket address: the PM copies it into an array of that size,
+     * where a longer one would become another name, bound and removed. */
     if (a->path[0] != '/' || strlen(a->path) >= FCGIX_SB_PATH ||
-        a->processes > FCGIX_SB_PROCS || a->kind > FCGIX_APP_DYNAMIC) {
+        a->processes > FCGIX_SB_PROCS ||
+        (a->kind != FCGIX_APP_STATIC && a->kind != FCGIX_APP_EXTERNAL) ||
+        strlen(a->sockpath) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
         r->bad = 1;
     }
 }

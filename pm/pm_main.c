@@ -24,7 +24,7 @@
 #include "pm/pm_spawn.h"
 #include "pm/pm_state.h"
 
-#define STOP_GRACE_MS 3000 /* SIGTERM to SIGKILL at shutdown */
+#define STOP_GRACE_MS FCGIX_PM_STOP_GRACE_MS /* SIGTERM to SIGKILL */
 
 /* The PM's state: one, in its own process (pm_state.h). */
 static pm_t the_pm;
@@ -318,6 +318,7 @@ static void tick(pm_t *pm, apr_time_t now)
     fcgix_pm_settle_verdicts(pm, now);
     fcgix_pm_drain_tick(pm, now);
     fcgix_pm_dynamic_policy(pm, now);
+    fcgix_pm_kill_stuck(pm, now);
     fcgix_pm_check_sockets(pm);
     fcgix_pm_start_due(pm, now);
 }

@@ -272,7 +272,8 @@ static void child_setup(const fcgix_spawn_t *sp)
         child_fail("dropping privileges");
     }
     /* Die with the PM (not kept across exec of a set-uid wrapper; the
-     * next PM cleans such processes up from the scoreboard). */
+     * next PM stops such processes, found by their session in /proc,
+     * never by pids read from the scoreboard: clean_previous). */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     apr_cpystrn(dir, sp->path, sizeof(dir));
     slash = strrchr(dir, '/');

@@ -83,6 +83,7 @@ static void proc_started(pm_t *pm, int p, int idx, pid_t pid)
     pm->pub_proc[p].pid = (apr_uint32_t)pid;
     pm->pub_proc[p].started = fcgix_pm_now_sec();
     x->killed = 0;
+    x->kill_at = 0;
     x->shared = c->procs_running > 0;
     for (q = 0; x->shared && q < FCGIX_SB_PROCS; q++) {
         if (pm->pub_proc[q].state != FCGIX_PROC_FREE &&

@@ -41,6 +41,10 @@
  * long at most (then: it did not serve). */
 #define FCGIX_PM_VERDICT_WAIT_MS 500
 #define FCGIX_PM_VERDICT_POLL_MS 5
+/* A process told to stop (SIGTERM) gets this long, then SIGKILL: one that
+ * ignores SIGTERM (an app's owner can write one) would otherwise keep its
+ * process slot, and a draining class's slot, for as long as it likes. */
+#define FCGIX_PM_STOP_GRACE_MS 3000
 
 typedef char fcgix_sockpath_t[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
@@ -75,6 +79,7 @@ typedef struct {
     apr_time_t started;
     apr_uint32_t requests_at_start; /* class's completed count then */
     int killed;                     /* we asked it to stop */
+    apr_time_t kill_at;             /* then: SIGKILL if still there; 0 done */
     int shared; /* another process of its class ran during its life */
     apr_uint32_t class_run; /* its class's run number at the start */
     /* ended; whether it served is not known yet (FCGIX_PM_VERDICT_WAIT_MS) */
@@ -136,6 +141,7 @@ int fcgix_pm_class_new(pm_t *pm, apr_uint32_t kind, const char *path,
                        apr_uint32_t uid, apr_uint32_t gid, const char *addr);
 int fcgix_pm_class_listen(pm_t *pm, int idx, int backlog);
 void fcgix_pm_proc_stop(pm_t *pm, int p);
+void fcgix_pm_kill_stuck(pm_t *pm, apr_time_t now);
 void fcgix_pm_class_stop_procs(pm_t *pm, int idx, unsigned keep);
 int fcgix_pm_queue_pending(const pm_t *pm, int idx);
 int fcgix_pm_unname_if_queue_empty(pm_t *pm, int idx);

@@ -448,8 +448,53 @@ START_TEST(test_defs_garbled)
      * before the path's length) */
     ck_assert(refused_with(buf, len, path, 's'));
     ck_assert(refused_with(buf, len, path - 8, 3));
+    /* a definition of a dynamic application: the parent sends none (they
+     * are asked for on the doorbell) */
+    ck_assert(refused_with(buf, len, path - 8, FCGIX_APP_DYNAMIC));
     /* and the untouched message still decodes */
     ck_assert_ptr_nonnull(fcgix_defs_decode(pool, buf, len));
+}
+END_TEST
+
+/* The message with the string at `at` (old_len bytes, its length in the
+ * 4 bytes before it) replaced by s. */
+static const char *with_string(const char *buf, apr_size_t len, apr_size_t at,
+                               apr_size_t old_len, const char *s,
+                               apr_size_t *out_len)
+{
+    apr_size_t n = strlen(s);
+    unsigned char *m = apr_palloc(pool, len - old_len + n);
+
+    memcpy(m, buf, at - 4);
+    m[at - 4] = (unsigned char)(n & 0xff);
+    m[at - 3] = (unsigned char)((n >> 8) & 0xff);
+    m[at - 2] = (unsigned char)((n >> 16) & 0xff);
+    m[at - 1] = (unsigned char)((n >> 24) & 0xff);
+    memcpy(m + at, s, n);
+    memcpy(m + at + n, buf + at + old_len, len - at - old_len);
+    *out_len = len - old_len + n;
+    return (const char *)m;
+}
+
+/* A socket path that does not fit a Unix socket address is refused: the
+ * PM would copy it cut into its class, and bind and remove that other
+ * name. The longest that fits is taken. */
+START_TEST(test_defs_socket_length)
+{
+    size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+    const char *buf, *m;
+    apr_size_t len, sock, n;
+    char *fits = apr_pcalloc(pool, max + 2);
+
+    one_app_message(&buf, &len);
+    sock = offset_of(buf, len, "/run/fcgix/a.sock");
+    memset(fits, 'a', max + 1);
+    fits[0] = '/';
+    m = with_string(buf, len, sock, strlen("/run/fcgix/a.sock"), fits, &n);
+    ck_assert_ptr_null(fcgix_defs_decode(pool, m, n));
+    fits[max] = '\0';
+    m = with_string(buf, len, sock, strlen("/run/fcgix/a.sock"), fits, &n);
+    ck_assert_ptr_nonnull(fcgix_defs_decode(pool, m, n));
 }
 END_TEST
 
@@ -701,6 +746,7 @@ static Suite *pm_suite(void)
     tcase_add_test(tc, test_defs_no_wrapper);
     tcase_add_test(tc, test_defs_truncated);
     tcase_add_test(tc, test_defs_garbled);
+    tcase_add_test(tc, test_defs_socket_length);
     tcase_add_test(tc, test_reconcile_generations);
     tcase_add_test(tc, test_reconcile_unlisted);
     tcase_add_test(tc, test_exit_action);
