@@ -16,6 +16,8 @@
 
 #include "apr_strings.h"
 
+static void publish_class(pm_t *pm, int i);
+
 #define DRAIN_MAX_S 30 /* a removed class gets this long to finish */
 
 apr_uint32_t fcgix_pm_now_sec(void)
@@ -96,7 +98,7 @@ int fcgix_pm_class_new(pm_t *pm, apr_uint32_t kind, const char *path,
     c->state = FCGIX_CLASS_ACTIVE;
     /* Visible before its socket exists: a handler that connects as soon as
      * the socket appears must find the class to count its request on. */
-    fcgix_pm_publish_class(pm, idx);
+    publish_class(pm, idx);
     return idx;
 }
 
@@ -296,7 +298,7 @@ void fcgix_pm_check_sockets(pm_t *pm)
  * gets its state last, one being emptied first, so a handler that copies a
  * slot while this runs sees either the old or the new class, never a mix
  * that passes fcgix_sb_class_copy's checks with the wrong identity. */
-void fcgix_pm_publish_class(pm_t *pm, int i)
+static void publish_class(pm_t *pm, int i)
 {
     fcgix_sb_class_t *o = &pm->sb->classes[i];
     const fcgix_sb_class_t *n = &pm->pub_class[i];
@@ -324,13 +326,13 @@ void fcgix_pm_publish_class(pm_t *pm, int i)
     }
 }
 
-/* Copies the PM's fields to the scoreboard (see fcgix_pm_publish_class). */
+/* Copies the PM's fields to the scoreboard (see publish_class). */
 void fcgix_pm_publish(pm_t *pm)
 {
     int i;
 
     for (i = 0; i < FCGIX_SB_CLASSES; i++) {
-        fcgix_pm_publish_class(pm, i);
+        publish_class(pm, i);
     }
     for (i = 0; i < FCGIX_SB_PROCS; i++) {
         fcgix_sb_proc_t *o = &pm->sb->procs[i];

@@ -149,7 +149,6 @@ void fcgix_pm_class_retire(pm_t *pm, int idx);
 void fcgix_pm_class_drain(pm_t *pm, int idx, apr_time_t now);
 void fcgix_pm_disown_socket(pm_t *pm, const char *sockpath);
 void fcgix_pm_check_sockets(pm_t *pm);
-void fcgix_pm_publish_class(pm_t *pm, int i);
 void fcgix_pm_publish(pm_t *pm);
 
 /* ---- pm_start.c ---------------------------------------------------- */
