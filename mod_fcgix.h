@@ -30,6 +30,11 @@
  * into a MAX_STRING_LEN buffer. */
 #define FCGIX_HDR_LINE_CAP (MAX_STRING_LEN - 2)
 
+/* -keep-conn not given: a managed app keeps up to one idle connection per
+ * running process, an external one none. */
+#define FCGIX_KEEP_AUTO (-1)
+#define FCGIX_KEEP_MAX 10000
+
 typedef enum {
     FCGIX_APP_EXTERNAL = 0,
     FCGIX_APP_STATIC,
@@ -51,8 +56,10 @@ typedef struct {
     int hdr_max_bytes; /* response header block */
     int hdr_max_lines;
     int hdr_max_line;
-    int stderr_max_line;              /* bytes of one logged stderr line */
-    int stderr_max_bytes;             /* stderr bytes logged per request */
+    int stderr_max_line;  /* bytes of one logged stderr line */
+    int stderr_max_bytes; /* stderr bytes logged per request */
+    int keep_conn;        /* idle connections all children may keep open to it:
+                             FCGIX_KEEP_AUTO (managed: its processes), 0: none */
     apr_array_header_t *pass_headers; /* const char *, request headers */
     /* process management (FastCgiServer, FastCgiConfig) */
     apr_array_header_t *initial_env; /* const char * "NAME=value" */
@@ -153,6 +160,11 @@ int fcgix_app_for(request_rec *r, const char *filename, const apr_finfo_t *fi,
 /* mod_fcgix_status.c: the fastcgi-status handler, mod_status section. */
 void fcgix_status_register(void);
 
+/* mod_fcgix_keep.c: once per httpd child, after fcgix_pm_child_init:
+ * starts the thread that releases kept application connections, when an
+ * application may keep any. */
+void fcgix_keep_child_init(apr_pool_t *pchild, server_rec *s);
+
 /* mod_fcgix_body.c: the request body of one request, as the engine reads
  * it: from a spool filled before the app was connected, then from the
  * client. */
@@ -173,6 +185,13 @@ int fcgix_body_prepare(request_rec *r, const fcgix_app_t *app,
  * 408 (FCGIX0122). */
 int fcgix_body_read(fcgix_body_t *b, char *dst, apr_size_t cap, apr_size_t *got,
                     apr_interval_time_t *spent);
+
+/* While keep is set, a body handed out whole stays (memory, file, its
+ * count) so that fcgix_body_rewind can hand it out again. */
+void fcgix_body_keep(fcgix_body_t *b, int keep);
+/* Starts the body again from its first byte, if it was spooled whole and
+ * is still there: 1, else 0 (a streamed body cannot be sent twice). */
+int fcgix_body_rewind(fcgix_body_t *b);
 
 /* Whether every byte of the body has been handed out. */
 int fcgix_body_eos(const fcgix_body_t *b);

@@ -50,6 +50,8 @@ struct fcgix_body_t {
     apr_file_t *file;      /* or all of it, once past SPOOL_MEM */
     apr_off_t len, pos;    /* bytes spooled, and handed out */
     apr_uint32_t held_kib; /* counted against FastCgiSpoolLimit */
+    int whole;             /* spooled whole before the app was connected */
+    int keep;              /* kept once handed out: it may be sent again */
 };
 
 /* --------------------------------------------------- the spool's count */
@@ -325,6 +327,7 @@ int fcgix_body_prepare(request_rec *r, const fcgix_app_t *app,
     if (apr_table_get(r->headers_in, "Transfer-Encoding")) {
         b->chunked = 1;
         st = spool_in(b, -1);
+        b->whole = b->client_eos;
         if (st == SPOOL_FULL) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           "FCGIX0124: %s: FastCgiSpoolLimit (%u KiB of "
@@ -349,7 +352,38 @@ int fcgix_body_prepare(request_rec *r, const fcgix_app_t *app,
                       app->path, ahead, b->len);
         return OK;
     }
+    b->whole = b->client_eos;
     return st;
+}
+
+/* Handed out whole: the spool is done with long before the request is (a
+ * response sent to a slow client), so it goes and its count comes back
+ * now, unless it may have to be sent again. Closing deletes the file. */
+static void spool_done(fcgix_body_t *b)
+{
+    if (b->keep || b->pos < b->len) {
+        return;
+    }
+    if (b->file) {
+        apr_file_close(b->file);
+        b->file = NULL;
+    }
+    give_back(b);
+}
+
+void fcgix_body_keep(fcgix_body_t *b, int keep)
+{
+    b->keep = keep;
+    spool_done(b);
+}
+
+int fcgix_body_rewind(fcgix_body_t *b)
+{
+    if (!b->whole || (b->file == NULL && b->len > SPOOL_MEM)) {
+        return 0; /* streamed, or its file is gone */
+    }
+    b->pos = 0;
+    return 1;
 }
 
 int fcgix_body_read(fcgix_body_t *b, char *dst, apr_size_t cap, apr_size_t *got,
@@ -359,15 +393,8 @@ int fcgix_body_read(fcgix_body_t *b, char *dst, apr_size_t cap, apr_size_t *got,
 
     if (b->pos < b->len) {
         st = spool_read(b, dst, cap, got);
-        if (st == OK && b->pos >= b->len) {
-            /* Handed out whole: the spool is done with long before the
-             * request is (a response sent to a slow client), so it goes
-             * and its count comes back now. Closing deletes the file. */
-            if (b->file) {
-                apr_file_close(b->file);
-                b->file = NULL;
-            }
-            give_back(b);
+        if (st == OK) {
+            spool_done(b);
         }
         return st;
     }

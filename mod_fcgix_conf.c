@@ -73,6 +73,7 @@ static const opt_def_t opt_table[] = {
      D_ALL},
     {"stderr-max-line", OPT_INT, OFF(stderr_max_line), 16, 65536, D_ALL},
     {"stderr-max-bytes", OPT_INT, OFF(stderr_max_bytes), 0, 1 << 30, D_ALL},
+    {"keep-conn", OPT_INT, OFF(keep_conn), 0, FCGIX_KEEP_MAX, D_ALL},
     {"host", OPT_HOST, NOFF, 0, 0, D_EXT},
     {"socket", OPT_SOCKET, NOFF, 0, 0, D_EXT | D_SRV},
     {"port", OPT_INT, OFF(port), 1, 65535, D_SRV},
@@ -116,6 +117,7 @@ static void opts_defaults(fcgix_opts_t *o, apr_pool_t *p)
     o->hdr_max_line = FCGIX_HDR_LINE_CAP;
     o->stderr_max_line = 1024;
     o->stderr_max_bytes = 16384;
+    o->keep_conn = FCGIX_KEEP_AUTO;
     o->pass_headers = apr_array_make(p, 2, sizeof(const char *));
     o->initial_env = apr_array_make(p, 2, sizeof(const char *));
     o->init_start_delay = 1;

@@ -303,6 +303,10 @@ int fcgix_connect(fcgix_req_t *q)
 
     apr_pool_cleanup_register(q->r->pool, q, release_counters,
                               apr_pool_cleanup_null);
+    if (q->fd >= 0) { /* a kept connection (mod_fcgix_keep.c) */
+        take_counters(q, c);
+        return OK;
+    }
     if (app->kind != FCGIX_APP_EXTERNAL && backing_off(q, c)) {
         return HTTP_SERVICE_UNAVAILABLE;
     }
@@ -314,6 +318,7 @@ int fcgix_connect(fcgix_req_t *q)
         st = left_ms > 0 ? try_connect(q, left_ms) : -1;
         if (st == OK) {
             take_counters(q, c);
+            fcgix_keep_connected(q);
             return OK;
         }
         if (st > 0) {
@@ -346,6 +351,11 @@ int fcgix_connect(fcgix_req_t *q)
                   "%" APR_TIME_T_FMT " ms (-appConnTimeout)",
                   app->path, app->addr_text, apr_time_as_msec(limit));
     return HTTP_GATEWAY_TIME_OUT;
+}
+
+void fcgix_connect_release(fcgix_req_t *q)
+{
+    release_counters(q);
 }
 
 int fcgix_connect_backing_off(fcgix_req_t *q)

@@ -10,6 +10,9 @@
  *   mod_fcgix_params.c    BEGIN_REQUEST and PARAMS (the CGI environment)
  *   mod_fcgix_response.c  what the app sends back: records, headers, body
  *                         slices, stderr lines, the authorizer's answer
+ *   mod_fcgix_keep.c      connections kept open between requests
+ *                         (FCGI_KEEP_CONN) and the thread that releases
+ *                         them
  *
  * Kept apart from mod_fcgix.h, which pm/ includes too: the request object
  * is the engine's alone.
@@ -23,7 +26,8 @@
 
 #include "apr_buckets.h"
 
-#define FCGIX_REQ_ID 1 /* one request per connection: always id 1 */
+/* One request at a time per connection; a new connection's first request
+ * is id 1, and each reuse of a kept one takes the next id. */
 
 /* How the response ended up, besides streaming normally. */
 enum {
@@ -39,6 +43,13 @@ typedef struct {
     request_rec *r;
     const fcgix_app_t *app;
     int fd;
+    unsigned req_id; /* FastCGI request id on this connection */
+    int keep;        /* FCGI_KEEP_CONN asked */
+    int reused;      /* fd came from the kept connections */
+    int no_pool;     /* the retry: a fresh connection only */
+    int has_body;
+    const unsigned char *params; /* what fcgix_params_build queued */
+    size_t params_len;
     fcgix_dec_t dec;
     fcgix_hdr_t hdr;
     unsigned char *hbuf; /* header block so far */
@@ -98,12 +109,31 @@ int fcgix_wait_fd(int fd, short events, int timeout_ms);
  * that is not there yet, and counts the request on its class. OK, or the
  * status to fail with (logged). */
 int fcgix_connect(fcgix_req_t *q);
+/* The request no longer holds its connection: its class's counters are
+ * given back now instead of when the request's pool goes. */
+void fcgix_connect_release(fcgix_req_t *q);
 /* Whether the request's class lost its last process and backs off (logs
  * FCGIX0115 when it does). */
 int fcgix_connect_backing_off(fcgix_req_t *q);
 /* The request ended with status st: tells the class whether the app served
  * it whole or failed it. */
 void fcgix_connect_outcome(fcgix_req_t *q, int st);
+
+/* mod_fcgix_keep.c (and fcgix_keep_child_init, in mod_fcgix.h): */
+/* Before the request's records are built: sets q->keep and q->req_id, and
+ * takes an idle kept connection to the app if this child has one that is
+ * still good (q->fd, q->reused). */
+void fcgix_keep_take(fcgix_req_t *q);
+/* A fresh connection was counted on its class: asks the holders of idle
+ * connections to close them if they fill the class. */
+void fcgix_keep_connected(fcgix_req_t *q);
+/* The request ended cleanly (END_REQUEST, nothing after it): keeps q->fd
+ * for a later request if the class's budget allows (1; q->fd is then -1),
+ * else 0 (the caller closes it). Counters of q released before. */
+int fcgix_keep_put(fcgix_req_t *q);
+/* The client went away before END_REQUEST: tells the app
+ * (FCGI_ABORT_REQUEST) when it was asked to keep the connection. */
+void fcgix_keep_abort(fcgix_req_t *q);
 
 /* mod_fcgix_params.c: queues BEGIN_REQUEST, the PARAMS stream and, for a
  * request without a body, the empty STDIN record (q->optr, q->olen). */

@@ -48,42 +48,57 @@ static apr_status_t close_app(void *data)
 
 /* ----------------------------------------------------------- the body */
 
-/* Queues the next STDIN record (and the end-of-stream record at EOS). */
-static int fill_stdin(fcgix_req_t *q)
+/* Reads the next part of the body into the STDIN record's place. */
+static int read_stdin(fcgix_req_t *q, apr_size_t *got)
 {
-    unsigned char *o = q->obuf;
     /* Once connected (fd set), waiting for the client holds a process:
      * it counts against -request-timeout with the time spent on the app. */
     apr_interval_time_t spent = q->waited + q->client_waited;
-    apr_size_t got = 0;
-    size_t used;
     int st;
 
-    st = fcgix_body_read(q->body, (char *)o + FCGIX_REC_HEADER_LEN,
-                         FCGIX_REC_MAX_CONTENT, &got,
-                         q->fd >= 0 ? &spent : NULL);
+    *got = 0;
+    st =
+        fcgix_body_read(q->body, (char *)q->obuf + FCGIX_REC_HEADER_LEN,
+                        FCGIX_REC_MAX_CONTENT, got, q->fd >= 0 ? &spent : NULL);
     q->client_waited = spent - q->waited;
-    if (st != OK) {
-        return st;
-    }
-    used = 0;
+    return st;
+}
+
+/* Queues what read_stdin read as a STDIN record (and the end-of-stream
+ * record at EOS). */
+static void frame_stdin(fcgix_req_t *q, apr_size_t got)
+{
+    unsigned char *o = q->obuf;
+    size_t used = 0;
+
     if (got) {
-        fcgix_rec_header(o, FCGIX_T_STDIN, FCGIX_REQ_ID, got, 0);
+        fcgix_rec_header(o, FCGIX_T_STDIN, q->req_id, got, 0);
         used = FCGIX_REC_HEADER_LEN + got;
     }
     if (fcgix_body_eos(q->body)) {
-        fcgix_rec_header(o + used, FCGIX_T_STDIN, FCGIX_REQ_ID, 0, 0);
+        fcgix_rec_header(o + used, FCGIX_T_STDIN, q->req_id, 0, 0);
         used += FCGIX_REC_HEADER_LEN;
         q->stdin_eof = 1;
     }
     q->optr = o;
     q->olen = used;
-    return OK;
+}
+
+static int fill_stdin(fcgix_req_t *q)
+{
+    apr_size_t got;
+    int st = read_stdin(q, &got);
+
+    if (st == OK) {
+        frame_stdin(q, got);
+    }
+    return st;
 }
 
 /* ----------------------------------------------------------- the loop */
 
 #define CLIENT_GONE (-2)
+#define STALE (-3) /* a kept connection closed before any answer */
 
 static int pass_out(fcgix_req_t *q, int flush)
 {
@@ -237,6 +252,9 @@ static int recv_some(fcgix_req_t *q, int *progress)
         q->readable = 0;
         return OK;
     }
+    if (n <= 0 && q->reused && !q->got_bytes) {
+        return STALE; /* closed while it was kept: nothing was answered */
+    }
     if (n <= 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, n < 0 ? errno : 0, q->r,
                       "FCGIX0109: %s: application closed the connection "
@@ -245,6 +263,9 @@ static int recv_some(fcgix_req_t *q, int *progress)
         return HTTP_BAD_GATEWAY;
     }
     *progress = 1;
+    if (!q->got_bytes && q->reused && q->body) {
+        fcgix_body_keep(q->body, 0); /* answered: no retry any more */
+    }
     q->got_bytes = 1;
     q->readable = n == RBUF_SIZE;
     st = fcgix_response_feed(q, q->rbuf, (size_t)n);
@@ -289,25 +310,48 @@ static int pump(fcgix_req_t *q)
     }
 }
 
-/* After END_REQUEST the app closes the connection (we never ask it to keep
- * it). Waiting briefly for that close, rather than closing first, leaves
- * TCP's TIME_WAIT on the app's side: one per request on httpd's side
- * exhausts and slows ephemeral ports under load. Any byte instead of the
- * close is data after END_REQUEST: a protocol violation. */
+/* After END_REQUEST, an app not asked to keep the connection closes it.
+ * Waiting briefly for that close, rather than closing first, leaves TCP's
+ * TIME_WAIT on the app's side: one per request on httpd's side exhausts
+ * and slows ephemeral ports under load. An app asked to keep it sends
+ * nothing more: what is there now is looked at, without a wait. Any byte
+ * is data after END_REQUEST: a protocol violation. *keepable: the
+ * connection is open and clean. */
 #define CLOSE_WAIT_MS 100
-static int check_trailing(fcgix_req_t *q)
+static int check_trailing(fcgix_req_t *q, int *keepable)
 {
     char c;
     ssize_t n = recv(q->fd, &c, 1, MSG_DONTWAIT);
 
-    if (n < 0 && (errno == EAGAIN || errno == EINTR) &&
-        fcgix_wait_fd(q->fd, POLLIN, CLOSE_WAIT_MS) > 0) {
-        n = recv(q->fd, &c, 1, MSG_DONTWAIT);
+    *keepable = 0;
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        if (q->keep) {
+            *keepable = !q->fin;
+            return OK;
+        }
+        if (fcgix_wait_fd(q->fd, POLLIN, CLOSE_WAIT_MS) > 0) {
+            n = recv(q->fd, &c, 1, MSG_DONTWAIT);
+        }
     }
     if (n > 0) {
         return fcgix_response_protocol_error(q, FCGIX_E_AFTER_END);
     }
     return OK;
+}
+
+/* The connection after the request: kept for another one, or closed
+ * (after telling the app, when the client went away, that its answer is
+ * not wanted). Either way the request is no longer in flight on its class,
+ * though its response may still be on the way to a slow client. */
+static void settle_connection(fcgix_req_t *q, int st, int keepable)
+{
+    if (st == CLIENT_GONE) {
+        fcgix_keep_abort(q);
+    }
+    fcgix_connect_release(q);
+    if (!(keepable && st == OK && fcgix_keep_put(q))) {
+        close_app(q);
+    }
 }
 
 /* After the response has started, an error can only cut it short: an
@@ -332,9 +376,10 @@ static int truncate_response(fcgix_req_t *q)
 static int finish(fcgix_req_t *q, int st)
 {
     request_rec *r = q->r;
+    int keepable = 0;
 
     if (st == OK && q->ended) {
-        st = check_trailing(q);
+        st = check_trailing(q, &keepable);
     }
     if (st == OK && q->nph && !q->sent) {
         st = fcgix_response_bad(q,
@@ -342,7 +387,7 @@ static int finish(fcgix_req_t *q, int st)
                                 "without writing a response");
     }
     fcgix_connect_outcome(q, st);
-    close_app(q);
+    settle_connection(q, st, keepable);
     if (q->rbuf) {
         apr_bucket_free(q->rbuf);
         q->rbuf = NULL;
@@ -384,11 +429,65 @@ static fcgix_req_t *req_new(request_rec *r, const fcgix_app_t *app)
     q->app = app;
     q->fd = -1;
     apr_pool_cleanup_register(r->pool, q, close_app, apr_pool_cleanup_null);
-    fcgix_dec_init(&q->dec, FCGIX_REQ_ID);
     fcgix_hdr_init(&q->hdr, (size_t)app->o.hdr_max_bytes,
                    (size_t)app->o.hdr_max_lines, (size_t)app->o.hdr_max_line);
     q->obb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     return q;
+}
+
+/* Picks the connection's request id (and a kept connection, if there is
+ * one): before any record is built. */
+static void req_connection(fcgix_req_t *q)
+{
+    fcgix_keep_take(q);
+    fcgix_dec_init(&q->dec, q->req_id);
+    if (q->reused && q->body) {
+        fcgix_body_keep(q->body, 1); /* it may have to be sent again */
+    }
+}
+
+/* A kept connection the app closed before answering (it exited, or its
+ * own idle limit closed it while the request was on the way): the request
+ * goes once more, on a new connection, if it can be sent again whole. */
+static int retry_fresh(fcgix_req_t *q)
+{
+    int st;
+
+    if (q->body && !fcgix_body_rewind(q->body)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "FCGIX0127: %s: the application closed a kept "
+                      "connection before answering, and the streamed request "
+                      "body cannot be sent again",
+                      q->app->path);
+        return HTTP_BAD_GATEWAY;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, q->r,
+                  "%s: kept connection closed before an answer: sending the "
+                  "request again on a new connection",
+                  q->app->path);
+    fcgix_connect_release(q);
+    close_app(q);
+    q->reused = 0;
+    q->no_pool = 1;
+    q->optr = q->params;
+    q->olen = q->params_len;
+    q->next_len = 0;
+    q->stdin_eof = !q->has_body;
+    q->stdin_dead = 0;
+    q->readable = 0;
+    st = fcgix_connect(q);
+    return st == OK ? pump(q) : st;
+}
+
+/* Connects (or takes the kept connection) and exchanges the request. */
+static int exchange(fcgix_req_t *q)
+{
+    int st = fcgix_connect(q);
+
+    if (st == OK) {
+        st = pump(q);
+    }
+    return st == STALE ? retry_fresh(q) : st;
 }
 
 int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
@@ -396,45 +495,47 @@ int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
                     fcgix_auth_result_t *res)
 {
     fcgix_req_t *q = req_new(r, app);
-    int st;
 
     memset(res, 0, sizeof(*res));
     q->auth = res;
     q->extra_env = extra_env;
     q->spec_auth_env = spec_env;
+    req_connection(q);
     fcgix_params_build(q, 0); /* an authorizer gets no request body */
-    st = fcgix_connect(q);
-    if (st == OK) {
-        st = pump(q);
-    }
-    return finish(q, st);
+    return finish(q, exchange(q));
 }
 
 int fcgix_respond(request_rec *r, const fcgix_app_t *app)
 {
     const char *te = apr_table_get(r->headers_in, "Transfer-Encoding");
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
-    int has_body = te != NULL || (cl != NULL && strcmp(cl, "0") != 0);
     fcgix_req_t *q = req_new(r, app);
-    int st = OK;
+    apr_size_t got = 0;
+    int st;
 
+    q->has_body = te != NULL || (cl != NULL && strcmp(cl, "0") != 0);
     q->nph = app->o.nph;
     q->headers_done = q->nph; /* nothing to parse: the app's bytes go out */
-    if (has_body) {
+    if (q->has_body) {
         q->obuf = apr_palloc(r->pool, OBUF_SIZE);
         /* Read what can be read before taking an app connection (a slow
          * client then holds no process; see mod_fcgix_body.c), and at least
          * the first part of the body: a body over LimitRequestBody fails
          * here, costing the app nothing. */
         st = fcgix_body_prepare(r, app, &q->body);
-        if (st == OK) {
-            q->spool_len = fcgix_body_chunked_length(q->body);
-            q->spooled = q->spool_len >= 0;
-            st = fill_stdin(q);
-        }
         if (st != OK) {
             return st;
         }
+        q->spool_len = fcgix_body_chunked_length(q->body);
+        q->spooled = q->spool_len >= 0;
+        /* the first record's bytes too, before a connection is held */
+        if ((st = read_stdin(q, &got)) != OK) {
+            return st;
+        }
+    }
+    req_connection(q); /* decides the request id the records carry */
+    if (q->has_body) {
+        frame_stdin(q, got);
         q->next_ptr = q->optr;
         q->next_len = q->olen;
         q->olen = 0;
@@ -442,10 +543,6 @@ int fcgix_respond(request_rec *r, const fcgix_app_t *app)
     /* The parameters are ready before the connection exists: an idle app
      * woken by the connect finds the request already there instead of
      * sleeping again until it comes. */
-    fcgix_params_build(q, has_body); /* queued ahead of the body bytes */
-    st = fcgix_connect(q);
-    if (st == OK) {
-        st = pump(q);
-    }
-    return finish(q, st);
+    fcgix_params_build(q, q->has_body); /* queued ahead of the body bytes */
+    return finish(q, exchange(q));
 }

@@ -113,19 +113,21 @@ void fcgix_params_build(fcgix_req_t *q, int has_body)
             (has_body ? 0 : FCGIX_REC_HEADER_LEN);
     out = apr_palloc(r->pool, total);
     fcgix_rec_begin_request(
-        out, FCGIX_REQ_ID,
-        q->auth ? FCGIX_ROLE_AUTHORIZER : FCGIX_ROLE_RESPONDER, 0);
+        out, q->req_id, q->auth ? FCGIX_ROLE_AUTHORIZER : FCGIX_ROLE_RESPONDER,
+        q->keep ? FCGIX_FLAG_KEEP_CONN : 0);
     q->olen = FCGIX_BEGIN_REQUEST_LEN;
     q->olen += fcgix_rec_wrap(out + q->olen, total - q->olen, FCGIX_T_PARAMS,
-                              FCGIX_REQ_ID, nv, nvlen);
+                              q->req_id, nv, nvlen);
     if (nvlen) { /* wrap() wrote data records; add the end marker */
-        fcgix_rec_header(out + q->olen, FCGIX_T_PARAMS, FCGIX_REQ_ID, 0, 0);
+        fcgix_rec_header(out + q->olen, FCGIX_T_PARAMS, q->req_id, 0, 0);
         q->olen += FCGIX_REC_HEADER_LEN;
     }
     if (!has_body) {
-        fcgix_rec_header(out + q->olen, FCGIX_T_STDIN, FCGIX_REQ_ID, 0, 0);
+        fcgix_rec_header(out + q->olen, FCGIX_T_STDIN, q->req_id, 0, 0);
         q->olen += FCGIX_REC_HEADER_LEN;
         q->stdin_eof = 1;
     }
     q->optr = out;
+    q->params = out; /* kept: a retry on a fresh connection sends it again */
+    q->params_len = q->olen;
 }

@@ -73,11 +73,13 @@ static void put_class_text(request_rec *r, int n,
                "Class%dAddress: %s\nClass%dProcesses: %u\n"
                "Class%dProcessesWanted: %u\nClass%dRestarts: %u\n"
                "Class%dInFlight: %u\nClass%dRequests: %u\n"
-               "Class%dFailures: %u\nClass%dLoadFactor: %.1f\n",
+               "Class%dFailures: %u\nClass%dLoadFactor: %.1f\n"
+               "Class%dIdleKept: %u\nClass%dReuses: %u\n",
                n, text_val(r, c->path), n, kind_name(c->kind), n,
                class_state(c), n, text_val(r, c->addr), n, c->procs_running, n,
                c->procs_target, n, c->restarts, n, c->inflight, n, c->requests,
-               n, c->failures, n, c->load_milli / 1000.0);
+               n, c->failures, n, c->load_milli / 1000.0, n, c->idle_kept, n,
+               c->reuses);
 }
 
 static void put_class_html(request_rec *r, const fcgix_pm_class_info_t *c)
@@ -85,11 +87,12 @@ static void put_class_html(request_rec *r, const fcgix_pm_class_info_t *c)
     ap_rprintf(r,
                "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
                "<td>%u/%u</td><td>%u</td><td>%u</td><td>%u</td><td>%u</td>"
-               "<td>%.1f</td></tr>\n",
+               "<td>%.1f</td><td>%u</td><td>%u</td></tr>\n",
                ap_escape_html(r->pool, c->path), kind_name(c->kind),
                class_state(c), ap_escape_html(r->pool, c->addr),
                c->procs_running, c->procs_target, c->restarts, c->inflight,
-               c->requests, c->failures, c->load_milli / 1000.0);
+               c->requests, c->failures, c->load_milli / 1000.0, c->idle_kept,
+               c->reuses);
 }
 
 static void put_procs(request_rec *r, int text)
@@ -127,7 +130,8 @@ static void put_all(request_rec *r, const fcgix_pm_info_t *pm, int text)
         ap_rputs("<table border=\"1\"><tr><th>application</th><th>kind</th>"
                  "<th>state</th><th>address</th><th>processes</th>"
                  "<th>restarts</th><th>in flight</th><th>requests</th>"
-                 "<th>failures</th><th>load %</th></tr>\n",
+                 "<th>failures</th><th>load %</th><th>idle kept</th>"
+                 "<th>reuses</th></tr>\n",
                  r);
     }
     while (fcgix_pm_class_next(&pos, &c)) {

@@ -117,6 +117,41 @@ void fcgix_pm_class_failed(fcgix_pm_class_t *c);
  * PM compares them) differs from that of the binary the class runs. */
 int fcgix_pm_class_binary_changed(const fcgix_pm_class_t *c, apr_time_t mtime);
 
+/* ---- kept connections (FCGI_KEEP_CONN) ------------------------------ *
+ * A child holding an idle connection to a class counts it there, so that
+ * all children together hold no more than the class's cap, and a request
+ * that connects afresh while held connections fill the class asks every
+ * holder to close them (their releaser threads wait on
+ * fcgix_pm_release_wait). */
+/* Handles that outlive a request (a connection kept in the child): an
+ * empty one from p, or (p NULL) from the heap, never freed (NULL when out
+ * of memory); it names no class until a copy fills it. And a copy. */
+fcgix_pm_class_t *fcgix_pm_class_alloc(apr_pool_t *p);
+void fcgix_pm_class_copy(fcgix_pm_class_t *dst, const fcgix_pm_class_t *src);
+/* Current and active (not draining): a connection to it may be kept. */
+int fcgix_pm_class_keepable(const fcgix_pm_class_t *c);
+/* The class's running processes (0 when not current). */
+apr_uint32_t fcgix_pm_class_procs(const fcgix_pm_class_t *c);
+/* Counts one more idle connection held if the held ones, and the held ones
+ * with the requests in flight, stay within cap: 1 when counted (*gen: the
+ * class's release generation now; fcgix_pm_class_unhold follows). */
+int fcgix_pm_class_hold(fcgix_pm_class_t *c, apr_uint32_t cap,
+                        apr_uint32_t *gen);
+/* A held connection is taken for a request (reused) or closed. */
+void fcgix_pm_class_unhold(fcgix_pm_class_t *c, int reused);
+/* Whether a connection held since release generation gen must be closed:
+ * its holders were asked to, or the class is no longer current and
+ * active. */
+int fcgix_pm_class_released(const fcgix_pm_class_t *c, apr_uint32_t gen);
+/* A request counted in flight on a fresh connection: when held connections
+ * and requests in flight exceed cap, asks the holders to close theirs. */
+void fcgix_pm_class_check_release(fcgix_pm_class_t *c, apr_uint32_t cap);
+/* The release sequence now, and a wait (up to timeout_ms) for it to move
+ * from seen; fcgix_pm_release_wake moves it (a child's releaser to stop). */
+apr_uint32_t fcgix_pm_release_seq(void);
+void fcgix_pm_release_wait(apr_uint32_t seen, int timeout_ms);
+void fcgix_pm_release_wake(void);
+
 /* Count kib more KiB of request bodies spooled by this httpd child, if the
  * server-wide total stays within limit_kib: 1 when counted, 0 when not
  * (then nothing is counted). A child that found no free entry at its start
@@ -143,6 +178,8 @@ typedef struct {
     apr_uint32_t procs_running, procs_target, restarts;
     apr_uint32_t inflight, requests, failures;
     apr_uint32_t load_milli; /* load factor x1000 */
+    apr_uint32_t idle_kept;  /* idle connections children hold */
+    apr_uint32_t reuses;     /* requests served on a kept connection */
     char path[FCGIX_PM_PATH_MAX];
     char addr[FCGIX_PM_ADDR_MAX];
 } fcgix_pm_class_info_t;

@@ -7,8 +7,14 @@
  * and only through a class handle that checks, before every write, that
  * the slot still holds the class it was looked up as.
  */
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
 
 #include "pm/pm_int.h"
 
@@ -122,7 +128,7 @@ static volatile fcgix_sb_class_t *slot(const fcgix_pm_class_t *c)
 {
     volatile fcgix_sb_class_t *k;
 
-    if (c == NULL) {
+    if (c == NULL || c->sb == NULL) {
         return NULL;
     }
     k = &c->sb->classes[c->idx];
@@ -187,6 +193,140 @@ int fcgix_pm_class_binary_changed(const fcgix_pm_class_t *c, apr_time_t mtime)
     volatile fcgix_sb_class_t *k = slot(c);
 
     return k && (apr_uint32_t)apr_time_sec(mtime) != k->bin_mtime;
+}
+
+/* ------------------------------------------------ kept connections */
+
+fcgix_pm_class_t *fcgix_pm_class_alloc(apr_pool_t *p)
+{
+    return p ? apr_pcalloc(p, sizeof(fcgix_pm_class_t))
+             : calloc(1, sizeof(fcgix_pm_class_t));
+}
+
+void fcgix_pm_class_copy(fcgix_pm_class_t *dst, const fcgix_pm_class_t *src)
+{
+    *dst = *src;
+}
+
+int fcgix_pm_class_keepable(const fcgix_pm_class_t *c)
+{
+    volatile fcgix_sb_class_t *k = slot(c);
+
+    return k && k->state == FCGIX_CLASS_ACTIVE;
+}
+
+apr_uint32_t fcgix_pm_class_procs(const fcgix_pm_class_t *c)
+{
+    volatile fcgix_sb_class_t *k = slot(c);
+
+    return k ? k->procs_running : 0;
+}
+
+/* Read as signed: a decrement that raced the slot's reuse can wrap a
+ * zeroed counter, which then counts as none. */
+static apr_uint32_t count_of(volatile apr_uint32_t *v)
+{
+    apr_uint32_t n = apr_atomic_read32(v);
+
+    return n > 0x7fffffffu ? 0 : n;
+}
+
+int fcgix_pm_class_hold(fcgix_pm_class_t *c, apr_uint32_t cap,
+                        apr_uint32_t *release_gen)
+{
+    volatile fcgix_sb_class_t *k = slot(c);
+    apr_uint32_t held;
+
+    if (k == NULL || k->state != FCGIX_CLASS_ACTIVE || cap == 0) {
+        return 0;
+    }
+    /* Counted first, then the requests in flight read: a request that
+     * connects meanwhile counts itself first, then reads this count
+     * (fcgix_pm_class_check_release), so one of the two sees the other
+     * (the atomics are sequentially consistent). */
+    held = apr_atomic_inc32(&k->idle_kept) + 1;
+    if (held > cap || held + count_of(&k->inflight) > cap) {
+        apr_atomic_dec32(&k->idle_kept);
+        return 0;
+    }
+    *release_gen = apr_atomic_read32(&k->release_gen);
+    return 1;
+}
+
+void fcgix_pm_class_unhold(fcgix_pm_class_t *c, int reused)
+{
+    volatile fcgix_sb_class_t *k = slot(c);
+
+    if (k) {
+        apr_atomic_dec32(&k->idle_kept);
+        if (reused) {
+            apr_atomic_inc32(&k->reuses);
+        }
+    }
+}
+
+int fcgix_pm_class_released(const fcgix_pm_class_t *c, apr_uint32_t gen)
+{
+    volatile fcgix_sb_class_t *k = slot(c);
+
+    return k == NULL || k->state != FCGIX_CLASS_ACTIVE ||
+           apr_atomic_read32(&k->release_gen) != gen;
+}
+
+void fcgix_pm_class_check_release(fcgix_pm_class_t *c, apr_uint32_t cap)
+{
+    volatile fcgix_sb_class_t *k = slot(c);
+    apr_uint32_t held;
+
+    if (k == NULL || (held = count_of(&k->idle_kept)) == 0 ||
+        held + count_of(&k->inflight) <= cap) {
+        return;
+    }
+    apr_atomic_inc32(&k->release_gen);
+    apr_atomic_inc32(&c->sb->release_seq);
+#ifdef __linux__
+    /* not FUTEX_PRIVATE_FLAG: the waiters are other processes */
+    syscall(SYS_futex, &c->sb->release_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+#endif
+}
+
+apr_uint32_t fcgix_pm_release_seq(void)
+{
+    fcgix_sb_t *sb = scoreboard();
+
+    return sb ? apr_atomic_read32(&sb->release_seq) : 0;
+}
+
+void fcgix_pm_release_wait(apr_uint32_t seen, int timeout_ms)
+{
+    fcgix_sb_t *sb = scoreboard();
+    struct timespec ts;
+
+    ts.tv_sec = timeout_ms / 1000;
+    ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+#ifdef __linux__
+    if (sb) {
+        /* returns at once if the word moved since it was read */
+        syscall(SYS_futex, &sb->release_seq, FUTEX_WAIT, seen, &ts, NULL, 0);
+        return;
+    }
+#else
+    (void)seen;
+#endif
+    nanosleep(&ts, NULL);
+}
+
+void fcgix_pm_release_wake(void)
+{
+#ifdef __linux__
+    fcgix_sb_t *sb = scoreboard();
+
+    if (sb) {
+        apr_atomic_inc32(&sb->release_seq);
+        syscall(SYS_futex, &sb->release_seq, FUTEX_WAKE, INT_MAX, NULL, NULL,
+                0);
+    }
+#endif
 }
 
 /* ------------------------------------------------- spooled bodies */
@@ -261,6 +401,8 @@ int fcgix_pm_class_next(apr_uint32_t *pos, fcgix_pm_class_info_t *out)
         out->requests = c.requests;
         out->failures = c.failures;
         out->load_milli = c.load_milli;
+        out->idle_kept = c.idle_kept > 0x7fffffffu ? 0 : c.idle_kept;
+        out->reuses = c.reuses;
         memcpy(out->path, c.path, sizeof(out->path));
         memcpy(out->addr, c.addr, sizeof(out->addr));
         return 1;

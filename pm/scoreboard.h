@@ -22,7 +22,7 @@
 
 #define FCGIX_SB_MAGIC 0x58474346u /* "FCGX" */
 /* bump the layout when it changes, or the unit of a field */
-#define FCGIX_SB_LAYOUT 4u
+#define FCGIX_SB_LAYOUT 5u
 #define FCGIX_SB_CLASSES 512 /* static + dynamic + external classes */
 #define FCGIX_SB_PROCS 2048  /* application processes */
 #define FCGIX_SB_PATH 512    /* longest application path + NUL */
@@ -68,6 +68,10 @@ typedef struct {
     volatile apr_uint32_t failures;  /* requests that got no answer */
     volatile apr_uint32_t busy_ms;   /* time connected (load factor) */
     volatile apr_uint32_t completed; /* requests the app answered whole */
+    /* kept connections (FCGI_KEEP_CONN, mod_fcgix_keep.c) */
+    volatile apr_uint32_t idle_kept;   /* held idle by all children now */
+    volatile apr_uint32_t reuses;      /* requests served on a kept one */
+    volatile apr_uint32_t release_gen; /* bumped: holders, close them */
 } fcgix_sb_class_t;
 
 typedef struct {
@@ -104,6 +108,9 @@ typedef struct {
     /* PM */
     volatile apr_uint32_t pm_heartbeat;  /* fcgix_clock() s of its last loop */
     volatile apr_uint32_t pm_generation; /* definitions generation applied */
+    /* handlers: bumped with a class's release_gen; the children holding
+     * kept connections wait on it (a futex word on Linux) */
+    volatile apr_uint32_t release_seq;
     fcgix_sb_class_t classes[FCGIX_SB_CLASSES];
     fcgix_sb_proc_t procs[FCGIX_SB_PROCS];
     fcgix_sb_spool_t spool[FCGIX_SB_CHILDREN]; /* see fcgix_sb_spool_t */
