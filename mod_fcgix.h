@@ -189,6 +189,8 @@ int fcgix_body_read(fcgix_body_t *b, char *dst, apr_size_t cap, apr_size_t *got,
 /* While keep is set, a body handed out whole stays (memory, file, its
  * count) so that fcgix_body_rewind can hand it out again. */
 void fcgix_body_keep(fcgix_body_t *b, int keep);
+/* Whether the body was read whole before the app was connected. */
+int fcgix_body_whole(const fcgix_body_t *b);
 /* Starts the body again from its first byte, if it was spooled whole and
  * is still there: 1, else 0 (a streamed body cannot be sent twice). */
 int fcgix_body_rewind(fcgix_body_t *b);

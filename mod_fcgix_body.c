@@ -377,6 +377,11 @@ void fcgix_body_keep(fcgix_body_t *b, int keep)
     spool_done(b);
 }
 
+int fcgix_body_whole(const fcgix_body_t *b)
+{
+    return b->whole;
+}
+
 int fcgix_body_rewind(fcgix_body_t *b)
 {
     if (!b->whole || (b->file == NULL && b->len > SPOOL_MEM)) {

@@ -284,20 +284,31 @@ static int try_connect(fcgix_req_t *q, int left_ms)
 /* Connects without blocking past -appConnTimeout (or the server Timeout).
  * A full backlog is retried with a short back-off; a managed application
  * that is not there yet is asked for and waited for. */
+fcgix_pm_class_t *fcgix_connect_class(fcgix_req_t *q)
+{
+    return class_find(q, 1);
+}
+
+apr_interval_time_t fcgix_connect_limit(const fcgix_req_t *q)
+{
+    apr_interval_time_t limit =
+        q->app->o.app_conn_timeout
+            ? apr_time_from_sec(q->app->o.app_conn_timeout)
+            : q->r->server->timeout;
+
+    /* milliseconds of it must fit an int (httpd's Timeout has no bound) */
+    return limit > apr_time_from_msec(INT_MAX) ? apr_time_from_msec(INT_MAX)
+                                               : limit;
+}
+
 int fcgix_connect(fcgix_req_t *q)
 {
     const fcgix_app_t *app = q->app;
-    apr_interval_time_t limit = app->o.app_conn_timeout
-                                    ? apr_time_from_sec(app->o.app_conn_timeout)
-                                    : q->r->server->timeout;
+    apr_interval_time_t limit = fcgix_connect_limit(q);
     apr_time_t t0, now, deadline, next_ring = 0;
     fcgix_pm_class_t *c = class_find(q, 0); /* once per request */
     int backoff = 1, watch = -1, st;
 
-    /* milliseconds of it must fit an int (httpd's Timeout has no bound) */
-    if (limit > apr_time_from_msec(INT_MAX)) {
-        limit = apr_time_from_msec(INT_MAX);
-    }
     t0 = fcgix_pm_clock();
     deadline = t0 + limit;
 

@@ -43,10 +43,11 @@ typedef struct {
     request_rec *r;
     const fcgix_app_t *app;
     int fd;
-    unsigned req_id; /* FastCGI request id on this connection */
-    int keep;        /* FCGI_KEEP_CONN asked */
-    int reused;      /* fd came from the kept connections */
-    int no_pool;     /* the retry: a fresh connection only */
+    unsigned req_id;            /* FastCGI request id on this connection */
+    int keep;                   /* FCGI_KEEP_CONN asked */
+    int reused;                 /* fd came from the kept connections */
+    int no_pool;                /* the retry: a fresh connection only */
+    struct fcgix_keep_use *use; /* this child's count of it, if counted */
     int has_body;
     const unsigned char *params; /* what fcgix_params_build queued */
     size_t params_len;
@@ -109,6 +110,10 @@ int fcgix_wait_fd(int fd, short events, int timeout_ms);
  * that is not there yet, and counts the request on its class. OK, or the
  * status to fail with (logged). */
 int fcgix_connect(fcgix_req_t *q);
+/* The request's class now (a probe handle, reused by the request), and
+ * how long a request may wait to connect (-appConnTimeout, else Timeout). */
+fcgix_pm_class_t *fcgix_connect_class(fcgix_req_t *q);
+apr_interval_time_t fcgix_connect_limit(const fcgix_req_t *q);
 /* The request no longer holds its connection: its class's counters are
  * given back now instead of when the request's pool goes. */
 void fcgix_connect_release(fcgix_req_t *q);
@@ -120,17 +125,26 @@ int fcgix_connect_backing_off(fcgix_req_t *q);
 void fcgix_connect_outcome(fcgix_req_t *q, int st);
 
 /* mod_fcgix_keep.c (and fcgix_keep_child_init, in mod_fcgix.h): */
-/* Before the request's records are built: sets q->keep and q->req_id, and
- * takes an idle kept connection to the app if this child has one that is
- * still good (q->fd, q->reused). */
+/* Whether the configuration lets requests to app keep connections, and
+ * whether this child asks it to (q->keep): not once the app has closed
+ * most of the connections it was asked to keep. */
+int fcgix_keep_wanted(const fcgix_app_t *app);
+int fcgix_keep_ask(const fcgix_app_t *app);
+/* A kept connection was found closed by the app when a request used it. */
+void fcgix_keep_stale(fcgix_req_t *q);
+/* With the request's records built: takes an idle kept connection to the
+ * app if this child has one that is still good, or waits for one another
+ * request of this child hands over (q->fd, q->reused). */
 void fcgix_keep_take(fcgix_req_t *q);
 /* A fresh connection was counted on its class: asks the holders of idle
  * connections to close them if they fill the class. */
 void fcgix_keep_connected(fcgix_req_t *q);
-/* The request ended cleanly (END_REQUEST, nothing after it): keeps q->fd
- * for a later request if the class's budget allows (1; q->fd is then -1),
- * else 0 (the caller closes it). Counters of q released before. */
-int fcgix_keep_put(fcgix_req_t *q);
+/* The request is done with its connection; keepable: it ended cleanly
+ * (END_REQUEST, nothing after it). Hands the connection to a request of
+ * this child waiting for one, or keeps it idle if the class's budget
+ * allows: 1, q->fd is then -1. Else 0: the caller closes it. The class's
+ * counters of q are released before. */
+int fcgix_keep_settle(fcgix_req_t *q, int keepable);
 /* The client went away before END_REQUEST: tells the app
  * (FCGI_ABORT_REQUEST) when it was asked to keep the connection. */
 void fcgix_keep_abort(fcgix_req_t *q);

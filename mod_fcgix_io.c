@@ -28,6 +28,7 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "apr_atomic.h"
 #include "apr_strings.h"
 
 APLOG_USE_MODULE(fcgix);
@@ -349,7 +350,7 @@ static void settle_connection(fcgix_req_t *q, int st, int keepable)
         fcgix_keep_abort(q);
     }
     fcgix_connect_release(q);
-    if (!(keepable && st == OK && fcgix_keep_put(q))) {
+    if (!fcgix_keep_settle(q, keepable && st == OK)) {
         close_app(q);
     }
 }
@@ -420,6 +421,8 @@ static int finish(fcgix_req_t *q, int st)
     return OK;
 }
 
+static apr_uint32_t next_req_id; /* this child's, for request ids */
+
 /* The state of one request to app, in either role. */
 static fcgix_req_t *req_new(request_rec *r, const fcgix_app_t *app)
 {
@@ -428,6 +431,11 @@ static fcgix_req_t *req_new(request_rec *r, const fcgix_app_t *app)
     q->r = r;
     q->app = app;
     q->fd = -1;
+    /* any id suits a new connection; a kept one takes only a request whose
+     * id differs from its last one's (mod_fcgix_keep.c) */
+    q->req_id = apr_atomic_inc32(&next_req_id) % 0xffffu + 1;
+    q->keep = fcgix_keep_ask(app);
+    fcgix_dec_init(&q->dec, q->req_id);
     apr_pool_cleanup_register(r->pool, q, close_app, apr_pool_cleanup_null);
     fcgix_hdr_init(&q->hdr, (size_t)app->o.hdr_max_bytes,
                    (size_t)app->o.hdr_max_lines, (size_t)app->o.hdr_max_line);
@@ -435,12 +443,12 @@ static fcgix_req_t *req_new(request_rec *r, const fcgix_app_t *app)
     return q;
 }
 
-/* Picks the connection's request id (and a kept connection, if there is
- * one): before any record is built. */
+/* Takes a kept connection, if there is one (or waits for one another
+ * request of this child is about to finish with); the request's records
+ * are ready, so one handed over may be sent on at once. */
 static void req_connection(fcgix_req_t *q)
 {
     fcgix_keep_take(q);
-    fcgix_dec_init(&q->dec, q->req_id);
     if (q->reused && q->body) {
         fcgix_body_keep(q->body, 1); /* it may have to be sent again */
     }
@@ -465,7 +473,9 @@ static int retry_fresh(fcgix_req_t *q)
                   "%s: kept connection closed before an answer: sending the "
                   "request again on a new connection",
                   q->app->path);
+    fcgix_keep_stale(q);
     fcgix_connect_release(q);
+    fcgix_keep_settle(q, 0);
     close_app(q);
     q->reused = 0;
     q->no_pool = 1;
@@ -500,8 +510,8 @@ int fcgix_authorize(request_rec *r, const fcgix_app_t *app,
     q->auth = res;
     q->extra_env = extra_env;
     q->spec_auth_env = spec_env;
-    req_connection(q);
     fcgix_params_build(q, 0); /* an authorizer gets no request body */
+    req_connection(q);
     return finish(q, exchange(q));
 }
 
@@ -533,7 +543,6 @@ int fcgix_respond(request_rec *r, const fcgix_app_t *app)
             return st;
         }
     }
-    req_connection(q); /* decides the request id the records carry */
     if (q->has_body) {
         frame_stdin(q, got);
         q->next_ptr = q->optr;
@@ -544,5 +553,6 @@ int fcgix_respond(request_rec *r, const fcgix_app_t *app)
      * woken by the connect finds the request already there instead of
      * sleeping again until it comes. */
     fcgix_params_build(q, q->has_body); /* queued ahead of the body bytes */
+    req_connection(q);
     return finish(q, exchange(q));
 }

@@ -49,6 +49,29 @@ typedef struct {
     apr_time_t until;      /* closed if still idle then (-idle-timeout) */
 } kept_t;
 
+/* A request of this child waiting for a connection another request of
+ * this child is about to finish with (the class is full). */
+typedef struct waiter_t {
+    struct waiter_t *next;
+    pthread_cond_t cond;
+    fcgix_req_t *q; /* its records are ready */
+    int fd;         /* handed over: >= 0 */
+    int go;         /* connect afresh instead */
+} waiter_t;
+
+/* This child's use of one application (by address). */
+typedef struct fcgix_keep_use {
+    struct sockaddr_storage addr;
+    socklen_t addr_len; /* 0: a free entry */
+    int busy;           /* requests on a connection to it now */
+    waiter_t *head, *tail;
+    unsigned closed; /* kept connections the app closed unasked */
+    unsigned reused; /* and the ones that served again */
+} use_t;
+
+#define USES_MAX 64     /* applications a child tracks for handovers */
+#define WAIT_LOOK_MS 20 /* a waiter looks again whether it should wait */
+
 #if APR_HAS_THREADS
 /* Plain pthreads and malloc, not the child's pool: a prefork child may
  * leave from a signal handler, and nothing of this may be freed under the
@@ -61,12 +84,13 @@ static struct {
     struct pollfd *pfd;
     int n, used;
     volatile int stopping;
+    use_t use[USES_MAX];
 } K;
 #endif
 
 /* -------------------------------------------------------------- caps */
 
-static int wants_keep(const fcgix_app_t *app)
+int fcgix_keep_wanted(const fcgix_app_t *app)
 {
     if (app->o.nph || app->o.keep_conn == 0) {
         return 0; /* -nph: only the close delimits the response */
@@ -74,24 +98,38 @@ static int wants_keep(const fcgix_app_t *app)
     return app->kind != FCGIX_APP_EXTERNAL || app->o.keep_conn > 0;
 }
 
-/* Idle connections all children may hold to the request's class. */
-static apr_uint32_t keep_cap(const fcgix_req_t *q)
+/* Idle connections all children may hold to class c of q's app. */
+static apr_uint32_t keep_cap(const fcgix_req_t *q, const fcgix_pm_class_t *c)
 {
     int n = q->app->o.keep_conn;
     apr_uint32_t procs;
 
-    if (!wants_keep(q->app)) {
+    if (!fcgix_keep_wanted(q->app)) {
         return 0;
     }
     if (q->app->kind == FCGIX_APP_EXTERNAL) {
         return (apr_uint32_t)n;
     }
-    procs = fcgix_pm_class_procs(q->cls);
+    procs = fcgix_pm_class_procs(c);
     return n > 0 && (apr_uint32_t)n < procs ? (apr_uint32_t)n : procs;
 }
 
 #if APR_HAS_THREADS
 /* --------------------------------------------------------- the pool */
+
+static use_t *use_at(const struct sockaddr_storage *addr, socklen_t len,
+                     int create);
+
+/* Under the lock: the app closed a kept connection (or sent bytes on it)
+ * while it was idle. */
+static void app_closed(const struct sockaddr_storage *addr, socklen_t len)
+{
+    use_t *u = use_at(addr, len, 1);
+
+    if (u) {
+        u->closed++;
+    }
+}
 
 static void drop(kept_t *e, int reused)
 {
@@ -129,6 +167,7 @@ static void sweep(void)
             int j;
             for (j = 0; K.e[i].fd >= 0 && j < m; j++) {
                 if (K.pfd[j].fd == K.e[i].fd && K.pfd[j].revents) {
+                    app_closed(&K.e[i].addr, K.e[i].addr_len);
                     drop(&K.e[i], 0);
                 }
             }
@@ -194,7 +233,7 @@ static int any_keeps(void)
     for (hi = apr_hash_first(NULL, fcgix_globals->by_path); hi;
          hi = apr_hash_next(hi)) {
         const fcgix_app_t *app = apr_hash_this_val(hi);
-        if (wants_keep(app)) {
+        if (fcgix_keep_wanted(app)) {
             return 1;
         }
     }
@@ -273,30 +312,251 @@ static int take_entry(const fcgix_app_t *app, kept_t *out,
 
 /* Whether a connection taken from the pool may serve: its class did not
  * ask for it back, and nothing (an EOF, stray bytes) waits on it. */
-static int still_good(const kept_t *k)
+static int still_good(const kept_t *k, unsigned req_id)
 {
     char c;
 
-    if (fcgix_pm_class_released(k->cls, k->gen)) {
+    /* (the same id as its last request: one in 65535, closed rather than
+     * let a late record of that one pass for this one's) */
+    if (k->last_id == req_id || fcgix_pm_class_released(k->cls, k->gen)) {
         return 0;
     }
-    return recv(k->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
-           (errno == EAGAIN || errno == EWOULDBLOCK);
+    if (recv(k->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+        (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return 1;
+    }
+    pthread_mutex_lock(&K_lock);
+    app_closed(&k->addr, k->addr_len);
+    pthread_mutex_unlock(&K_lock);
+    return 0;
+}
+
+/* ---------------------------------------------------- handovers */
+
+/* Under the lock: this child's use of the app at addr (created if
+ * create). */
+static use_t *use_at(const struct sockaddr_storage *addr, socklen_t len,
+                     int create)
+{
+    use_t *free_u = NULL;
+    int i;
+
+    for (i = 0; i < USES_MAX; i++) {
+        use_t *u = &K.use[i];
+        if (u->addr_len == len && memcmp(&u->addr, addr, len) == 0) {
+            return u;
+        }
+        if (free_u == NULL && u->addr_len == 0) {
+            free_u = u;
+        }
+    }
+    if (create && free_u) {
+        memcpy(&free_u->addr, addr, len);
+        free_u->addr_len = len;
+        return free_u;
+    }
+    return NULL;
+}
+
+static use_t *use_of(const fcgix_app_t *app, int create)
+{
+    return use_at(&app->addr, app->addr_len, create);
+}
+
+/* An app that closes the connections it was asked to keep (or ignores
+ * the request) is asked no more by this child: each such connection
+ * would cost a look, and a request that cannot be sent twice would find
+ * it closed. */
+#define CLOSES_TOLERATED 3
+static int app_keeps(const fcgix_app_t *app)
+{
+    use_t *u;
+    int keeps = 1;
+
+    if (K.n == 0) {
+        return 0;
+    }
+    pthread_mutex_lock(&K_lock);
+    if ((u = use_of(app, 0)) != NULL && u->closed >= CLOSES_TOLERATED &&
+        u->closed > 4 * u->reused) {
+        keeps = 0;
+    }
+    pthread_mutex_unlock(&K_lock);
+    return keeps;
+}
+
+/* The request holds a connection to its app now. */
+static void count_busy(fcgix_req_t *q)
+{
+    use_t *u;
+
+    if (K.n == 0) {
+        return;
+    }
+    pthread_mutex_lock(&K_lock);
+    if ((u = use_of(q->app, 1)) != NULL) {
+        u->busy++;
+        q->use = u;
+    }
+    pthread_mutex_unlock(&K_lock);
+}
+
+/* Under the lock: this child has no connection to u's app any more, so
+ * the first waiter connects afresh (and counts as this child's again once
+ * it has; the others wait for it). */
+static void send_one_fresh(use_t *u)
+{
+    waiter_t *w = u->head;
+
+    if (w) {
+        u->head = w->next;
+        if (u->tail == w) {
+            u->tail = NULL;
+        }
+        w->go = 1;
+        pthread_cond_signal(&w->cond);
+    }
+}
+
+static void unlink_waiter(use_t *u, waiter_t *me)
+{
+    waiter_t **pp, *prev = NULL;
+
+    for (pp = &u->head; *pp; prev = *pp, pp = &(*pp)->next) {
+        if (*pp == me) {
+            *pp = me->next;
+            if (u->tail == me) {
+                u->tail = prev;
+            }
+            return;
+        }
+    }
+}
+
+/* Whether a request should wait for a connection of this child rather
+ * than connect afresh: every process of the class is busy with a request
+ * (none idle, none only held), and (the caller checks) this child has
+ * requests on it that will hand theirs over. While requests of other
+ * children wait in the class's backlog, none is handed over: each one
+ * that ends closes, and its process accepts one of those. */
+static int worth_waiting(fcgix_req_t *q, const fcgix_pm_class_t *c)
+{
+    apr_uint32_t cap;
+
+    /* Only a FastCgiServer's processes are a known, fixed capacity: an
+     * external app's -keep-conn is no bound on what it serves at once,
+     * and a dynamic class grows when its requests wait on its socket. */
+    if (q->app->kind != FCGIX_APP_STATIC || c == NULL) {
+        return 0;
+    }
+    cap = keep_cap(q, c);
+    return cap && fcgix_pm_class_full(c, cap);
+}
+
+/* Waits for a handover: 1 with q->fd set, 0 to connect afresh. */
+static int wait_handover(fcgix_req_t *q, const fcgix_pm_class_t *c,
+                         apr_time_t until)
+{
+    waiter_t me;
+    pthread_condattr_t attr;
+    use_t *u;
+
+    memset(&me, 0, sizeof(me));
+    me.q = q;
+    me.fd = -1;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&me.cond, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_lock(&K_lock);
+    while ((u = use_of(q->app, 0)) && u->busy > 0 && !K.stopping && me.fd < 0 &&
+           !me.go && worth_waiting(q, c) && fcgix_pm_clock() < until) {
+        apr_time_t look = fcgix_pm_clock() + apr_time_from_msec(WAIT_LOOK_MS);
+        struct timespec ts;
+        ts.tv_sec = (time_t)apr_time_sec(look);
+        ts.tv_nsec = (long)apr_time_usec(look) * 1000;
+        me.next = NULL;
+        if (u->tail) {
+            u->tail->next = &me;
+        } else {
+            u->head = &me;
+        }
+        u->tail = &me;
+        while (me.fd < 0 && !me.go &&
+               pthread_cond_timedwait(&me.cond, &K_lock, &ts) == 0) {
+        }
+        if (me.fd < 0 && !me.go) {
+            unlink_waiter(u, &me); /* looked again: still worth it? */
+        }
+    }
+    if (me.fd >= 0) {
+        q->use = u; /* its busy count came with the connection */
+    }
+    pthread_mutex_unlock(&K_lock);
+    pthread_cond_destroy(&me.cond);
+    if (me.fd < 0) {
+        return 0;
+    }
+    q->fd = me.fd;
+    return 1;
+}
+
+/* Under the lock: gives q's connection to the first waiter, and sends
+ * what of its records the socket takes now: the app starts on the next
+ * request without waiting for that thread to run. */
+static int hand_over(fcgix_req_t *q)
+{
+    waiter_t *w = q->use ? q->use->head : NULL;
+    ssize_t n;
+
+    if (w == NULL || w->q->req_id == q->req_id ||
+        !fcgix_pm_class_keepable(q->cls)) {
+        return 0;
+    }
+    q->use->head = w->next;
+    if (q->use->tail == w) {
+        q->use->tail = NULL;
+    }
+    w->fd = q->fd;
+    n = send(q->fd, w->q->optr, w->q->olen, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+        w->q->optr += n;
+        w->q->olen -= (size_t)n;
+    }
+    pthread_cond_signal(&w->cond);
+    q->use = NULL; /* the busy count goes with it */
+    q->fd = -1;
+    return 1;
+}
+
+/* --------------------------------------------------- the requests */
+
+int fcgix_keep_ask(const fcgix_app_t *app)
+{
+    return fcgix_keep_wanted(app) && app_keeps(app);
+}
+
+void fcgix_keep_stale(fcgix_req_t *q)
+{
+    pthread_mutex_lock(&K_lock);
+    app_closed(&q->app->addr, q->app->addr_len);
+    pthread_mutex_unlock(&K_lock);
 }
 
 void fcgix_keep_take(fcgix_req_t *q)
 {
-    fcgix_pm_class_t *cls;
+    fcgix_pm_class_t *cls, *c;
     kept_t k;
 
-    q->keep = wants_keep(q->app);
-    q->req_id = 1;
-    if (!q->keep || K.n == 0 || q->no_pool) {
+    /* a body that streams cannot be sent again should the app have closed
+     * a kept connection meanwhile: it goes on a new one */
+    if (!q->keep || K.n == 0 || q->no_pool ||
+        (q->body && !fcgix_body_whole(q->body))) {
         return;
     }
     cls = fcgix_pm_class_alloc(q->r->pool);
     while (take_entry(q->app, &k, cls)) {
-        if (!still_good(&k)) {
+        if (!still_good(&k, q->req_id)) {
             close(k.fd);
             fcgix_pm_class_unhold(k.cls, 0);
             continue;
@@ -304,17 +564,24 @@ void fcgix_keep_take(fcgix_req_t *q)
         fcgix_pm_class_unhold(k.cls, 1);
         q->fd = k.fd;
         q->reused = 1;
-        q->req_id = k.last_id % 0xffffu + 1; /* never the last one's */
+        count_busy(q);
         return;
+    }
+    c = fcgix_connect_class(q);
+    if (worth_waiting(q, c) &&
+        wait_handover(q, c, fcgix_pm_clock() + fcgix_connect_limit(q))) {
+        q->reused = 1;
+        fcgix_pm_class_reused(c);
     }
 }
 
-int fcgix_keep_put(fcgix_req_t *q)
+/* Keeps the connection idle in the pool if the class's budget allows. */
+static int put(fcgix_req_t *q)
 {
-    apr_uint32_t cap = keep_cap(q), gen;
+    apr_uint32_t cap = keep_cap(q, q->cls), gen;
     int i;
 
-    if (K.n == 0 || cap == 0 || !fcgix_pm_class_hold(q->cls, cap, &gen)) {
+    if (cap == 0 || !fcgix_pm_class_hold(q->cls, cap, 0, &gen)) {
         return 0;
     }
     pthread_mutex_lock(&K_lock);
@@ -339,6 +606,43 @@ int fcgix_keep_put(fcgix_req_t *q)
     q->fd = -1; /* the pool's now */
     return 1;
 }
+
+int fcgix_keep_settle(fcgix_req_t *q, int keepable)
+{
+    int kept = 0;
+
+    if (K.n == 0) {
+        return 0;
+    }
+    /* A request of another child waits in the backlog for a process: this
+     * one goes back to accepting (the connection closes), whoever waits
+     * here. Otherwise a request of this child that waits gets it. */
+    if (keepable && !fcgix_pm_class_claim(q->cls)) {
+        if (q->use) {
+            pthread_mutex_lock(&K_lock);
+            kept = hand_over(q);
+            pthread_mutex_unlock(&K_lock);
+        }
+        if (!kept) {
+            kept = put(q);
+        }
+    } else if (!keepable) {
+        fcgix_pm_class_claim(q->cls); /* its process accepts one as well */
+    }
+    if (q->use) {
+        pthread_mutex_lock(&K_lock);
+        if (keepable && q->reused) {
+            q->use->reused++;
+        }
+        if (--q->use->busy <= 0) {
+            q->use->busy = 0;
+            send_one_fresh(q->use);
+        }
+        pthread_mutex_unlock(&K_lock);
+        q->use = NULL;
+    }
+    return kept;
+}
 #else  /* no threads: nothing releases a held connection, so none is held */
 void fcgix_keep_child_init(apr_pool_t *pchild, server_rec *s)
 {
@@ -346,23 +650,50 @@ void fcgix_keep_child_init(apr_pool_t *pchild, server_rec *s)
     (void)s;
 }
 
-void fcgix_keep_take(fcgix_req_t *q)
+int fcgix_keep_ask(const fcgix_app_t *app)
 {
-    q->keep = 0;
-    q->req_id = 1;
+    (void)app;
+    return 0;
 }
 
-int fcgix_keep_put(fcgix_req_t *q)
+void fcgix_keep_take(fcgix_req_t *q)
 {
     (void)q;
+}
+
+void fcgix_keep_stale(fcgix_req_t *q)
+{
+    (void)q;
+}
+
+int fcgix_keep_settle(fcgix_req_t *q, int keepable)
+{
+    (void)q;
+    (void)keepable;
     return 0;
+}
+
+static void count_busy(fcgix_req_t *q)
+{
+    (void)q;
 }
 #endif /* APR_HAS_THREADS */
 
 void fcgix_keep_connected(fcgix_req_t *q)
 {
-    if (q->keep && q->cls) {
-        fcgix_pm_class_check_release(q->cls, keep_cap(q));
+    apr_uint32_t cap;
+
+    if (!q->keep || q->cls == NULL) {
+        return;
+    }
+    cap = keep_cap(q, q->cls);
+    count_busy(q);
+    fcgix_pm_class_check_release(q->cls, cap);
+    /* every process busy with a request (not only held: those the release
+     * frees): it waits in the backlog for the next request that ends,
+     * which closes its connection instead of handing it over */
+    if (cap && fcgix_pm_class_full(q->cls, cap + 1)) {
+        fcgix_pm_class_queue(q->cls);
     }
 }
 

@@ -231,7 +231,7 @@ static apr_uint32_t count_of(volatile apr_uint32_t *v)
     return n > 0x7fffffffu ? 0 : n;
 }
 
-int fcgix_pm_class_hold(fcgix_pm_class_t *c, apr_uint32_t cap,
+int fcgix_pm_class_hold(fcgix_pm_class_t *c, apr_uint32_t cap, int handoff,
                         apr_uint32_t *release_gen)
 {
     volatile fcgix_sb_class_t *k = slot(c);
@@ -245,12 +245,50 @@ int fcgix_pm_class_hold(fcgix_pm_class_t *c, apr_uint32_t cap,
      * (fcgix_pm_class_check_release), so one of the two sees the other
      * (the atomics are sequentially consistent). */
     held = apr_atomic_inc32(&k->idle_kept) + 1;
-    if (held > cap || held + count_of(&k->inflight) > cap) {
+    if (!handoff && (held > cap || held + count_of(&k->inflight) > cap)) {
         apr_atomic_dec32(&k->idle_kept);
         return 0;
     }
     *release_gen = apr_atomic_read32(&k->release_gen);
     return 1;
+}
+
+int fcgix_pm_class_full(const fcgix_pm_class_t *c, apr_uint32_t cap)
+{
+    volatile fcgix_sb_class_t *k = slot(c);
+
+    return k && count_of(&k->inflight) >= cap;
+}
+
+void fcgix_pm_class_reused(fcgix_pm_class_t *c)
+{
+    volatile fcgix_sb_class_t *k = slot(c);
+
+    if (k) {
+        apr_atomic_inc32(&k->reuses);
+    }
+}
+
+void fcgix_pm_class_queue(fcgix_pm_class_t *c)
+{
+    volatile fcgix_sb_class_t *k = slot(c);
+
+    if (k) {
+        apr_atomic_inc32(&k->queued);
+    }
+}
+
+int fcgix_pm_class_claim(fcgix_pm_class_t *c)
+{
+    volatile fcgix_sb_class_t *k = slot(c);
+    apr_uint32_t n;
+
+    while (k && (n = apr_atomic_read32(&k->queued)) > 0 && n <= 0x7fffffffu) {
+        if (apr_atomic_cas32(&k->queued, n - 1, n) == n) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 void fcgix_pm_class_unhold(fcgix_pm_class_t *c, int reused)
@@ -273,21 +311,29 @@ int fcgix_pm_class_released(const fcgix_pm_class_t *c, apr_uint32_t gen)
            apr_atomic_read32(&k->release_gen) != gen;
 }
 
-void fcgix_pm_class_check_release(fcgix_pm_class_t *c, apr_uint32_t cap)
+int fcgix_pm_class_check_release(fcgix_pm_class_t *c, apr_uint32_t cap)
 {
     volatile fcgix_sb_class_t *k = slot(c);
-    apr_uint32_t held;
+    apr_uint32_t held, gen;
 
-    if (k == NULL || (held = count_of(&k->idle_kept)) == 0 ||
-        held + count_of(&k->inflight) <= cap) {
-        return;
+    if (k == NULL) {
+        return 0;
     }
-    apr_atomic_inc32(&k->release_gen);
-    apr_atomic_inc32(&c->sb->release_seq);
+    gen = apr_atomic_read32(&k->release_gen);
+    held = count_of(&k->idle_kept);
+    if (held + count_of(&k->inflight) <= cap) {
+        return 0;
+    }
+    /* one ring per generation, however many requests saw the need */
+    if (held && apr_atomic_cas32(&k->release_gen, gen + 1, gen) == gen) {
+        apr_atomic_inc32(&c->sb->release_seq);
 #ifdef __linux__
-    /* not FUTEX_PRIVATE_FLAG: the waiters are other processes */
-    syscall(SYS_futex, &c->sb->release_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+        /* not FUTEX_PRIVATE_FLAG: the waiters are other processes */
+        syscall(SYS_futex, &c->sb->release_seq, FUTEX_WAKE, INT_MAX, NULL, NULL,
+                0);
 #endif
+    }
+    return 1;
 }
 
 apr_uint32_t fcgix_pm_release_seq(void)
