@@ -19,7 +19,10 @@
 #     FastCGI connection, with the KEEP_CONN
 #     flag, and each use has another request id than the one before.
 #   3. an app that ignores KEEP_CONN and closes after each response: GET,
-#     a small POST and a streamed POST all 200, no FCGIX01xx line.
+#     a small POST and a streamed POST all 200, no FCGIX01xx line. (The
+#     streamed POST is sent once the app's FIN is out: before that, httpd
+#     cannot know the connection is gone, and a body it cannot send again
+#     may get 502 - inherent in reusing connections to such an app.)
 #   4. stale kept connection (badapp stale_next: closes when the next
 #     BEGIN_REQUEST arrives): a GET is retried on a fresh connection (200),
 #     a small (read-ahead) POST too, body intact; a streamed POST
@@ -96,11 +99,13 @@ $A{starve} = $t->install_app('connid', "$h/s/starve.fcgi");      # -processes 1,
 $A{grace}  = $t->install_app('connid', "$h/g/grace.fcgi");       # graceful restart
 $A{kill}   = $t->install_app('connid', "$h/k/kill.fcgi");        # SIGKILL while idle
 my $DYN = $t->install_app('connid', "$h/dyn/dyn.fcgi");         # dynamic (FastCgiConfig)
+my $RESP = $t->install_app('respond', "$h/r/resp.fcgi");        # local redirects
 
 my $evlog = "$d/logs/badapp-events.log";
 my $bad = $t->start_app(prog => 'badapp', name => 'badapp', env => { BADAPP_LOG => $evlog });
 my $capbad = $t->start_app(prog => 'badapp', name => 'capbad');
-my $nokeep = $t->start_app(prog => 'badapp', name => 'nokeep', env => { BADAPP_NOKEEP => 1 });
+my $nkevlog = "$d/logs/nokeep-events.log";
+my $nokeep = $t->start_app(prog => 'badapp', name => 'nokeep', env => { BADAPP_NOKEEP => 1, BADAPP_LOG => $nkevlog });
 my $one = $t->start_app(prog => 'connid', name => 'one');    # one libfcgi process
 
 my $to = '-idle-timeout 10 -appConnTimeout 10';
@@ -117,10 +122,14 @@ FastCgiServer $A{cap} -processes 3 -keep-conn 2 -init-start-delay 0 $to
 FastCgiServer $A{starve} -processes 1 $to
 FastCgiServer $A{grace} -processes 1 $to
 FastCgiServer $A{kill} -processes 1 $to
+FastCgiServer $RESP -processes 1 $to
 FastCgiExternalServer $h/bad.fcgi $bad->{spec} -keep-conn 2 $to
 FastCgiExternalServer $h/badoff.fcgi $bad->{spec} $to
 FastCgiExternalServer $h/stale.fcgi $bad->{spec} -keep-conn 1 $to
 FastCgiExternalServer $h/stalepost.fcgi $bad->{spec} -keep-conn 1 $to
+FastCgiExternalServer $h/stalefile.fcgi $bad->{spec} -keep-conn 1 $to
+FastCgiExternalServer $h/idle.fcgi $bad->{spec} -keep-conn 1 -spool-body 0 $to
+FastCgiExternalServer $h/disc.fcgi $bad->{spec} -keep-conn 1 $to
 FastCgiExternalServer $h/stalestream.fcgi $bad->{spec} -keep-conn 1 -spool-body 0 $to
 FastCgiExternalServer $h/abort.fcgi $bad->{spec} -keep-conn 1 -flush $to
 FastCgiExternalServer $h/garbage.fcgi $bad->{spec} -keep-conn 1 $to
@@ -308,6 +317,10 @@ sub one_connection {
         or diag join "\n", map { brief($_) } @r;
     one_connection('FastCgiServer -processes 1 (default -keep-conn)', 'ino', map { cid($_) } @r);
 
+    # (the first request starts the app; the status page then counts its
+    # process: the cap is the processes running)
+    is($t->get(url($DYN))->code, 200, 'dynamic app: started');
+    ok($t->wait_for(sub { (class_stat($DYN)->{Processes} // 0) >= 1 }, 10), 'dynamic app: its process is counted');
     @r = over_one('GET', url($DYN), 6);
     ok(@r == 6 && !grep({ $_->{code} != 200 } @r), 'dynamic app: 6 x 200')
         or diag join "\n", map { brief($_) } @r;
@@ -386,11 +399,25 @@ sub one_connection {
         'app closing after each response: 8 GETs over one client connection, all 200') or diag join "\n", map { brief($_) } @r;
     is(join(',', map { bid($_)->{n} // '-' } @r), join(',', (1) x 8), 'app closing after each response: each request on a fresh connection');
     my $body = FcgixTest::pattern(3000);
-    for my $path ('/nokeep.fcgi?mode=echo', '/nokeepstream.fcgi?mode=echo') {
-        @r = over_one('POST', $path, 4, body => $body);
-        ok(@r == 4 && !grep({ $_->{code} != 200 || $_->{content} ne $body } @r),
-            "app closing after each response: 4 POSTs to $path, all 200 with the body") or diag join "\n", map { brief($_) } @r;
+    @r = over_one('POST', '/nokeep.fcgi?mode=echo', 4, body => $body);
+    ok(@r == 4 && !grep({ $_->{code} != 200 || $_->{content} ne $body } @r),
+        'app closing after each response: 4 read-ahead POSTs, all 200 with the body') or diag join "\n", map { brief($_) } @r;
+    # A streamed body cannot be sent again: once the app has closed the
+    # connection (its "end" event, logged after its FIN), httpd must see that
+    # and not use it. (Before the FIN arrives nobody can know: see the top.)
+    my $c = $t->conn;
+    @r = ();
+    for (1 .. 4) {
+        my $r = eval { $c->request('POST', '/nokeepstream.fcgi?mode=echo', body => $body) } // { code => 0, err => $@ };
+        push @r, $r;
+        my $p = bid($r)->{pid} // 0;
+        $t->wait_for(sub { slurp($nkevlog) =~ /^end pid=$p /m }, 10);
+        $c = $t->conn unless $c->{sock};
     }
+    $c->close;
+    ok(!grep({ $_->{code} != 200 || $_->{content} ne $body } @r),
+        'app closing after each response: 4 streamed POSTs, each after the app closed, all 200 with the body')
+        or diag join "\n", map { brief($_) } @r;
     unlike(substr($t->error_log, $off), $FCGI_ERR_LINE, 'app closing after each response: no FCGIX01xx line');
 }
 
@@ -431,6 +458,67 @@ sub after_stale {
     log_since_like($t, $off, $FCGI_ERR, 'stale, streamed body: an FCGIX01xx line');
     my @r = over_one('GET', '/stalestream.fcgi?mode=good', 2);
     ok(@r == 2 && !grep({ $_->{code} != 200 } @r), 'stale, streamed body: the app is served again afterwards');
+
+    # a read-ahead body above 64 KiB (spooled to a temporary file)
+    my $big = FcgixTest::pattern(200_000);
+    ($r1, $r2, $p) = after_stale('stalefile.fcgi', 'POST', 'mode=echo', $big);
+    like(events(), qr/^stale pid=$p /m, 'stale, 200 KB read-ahead body: httpd sent the POST on the kept connection');
+    is($r2->{code}, 200, 'stale, 200 KB read-ahead body: the POST 200') or diag brief($r2);
+    ok($r2->{content} eq $big, 'stale, 200 KB read-ahead body: body intact')
+        or diag 'got ' . length($r2->{content}) . ' bytes';
+}
+
+# the app closes a kept connection while it is idle (as apps with an idle
+# timeout do): the next request, even with a streamed body, gets a fresh
+# connection and its answer
+{
+    my $c = $t->conn;
+    my $r1 = eval { $c->request('GET', '/idle.fcgi?mode=close_idle&ms=200') } // { code => 0, err => $@ };
+    my $p = bid($r1)->{pid} // 0;
+    is($r1->{code}, 200, 'idle close: close_idle answered 200') or diag brief($r1);
+    ok($t->wait_for(sub { events() =~ /^idleclose pid=$p /m }, 10), 'idle close: the app closed the idle connection');
+    my $body = FcgixTest::pattern(3000);
+    my $r2 = eval { $c->request('POST', '/idle.fcgi?mode=echo', body => $body) } // { code => 0, err => $@ };
+    is($r2->{code}, 200, 'idle close: the next POST (streamed body) 200') or diag brief($r2);
+    ok(($r2->{content} // '') eq $body, 'idle close: body intact');
+    $c->close;
+}
+
+# ------------------------------------------------------------ bodies httpd discards
+
+# HEAD, 304 and a local redirect: the app's response is not passed on, yet
+# the next request on the same kept connection must get its own answer
+{
+    my $c = $t->conn;
+    my @seq = (
+        [HEAD => '/disc.fcgi?mode=good&size=100', 200],
+        [GET  => '/disc.fcgi?mode=good', 200, "hello from badapp\n"],
+        [HEAD => '/disc.fcgi?mode=good&size=300000', 200],
+        [GET  => '/disc.fcgi?mode=good', 200, "hello from badapp\n"],
+        [GET  => '/disc.fcgi?mode=lastmod', 304, '', 'If-Modified-Since' => 'Sat, 01 Jan 2000 00:00:00 GMT'],
+        [GET  => '/disc.fcgi?mode=good', 200, "hello from badapp\n"],
+        [GET  => '/disc.fcgi?mode=location&to=%2Fdisc.fcgi%3Fmode%3Dgood', 200, "hello from badapp\n"],
+        [GET  => '/disc.fcgi?mode=good', 200, "hello from badapp\n"],
+    );
+    my @n;
+    for my $s (@seq) {
+        my ($m, $u, $code, $want, %hd) = @$s;
+        $c = $t->conn unless $c->{sock};
+        my $r = eval { $c->request($m, $u, headers => \%hd) } // { code => 0, err => $@ };
+        ok($r->{code} == $code && (!defined $want || $r->{content} eq $want), "kept connection after a discarded body: $m $u: $code")
+            or diag brief($r);
+        push @n, bid($r)->{n} // '-';
+    }
+    $c->close;
+    ok((grep { /^\d+$/ && $_ > 1 } @n), 'discarded bodies: the sequence did use kept connections')
+        or diag "X-Conn-Req: @n";
+    note "X-Conn-Req in the sequence: @n";
+    # a local redirect to the same one-process app: the connection of the
+    # first response must not be held while the redirect is served
+    my @r = over_one('GET', url($RESP) . '?location=' . url($RESP) . '%3Fsize%3D10', 3);
+    ok(@r == 3 && !grep({ $_->{code} != 200 || $_->{content} ne FcgixTest::pattern(10) } @r),
+        'local redirect to the same -processes 1 app: 3 x 200 with the redirect target\'s body')
+        or diag join "\n", map { brief($_) } @r;
 }
 
 # ------------------------------------------------------------ 5. client abort

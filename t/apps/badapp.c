@@ -16,12 +16,15 @@
  * next request after a protocol-correct response (modes that misbehave, or
  * end in a close, keep closing). Environment (set by the harness):
  *   BADAPP_NOKEEP=1  ignore FCGI_KEEP_CONN: close after every response
- *   BADAPP_LOG=PATH  append one line per event: "begin pid=P n=N id=I
- *                    keep=K q=QUERY_STRING", "abort pid=P n=N id=I" (an
- * ABORT_REQUEST seen by abortwatch), "eof pid=P n=N" (the server closed while
- * abortwatch streamed), "stale pid=P n=N id=I" (closed at a BEGIN_REQUEST, see
- * stale_next) Every response with good_headers (good, env, echo, slow, ...)
- * carries X-Conn: P        the pid of the child serving this connection
+ *   BADAPP_LOG=PATH  append one line per event:
+ *     begin pid=P n=N id=I keep=K q=QUERY  a request (its params read)
+ *     abort pid=P n=N id=I   abortwatch saw an ABORT_REQUEST
+ *     eof pid=P n=N          the server closed while abortwatch streamed
+ *     stale pid=P n=N id=I   closed at a BEGIN_REQUEST (stale_next)
+ *     idleclose pid=P n=N    closed an idle kept connection (close_idle)
+ *     end pid=P n=N          the connection ends (after the app's FIN)
+ * Every response with good_headers (good, env, slow, ...) and echo has
+ *   X-Conn: P        the pid of the child serving this connection
  *   X-Conn-Req: N    the N-th request on this connection
  *   X-Req-Id: I      this request's FastCGI request id
  *   X-Keep: K        1 when BEGIN_REQUEST had FCGI_KEEP_CONN
@@ -101,6 +104,9 @@
  *   stale_next         a good response, the connection kept; when the next
  *                      BEGIN_REQUEST arrives on it, close without answering
  *                      (a kept connection gone stale)
+ *   close_idle         a good response, the connection kept; when no
+ *                      request arrives on it within ms (300) ms, close it
+ *                      (an app that ends idle connections)
  *   abortwatch         headers, then n (50) chunks "chunk K\n", ms (200) ms
  *                      apart, watching the connection in between: on an
  *                      ABORT_REQUEST for this request, log it (BADAPP_LOG),
@@ -684,6 +690,21 @@ static void mode_stale_next(conn_t *c)
     c->stale = 1;
 }
 
+static void mode_close_idle(conn_t *c)
+{
+    long ms = qnum(c, "ms", 300);
+    mode_good(c);
+    flush_out(c);
+    struct pollfd p = {c->fd, POLLIN, 0};
+    int r;
+    while ((r = poll(&p, 1, (int)ms)) < 0 && errno == EINTR) {
+    }
+    if (r == 0) {
+        note("idleclose pid=%ld n=%u", (long)getpid(), c->nreq);
+        close_conn(c, 0);
+    }
+}
+
 /* Waits up to ms for a record from the server. Returns 1 on an
  * ABORT_REQUEST for this request, -1 when the server closed, else 0. */
 static int watch_abort(conn_t *c, long ms)
@@ -790,6 +811,7 @@ static const behaviour_t behaviours[] = {
     {"silent", mode_silent, 0, 0},
     {"silent_noread", mode_silent_noread, 0, 1},
     {"stale_next", mode_stale_next, 1, 0},
+    {"close_idle", mode_close_idle, 1, 0},
     {"abortwatch", mode_abortwatch, 1, 0},
     {"garbage", mode_garbage, 1, 0},
 };
@@ -867,6 +889,8 @@ static void handle_conn(int fd)
         if (!again)
             break;
     }
+    shutdown(c.fd, SHUT_WR); /* first: "end" means the server can see it */
+    note("end pid=%ld n=%u", (long)getpid(), c.nreq);
     close_conn(&c, 0);
 }
 
