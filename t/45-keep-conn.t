@@ -6,7 +6,7 @@
 # request on that connection), id= (request id), keep=) and t/apps/badapp.c
 # (headers X-Conn (pid of the child serving the connection), X-Conn-Req,
 # X-Req-Id, X-Keep; its event log BADAPP_LOG has a line per request begun,
-# per ABORT_REQUEST seen, per stale close).
+# per ABORT_REQUEST seen, per connection it closes and ends).
 #
 #   config: -keep-conn x / -1 / 10001 / (no value) make apache2 -t fail
 #     naming the directive and the option, on FastCgiServer, FastCgiConfig
@@ -16,8 +16,8 @@
 #   1./2. reuse: sequential requests over one HTTP keep-alive connection
 #     reach a FastCgiServer -processes 1 app (default), a dynamic app
 #     (FastCgiConfig, default) and an external badapp (-keep-conn 2) on one
-#     FastCGI connection, with the KEEP_CONN
-#     flag, and each use has another request id than the one before.
+#     FastCGI connection, with the KEEP_CONN flag, and each use has another
+#     request id than the one before.
 #   3. an app that ignores KEEP_CONN and closes after each response: GET,
 #     a small POST and a streamed POST all 200, no FCGIX01xx line. (The
 #     streamed POST is sent once the app's FIN is out: before that, httpd
@@ -25,8 +25,18 @@
 #     may get 502 - inherent in reusing connections to such an app.)
 #   4. stale kept connection (badapp stale_next: closes when the next
 #     BEGIN_REQUEST arrives): a GET is retried on a fresh connection (200),
-#     a small (read-ahead) POST too, body intact; a streamed POST
-#     (-spool-body 0) gets 502 with an FCGIX01xx line, never a wrong body.
+#     a small (read-ahead) POST too, body intact, and a 200 KB one (spooled
+#     to a file); a streamed POST (-spool-body 0) gets 502 with an FCGIX01xx
+#     line, never a wrong body.
+#     An app that closes a kept connection while it is idle (close_idle):
+#     the next request, a streamed POST, 200 on a fresh connection.
+#   HEAD (small and 300 KB body), 304, a local redirect: the next request
+#     on the kept connection gets its own answer; a local redirect to the
+#     same -processes 1 app works (no connection held across it).
+#   -idle-timeout 1 expires (504) while the app answers later: the next
+#     requests get their own answers, never on that connection, which
+#     httpd closes. A libfcgi app that answers without reading the body
+#     (100 B, 300 KB): the next request gets its own answer.
 #   5. client abort mid-response on a kept connection: the app receives
 #     ABORT_REQUEST for that request id, and that connection is closed
 #     by httpd (the app's child ends), never used again.
@@ -130,6 +140,7 @@ FastCgiExternalServer $h/stalepost.fcgi $bad->{spec} -keep-conn 1 $to
 FastCgiExternalServer $h/stalefile.fcgi $bad->{spec} -keep-conn 1 $to
 FastCgiExternalServer $h/idle.fcgi $bad->{spec} -keep-conn 1 -spool-body 0 $to
 FastCgiExternalServer $h/disc.fcgi $bad->{spec} -keep-conn 1 $to
+FastCgiExternalServer $h/late.fcgi $bad->{spec} -keep-conn 1 -idle-timeout 1
 FastCgiExternalServer $h/stalestream.fcgi $bad->{spec} -keep-conn 1 -spool-body 0 $to
 FastCgiExternalServer $h/abort.fcgi $bad->{spec} -keep-conn 1 -flush $to
 FastCgiExternalServer $h/garbage.fcgi $bad->{spec} -keep-conn 1 $to
@@ -519,6 +530,52 @@ sub after_stale {
     ok(@r == 3 && !grep({ $_->{code} != 200 || $_->{content} ne FcgixTest::pattern(10) } @r),
         'local redirect to the same -processes 1 app: 3 x 200 with the redirect target\'s body')
         or diag join "\n", map { brief($_) } @r;
+}
+
+# ------------------------------------------------------------ a late answer
+
+# -idle-timeout 1 expires (504) on a kept connection whose app answers
+# later: that connection is closed, never used for the next request (which
+# would read the late answer as its own)
+{
+    my $off = length events();
+    my $c = $t->conn;
+    my $r1 = eval { $c->request('GET', '/late.fcgi?mode=good') } // { code => 0, err => $@ };
+    is($r1->{code}, 200, 'late answer: a first request keeps a connection') or diag brief($r1);
+    my $r2 = eval { $c->request('GET', '/late.fcgi?mode=good&wait=2500&late=1') } // { code => 0, err => $@ };
+    is($r2->{code}, 504, 'late answer: -idle-timeout 1 expired: 504') or diag brief($r2);
+    my ($pid) = substr(events(), $off) =~ /^begin pid=(\d+) .* q=mode=good&wait=2500&late=1$/m;
+    ok($pid, 'late answer: the app got the request') or diag substr(events(), $off);
+    $pid //= 0;
+    my @r;
+    for (1 .. 4) {
+        $c = $t->conn unless $c->{sock};
+        push @r, eval { $c->request('GET', '/late.fcgi?mode=good&size=100') } // { code => 0, err => $@ };
+    }
+    $c->close;
+    ok(!grep({ $_->{code} != 200 || $_->{content} ne FcgixTest::pattern(100) } @r),
+        'late answer: the next requests 200 with their own body') or diag join "\n", map { brief($_) } @r;
+    ok(!grep({ (bid($_)->{pid} // 0) == $pid } @r), 'late answer: none of them on the timed-out connection');
+    ok($t->wait_for(sub { events() =~ /^end pid=$pid /m || !FcgixPM::alive($pid) }, 10),
+        'late answer: httpd closed the timed-out connection');
+}
+
+# an app that answers without reading the request body (libfcgi, one
+# process): the next request on the kept connection gets its own answer
+{
+    my $c = $t->conn;
+    my @r;
+    for my $size (100, 300_000) {
+        $c = $t->conn unless $c->{sock};
+        my $r = eval { $c->request('POST', url($RESP) . '?readbody=0', body => FcgixTest::pattern($size)) }
+            // { code => 0, err => $@ };
+        is($r->{code}, 200, "body not read by the app ($size bytes): 200") or diag brief($r);
+        $c = $t->conn unless $c->{sock};
+        $r = eval { $c->request('GET', url($RESP) . '?size=50') } // { code => 0, err => $@ };
+        ok($r->{code} == 200 && $r->{content} eq FcgixTest::pattern(50),
+            "body not read by the app ($size bytes): the next request 200 with its own body") or diag brief($r);
+    }
+    $c->close;
 }
 
 # ------------------------------------------------------------ 5. client abort

@@ -42,6 +42,7 @@
  *   v=STR    Status value (mode=status), URL-decoded
  *   to=STR   Location value (mode=location), URL-decoded
  *   ms=N     delay in milliseconds (slow, trickle: default 500 / 1000)
+ *   wait=N   good: ms to wait before answering (default 0)
  *   c=HH     the byte (hex) hdr_byte puts into a header value
  *   t=N      record type for unknowntype (default 42)
  *   ver=N    version byte for badversion (default 2)
@@ -316,6 +317,7 @@ static void trickle(conn_t *c, int body)
 static void mode_good(conn_t *c)
 {
     long size = qnum(c, "size", -1);
+    msleep(qnum(c, "wait", 0));
     good_headers(c);
     if (size >= 0)
         out_pattern(c, (size_t)size);
