@@ -47,6 +47,9 @@
 #     5 requests against a FastCgiServer -processes 1 and an external
 #     single-process libfcgi app with -keep-conn 1: every request 200
 #     (-idle-timeout 10: starvation would show as 504, not as a hang).
+#   an access checker (FastCgiServer -processes 1) in front of a
+#     -processes 1 app: grants and denials over one client connection, and
+#     12 keep-alive clients x 5: every answer right.
 #   8. graceful restart under a keep-alive load on kept-connection apps
 #     (managed and external): no failed request.
 #   9. a managed app's process SIGKILLed while its connection is held
@@ -110,6 +113,8 @@ $A{grace}  = $t->install_app('connid', "$h/g/grace.fcgi");       # graceful rest
 $A{kill}   = $t->install_app('connid', "$h/k/kill.fcgi");        # SIGKILL while idle
 my $DYN = $t->install_app('connid', "$h/dyn/dyn.fcgi");         # dynamic (FastCgiConfig)
 my $RESP = $t->install_app('respond', "$h/r/resp.fcgi");        # local redirects
+my $AUTHZ = $t->install_app('authz', "$d/auth/authz");          # access checker
+my $GUARD = $t->install_app('connid', "$h/guard/g.fcgi");       # behind it
 
 my $evlog = "$d/logs/badapp-events.log";
 my $bad = $t->start_app(prog => 'badapp', name => 'badapp', env => { BADAPP_LOG => $evlog });
@@ -133,6 +138,11 @@ FastCgiServer $A{starve} -processes 1 $to
 FastCgiServer $A{grace} -processes 1 $to
 FastCgiServer $A{kill} -processes 1 $to
 FastCgiServer $RESP -processes 1 $to
+FastCgiServer $AUTHZ -processes 1 $to
+FastCgiServer $GUARD -processes 1 $to
+<Directory $h/guard>
+    FastCgiAccessChecker $AUTHZ
+</Directory>
 FastCgiExternalServer $h/bad.fcgi $bad->{spec} -keep-conn 2 $to
 FastCgiExternalServer $h/badoff.fcgi $bad->{spec} $to
 FastCgiExternalServer $h/stale.fcgi $bad->{spec} -keep-conn 1 $to
@@ -239,7 +249,7 @@ sub ka_load {
                     $used = 0;
                     if (!$c) { print $fh "0\t0\tconnect: $@"; $done++; next }
                 }
-                my $r = eval { $c->request('GET', $path) };
+                my $r = eval { $c->request('GET', $path, headers => $o{headers}) };
                 my $err = $@;
                 if (!$r && $used > 0 && $err =~ /closed by server/ && $c->{buf} eq '') {
                     $c->close;
@@ -670,6 +680,29 @@ for my $path (url($A{starve}), '/one.fcgi') {
     ok(defined $s->{IdleKept} && $s->{IdleKept} <= 1, "after the load: ClassNIdleKept <= 1 (" . ($s->{IdleKept} // 'missing') . ')');
     $s = class_stat("$h/one.fcgi");
     ok(defined $s->{IdleKept} && $s->{IdleKept} <= 1, "after the load: ClassNIdleKept <= 1 for -keep-conn 1 (" . ($s->{IdleKept} // 'missing') . ')');
+}
+
+# ------------------------------------------------------------ access checker
+
+# an access checker (FastCgiServer -processes 1, kept connections by
+# default) in front of a -processes 1 responder: grants and denials over
+# one client connection, then a keep-alive load: every answer right
+{
+    my $c = $t->conn;
+    my @bad;
+    for my $i (1 .. 8) {
+        my $yes = $i % 2;
+        $c = $t->conn unless $c->{sock};
+        my $r = eval { $c->request('GET', url($GUARD), headers => { $yes ? ('X-Let-Me-In' => 'yes') : () }) }
+            // { code => 0, err => $@ };
+        push @bad, "request $i: " . brief($r) if $r->{code} != ($yes ? 200 : 403) || ($yes && !cid($r)->{pid});
+    }
+    $c->close;
+    is(scalar @bad, 0, 'access checker: 8 alternating grants and denials over one client connection')
+        or diag join "\n", @bad;
+    my @res = ka_finish(ka_load(url($GUARD), 12, reqs => 5, headers => { 'X-Let-Me-In' => 'yes' }));
+    all_ok('access checker: 12 keep-alive clients x 5 (checker and app one process each)', 60, @res);
+    note 'access checker: ClassNReuses ' . (class_stat($AUTHZ)->{Reuses} // 'missing');
 }
 
 # ------------------------------------------------------------ 8. graceful restart
