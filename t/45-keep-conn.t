@@ -20,9 +20,9 @@
 #     request id than the one before.
 #   3. an app that ignores KEEP_CONN and closes after each response: GET,
 #     a small POST and a streamed POST all 200, no FCGIX01xx line. (The
-#     streamed POST is sent once the app's FIN is out: before that, httpd
-#     cannot know the connection is gone, and a body it cannot send again
-#     may get 502 - inherent in reusing connections to such an app.)
+#     streamed POST is sent once the app's FIN is out. Back to back, it can
+#     reach httpd before the FIN and get 502 like a stale connection: a
+#     TODO test for now.)
 #   4. stale kept connection (badapp stale_next: closes when the next
 #     BEGIN_REQUEST arrives): a GET is retried on a fresh connection (200),
 #     a small (read-ahead) POST too, body intact, and a 200 KB one (spooled
@@ -440,6 +440,18 @@ sub one_connection {
         'app closing after each response: 4 streamed POSTs, each after the app closed, all 200 with the body')
         or diag join "\n", map { brief($_) } @r;
     unlike(substr($t->error_log, $off), $FCGI_ERR_LINE, 'app closing after each response: no FCGIX01xx line');
+    # Back to back, the next streamed POST can reach httpd before the app's
+    # FIN does, and then meets the stale-connection rule (502). What a user
+    # of such an app with -keep-conn sees; a TODO until the module avoids it
+    # (e.g. no kept connection for a body that cannot be sent again).
+    TODO: {
+        local $TODO = 'streamed body on a kept connection the app is about to close';
+        my @r = over_one('POST', '/nokeepstream.fcgi?mode=echo', 20, body => $body);
+        my @bad = grep { $_->{code} != 200 || $_->{content} ne $body } @r;
+        is(scalar @bad, 0, 'app closing after each response: 20 streamed POSTs back to back, all 200')
+            or diag scalar(@bad) . ' of ' . scalar(@r) . ' failed, first: ' . brief($bad[0]);
+    }
+
 }
 
 # ------------------------------------------------------------ 4. stale kept connection
