@@ -566,8 +566,9 @@ sub after_stale {
     is($r1->{code}, 200, 'late answer: a first request keeps a connection') or diag brief($r1);
     my $r2 = eval { $c->request('GET', '/late.fcgi?mode=good&wait=2500&late=1') } // { code => 0, err => $@ };
     is($r2->{code}, 504, 'late answer: -idle-timeout 1 expired: 504') or diag brief($r2);
-    my ($pid) = substr(events(), $off) =~ /^begin pid=(\d+) .* q=mode=good&wait=2500&late=1$/m;
+    my ($pid, $keep) = substr(events(), $off) =~ /^begin pid=(\d+) .* keep=(\d) q=mode=good&wait=2500&late=1$/m;
     ok($pid, 'late answer: the app got the request') or diag substr(events(), $off);
+    is($keep, 1, 'late answer: the request was sent with KEEP_CONN');
     $pid //= 0;
     my @r;
     for (1 .. 4) {
@@ -619,6 +620,7 @@ sub after_stale {
     my ($id) = $raw =~ /^X-Req-Id: (\d+)/mi;
     ok($pid && $id && $raw =~ /chunk 1/, 'abort: the first bytes of a slow response arrived')
         or diag $raw;
+    like($raw, qr/^X-Keep: 1\r?$/mi, 'abort: the request was sent with KEEP_CONN');
     close $s;
     $pid //= 0;
     $id //= -1;
@@ -641,8 +643,9 @@ sub after_stale {
     is($r->{code}, 200, 'garbage after END_REQUEST: the 200 headers were already out (as in t/18)') or diag show($r);
     ok(!$r->{complete}, 'garbage after END_REQUEST: the client does not see a complete response (as in t/18)')
         or diag show($r);
-    my ($pid) = substr(events(), $off) =~ /^begin pid=(\d+) .* q=mode=garbage&g=1$/m;
+    my ($pid, $keep) = substr(events(), $off) =~ /^begin pid=(\d+) .* keep=(\d) q=mode=garbage&g=1$/m;
     ok($pid, 'garbage: the app served it') or diag substr(events(), $off);
+    is($keep, 1, 'garbage: the request was sent with KEEP_CONN');
     $pid //= 0;
     ok($t->wait_for(sub { !FcgixPM::alive($pid) }, 10),
         'garbage: httpd closed that connection (the app child serving it ended)');
@@ -661,6 +664,8 @@ sub after_stale {
     my @mine = app_pids($t, $A{kill});
     ok($pid && grep({ $_ == $pid } @mine), 'kill: the app answered, its pid is the class\'s process')
         or diag brief($r);
+    my $idle = class_stat($A{kill})->{IdleKept};
+    ok(($idle // 0) >= 1, 'kill: a connection to it is held idle (ClassNIdleKept ' . ($idle // 'missing') . ')');
     if ($pid && grep { $_ == $pid } @mine) {
         $t->allow_log(qr/\b$pid\b.*(exit signal|Killed)/);
         kill 'KILL', $pid;
