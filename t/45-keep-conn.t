@@ -56,8 +56,10 @@
 #     idle: the requests after it all 200.
 #  10. the status page (?auto): ClassNReuses > 0 where connections are
 #     reused, 0 where -keep-conn is off; ClassNIdleKept never above the cap
-#     (min(N, processes)); an external app sees at most N open connections
-#     once a burst is over.
+#     (min(N, processes)) during and after bursts, and after one request
+#     each from six client connections open at once (-processes 3 with
+#     -keep-conn 1 and with the default); an external app sees at most N
+#     open connections once a burst is over.
 #  11. php-fpm (pm static, 2 children) as an external app with -keep-conn
 #     2: 30 concurrent clients x 5 requests, all 200 (skipped without
 #     php-fpm8.2).
@@ -108,6 +110,8 @@ my %A;    # managed connid apps, each its own class
 $A{conn}   = $t->install_app('connid', "$h/c/conn.fcgi");        # default: on, cap 1
 $A{off}    = $t->install_app('connid', "$h/off/off.fcgi");       # -keep-conn 0
 $A{cap}    = $t->install_app('connid', "$h/cap/cap.fcgi");       # -processes 3 -keep-conn 2
+$A{capone} = $t->install_app('connid', "$h/cap1/capone.fcgi");   # -processes 3 -keep-conn 1
+$A{capdef} = $t->install_app('connid', "$h/capd/capdef.fcgi");   # -processes 3 (cap 3)
 $A{starve} = $t->install_app('connid', "$h/s/starve.fcgi");      # -processes 1, load
 $A{grace}  = $t->install_app('connid', "$h/g/grace.fcgi");       # graceful restart
 $A{kill}   = $t->install_app('connid', "$h/k/kill.fcgi");        # SIGKILL while idle
@@ -134,6 +138,8 @@ FastCgiConfig $to
 FastCgiServer $A{conn} -processes 1 $to
 FastCgiServer $A{off} -processes 1 -keep-conn 0 $to
 FastCgiServer $A{cap} -processes 3 -keep-conn 2 -init-start-delay 0 $to
+FastCgiServer $A{capone} -processes 3 -keep-conn 1 -init-start-delay 0 $to
+FastCgiServer $A{capdef} -processes 3 -init-start-delay 0 $to
 FastCgiServer $A{starve} -processes 1 $to
 FastCgiServer $A{grace} -processes 1 $to
 FastCgiServer $A{kill} -processes 1 $to
@@ -164,7 +170,7 @@ FastCgiExternalServer $h/one.fcgi $one->{spec} -keep-conn 1 $to
 EOF
 $t->start_httpd($conf);
 for my $k (sort keys %A) {
-    my $n = $k eq 'cap' ? 3 : 1;
+    my $n = $k =~ /^cap/ ? 3 : 1;
     is(scalar(wait_pids($t, $A{$k}, $n, 15)), $n, "setup: $k runs $n process(es)");
 }
 
@@ -414,6 +420,24 @@ sub one_connection {
         my $s = class_stat($p);
         ok(($s->{Reuses} // 0) > 0, "$u: connections were reused under the bursts (" . ($s->{Reuses} // 'missing') . ')');
     }
+    # six client connections open at once (under prefork: six httpd
+    # children), one request each, twice: the idle connections held stay
+    # within min(N, processes)
+    for my $case ([$A{capone}, 1], [$A{capdef}, 3]) {
+        my ($p, $cap) = @$case;
+        my @c = map { $t->conn } 1 .. 6;
+        my (@r, @idle);
+        for my $round (1, 2) {
+            for my $c (@c) {
+                push @r, eval { $c->request('GET', url($p)) } // { code => 0, err => $@ };
+            }
+            push @idle, class_stat($p)->{IdleKept} // 'missing';
+        }
+        $_->close for @c;
+        ok(!grep({ $_->{code} != 200 } @r), url($p) . ': 12 requests from 6 client connections, all 200');
+        ok(!grep({ !/^\d+$/ || $_ > $cap } @idle), url($p) . ": ClassNIdleKept <= $cap after each round (@idle)");
+    }
+
     my $n;
     ok($t->wait_for(sub { $n = () = app_conns($capbad); $n <= 2 }, 5),
         "external -keep-conn 2: the app has at most 2 connections open once the bursts are over ($n)");
