@@ -194,8 +194,9 @@ sub bid {
         keep => $hd->{'x-keep'} };
 }
 
-# $n requests over one HTTP keep-alive connection; the responses (undef for
-# one that failed at the HTTP level, with its error in ->{err})
+# $n requests over one HTTP keep-alive connection (fewer when the server
+# closes it); the responses, { code => 0, err => ... } for one that failed
+# at the HTTP level
 sub over_one {
     my ($method, $path, $n, %o) = @_;
     my $c = $t->conn;
@@ -230,13 +231,13 @@ sub class_stat {
     return \%v;
 }
 
-# Keep-alive load: $clients forked clients, each doing $reqs requests (GET
-# $path) over one connection, or (stop => FILE) looping with 5 requests per
-# connection until FILE exists (60 s at most). A connection the server closed without a byte
-# of response, after it had served one, is reopened and the request sent
-# again (what HTTP clients do; the server may close an idle keep-alive
-# connection at any time). Everything else counts: returns every request's
-# { code, complete, err }.
+# Keep-alive load: $clients forked clients, each doing $reqs GETs of $path
+# (headers => {...}), 5 per connection, or (stop => FILE) looping until FILE
+# exists (60 s at most). A connection the server closed without a byte of
+# response, after it had served one, is reopened and the request sent again
+# (what HTTP clients do; the server may close an idle keep-alive connection
+# at any time). Everything else counts. ka_finish returns every request's
+# { code, complete, what }.
 sub ka_load {
     my ($path, $clients, %o) = @_;
     my @kids;
@@ -253,7 +254,7 @@ sub ka_load {
                     $c->close if $c;
                     $c = eval { $t->conn(timeout => 30) };
                     $used = 0;
-                    if (!$c) { print $fh "0\t0\tconnect: $@"; $done++; next }
+                    if (!$c) { (my $e = $@) =~ s/\s+/ /g; print $fh "0\t0\tconnect: $e\n"; $done++; next }
                 }
                 my $r = eval { $c->request('GET', $path, headers => $o{headers}) };
                 my $err = $@;
