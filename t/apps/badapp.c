@@ -12,6 +12,23 @@
  * children die with the parent (PR_SET_PDEATHSIG) and after at most
  * BADAPP_LIFETIME seconds in any case.
  *
+ * FCGI_KEEP_CONN: when BEGIN_REQUEST asks for it, the connection serves the
+ * next request after a protocol-correct response (modes that misbehave, or
+ * end in a close, keep closing). Environment (set by the harness):
+ *   BADAPP_NOKEEP=1  ignore FCGI_KEEP_CONN: close after every response
+ *   BADAPP_LOG=PATH  append one line per event:
+ *     begin pid=P n=N id=I keep=K q=QUERY  a request (its params read)
+ *     abort pid=P n=N id=I   abortwatch saw an ABORT_REQUEST
+ *     eof pid=P n=N          the server closed while abortwatch streamed
+ *     stale pid=P n=N id=I   closed at a BEGIN_REQUEST (stale_next)
+ *     idleclose pid=P n=N    closed an idle kept connection (close_idle)
+ *     end pid=P n=N          the connection ends (after the app's FIN)
+ * Every response with good_headers (good, env, slow, ...) and echo has
+ *   X-Conn: P        the pid of the child serving this connection
+ *   X-Conn-Req: N    the N-th request on this connection
+ *   X-Req-Id: I      this request's FastCGI request id
+ *   X-Keep: K        1 when BEGIN_REQUEST had FCGI_KEEP_CONN
+ *
  * Per request: reads BEGIN_REQUEST, PARAMS up to the empty PARAMS record,
  * then (unless stdin=0) STDIN up to the empty STDIN record, and then behaves
  * according to QUERY_STRING: mode=NAME plus optional parameters. Each mode
@@ -25,6 +42,7 @@
  *   v=STR    Status value (mode=status), URL-decoded
  *   to=STR   Location value (mode=location), URL-decoded
  *   ms=N     delay in milliseconds (slow, trickle: default 500 / 1000)
+ *   wait=N   good: ms to wait before answering (default 0)
  *   c=HH     the byte (hex) hdr_byte puts into a header value
  *   t=N      record type for unknowntype (default 42)
  *   ver=N    version byte for badversion (default 2)
@@ -84,6 +102,21 @@
  *   silent[_after]     never answers (waits for the server to close)
  *   silent_noread      reads BEGIN_REQUEST and PARAMS, then nothing more
  *                      (never the body) and never answers
+ *   stale_next         a good response, the connection kept; when the next
+ *                      BEGIN_REQUEST arrives on it, close without answering
+ *                      (a kept connection gone stale)
+ *   close_idle         a good response, the connection kept; when no
+ *                      request arrives on it within ms (300) ms, close it
+ *                      (an app that ends idle connections)
+ *   abortwatch         headers, then n (50) chunks "chunk K\n", ms (200) ms
+ *                      apart, watching the connection in between: on an
+ *                      ABORT_REQUEST for this request, log it (BADAPP_LOG),
+ *                      end the request (END_REQUEST) and keep the
+ *                      connection; when the server closes, log "eof"
+ *   garbage            like afterend_after (headers + size bytes, pause,
+ *                      then tail, END_REQUEST and one more STDOUT record in
+ *                      one write), but keeps the connection for the next
+ *                      request, so reusing it would be visible
  */
 #define _GNU_SOURCE
 #include "badapp_wire.h"
@@ -92,8 +125,46 @@
 
 /* ----------------------------------------- pieces the behaviours share */
 
+/* Appends one line to $BADAPP_LOG (when set): what the tests read about
+ * connections besides the response headers. */
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+    const char *path = getenv("BADAPP_LOG");
+    char line[512];
+    va_list ap;
+    if (!path || !*path)
+        return;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof line - 2)
+        n = (int)sizeof line - 2;
+    line[n++] = '\n';
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    write_all(fd, line, (size_t)n);
+    close(fd);
+}
+
+/* The header lines that tell the connection (see the top). */
+static void conn_headers(conn_t *c)
+{
+    buf_t h = {0};
+    buf_printf(&h,
+               "X-Conn: %ld\r\nX-Conn-Req: %u\r\nX-Req-Id: %u\r\n"
+               "X-Keep: %d\r\n",
+               (long)getpid(), c->nreq, c->id, c->keep);
+    out_bytes(c, h.b, h.len);
+    free(h.b);
+}
+
 static void good_headers(conn_t *c)
 {
+    conn_headers(c);
     out_str(c, "Content-Type: text/plain\r\nX-Badapp: 1\r\n\r\n");
 }
 
@@ -246,6 +317,7 @@ static void trickle(conn_t *c, int body)
 static void mode_good(conn_t *c)
 {
     long size = qnum(c, "size", -1);
+    msleep(qnum(c, "wait", 0));
     good_headers(c);
     if (size >= 0)
         out_pattern(c, (size_t)size);
@@ -269,6 +341,7 @@ static void mode_env(conn_t *c)
 static void mode_echo(conn_t *c)
 {
     buf_t h = {0};
+    conn_headers(c);
     buf_printf(&h,
                "Content-Type: application/octet-stream\r\nX-Stdin-Len: "
                "%zu\r\n\r\n",
@@ -613,6 +686,79 @@ static void mode_silent_noread(conn_t *c)
     _exit(0);
 }
 
+static void mode_stale_next(conn_t *c)
+{
+    mode_good(c);
+    c->stale = 1;
+}
+
+static void mode_close_idle(conn_t *c)
+{
+    long ms = qnum(c, "ms", 300);
+    mode_good(c);
+    flush_out(c);
+    struct pollfd p = {c->fd, POLLIN, 0};
+    int r;
+    while ((r = poll(&p, 1, (int)ms)) < 0 && errno == EINTR) {
+    }
+    if (r == 0) {
+        note("idleclose pid=%ld n=%u", (long)getpid(), c->nreq);
+        close_conn(c, 0);
+    }
+}
+
+/* Waits up to ms for a record from the server. Returns 1 on an
+ * ABORT_REQUEST for this request, -1 when the server closed, else 0. */
+static int watch_abort(conn_t *c, long ms)
+{
+    struct pollfd p = {c->fd, POLLIN, 0};
+    int r = poll(&p, 1, (int)ms);
+    if (r <= 0)
+        return 0;
+    unsigned ver, rid;
+    unsigned char *d;
+    size_t len;
+    int type = read_record(c->fd, &ver, &rid, &d, &len);
+    if (type < 0)
+        return -1;
+    free(d);
+    return type == T_ABORT && rid == c->id ? 1 : 0;
+}
+
+static void mode_abortwatch(conn_t *c)
+{
+    long n = qnum(c, "n", 50), ms = qnum(c, "ms", 200);
+    good_headers(c);
+    for (long k = 1; k <= n; k++) {
+        buf_t l = {0};
+        buf_printf(&l, "chunk %ld\n", k);
+        out_bytes(c, l.b, l.len);
+        free(l.b);
+        flush_out(c);
+        int w = k < n ? watch_abort(c, ms) : 0;
+        if (w < 0) {
+            note("eof pid=%ld n=%u", (long)getpid(), c->nreq);
+            close(c->fd);
+            _exit(0);
+        }
+        if (w > 0) {
+            note("abort pid=%ld n=%u id=%u", (long)getpid(), c->nreq, c->id);
+            break;
+        }
+    }
+    finish(c, 0);
+}
+
+static void mode_garbage(conn_t *c)
+{
+    headers_out(c);
+    out_str(c, "tail\n");
+    end_stream(c, T_STDOUT);
+    end_request_ps(c, 0, 0);
+    out_str(c, "after the end\n");
+    flush_out(c);
+}
+
 typedef struct {
     const char *name;
     void (*run)(conn_t *c);
@@ -666,6 +812,10 @@ static const behaviour_t behaviours[] = {
     {"trickle_body", mode_trickle_body, 0, 0},
     {"silent", mode_silent, 0, 0},
     {"silent_noread", mode_silent_noread, 0, 1},
+    {"stale_next", mode_stale_next, 1, 0},
+    {"close_idle", mode_close_idle, 1, 0},
+    {"abortwatch", mode_abortwatch, 1, 0},
+    {"garbage", mode_garbage, 1, 0},
 };
 
 /* The behaviour QUERY_STRING asks for (mode=NAME, default good), NULL for
@@ -711,13 +861,22 @@ static void handle_conn(int fd)
 {
     conn_t c;
     char mode[64];
+    const char *nk = getenv("BADAPP_NOKEEP");
+    int nokeep = nk && *nk && strcmp(nk, "0") != 0;
     memset(&c, 0, sizeof c);
     c.fd = fd;
     for (;;) {
         if (read_begin(&c) < 0)
             break;
+        if (c.stale) {
+            note("stale pid=%ld n=%u id=%u", (long)getpid(), c.nreq, c.id);
+            close(c.fd); /* at once: the request stays unanswered */
+            _exit(0);
+        }
         if (read_stream(&c, T_PARAMS) < 0)
             break;
+        note("begin pid=%ld n=%u id=%u keep=%d q=%s", (long)getpid(), c.nreq,
+             c.id, c.keep, qbuf);
         const behaviour_t *b = find_behaviour(&c, mode, sizeof mode);
         if (b && b->noread)
             b->run(&c); /* does not return */
@@ -727,11 +886,13 @@ static void handle_conn(int fd)
         }
         int reuse = serve(&c, b, mode);
         flush_out(&c);
-        int again = c.keep && reuse && qnum(&c, "stdin", 1) != 0;
+        int again = c.keep && !nokeep && reuse && qnum(&c, "stdin", 1) != 0;
         free_request(&c);
         if (!again)
             break;
     }
+    shutdown(c.fd, SHUT_WR); /* first: "end" means the server can see it */
+    note("end pid=%ld n=%u", (long)getpid(), c.nreq);
     close_conn(&c, 0);
 }
 

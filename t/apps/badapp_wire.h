@@ -165,9 +165,11 @@ static void buf_printf(buf_t *o, const char *fmt, ...)
 
 typedef struct {
     int fd;
-    buf_t out;   /* pending bytes for the server */
-    unsigned id; /* current request id */
-    int keep;    /* FCGI_KEEP_CONN */
+    buf_t out;     /* pending bytes for the server */
+    unsigned id;   /* current request id */
+    int keep;      /* FCGI_KEEP_CONN */
+    unsigned nreq; /* requests begun on this connection, this one counted */
+    int stale;     /* close at the next BEGIN_REQUEST (mode stale_next) */
     /* params */
     char **names, **values;
     size_t nparams;
@@ -513,6 +515,7 @@ static int read_begin(conn_t *c)
         if (type == T_BEGIN && len >= 8) {
             c->id = rid;
             c->keep = (d[2] & FLAG_KEEP) ? 1 : 0;
+            c->nreq++;
             unsigned role = ((unsigned)d[0] << 8) | d[1];
             free(d);
             if (role != ROLE_RESPONDER) {
