@@ -227,6 +227,7 @@ url_for() { # app
     hello) echo "http://127.0.0.1:$HTTP_PORT/hello.fcgi" ;;
     big) echo "http://127.0.0.1:$HTTP_PORT/respond.fcgi?size=$BIG_SIZE" ;;
     static) echo "http://127.0.0.1:$HTTP_PORT/ok.txt" ;; # a file httpd serves itself
+    php) echo "http://127.0.0.1:$HTTP_PORT/hello.php" ;;  # bench/pm-fpm.sh: "hello\n"
     esac
 }
 
@@ -239,6 +240,7 @@ check_url() {
     code=${res%% *}; size=${res##* }
     if [ "$code" != 200 ]; then note "$url -> $res"; return 1; fi
     if [ "$1" = big ] && [ "$size" != "$BIG_SIZE" ]; then note "$url -> $size bytes, want $BIG_SIZE"; return 1; fi
+    if [ "$1" = php ] && [ "$size" != 6 ]; then note "$url -> $size bytes, want 6 (hello)"; return 1; fi
     if [ "$1" = hello ]; then
         if [ -n "${HELLO_SIZE:-}" ] && [ "$size" != "$HELLO_SIZE" ]; then
             note "$url -> $size bytes, want $HELLO_SIZE"; return 1

@@ -7,16 +7,31 @@
 #   bash bench/pm.sh                        # all three sections, about 6 minutes
 #   PM_DURATION=30 bash bench/pm.sh         # longer wrk runs
 #   PM_SECTIONS=cold bash bench/pm.sh       # only the cold-start section
+#   PM_SECTIONS=throughput PM_CONNS="1 4 16 64 256" \
+#     PM_FRONTENDS="fcgix fcgix0 proxy_unix proxy_reuse" bash bench/pm.sh
+#                                           # kept connections by concurrency
+#   PM_SECTIONS=fpm bash bench/pm.sh        # php-fpm, -keep-conn on and off
 #
 # Environment (all optional):
-#   PM_SECTIONS        sections to run                    ("throughput cold graceful")
+#   PM_SECTIONS        sections to run ("throughput cold graceful"; also: fpm)
 #   PM_DURATION        measured seconds per throughput cell (10)
 #   PM_WARMUP          seconds of unrecorded wrk before each measured run (2)
-#   PM_CONNS           wrk connections for throughput     (64)
+#   PM_CONNS           wrk connections for throughput, or a list of them
+#                      ("1 4 16 64 256"): every leg at each, one table per
+#                      concurrency and a summary                    (64)
 #   PM_SLICES          slices the PM_DURATION is cut into, alternating legs (5)
 #   PM_PROCS           processes per static app (N)       (4)
 #   PM_BIG_SIZE        body size of the large response     (102400)
-#   PM_FRONTENDS       throughput legs        ("fcgix fcgid proxy_unix proxy_tcp")
+#   PM_FRONTENDS       throughput legs        ("fcgix fcgid proxy_unix proxy_tcp";
+#                      also: fcgix0 = fcgix with -keep-conn 0, proxy_reuse =
+#                      proxy_unix with enablereuse=on, on its own pool)
+#   PM_REUSE_MAX       max= of proxy_reuse's workers, per httpd child
+#                      (PM_PROCS/2, at least 1)
+#   PM_FPM             php-fpm binary                (/usr/sbin/php-fpm*, newest)
+#   PM_FPM_PROCS       workers of the fpm section's static pools       (4)
+#   PM_FPM_CONNS       its wrk concurrencies                        ("4 64")
+#   PM_FPM_STARVE_PROCS pm.max_children (and -keep-conn) of the starvation case (2)
+#   PM_FPM_STARVE_CONNS its wrk concurrency                           (64)
 #   PM_COLD_RUNS       cold starts per module and variant  (10)
 #   PM_GRACEFULS       graceful restarts under load        (10)
 #   PM_GRACEFUL_INTERVAL seconds between two gracefuls     (1)
@@ -49,7 +64,7 @@ NOTE_TAG=pm
 SECTIONS=${PM_SECTIONS-"throughput cold graceful"}
 DURATION=${PM_DURATION:-10}
 WARMUP=${PM_WARMUP:-2}
-CONNS=${PM_CONNS:-64}
+CONNS_LIST=${PM_CONNS:-64}
 SLICES=${PM_SLICES:-5}
 PROCS=${PM_PROCS:-4}
 BIG_SIZE=${PM_BIG_SIZE:-102400}
@@ -61,6 +76,8 @@ GRACEFUL_CHANGE=${PM_GRACEFUL_CHANGE:-0}
 GRACEFUL_CLIENTS=${PM_GRACEFUL_CLIENTS:-4}
 GRACEFUL_FRONTENDS=${PM_GRACEFUL_FRONTENDS-"fcgix fcgid"}
 WAIT_QUIET=${PM_WAIT_QUIET:-120}
+# shellcheck source=bench/pm-fpm.sh
+. "$REPO/bench/pm-fpm.sh"   # section fpm, its settings (PM_FPM_*)
 # PM_PIN=1: the server side on CPU 1 (apache2 -k start and the spawn-fcgi
 # pools: every child, the PM and the apps inherit it), wrk on CPU 0
 if [ "${PM_PIN:-0}" = 1 ]; then
@@ -80,41 +97,51 @@ HELLO_SIZE=13    # check_url: "Hello, World\n"
 FLOOR_LEG=
 
 for s in $SECTIONS; do
-    case $s in throughput | cold | graceful) ;;
-    *) echo "unknown section '$s' (throughput cold graceful)" >&2; exit 2 ;; esac
+    case $s in throughput | cold | graceful | fpm) ;;
+    *) echo "unknown section '$s' (throughput cold graceful fpm)" >&2; exit 2 ;; esac
 done
+# every throughput leg, in the order of the table's columns
+ALL_LEGS="fcgix fcgix0 fcgid proxy_unix proxy_reuse proxy_tcp"
 for fe in $FRONTENDS; do
-    case $fe in fcgix | fcgid | proxy_unix | proxy_tcp) ;;
-    *) echo "unknown front end '$fe' (fcgix fcgid proxy_unix proxy_tcp)" >&2; exit 2 ;; esac
+    case " $ALL_LEGS " in *" $fe "*) ;;
+    *) echo "unknown front end '$fe' ($ALL_LEGS)" >&2; exit 2 ;; esac
 done
 for fe in $GRACEFUL_FRONTENDS; do
     case $fe in fcgix | fcgid) ;;
     *) echo "unknown graceful front end '$fe' (fcgix fcgid)" >&2; exit 2 ;; esac
 done
-for v in DURATION WARMUP CONNS SLICES PROCS BIG_SIZE COLD_RUNS GRACEFULS GRACEFUL_INTERVAL GRACEFUL_CLIENTS WAIT_QUIET; do
+for v in DURATION WARMUP SLICES PROCS BIG_SIZE COLD_RUNS GRACEFULS GRACEFUL_INTERVAL GRACEFUL_CLIENTS WAIT_QUIET; do
     [[ ${!v} =~ ^[0-9]+$ ]] || { echo "PM_$v must be a non-negative integer" >&2; exit 2; }
 done
-[ "$PROCS" -ge 1 ] && [ "$CONNS" -ge 1 ] && [ "$DURATION" -ge 1 ] && [ "$SLICES" -ge 1 ] ||
-    { echo "PM_PROCS, PM_CONNS, PM_DURATION, PM_SLICES must be >= 1" >&2; exit 2; }
+[ "$PROCS" -ge 1 ] && [ "$DURATION" -ge 1 ] && [ "$SLICES" -ge 1 ] ||
+    { echo "PM_PROCS, PM_DURATION, PM_SLICES must be >= 1" >&2; exit 2; }
+MAX_CONNS=0
+for c in $CONNS_LIST; do
+    [[ $c =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] || { echo "PM_CONNS must be a list of integers >= 1" >&2; exit 2; }
+    [ "$c" -gt "$MAX_CONNS" ] && MAX_CONNS=$c
+done
+[ "$MAX_CONNS" -ge 1 ] || { echo "PM_CONNS is empty" >&2; exit 2; }
+REUSE_MAX=${PM_REUSE_MAX:-$(( PROCS / 2 > 0 ? PROCS / 2 : 1 ))}
+[[ $REUSE_MAX =~ ^[0-9]+$ ]] && [ "$REUSE_MAX" -ge 1 ] || { echo "PM_REUSE_MAX must be >= 1" >&2; exit 2; }
 # wrk threads for N connections: 2, or 1 for one (wrk needs a connection
 # per thread)
 wrk_threads() { echo $(( $1 < 2 ? $1 : 2 )); }
-WRK_THREADS=$(wrk_threads "$CONNS")
 # seconds per slice (at least 1); the measured time per cell is SLICES x SLICE_SECS
 SLICE_SECS=$(( DURATION / SLICES > 0 ? DURATION / SLICES : 1 ))
 
 # ------------------------------------------------------------------ helpers
 # HTTPD_CONF, HTTPD_PID, HTTP_PORT (bench/lib.sh): the current httpd (see use_httpd)
 declare -A INST_CONF INST_PID INST_PORT   # every running httpd, by leg name
+declare -A POOL_ADDRS   # "leg,app" -> the address of the spawn-fcgi pool it proxies to
 POOL_PIDS=()     # pool reapers (perl), one per spawn-fcgi pool
 WRK_PID=""       # background wrk of the graceful test
 
-# pid -> every descendant pid (one ps snapshot)
+# pid... -> every descendant pid of each (one ps snapshot)
 descendants_of() {
-    ps -e -o pid=,ppid= | awk -v root="$1" '
+    ps -e -o pid=,ppid= | awk -v roots="$*" '
         { kids[$2] = kids[$2] " " $1 }
         END {
-            n = 1; q[1] = root
+            n = split(roots, q, " ")
             for (i = 1; i <= n; i++) {
                 m = split(kids[q[i]], k, " ")
                 for (j = 1; j <= m; j++) { q[++n] = k[j]; print k[j] }
@@ -189,6 +216,7 @@ stop_everything() {
     if [ -n "$WRK_PID" ]; then kill -TERM "$WRK_PID" 2>/dev/null; wait "$WRK_PID" 2>/dev/null; fi
     stop_all_httpd
     stop_pools
+    stop_fpm
 }
 install_traps stop_everything
 
@@ -225,8 +253,8 @@ make_tmp fcgix-pm-bench
 # Every httpd gets its own document root, $TMP/doc/<leg> (see leg_doc), with
 # its own copies of the apps, and each spawn-fcgi transport its own copies in
 # $TMP/apps/<transport>: app processes are told apart by their executable.
-mkdir -p "$TMP/doc" "$TMP/apps/unix" "$TMP/apps/tcp" "$TMP/sock" "$TMP/run" "$TMP/fcgid" "$TMP/fcgix-ipc" "$TMP/logs" "$TMP/pools"
-for tr in unix tcp; do
+mkdir -p "$TMP/doc" "$TMP/apps/unix" "$TMP/apps/tcp" "$TMP/apps/reuse" "$TMP/sock" "$TMP/run" "$TMP/fcgid" "$TMP/fcgix-ipc" "$TMP/logs" "$TMP/pools"
+for tr in unix tcp reuse; do
     for a in hello respond; do
         cp "$APPS_DIR/$a" "$TMP/apps/$tr/$a"
         chmod 755 "$TMP/apps/$tr/$a"
@@ -274,6 +302,8 @@ while (waitpid(-1, 0) > 0) { }
 exit($rc == 0 ? 0 : 1);
 PERL
 
+# transport: tcp (127.0.0.1), unix, or reuse (a Unix socket too, with its own
+# copies of the apps: proxy_reuse's pool, which its held connections occupy)
 start_pool() { # name transport app -> sets POOL_ADDR
     local name=$1 transport=$2 app=$3 args=() port
     args=(-F "$PROCS" -P "$TMP/pools/$name.pid")
@@ -314,9 +344,28 @@ leg_doc() { # leg -> its document root, created on first use
             chmod 755 "$d/$a.fcgi"
         done
         echo ok >"$d/ok.txt"
+        printf '<?php echo "hello\\n";\n' >"$d/hello.php"
         chmod -R a+rX "$d"
     fi
     echo "$d"
+}
+
+# leg -> its own FastCgiIpcDir (fcgix legs run side by side), created on first use
+leg_ipc() {
+    local d="$TMP/fcgix-ipc/$1"
+    if [ ! -d "$d" ]; then
+        mkdir -p "$d"
+        [ -n "$RUN_USER" ] && chown "$RUN_USER:$RUN_USER" "$d"
+        chmod 700 "$d"
+    fi
+    echo "$d"
+}
+
+# established Unix-socket connections whose server end is a socket whose path
+# starts with $1 (and, given $2, held by a process of that name): the
+# connections open to an app (held idle ones, between runs)
+held_conns() { # path-prefix [command name]
+    ss -xpH 2>/dev/null | awk -v p="$1" -v c="${2:+((\"$2\",}" 'index($5, p) == 1 && (c == "" || index($0, c)) { n++ } END { print n + 0 }'
 }
 
 # gen_conf kind fe conf
@@ -346,12 +395,23 @@ DocumentRoot "$DOC"
 </Directory>
 EOF
         case $kind,$fe in
-        static,fcgix)
+        static,fcgix | static,fcgix0)
+            local keep=""
+            [ "$fe" = fcgix0 ] && keep=" -keep-conn 0"
             cat <<EOF
 LoadModule fcgix_module $FCGIX_SO
-FastCgiIpcDir "$TMP/fcgix-ipc"
-FastCgiServer "$DOC/hello.fcgi" -processes $PROCS
-FastCgiServer "$DOC/respond.fcgi" -processes $PROCS
+FastCgiIpcDir "$(leg_ipc "$CUR_LEG")"
+FastCgiServer "$DOC/hello.fcgi" -processes $PROCS$keep
+FastCgiServer "$DOC/respond.fcgi" -processes $PROCS$keep
+EOF
+            ;;
+        fpm,*)
+            # php-fpm's pool FPM_POOL_<leg> (bench/pm-fpm.sh), -keep-conn FPM_KEEP_<leg>
+            local pool="FPM_POOL_$fe" kc="FPM_KEEP_$fe"
+            cat <<EOF
+LoadModule fcgix_module $FCGIX_SO
+FastCgiIpcDir "$(leg_ipc "$CUR_LEG")"
+FastCgiExternalServer "$DOC/hello.php" -socket "$TMP/sock/fpm-${!pool}.sock"${!kc:+ -keep-conn ${!kc}}
 EOF
             ;;
         static,fcgid)
@@ -371,7 +431,7 @@ FcgidProcessLifeTime 3600
 </Files>
 EOF
             ;;
-        static,proxy_unix | static,proxy_tcp)
+        static,proxy_unix | static,proxy_tcp | static,proxy_reuse)
             cat <<EOF
 LoadModule proxy_module $MODDIR/mod_proxy.so
 LoadModule proxy_fcgi_module $MODDIR/mod_proxy_fcgi.so
@@ -379,11 +439,19 @@ EOF
             local app var
             for app in hello respond; do
                 var="ADDR_$app"
-                if [ "$fe" = proxy_tcp ]; then
-                    printf '<Location "/%s.fcgi">\n    SetHandler "proxy:fcgi://%s"\n</Location>\n' "$app" "${!var}"
-                else
-                    printf '<Location "/%s.fcgi">\n    SetHandler "proxy:unix:%s|fcgi://%s"\n</Location>\n' "$app" "${!var}" "$app"
-                fi
+                case $fe in
+                proxy_tcp)
+                    printf '<Location "/%s.fcgi">\n    SetHandler "proxy:fcgi://%s"\n</Location>\n' "$app" "${!var}" ;;
+                proxy_unix)
+                    printf '<Location "/%s.fcgi">\n    SetHandler "proxy:unix:%s|fcgi://%s"\n</Location>\n' "$app" "${!var}" "$app" ;;
+                proxy_reuse)
+                    # a libfcgi process serves one connection at a time: more
+                    # pooled connections (max= per child, 2 children) than
+                    # processes would stall requests on connections no
+                    # process accepts (bench/README.md)
+                    printf '<Proxy "unix:%s|fcgi://%s">\n    ProxySet enablereuse=on max=%s\n</Proxy>\n' "${!var}" "$app" "$REUSE_MAX"
+                    printf '<Location "/%s.fcgi">\n    SetHandler "proxy:unix:%s|fcgi://%s"\n</Location>\n' "$app" "${!var}" "$app" ;;
+                esac
             done
             ;;
         dynamic,fcgix)
@@ -438,25 +506,38 @@ start_httpd() { # kind fe leg-name; the new httpd becomes the current one
     note "apache2 does not serve /ok.txt for $leg"; stop_httpd "$leg"; return 1
 }
 
-app_exe() { # fe app -> path of the executable serving it
+app_exe() { # fe app -> path of the executable serving it (none for php-fpm's pools)
     local f=hello; [ "$2" = big ] && f=respond
-    case $1 in proxy_*) echo "$TMP/apps/${1#proxy_}/$f" ;; *) echo "$TMP/doc/$CUR_LEG/$f.fcgi" ;; esac
+    case $1 in proxy_*) echo "$TMP/apps/${1#proxy_}/$f" ;; fpm_* | starve_*) ;; *) echo "$TMP/doc/$CUR_LEG/$f.fcgi" ;; esac
 }
 
-count_procs() { pids_by_exe "$1" | wc -l; }
+count_procs() { if [ -n "$1" ]; then pids_by_exe "$1" | wc -l; else echo -; fi; }
+
+# where the app's connections end: held_conns' arguments (its sockets' path,
+# or that of a directory of them and the app's command name)
+app_socket_prefix() { # fe app
+    local f=hello; [ "$2" = big ] && f=respond
+    case $1 in
+    fcgix | fcgix0) echo "$TMP/fcgix-ipc/$CUR_LEG/ $f.fcgi" ;;
+    proxy_unix | proxy_reuse) echo "${POOL_ADDRS[$1,$2]:-}" ;;
+    fpm_* | starve_*) local pool="FPM_POOL_$1"; echo "$TMP/sock/fpm-${!pool}.sock" ;;
+    *) ;;
+    esac
+}
 
 # wait until the app has PROCS processes; for mod_fcgid, load it until it
 # spawned them (it starts processes on demand only)
 bring_up() { # fe app
     local exe n i c
     exe=$(app_exe "$1" "$2")
+    [ -n "$exe" ] || return 0
     for i in $(seq 1 60); do
         n=$(count_procs "$exe")
         [ "$n" -ge "$PROCS" ] && return 0
         if [ "$1" = fcgid ]; then
             # at least 2 x PROCS connections: at PM_CONNS=1 mod_fcgid would
             # never need a second process
-            c=$(( CONNS > 2 * PROCS ? CONNS : 2 * PROCS ))
+            c=$(( MAX_CONNS > 2 * PROCS ? MAX_CONNS : 2 * PROCS ))
             "${CLIENT_PIN[@]}" wrk -t "$(wrk_threads "$c")" -c "$c" -d 1s --timeout 10s "$(url_for "$2")" >/dev/null 2>&1
         else
             sleep 0.5
@@ -486,13 +567,14 @@ parse_wrk() { # log -> "rps errs p50/p99 requests max-latency"
 cpu_ticks() { # -> "total busy" of all cpus (busy = not idle, not iowait; steal counts as busy)
     awk '/^cpu / { t = $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; print t, t - $5 - $6 }' /proc/stat
 }
-our_ticks() { # CPU used by this script's processes: the httpd tree, the pools, and
+our_ticks() { # CPU used by this script's processes: the httpd tree, the pools, php-fpm, and
     # this shell's reaped children (wrk, curl, ...). utime+stime+cutime+cstime of
     # every live process of the trees (cutime: descendants that already exited).
-    local pids="$$" r
-    for r in "${INST_PID[@]}" "${POOL_PIDS[@]}"; do
-        [ -n "$r" ] && pids="$pids $r $(descendants_of "$r")"
+    local pids="$$" roots="" r
+    for r in "${INST_PID[@]}" "${POOL_PIDS[@]}" "$FPM_PID"; do
+        [ -n "$r" ] && roots="$roots $r"
     done
+    [ -n "$roots" ] && pids="$pids $roots $(descendants_of $roots)"
     # shellcheck disable=SC2046 # one stat file per pid
     (cd /proc && awk '{ sub(/^.*\) /, ""); s += $12 + $13 + $14 + $15 } END { print s + 0 }' \
         $(for p in $pids; do echo "$p/stat"; done) 2>/dev/null)
@@ -573,67 +655,48 @@ out "at start:   $START_NOTE"
 out ""
 
 # ------------------------------------------------------------------ 1. throughput
-section_throughput() {
-    local fe app sl n i
-    local -a ready=()
-    # 1. every leg's httpd (and pools) up at once, each app with its processes
-    for fe in $FRONTENDS; do
-        wait_quiet "throughput $fe start"
-        note "=== throughput: starting $fe"
-        case $fe in
-        proxy_unix | proxy_tcp)
-            local tr=unix; [ "$fe" = proxy_tcp ] && tr=tcp
-            start_pool "hello-$tr" $tr hello || { out "!! $fe: spawn-fcgi pool did not start"; continue; }
-            # shellcheck disable=SC2034 # read by gen_conf through ${!var}
-            ADDR_hello=$POOL_ADDR
-            start_pool "respond-$tr" $tr respond || { out "!! $fe: spawn-fcgi pool did not start"; continue; }
-            # shellcheck disable=SC2034
-            ADDR_respond=$POOL_ADDR
-            ;;
-        esac
-        if ! start_httpd static "$fe" "tp-$fe"; then
-            out "!! $fe: httpd did not start (see notes on stderr)"
-            continue
-        fi
-        for app in hello big; do
-            url_ok "$fe" "$app" "$CUR_LEG" || continue
-            bring_up "$fe" "$app"
-            ready+=("$fe,$app")
-        done
-    done
-    is_ready() { local x; for x in "${ready[@]}"; do [ "$x" = "$1,$2" ] && return 0; done; return 1; }
-    local -a fes=()
-    for fe in $FRONTENDS; do fes+=("$fe"); done
-    for app in hello big; do
+# Shared by the throughput and fpm sections: the caller sets fes (legs) and
+# apps, defines is_ready FE APP, and declares the associative arrays REQ SECS
+# ERRS TT TF P50S P99MAX SLICE_RPS CYC INS CSW MIG HELD, which this fills (for
+# conns C); it also sets RPS LAT NPROC FOREIGN and WRK_DETAIL afresh.
+# floor=1: the perf floor (a static file) once per slice (throughput only).
+MEASURE_WHAT=throughput   # the section, in the notes on skewed figures
+measure_slices() { # conns floor
+    local conns=$1 floor=$2 threads fe app sl k n log rps err p reqs secs
+    threads=$(wrk_threads "$conns")
+    RPS=(); LAT=(); NPROC=(); FOREIGN=(); WRK_DETAIL=()
+    for app in "${apps[@]}"; do
         for fe in "${fes[@]}"; do
             is_ready "$fe" "$app" || continue
-            use_httpd "tp-$fe"
-            [ "$WARMUP" != 0 ] && "${CLIENT_PIN[@]}" wrk -t "$WRK_THREADS" -c "$CONNS" -d "${WARMUP}s" --timeout 10s "$(url_for "$app")" >/dev/null 2>&1
+            use_httpd "$(leg_of "$fe")"
+            [ "$WARMUP" != 0 ] && "${CLIENT_PIN[@]}" wrk -t "$threads" -c "$conns" -d "${WARMUP}s" --timeout 10s "$(url_for "$app")" >/dev/null 2>&1
             NPROC[$fe,$app]=$(count_procs "$(app_exe "$fe" "$app")")
+            # what the leg holds open to its app once the load stopped
+            p=$(app_socket_prefix "$fe" "$app")
+            HELD[$fe,$app]=-
+            # shellcheck disable=SC2086 # path [name]
+            [ -n "$p" ] && HELD[$fe,$app]=$(held_conns $p)
         done
     done
 
-    # 2. the measurement, in slices: slice k runs every leg once per app, in an
-    #    order rotated by k, so that whatever else the machine does at some
-    #    moment hits every leg alike
-    declare -A REQ SECS ERRS TT TF P50S P99MAX SLICE_RPS CYC INS CSW MIG
-    local log rps err p reqs secs k c_ i_ s_ m_
-    # adds the perf counts of LOG (requests REQS) to key KEY
-    add_perf() { # key log
+    # slice k runs every leg once per app, in an order rotated by k, so that
+    # whatever else the machine does at some moment hits every leg alike
+    local c_ i_ s_ m_
+    add_perf() { # key log: adds the perf counts of LOG to KEY
         [ "$PM_PERF" = 1 ] || return 0
         read -r c_ i_ s_ m_ <<<"$(perf_counts "$2.perf")"
         CYC[$1]=$(( ${CYC[$1]:-0} + c_ )); INS[$1]=$(( ${INS[$1]:-0} + i_ )); CSW[$1]=$(( ${CSW[$1]:-0} + s_ ))
         MIG[$1]=$(( ${MIG[$1]:-0} + m_ ))
     }
     for sl in $(seq 1 "$SLICES"); do
-        wait_quiet "throughput slice $sl"
-        for app in hello big; do
+        wait_quiet "$MEASURE_WHAT slice $sl (c=$conns)"
+        for app in "${apps[@]}"; do
             for k in "${!fes[@]}"; do
                 fe=${fes[$(((k + sl - 1) % ${#fes[@]}))]}
                 is_ready "$fe" "$app" || continue
-                use_httpd "tp-$fe"
-                log="$TMP/logs/wrk-$fe-$app-$sl.log"
-                run_measured "$log" "${CLIENT_PIN[@]}" wrk -t "$WRK_THREADS" -c "$CONNS" -d "${SLICE_SECS}s" --timeout 10s --latency "$(url_for "$app")"
+                use_httpd "$(leg_of "$fe")"
+                log="$TMP/logs/wrk-$fe-$app-c$conns-$sl.log"
+                run_measured "$log" "${CLIENT_PIN[@]}" wrk -t "$threads" -c "$conns" -d "${SLICE_SECS}s" --timeout 10s --latency "$(url_for "$app")"
                 read -r rps err p reqs _ <<<"$(parse_wrk "$log")"
                 secs=$(wrk_seconds "$log")
                 REQ[$fe,$app]=$(( ${REQ[$fe,$app]:-0} + reqs ))
@@ -648,88 +711,166 @@ section_throughput() {
                 if [ "$err" != 0 ]; then
                     WRK_DETAIL+=("$fe $app slice $sl: $(grep -E 'Socket errors|Non-2xx' "$log" | tr -s ' ' | paste -sd';')")
                 fi
-                note "slice $sl/$SLICES $fe $app: $rps req/s, p50/p99 $p, errors $err, other work ${MEASURED_FOREIGN}% cpu"
+                note "c=$conns slice $sl/$SLICES $fe $app: $rps req/s, p50/p99 $p, errors $err, other work ${MEASURED_FOREIGN}% cpu"
             done
             # the floor: the same load on a small file httpd serves itself
             # (no FastCGI at all), on the first leg's httpd, once per slice
-            if [ "$PM_PERF" = 1 ] && [ "$app" = hello ]; then
+            if [ "$floor" = 1 ] && [ "$PM_PERF" = 1 ] && [ "$app" = hello ]; then
                 for fe in "${fes[@]}"; do
                     is_ready "$fe" hello || continue
-                    use_httpd "tp-$fe"
-                    log="$TMP/logs/wrk-floor-$sl.log"
-                    run_measured "$log" "${CLIENT_PIN[@]}" wrk -t "$WRK_THREADS" -c "$CONNS" -d "${SLICE_SECS}s" --timeout 10s "$(url_for static)"
+                    use_httpd "$(leg_of "$fe")"
+                    log="$TMP/logs/wrk-floor-c$conns-$sl.log"
+                    run_measured "$log" "${CLIENT_PIN[@]}" wrk -t "$threads" -c "$conns" -d "${SLICE_SECS}s" --timeout 10s "$(url_for static)"
                     read -r rps err p reqs _ <<<"$(parse_wrk "$log")"
                     REQ[floor]=$(( ${REQ[floor]:-0} + reqs ))
                     add_perf floor "$log"
                     FLOOR_LEG=$fe
-                    note "slice $sl/$SLICES floor (static file on $fe's httpd): $rps req/s"
+                    note "c=$conns slice $sl/$SLICES floor (static file on $fe's httpd): $rps req/s"
                     break
                 done
             fi
         done
     done
     for fe in "${fes[@]}"; do
-        for app in hello big; do
+        for app in "${apps[@]}"; do
             is_ready "$fe" "$app" || continue
-            use_httpd "tp-$fe"
+            use_httpd "$(leg_of "$fe")"
             n=$(count_procs "$(app_exe "$fe" "$app")")
             [ "$n" != "${NPROC[$fe,$app]}" ] && NPROC[$fe,$app]="${NPROC[$fe,$app]}->$n"
             RPS[$fe,$app]=$(awk -v r="${REQ[$fe,$app]}" -v s="${SECS[$fe,$app]}" 'BEGIN { if (s > 0) printf "%.1f", r / s; else print 0 }')
             FOREIGN[$fe,$app]=$(awk -v t="${TT[$fe,$app]}" -v f="${TF[$fe,$app]}" 'BEGIN { printf "%.0f", (t > 0) ? 100 * f / t : 0 }')
             # shellcheck disable=SC2086
             LAT[$fe,$app]="$(median_latency ${P50S[$fe,$app]})/${P99MAX[$fe,$app]}"
-            [ "${FOREIGN[$fe,$app]}" -gt 10 ] && BUSY_LEGS+=("throughput $fe $app (${FOREIGN[$fe,$app]}% during its slices)")
+            [ "${FOREIGN[$fe,$app]}" -gt 10 ] && BUSY_LEGS+=("$MEASURE_WHAT $fe $app c=$conns (${FOREIGN[$fe,$app]}% during its slices)")
+        done
+    done
+    return 0
+}
+
+leg_of() { echo "tp-$1"; } # a leg's httpd name
+lbl() { if [ "$1" = big ]; then echo "$((BIG_SIZE / 1024))KiB"; else echo "$1"; fi; }
+fmt_cell() { # key -> requests/s (rounded), * when wrk saw errors, - when not run
+    if [ -z "${RPS[$1]:-}" ]; then echo -; return; fi
+    printf '%.0f%s' "${RPS[$1]}" "$( [ "${ERRS[$1]:-0}" != 0 ] && echo '*')"
+}
+in_list() { case " $2 " in *" $1 "*) return 0 ;; esac; return 1; } # word list
+
+declare -A SUM_RPS SUM_LAT SUM_ERR   # "c,fe,app": the per-concurrency summary
+
+section_throughput() {
+    local fe app c
+    local -a ready=() fes=() apps=(hello big)
+    # 1. every leg's httpd (and pools) up at once, each app with its processes
+    for fe in $FRONTENDS; do
+        wait_quiet "throughput $fe start"
+        note "=== throughput: starting $fe"
+        case $fe in
+        proxy_unix | proxy_tcp | proxy_reuse)
+            local tr=${fe#proxy_}
+            start_pool "hello-$tr" "$tr" hello || { out "!! $fe: spawn-fcgi pool did not start"; continue; }
+            # shellcheck disable=SC2034 # read by gen_conf through ${!var}
+            ADDR_hello=$POOL_ADDR
+            POOL_ADDRS[$fe,hello]=$POOL_ADDR
+            start_pool "respond-$tr" "$tr" respond || { out "!! $fe: spawn-fcgi pool did not start"; continue; }
+            # shellcheck disable=SC2034
+            ADDR_respond=$POOL_ADDR
+            POOL_ADDRS[$fe,big]=$POOL_ADDR
+            ;;
+        esac
+        if ! start_httpd static "$fe" "tp-$fe"; then
+            out "!! $fe: httpd did not start (see notes on stderr)"
+            continue
+        fi
+        for app in "${apps[@]}"; do
+            url_ok "$fe" "$app" "$CUR_LEG" || continue
+            bring_up "$fe" "$app"
+            ready+=("$fe,$app")
+        done
+    done
+    is_ready() { local x; for x in "${ready[@]}"; do [ "$x" = "$1,$2" ] && return 0; done; return 1; }
+    for fe in $FRONTENDS; do fes+=("$fe"); done
+
+    # 2. the measurement and a table, per concurrency
+    local first=1
+    for c in $CONNS_LIST; do
+        [ "$first" = 1 ] || out ""
+        first=0
+        declare -A REQ SECS ERRS TT TF P50S P99MAX SLICE_RPS CYC INS CSW MIG HELD
+        REQ=(); SECS=(); ERRS=(); TT=(); TF=(); P50S=(); P99MAX=(); SLICE_RPS=(); CYC=(); INS=(); CSW=(); MIG=(); HELD=()
+        measure_slices "$c" 1
+        throughput_table "$c"
+        for fe in "${fes[@]}"; do
+            for app in "${apps[@]}"; do
+                [ -n "${RPS[$fe,$app]:-}" ] || continue
+                SUM_RPS[$c,$fe,$app]=${RPS[$fe,$app]}
+                SUM_LAT[$c,$fe,$app]=${LAT[$fe,$app]#*/}
+                SUM_ERR[$c,$fe,$app]=${ERRS[$fe,$app]:-0}
+            done
         done
     done
     for fe in "${fes[@]}"; do stop_httpd "tp-$fe"; done
     stop_pools
+    if [ "$(wc -w <<<"$CONNS_LIST")" -gt 1 ]; then out ""; throughput_summary; fi
+    out "   after: $(load_note)"
+    out ""
+}
 
-    # 3. the table
-    lbl() { if [ "$1" = big ]; then echo "$((BIG_SIZE / 1024))KiB"; else echo "$1"; fi; }
-    local cell
-    out "1. Throughput: requests/s, wrk -c $CONNS -t $WRK_THREADS, ${SLICES} x ${SLICE_SECS}s per cell (after ${WARMUP}s warm-up), $PROCS processes per app"
-    out "   fcgix: FastCgiServer APP -processes $PROCS      fcgid: FcgidMin/MaxProcessesPerClass $PROCS, warmed up"
+# the columns of the tables: the four default legs always, the others when run
+table_legs() {
+    local fe
+    for fe in $ALL_LEGS; do
+        case $fe in fcgix | fcgid | proxy_unix | proxy_tcp) echo "$fe" ;; *) in_list "$fe" "$FRONTENDS" && echo "$fe" ;; esac
+    done
+}
+
+throughput_table() { # conns
+    local conns=$1 fe app hdr line x
+    local -a cols=() others=()
+    mapfile -t cols < <(table_legs)
+    for fe in "${cols[@]}"; do [ "$fe" != fcgix ] && others+=("$fe"); done
+    out "1. Throughput: requests/s, wrk -c $conns -t $(wrk_threads "$conns"), ${SLICES} x ${SLICE_SECS}s per cell (after ${WARMUP}s warm-up), $PROCS processes per app"
+    out "   fcgix: FastCgiServer APP -processes $PROCS (kept connections: the default -keep-conn)      fcgid: FcgidMin/MaxProcessesPerClass $PROCS, warmed up"
+    in_list fcgix0 "$FRONTENDS" && out "   fcgix0: the same with -keep-conn 0 (a new connection per request)"
     out "   proxy_unix / proxy_tcp: mod_proxy_fcgi (enablereuse off) -> spawn-fcgi -F $PROCS, Unix socket / 127.0.0.1"
+    in_list proxy_reuse "$FRONTENDS" && out "   proxy_reuse: mod_proxy_fcgi, <Proxy \"unix:SOCK|fcgi://APP\"> ProxySet enablereuse=on max=$REUSE_MAX (per child) -> its own spawn-fcgi -F $PROCS pool, Unix socket"
     out "   all legs run side by side; the slices alternate between them (* = wrk saw errors or non-2xx answers)"
-    out "$(printf '%-8s %11s %11s %11s %11s   %11s %16s %15s' app fcgix fcgid proxy_unix proxy_tcp fcgix/fcgid fcgix/proxy_unix fcgix/proxy_tcp)"
+    hdr=$(printf '%-8s' app)
+    for fe in "${cols[@]}"; do hdr+=$(printf ' %11s' "$fe"); done
+    hdr+="  "
+    for fe in "${others[@]}"; do hdr+=$(printf ' %*s' $(( ${#fe} + 6 > 11 ? ${#fe} + 6 : 11 )) "fcgix/$fe"); done
+    out "$hdr"
     for app in hello big; do
-        local cells=()
-        for fe in fcgix fcgid proxy_unix proxy_tcp; do
-            if [ -z "${RPS[$fe,$app]:-}" ]; then cells+=("-"); continue; fi
-            cell=$(printf '%.0f' "${RPS[$fe,$app]}")
-            [ "${ERRS[$fe,$app]:-0}" != 0 ] && cell="$cell*"
-            cells+=("$cell")
+        line=$(printf '%-8s' "$(lbl $app)")
+        for fe in "${cols[@]}"; do line+=$(printf ' %11s' "$(fmt_cell "$fe,$app")"); done
+        line+="  "
+        for fe in "${others[@]}"; do
+            line+=$(printf ' %*s' $(( ${#fe} + 6 > 11 ? ${#fe} + 6 : 11 )) "$(ratio "${RPS[fcgix,$app]:-}" "${RPS[$fe,$app]:-}")")
         done
-        out "$(printf '%-8s %11s %11s %11s %11s   %11s %16s %15s' "$(lbl $app)" "${cells[@]}" \
-            "$(ratio "${RPS[fcgix,$app]:-}" "${RPS[fcgid,$app]:-}")" \
-            "$(ratio "${RPS[fcgix,$app]:-}" "${RPS[proxy_unix,$app]:-}")" \
-            "$(ratio "${RPS[fcgix,$app]:-}" "${RPS[proxy_tcp,$app]:-}")")"
+        out "$line"
     done
     out "   wrk latency, median of the slices' p50 / worst slice's p99:"
     for app in hello big; do
-        local l=()
-        for fe in fcgix fcgid proxy_unix proxy_tcp; do l+=("${LAT[$fe,$app]:--}"); done
-        out "$(printf '%-8s %15s %15s %15s %15s' "$(lbl $app)" "${l[@]}")"
+        line=$(printf '%-8s' "$(lbl $app)")
+        for fe in "${cols[@]}"; do line+=$(printf ' %15s' "${LAT[$fe,$app]:--}"); done
+        out "$line"
     done
-    out "   per slice: req/s; [app processes]; share of the CPU time other work used during the slices"
-    for fe in fcgix fcgid proxy_unix proxy_tcp; do
+    out "   per slice: req/s; [app processes]; share of the CPU time other work used during the slices; connections open to the app after the warm-up"
+    for fe in "${cols[@]}"; do
         for app in hello big; do
             [ -n "${RPS[$fe,$app]:-}" ] || continue
-            out "$(printf '     %-10s %-7s %-44s [%s] %s%%' "$fe" "$(lbl $app)" "${SLICE_RPS[$fe,$app]# }" "${NPROC[$fe,$app]}" "${FOREIGN[$fe,$app]}")"
+            out "$(printf '     %-11s %-7s %-44s [%s] %s%%  held %s' "$fe" "$(lbl $app)" "${SLICE_RPS[$fe,$app]# }" "${NPROC[$fe,$app]}" "${FOREIGN[$fe,$app]}" "${HELD[$fe,$app]:--}")"
         done
     done
     # The machine's speed can change between slices (a 2x swing was seen on a
     # shared VM); within a slice the legs of one app run back to back, so the
     # slice-by-slice ratio shows whether a total was made by one fast phase.
-    out "   fcgix/fcgid slice by slice (the two legs of an app run within one slice):"
-    for app in hello big; do
-        [ -n "${SLICE_RPS[fcgix,$app]:-}" ] && [ -n "${SLICE_RPS[fcgid,$app]:-}" ] || continue
-        out "$(printf '     %-7s %s' "$(lbl $app)" "$(awk -v a="${SLICE_RPS[fcgix,$app]# }" -v b="${SLICE_RPS[fcgid,$app]# }" 'BEGIN {
-            n = split(a, x, " "); split(b, y, " "); m = 0
-            for (i = 1; i <= n; i++) if (y[i] > 0) { r[++m] = x[i] / y[i]; line = line sprintf("%.2f ", r[m]) }
-            for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
-            med = m ? ((m % 2) ? r[(m + 1) / 2] : (r[m / 2] + r[m / 2 + 1]) / 2) : 0
-            printf "%s  median %.2f", line, med }')")"
+    for x in fcgid fcgix0 proxy_reuse; do
+        in_list "$x" "$FRONTENDS" || continue
+        out "   fcgix/$x slice by slice (the legs of an app run within one slice):"
+        for app in hello big; do
+            [ -n "${SLICE_RPS[fcgix,$app]:-}" ] && [ -n "${SLICE_RPS[$x,$app]:-}" ] || continue
+            out "$(printf '     %-7s %s' "$(lbl $app)" "$(slice_ratios "${SLICE_RPS[fcgix,$app]# }" "${SLICE_RPS[$x,$app]# }")")"
+        done
     done
     for app in hello big; do
         local rt
@@ -741,43 +882,85 @@ section_throughput() {
             out "   target fcgix >= 1.2x fcgid, $(lbl $app): NOT met ($rt)"
         fi
     done
-    if [ "$PM_PERF" = 1 ] && [ -n "${REQ[floor]:-}" ]; then
-        # Cycles move with the machine's phase too; instructions hardly do.
-        # The floor is what httpd and wrk cost without FastCGI: what a leg
-        # costs above it is the module, the app and their sockets.
-        out "   CPU per request (perf stat -a over the slices: the whole machine, wrk included):"
-        out "$(printf '     %-24s %10s %13s %13s %11s %10s' leg cycles instructions ctx-switches migrations "cycles above floor")"
-        per() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f", a / b; else print 0 }'; }
-        local fl_c fl_i key lc
-        fl_c=$(per "${CYC[floor]}" "${REQ[floor]}")
-        fl_i=$(per "${INS[floor]}" "${REQ[floor]}")
-        out "$(printf '     %-24s %10s %13s %13s %11s' "static file ($FLOOR_LEG)" "$fl_c" "$fl_i" \
-            "$(awk -v a="${CSW[floor]}" -v b="${REQ[floor]}" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" \
-            "$(awk -v a="${MIG[floor]}" -v b="${REQ[floor]}" 'BEGIN { printf "%.2f", b ? a / b : 0 }')")"
-        for app in hello big; do
-            for fe in "${fes[@]}"; do
-                key="$fe,$app"
-                [ -n "${CYC[$key]:-}" ] && [ "${REQ[$key]:-0}" -gt 0 ] || continue
-                lc=$(per "${CYC[$key]}" "${REQ[$key]}")
-                out "$(printf '     %-24s %10s %13s %13s %11s %10s' "$fe $(lbl $app)" "$lc" "$(per "${INS[$key]}" "${REQ[$key]}")" \
-                    "$(awk -v a="${CSW[$key]}" -v b="${REQ[$key]}" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" \
-                    "$(awk -v a="${MIG[$key]}" -v b="${REQ[$key]}" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" "$((lc - fl_c))")"
-            done
-            if [ -n "${CYC[fcgix,$app]:-}" ] && [ -n "${CYC[fcgid,$app]:-}" ]; then
-                local xc dc xi di
-                xc=$(per "${CYC[fcgix,$app]}" "${REQ[fcgix,$app]}"); dc=$(per "${CYC[fcgid,$app]}" "${REQ[fcgid,$app]}")
-                xi=$(per "${INS[fcgix,$app]}" "${REQ[fcgix,$app]}"); di=$(per "${INS[fcgid,$app]}" "${REQ[fcgid,$app]}")
-                out "     $(lbl $app): fcgid/fcgix cycles $(ratio "$dc" "$xc"), instructions $(ratio "$di" "$xi"), cycles above the floor $(ratio "$((dc - fl_c))" "$((xc - fl_c))")"
-            fi
-        done
-    fi
+    perf_table
     if [ ${#WRK_DETAIL[@]} -gt 0 ]; then
         out "   wrk errors:"
         local d
         for d in "${WRK_DETAIL[@]}"; do out "     $d"; done
     fi
-    out "   after: $(load_note)"
-    out ""
+}
+
+slice_ratios() { # "a1 a2 ..." "b1 b2 ..." -> each ai/bi and their median
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        n = split(a, x, " "); split(b, y, " "); m = 0
+        for (i = 1; i <= n; i++) if (y[i] > 0) { r[++m] = x[i] / y[i]; line = line sprintf("%.2f ", r[m]) }
+        for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+        med = m ? ((m % 2) ? r[(m + 1) / 2] : (r[m / 2] + r[m / 2 + 1]) / 2) : 0
+        printf "%s  median %.2f", line, med }'
+}
+
+perf_table() {
+    [ "$PM_PERF" = 1 ] && [ -n "${REQ[floor]:-}" ] || return 0
+    # Cycles move with the machine's phase too; instructions hardly do.
+    # The floor is what httpd and wrk cost without FastCGI: what a leg
+    # costs above it is the module, the app and their sockets.
+    out "   CPU per request (perf stat -a over the slices: the whole machine, wrk included):"
+    out "$(printf '     %-24s %10s %13s %13s %11s %10s' leg cycles instructions ctx-switches migrations "cycles above floor")"
+    per() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f", a / b; else print 0 }'; }
+    local fl_c fl_i key lc fe app
+    fl_c=$(per "${CYC[floor]}" "${REQ[floor]}")
+    fl_i=$(per "${INS[floor]}" "${REQ[floor]}")
+    out "$(printf '     %-24s %10s %13s %13s %11s' "static file ($FLOOR_LEG)" "$fl_c" "$fl_i" \
+        "$(awk -v a="${CSW[floor]}" -v b="${REQ[floor]}" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" \
+        "$(awk -v a="${MIG[floor]}" -v b="${REQ[floor]}" 'BEGIN { printf "%.2f", b ? a / b : 0 }')")"
+    for app in hello big; do
+        for fe in "${fes[@]}"; do
+            key="$fe,$app"
+            [ -n "${CYC[$key]:-}" ] && [ "${REQ[$key]:-0}" -gt 0 ] || continue
+            lc=$(per "${CYC[$key]}" "${REQ[$key]}")
+            out "$(printf '     %-24s %10s %13s %13s %11s %10s' "$fe $(lbl $app)" "$lc" "$(per "${INS[$key]}" "${REQ[$key]}")" \
+                "$(awk -v a="${CSW[$key]}" -v b="${REQ[$key]}" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" \
+                "$(awk -v a="${MIG[$key]}" -v b="${REQ[$key]}" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" "$((lc - fl_c))")"
+        done
+        if [ -n "${CYC[fcgix,$app]:-}" ] && [ -n "${CYC[fcgid,$app]:-}" ]; then
+            local xc dc xi di
+            xc=$(per "${CYC[fcgix,$app]}" "${REQ[fcgix,$app]}"); dc=$(per "${CYC[fcgid,$app]}" "${REQ[fcgid,$app]}")
+            xi=$(per "${INS[fcgix,$app]}" "${REQ[fcgix,$app]}"); di=$(per "${INS[fcgid,$app]}" "${REQ[fcgid,$app]}")
+            out "     $(lbl $app): fcgid/fcgix cycles $(ratio "$dc" "$xc"), instructions $(ratio "$di" "$xi"), cycles above the floor $(ratio "$((dc - fl_c))" "$((xc - fl_c))")"
+        fi
+    done
+}
+
+# PM_CONNS with several concurrencies: requests/s and the worst slice's p99
+# of every leg by concurrency, and fcgix's ratio to its own baseline
+# (fcgix0) and to mod_proxy_fcgi with reuse
+throughput_summary() {
+    local app c fe line w=20
+    local -a cols=() rcols=()
+    for fe in $ALL_LEGS; do in_list "$fe" "$FRONTENDS" && cols+=("$fe"); done
+    for fe in fcgix0 proxy_reuse; do in_list "$fe" "$FRONTENDS" && rcols+=("$fe"); done
+    out "1+. By concurrency: requests/s / worst slice's p99 (* = errors), N = $PROCS processes per app"
+    for app in hello big; do
+        line=$(printf '%-8s %5s' "$(lbl $app)" c)
+        for fe in "${cols[@]}"; do line+=$(printf ' %*s' "$w" "$fe"); done
+        for fe in "${rcols[@]}"; do line+=$(printf ' %17s' "fcgix/$fe"); done
+        out "$line"
+        for c in $CONNS_LIST; do
+            line=$(printf '%-8s %5s' "" "$c")
+            for fe in "${cols[@]}"; do
+                if [ -n "${SUM_RPS[$c,$fe,$app]:-}" ]; then
+                    line+=$(printf ' %*s' "$w" "$(printf '%.0f%s / %s' "${SUM_RPS[$c,$fe,$app]}" \
+                        "$( [ "${SUM_ERR[$c,$fe,$app]}" != 0 ] && echo '*')" "${SUM_LAT[$c,$fe,$app]}")")
+                else
+                    line+=$(printf ' %*s' "$w" -)
+                fi
+            done
+            for fe in "${rcols[@]}"; do
+                line+=$(printf ' %17s' "$(ratio "${SUM_RPS[$c,fcgix,$app]:-}" "${SUM_RPS[$c,$fe,$app]:-}")")
+            done
+            out "$line"
+        done
+    done
 }
 
 # ------------------------------------------------------------------ 2. cold start
