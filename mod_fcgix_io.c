@@ -340,17 +340,18 @@ static int check_trailing(fcgix_req_t *q, int *keepable)
     return OK;
 }
 
-/* The connection after the request: kept for another one, or closed
- * (after telling the app, when the client went away, that its answer is
- * not wanted). Either way the request is no longer in flight on its class,
- * though its response may still be on the way to a slow client. */
+/* The connection after the request: handed over or kept for another one,
+ * or closed (after telling the app, when the client went away, that its
+ * answer is not wanted). Either way the request is no longer in flight on
+ * its class, though its response may still be on the way to a slow
+ * client. */
 static void settle_connection(fcgix_req_t *q, int st, int keepable)
 {
     if (st == CLIENT_GONE) {
         fcgix_keep_abort(q);
     }
-    fcgix_connect_release(q);
-    if (!fcgix_keep_settle(q, keepable && st == OK)) {
+    if (!fcgix_keep_settle(q, keepable && st == OK ? FCGIX_SETTLE_KEEP
+                                                   : FCGIX_SETTLE_CLOSE)) {
         close_app(q);
     }
 }
@@ -434,7 +435,7 @@ static fcgix_req_t *req_new(request_rec *r, const fcgix_app_t *app)
     /* any id suits a new connection; a kept one takes only a request whose
      * id differs from its last one's (mod_fcgix_keep.c) */
     q->req_id = apr_atomic_inc32(&next_req_id) % 0xffffu + 1;
-    q->keep = fcgix_keep_ask(app);
+    q->keep = fcgix_keep_ask(r, app);
     fcgix_dec_init(&q->dec, q->req_id);
     apr_pool_cleanup_register(r->pool, q, close_app, apr_pool_cleanup_null);
     fcgix_hdr_init(&q->hdr, (size_t)app->o.hdr_max_bytes,
@@ -474,8 +475,7 @@ static int retry_fresh(fcgix_req_t *q)
                   "request again on a new connection",
                   q->app->path);
     fcgix_keep_stale(q);
-    fcgix_connect_release(q);
-    fcgix_keep_settle(q, 0);
+    fcgix_keep_settle(q, FCGIX_SETTLE_STALE);
     close_app(q);
     q->reused = 0;
     q->no_pool = 1;

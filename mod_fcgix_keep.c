@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +35,7 @@
 
 #include "ap_mpm.h"
 #include "http_log.h"
+#include "http_protocol.h"
 
 APLOG_USE_MODULE(fcgix);
 
@@ -54,9 +56,10 @@ typedef struct {
 typedef struct waiter_t {
     struct waiter_t *next;
     pthread_cond_t cond;
-    fcgix_req_t *q; /* its records are ready */
-    int fd;         /* handed over: >= 0 */
-    int go;         /* connect afresh instead */
+    fcgix_req_t *q;        /* its records are ready */
+    fcgix_pm_class_t *cls; /* the class the connection is counted on */
+    int fd;                /* handed over: >= 0 */
+    int go;                /* connect afresh instead */
 } waiter_t;
 
 /* This child's use of one application (by address). */
@@ -69,8 +72,9 @@ typedef struct fcgix_keep_use {
     unsigned reused; /* and the ones that served again */
 } use_t;
 
-#define USES_MAX 64     /* applications a child tracks for handovers */
-#define WAIT_LOOK_MS 20 /* a waiter looks again whether it should wait */
+#define USES_MAX 64      /* applications a child tracks for handovers */
+#define WAIT_LOOK_MS 20  /* a waiter looks again whether it should wait */
+#define WAIT_MAX_MS 1000 /* and connects afresh after this, in any case */
 
 #if APR_HAS_THREADS
 /* Plain pthreads and malloc, not the child's pool: a prefork child may
@@ -213,8 +217,17 @@ static apr_status_t stop_releaser(void *data)
     struct timespec until;
 
     (void)data;
-    K.stopping = 1;
-    pthread_cond_signal(&K_cond);
+    /* under the lock, or the thread may miss it between its look and its
+     * wait; but a prefork child may leave from a signal handler that
+     * stopped a request holding it: then without */
+    if (pthread_mutex_trylock(&K_lock) == 0) {
+        K.stopping = 1;
+        pthread_cond_signal(&K_cond);
+        pthread_mutex_unlock(&K_lock);
+    } else {
+        K.stopping = 1;
+        pthread_cond_signal(&K_cond);
+    }
     fcgix_pm_release_wake(); /* a wait on the futex ends at once */
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 1;
@@ -441,16 +454,17 @@ static void unlink_waiter(use_t *u, waiter_t *me)
  * that ends closes, and its process accepts one of those. */
 static int worth_waiting(fcgix_req_t *q, const fcgix_pm_class_t *c)
 {
-    apr_uint32_t cap;
+    apr_uint32_t procs;
 
-    /* Only a FastCgiServer's processes are a known, fixed capacity: an
+    /* Only a FastCGI server's processes are a known, fixed capacity: an
      * external app's -keep-conn is no bound on what it serves at once,
-     * and a dynamic class grows when its requests wait on its socket. */
-    if (q->app->kind != FCGIX_APP_STATIC || c == NULL) {
+     * and a dynamic class grows when its requests wait on its socket. A
+     * subrequest may come from the very request it would wait for. */
+    if (q->app->kind != FCGIX_APP_STATIC || c == NULL || q->r->main) {
         return 0;
     }
-    cap = keep_cap(q, c);
-    return cap && fcgix_pm_class_full(c, cap);
+    procs = fcgix_pm_class_procs(c);
+    return procs && fcgix_pm_class_full(c, procs);
 }
 
 /* Waits for a handover: 1 with q->fd set, 0 to connect afresh. */
@@ -463,6 +477,7 @@ static int wait_handover(fcgix_req_t *q, const fcgix_pm_class_t *c,
 
     memset(&me, 0, sizeof(me));
     me.q = q;
+    me.cls = fcgix_pm_class_alloc(q->r->pool);
     me.fd = -1;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -498,6 +513,7 @@ static int wait_handover(fcgix_req_t *q, const fcgix_pm_class_t *c,
         return 0;
     }
     q->fd = me.fd;
+    fcgix_connect_adopt(q, me.cls); /* counted in flight all along */
     return 1;
 }
 
@@ -509,15 +525,19 @@ static int hand_over(fcgix_req_t *q)
     waiter_t *w = q->use ? q->use->head : NULL;
     ssize_t n;
 
-    if (w == NULL || w->q->req_id == q->req_id ||
+    if (w == NULL || w->q->req_id == q->req_id || !q->connected ||
         !fcgix_pm_class_keepable(q->cls)) {
-        return 0;
+        return 0; /* (not counted on its class: nothing to hand on) */
     }
     q->use->head = w->next;
     if (q->use->tail == w) {
         q->use->tail = NULL;
     }
+    if (q->reused) {
+        q->use->reused++;
+    }
     w->fd = q->fd;
+    fcgix_pm_class_copy(w->cls, q->cls);
     n = send(q->fd, w->q->optr, w->q->olen, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n > 0) {
         w->q->optr += n;
@@ -531,9 +551,25 @@ static int hand_over(fcgix_req_t *q)
 
 /* --------------------------------------------------- the requests */
 
-int fcgix_keep_ask(const fcgix_app_t *app)
+/* Whether the response passes a filter that makes subrequests while the
+ * body streams (mod_include): one to the same app would find its process
+ * waiting on this request's connection, kept after END_REQUEST. */
+static int makes_subrequests(request_rec *r)
 {
-    return fcgix_keep_wanted(app) && app_keeps(app);
+    ap_filter_t *f;
+
+    for (f = r->output_filters; f; f = f->next) {
+        if (f->frec && f->frec->name &&
+            strcasecmp(f->frec->name, "includes") == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int fcgix_keep_ask(request_rec *r, const fcgix_app_t *app)
+{
+    return fcgix_keep_wanted(app) && !makes_subrequests(r) && app_keeps(app);
 }
 
 void fcgix_keep_stale(fcgix_req_t *q)
@@ -543,15 +579,31 @@ void fcgix_keep_stale(fcgix_req_t *q)
     pthread_mutex_unlock(&K_lock);
 }
 
+/* Whether the request could go once more should the app have closed a
+ * kept connection before answering: one whose method may run twice (the
+ * app may have begun on it and died), without a body or with one read
+ * whole beforehand. An authorizer's request has no body and changes
+ * nothing. */
+static int may_retry(const fcgix_req_t *q)
+{
+    int m = q->r->method_number;
+
+    if (q->body && !fcgix_body_whole(q->body)) {
+        return 0;
+    }
+    return q->auth || m == M_GET || m == M_OPTIONS || m == M_TRACE ||
+           m == M_PUT || m == M_DELETE;
+}
+
 void fcgix_keep_take(fcgix_req_t *q)
 {
     fcgix_pm_class_t *cls, *c;
+    apr_interval_time_t limit;
     kept_t k;
 
-    /* a body that streams cannot be sent again should the app have closed
-     * a kept connection meanwhile: it goes on a new one */
-    if (!q->keep || K.n == 0 || q->no_pool ||
-        (q->body && !fcgix_body_whole(q->body))) {
+    /* A request that could not go again gets a new connection: never one
+     * the app may be closing just now. */
+    if (!q->keep || K.n == 0 || q->no_pool || !may_retry(q)) {
         return;
     }
     cls = fcgix_pm_class_alloc(q->r->pool);
@@ -561,6 +613,7 @@ void fcgix_keep_take(fcgix_req_t *q)
             fcgix_pm_class_unhold(k.cls, 0);
             continue;
         }
+        fcgix_connect_count(q); /* in flight before no longer held */
         fcgix_pm_class_unhold(k.cls, 1);
         q->fd = k.fd;
         q->reused = 1;
@@ -568,8 +621,11 @@ void fcgix_keep_take(fcgix_req_t *q)
         return;
     }
     c = fcgix_connect_class(q);
-    if (worth_waiting(q, c) &&
-        wait_handover(q, c, fcgix_pm_clock() + fcgix_connect_limit(q))) {
+    limit = fcgix_connect_limit(q);
+    if (limit > apr_time_from_msec(WAIT_MAX_MS)) {
+        limit = apr_time_from_msec(WAIT_MAX_MS);
+    }
+    if (worth_waiting(q, c) && wait_handover(q, c, fcgix_pm_clock() + limit)) {
         q->reused = 1;
         fcgix_pm_class_reused(c);
     }
@@ -602,45 +658,62 @@ static int put(fcgix_req_t *q)
     if (K.used++ == 0) {
         pthread_cond_signal(&K_cond);
     }
-    pthread_mutex_unlock(&K_lock);
     q->fd = -1; /* the pool's now */
+    /* asked back between the hold and now: the releaser may have looked
+     * already, and waits for the next ask */
+    if (fcgix_pm_class_released(K.e[i].cls, gen)) {
+        drop(&K.e[i], 0);
+    }
+    pthread_mutex_unlock(&K_lock);
     return 1;
 }
 
-int fcgix_keep_settle(fcgix_req_t *q, int keepable)
+/* Under the lock: one request of this child less on u's app. */
+static void count_idle(fcgix_req_t *q, int reused)
 {
-    int kept = 0;
-
-    if (K.n == 0) {
-        return 0;
-    }
-    /* A request of another child waits in the backlog for a process: this
-     * one goes back to accepting (the connection closes), whoever waits
-     * here. Otherwise a request of this child that waits gets it. */
-    if (keepable && !fcgix_pm_class_claim(q->cls)) {
-        if (q->use) {
-            pthread_mutex_lock(&K_lock);
-            kept = hand_over(q);
-            pthread_mutex_unlock(&K_lock);
-        }
-        if (!kept) {
-            kept = put(q);
-        }
-    } else if (!keepable) {
-        fcgix_pm_class_claim(q->cls); /* its process accepts one as well */
-    }
     if (q->use) {
-        pthread_mutex_lock(&K_lock);
-        if (keepable && q->reused) {
+        if (reused) {
             q->use->reused++;
         }
         if (--q->use->busy <= 0) {
             q->use->busy = 0;
             send_one_fresh(q->use);
         }
-        pthread_mutex_unlock(&K_lock);
         q->use = NULL;
     }
+}
+
+int fcgix_keep_settle(fcgix_req_t *q, int how)
+{
+    int kept = 0;
+
+    if (K.n == 0) {
+        fcgix_connect_release(q);
+        return 0;
+    }
+    /* A request of another child waits in the backlog for a process: this
+     * one goes back to accepting (the connection closes), whoever waits
+     * here. Otherwise a request of this child that waits gets it. */
+    if (how == FCGIX_SETTLE_KEEP && !fcgix_pm_class_claim(q->cls)) {
+        pthread_mutex_lock(&K_lock);
+        if (q->use && hand_over(q)) {
+            fcgix_connect_handed(q); /* its count went with it */
+            kept = 1;
+        }
+        pthread_mutex_unlock(&K_lock);
+        if (!kept) {
+            fcgix_connect_release(q);
+            kept = put(q);
+        }
+    } else {
+        fcgix_connect_release(q);
+        if (how == FCGIX_SETTLE_CLOSE) {
+            fcgix_pm_class_claim(q->cls); /* its process accepts one too */
+        }
+    }
+    pthread_mutex_lock(&K_lock);
+    count_idle(q, how == FCGIX_SETTLE_KEEP && q->reused);
+    pthread_mutex_unlock(&K_lock);
     return kept;
 }
 #else  /* no threads: nothing releases a held connection, so none is held */
@@ -650,8 +723,9 @@ void fcgix_keep_child_init(apr_pool_t *pchild, server_rec *s)
     (void)s;
 }
 
-int fcgix_keep_ask(const fcgix_app_t *app)
+int fcgix_keep_ask(request_rec *r, const fcgix_app_t *app)
 {
+    (void)r;
     (void)app;
     return 0;
 }
@@ -666,10 +740,10 @@ void fcgix_keep_stale(fcgix_req_t *q)
     (void)q;
 }
 
-int fcgix_keep_settle(fcgix_req_t *q, int keepable)
+int fcgix_keep_settle(fcgix_req_t *q, int how)
 {
-    (void)q;
-    (void)keepable;
+    (void)how;
+    fcgix_connect_release(q);
     return 0;
 }
 
@@ -683,7 +757,10 @@ void fcgix_keep_connected(fcgix_req_t *q)
 {
     apr_uint32_t cap;
 
-    if (!q->keep || q->cls == NULL) {
+    /* also a request that did not ask (this child gave up asking the app,
+     * or keeps nothing): held connections of other children must not make
+     * it wait */
+    if (!fcgix_keep_wanted(q->app) || q->cls == NULL) {
         return;
     }
     cap = keep_cap(q, q->cls);

@@ -108,6 +108,11 @@ int fcgix_pm_class_enter(fcgix_pm_class_t *c);
 /* The request no longer holds its connection: busy time added, the
  * in-flight count given back (nothing once the slot was reused). */
 void fcgix_pm_class_leave(fcgix_pm_class_t *c, apr_interval_time_t busy);
+/* A connection changes hands between two requests of a child with its
+ * in-flight count: the one that got it counts as begun (adopt), the one
+ * that gave it adds its busy time only (busy). */
+void fcgix_pm_class_adopt(fcgix_pm_class_t *c);
+void fcgix_pm_class_busy(fcgix_pm_class_t *c, apr_interval_time_t busy);
 /* The app answered the request whole: the PM's proof that a process
  * served (pm_policy.h). */
 void fcgix_pm_class_completed(fcgix_pm_class_t *c);

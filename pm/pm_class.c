@@ -93,6 +93,10 @@ int fcgix_pm_class_new(pm_t *pm, apr_uint32_t kind, const char *path,
     if (!same) {
         c->gen++;
         reset_counters(pm, idx);
+    } else {
+        /* connections the children keep are to the processes that were
+         * there before: closed, not used (mod_fcgix_keep.c) */
+        apr_atomic_inc32(&pm->sb->classes[idx].release_gen);
     }
     /* the load factor's first sample starts from here, not from zero */
     pm->class[idx].last_busy = apr_atomic_read32(&pm->sb->classes[idx].busy_ms);

@@ -170,6 +170,24 @@ void fcgix_pm_class_leave(fcgix_pm_class_t *c, apr_interval_time_t busy)
     }
 }
 
+void fcgix_pm_class_adopt(fcgix_pm_class_t *c)
+{
+    volatile fcgix_sb_class_t *k = slot(c);
+
+    if (k) {
+        apr_atomic_inc32(&k->requests);
+    }
+}
+
+void fcgix_pm_class_busy(fcgix_pm_class_t *c, apr_interval_time_t busy)
+{
+    volatile fcgix_sb_class_t *k = slot(c);
+
+    if (k) {
+        apr_atomic_add32(&k->busy_ms, (apr_uint32_t)apr_time_as_msec(busy));
+    }
+}
+
 void fcgix_pm_class_completed(fcgix_pm_class_t *c)
 {
     volatile fcgix_sb_class_t *k = slot(c);
@@ -240,16 +258,17 @@ int fcgix_pm_class_hold(fcgix_pm_class_t *c, apr_uint32_t cap, int handoff,
     if (k == NULL || k->state != FCGIX_CLASS_ACTIVE || cap == 0) {
         return 0;
     }
-    /* Counted first, then the requests in flight read: a request that
+    /* The generation first: a release asked from here on closes this one.
+     * Then counted, then the requests in flight read: a request that
      * connects meanwhile counts itself first, then reads this count
      * (fcgix_pm_class_check_release), so one of the two sees the other
      * (the atomics are sequentially consistent). */
+    *release_gen = apr_atomic_read32(&k->release_gen);
     held = apr_atomic_inc32(&k->idle_kept) + 1;
     if (!handoff && (held > cap || held + count_of(&k->inflight) > cap)) {
         apr_atomic_dec32(&k->idle_kept);
         return 0;
     }
-    *release_gen = apr_atomic_read32(&k->release_gen);
     return 1;
 }
 

@@ -317,6 +317,7 @@ static void tick(pm_t *pm, apr_time_t now)
     }
     fcgix_pm_settle_verdicts(pm, now);
     fcgix_pm_drain_tick(pm, now);
+    fcgix_pm_kept_tick(pm, now);
     fcgix_pm_dynamic_policy(pm, now);
     fcgix_pm_kill_stuck(pm, now);
     fcgix_pm_check_sockets(pm);

@@ -128,3 +128,30 @@ int fcgix_pm_in_flight(const pm_t *pm, int idx)
 {
     return fcgix_pm_inflight_of(pm, idx) > 0 && app_conns(pm, idx) != 0;
 }
+
+/* Idle connections counted by an httpd child that died before it gave
+ * them back (SIGKILL, the OOM killer) would shrink the class's budget for
+ * kept connections for good. Every few seconds, a class with a count but
+ * no connection at all at its application end gets its count back to 0:
+ * a held connection is one the kernel shows. Compare-and-swap with the
+ * value read, so a handler that counts meanwhile keeps its count. */
+#define KEPT_CHECK_S 5
+void fcgix_pm_kept_tick(pm_t *pm, apr_time_t now)
+{
+    static apr_time_t next;
+    int idx;
+
+    if (now < next) {
+        return;
+    }
+    next = now + apr_time_from_sec(KEPT_CHECK_S);
+    for (idx = 0; idx < FCGIX_SB_CLASSES; idx++) {
+        volatile apr_uint32_t *held = &pm->sb->classes[idx].idle_kept;
+        apr_uint32_t n;
+        if (pm->pub_class[idx].state != FCGIX_CLASS_ACTIVE ||
+            (n = apr_atomic_read32(held)) == 0 || app_conns(pm, idx) != 0) {
+            continue;
+        }
+        apr_atomic_cas32(held, 0, n);
+    }
+}

@@ -130,6 +130,8 @@ apr_uint32_t fcgix_pm_inflight_of(const pm_t *pm, int idx);
 /* Whether requests are in flight on class idx (handlers' count, unless the
  * kernel shows no connection at the application end). */
 int fcgix_pm_in_flight(const pm_t *pm, int idx);
+/* Gives back idle-connection counts no connection stands for any more. */
+void fcgix_pm_kept_tick(pm_t *pm, apr_time_t now);
 
 /* ---- pm_class.c ---------------------------------------------------- */
 
