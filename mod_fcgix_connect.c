@@ -292,26 +292,6 @@ fcgix_pm_class_t *fcgix_connect_class(fcgix_req_t *q)
     return class_find(q, 1);
 }
 
-void fcgix_connect_adopt(fcgix_req_t *q, const fcgix_pm_class_t *c)
-{
-    fcgix_pm_class_t *mine = fcgix_pm_class_alloc(q->r->pool);
-
-    fcgix_pm_class_copy(mine, c);
-    apr_pool_cleanup_register(q->r->pool, q, release_counters,
-                              apr_pool_cleanup_null);
-    fcgix_pm_class_adopt(mine);
-    q->cls = mine;
-    q->connected = fcgix_pm_clock();
-}
-
-void fcgix_connect_handed(fcgix_req_t *q)
-{
-    if (fcgix_pm_class_current(q->cls) && q->connected) {
-        fcgix_pm_class_busy(q->cls, fcgix_pm_clock() - q->connected);
-        q->connected = 0;
-    }
-}
-
 void fcgix_connect_count(fcgix_req_t *q)
 {
     apr_pool_cleanup_register(q->r->pool, q, release_counters,

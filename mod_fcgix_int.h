@@ -43,11 +43,10 @@ typedef struct {
     request_rec *r;
     const fcgix_app_t *app;
     int fd;
-    unsigned req_id;            /* FastCGI request id on this connection */
-    int keep;                   /* FCGI_KEEP_CONN asked */
-    int reused;                 /* fd came from the kept connections */
-    int no_pool;                /* the retry: a fresh connection only */
-    struct fcgix_keep_use *use; /* this child's count of it, if counted */
+    unsigned req_id; /* FastCGI request id on this connection */
+    int keep;        /* FCGI_KEEP_CONN asked */
+    int reused;      /* fd came from the kept connections */
+    int no_pool;     /* the retry: a fresh connection only */
     int has_body;
     const unsigned char *params; /* what fcgix_params_build queued */
     size_t params_len;
@@ -114,16 +113,11 @@ int fcgix_connect(fcgix_req_t *q);
  * how long a request may wait to connect (-appConnTimeout, else Timeout). */
 fcgix_pm_class_t *fcgix_connect_class(fcgix_req_t *q);
 apr_interval_time_t fcgix_connect_limit(const fcgix_req_t *q);
-/* Counts the request in flight on its class now (before it has a
- * connection of its own: one taken from the kept ones, or a wait for a
- * handover), so that no moment finds it counted nowhere. */
+/* Counts the request in flight on its class now: a request taking a kept
+ * connection, before the hold is given back, so that no moment finds the
+ * connection counted nowhere. */
 void fcgix_connect_count(fcgix_req_t *q);
-/* The request got a connection handed over with its in-flight count on
- * class c (a copy of the handle is made in the request's pool). */
-void fcgix_connect_adopt(fcgix_req_t *q, const fcgix_pm_class_t *c);
-/* The connection and its in-flight count went to another request: only
- * the time it was busy is counted here. */
-void fcgix_connect_handed(fcgix_req_t *q);
+
 /* The request no longer holds its connection: its class's counters are
  * given back now instead of when the request's pool goes. */
 void fcgix_connect_release(fcgix_req_t *q);
@@ -143,8 +137,7 @@ int fcgix_keep_ask(request_rec *r, const fcgix_app_t *app);
 /* A kept connection was found closed by the app when a request used it. */
 void fcgix_keep_stale(fcgix_req_t *q);
 /* With the request's records built: takes an idle kept connection to the
- * app if this child has one that is still good, or waits for one another
- * request of this child hands over (q->fd, q->reused). */
+ * app if this child has one that is still good (q->fd, q->reused). */
 void fcgix_keep_take(fcgix_req_t *q);
 /* A fresh connection was counted on its class: asks the holders of idle
  * connections to close them if they fill the class. */
@@ -152,10 +145,8 @@ void fcgix_keep_connected(fcgix_req_t *q);
 /* The request is done with its connection: it ended cleanly (KEEP:
  * END_REQUEST, nothing after it), or not (CLOSE), or the app closed the
  * kept connection before answering (STALE: a retry follows). Releases the
- * class's counters of q, and hands the connection to a request of this
- * child waiting for one (its count goes with it), or keeps it idle if the
- * class's budget allows: 1, q->fd is then -1. Else 0: the caller closes
- * it. */
+ * class's counters of q, and keeps the connection idle if the class's
+ * budget allows: 1, q->fd is then -1. Else 0: the caller closes it. */
 enum { FCGIX_SETTLE_CLOSE = 0, FCGIX_SETTLE_KEEP, FCGIX_SETTLE_STALE };
 int fcgix_keep_settle(fcgix_req_t *q, int how);
 /* The client went away before END_REQUEST: tells the app

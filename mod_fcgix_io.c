@@ -340,9 +340,9 @@ static int check_trailing(fcgix_req_t *q, int *keepable)
     return OK;
 }
 
-/* The connection after the request: handed over or kept for another one,
- * or closed (after telling the app, when the client went away, that its
- * answer is not wanted). Either way the request is no longer in flight on
+/* The connection after the request: kept for another one, or closed
+ * (after telling the app, when the client went away, that its answer is
+ * not wanted). Either way the request is no longer in flight on
  * its class, though its response may still be on the way to a slow
  * client. */
 static void settle_connection(fcgix_req_t *q, int st, int keepable)
@@ -444,9 +444,7 @@ static fcgix_req_t *req_new(request_rec *r, const fcgix_app_t *app)
     return q;
 }
 
-/* Takes a kept connection, if there is one (or waits for one another
- * request of this child is about to finish with); the request's records
- * are ready, so one handed over may be sent on at once. */
+/* Takes a kept connection, if this child has one for the app. */
 static void req_connection(fcgix_req_t *q)
 {
     fcgix_keep_take(q);

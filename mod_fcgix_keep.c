@@ -51,30 +51,15 @@ typedef struct {
     apr_time_t until;      /* closed if still idle then (-idle-timeout) */
 } kept_t;
 
-/* A request of this child waiting for a connection another request of
- * this child is about to finish with (the class is full). */
-typedef struct waiter_t {
-    struct waiter_t *next;
-    pthread_cond_t cond;
-    fcgix_req_t *q;        /* its records are ready */
-    fcgix_pm_class_t *cls; /* the class the connection is counted on */
-    int fd;                /* handed over: >= 0 */
-    int go;                /* connect afresh instead */
-} waiter_t;
-
 /* This child's use of one application (by address). */
-typedef struct fcgix_keep_use {
+typedef struct {
     struct sockaddr_storage addr;
     socklen_t addr_len; /* 0: a free entry */
-    int busy;           /* requests on a connection to it now */
-    waiter_t *head, *tail;
-    unsigned closed; /* kept connections the app closed unasked */
-    unsigned reused; /* and the ones that served again */
+    unsigned closed;    /* kept connections the app closed unasked */
+    unsigned reused;    /* and the ones that served again */
 } use_t;
 
-#define USES_MAX 64      /* applications a child tracks for handovers */
-#define WAIT_LOOK_MS 20  /* a waiter looks again whether it should wait */
-#define WAIT_MAX_MS 1000 /* and connects afresh after this, in any case */
+#define USES_MAX 64 /* applications a child tracks */
 
 #if APR_HAS_THREADS
 /* Plain pthreads and malloc, not the child's pool: a prefork child may
@@ -344,7 +329,7 @@ static int still_good(const kept_t *k, unsigned req_id)
     return 0;
 }
 
-/* ---------------------------------------------------- handovers */
+/* ------------------------------------------------- apps that close */
 
 /* Under the lock: this child's use of the app at addr (created if
  * create). */
@@ -398,157 +383,6 @@ static int app_keeps(const fcgix_app_t *app)
     return keeps;
 }
 
-/* The request holds a connection to its app now. */
-static void count_busy(fcgix_req_t *q)
-{
-    use_t *u;
-
-    if (K.n == 0) {
-        return;
-    }
-    pthread_mutex_lock(&K_lock);
-    if ((u = use_of(q->app, 1)) != NULL) {
-        u->busy++;
-        q->use = u;
-    }
-    pthread_mutex_unlock(&K_lock);
-}
-
-/* Under the lock: this child has no connection to u's app any more, so
- * the first waiter connects afresh (and counts as this child's again once
- * it has; the others wait for it). */
-static void send_one_fresh(use_t *u)
-{
-    waiter_t *w = u->head;
-
-    if (w) {
-        u->head = w->next;
-        if (u->tail == w) {
-            u->tail = NULL;
-        }
-        w->go = 1;
-        pthread_cond_signal(&w->cond);
-    }
-}
-
-static void unlink_waiter(use_t *u, waiter_t *me)
-{
-    waiter_t **pp, *prev = NULL;
-
-    for (pp = &u->head; *pp; prev = *pp, pp = &(*pp)->next) {
-        if (*pp == me) {
-            *pp = me->next;
-            if (u->tail == me) {
-                u->tail = prev;
-            }
-            return;
-        }
-    }
-}
-
-/* Whether a request should wait for a connection of this child rather
- * than connect afresh: every process of the class is busy with a request
- * (none idle, none only held), and (the caller checks) this child has
- * requests on it that will hand theirs over. While requests of other
- * children wait in the class's backlog, none is handed over: each one
- * that ends closes, and its process accepts one of those. */
-static int worth_waiting(fcgix_req_t *q, const fcgix_pm_class_t *c)
-{
-    apr_uint32_t procs;
-
-    /* Only a FastCGI server's processes are a known, fixed capacity: an
-     * external app's -keep-conn is no bound on what it serves at once,
-     * and a dynamic class grows when its requests wait on its socket. A
-     * subrequest may come from the very request it would wait for. */
-    if (q->app->kind != FCGIX_APP_STATIC || c == NULL || q->r->main) {
-        return 0;
-    }
-    procs = fcgix_pm_class_procs(c);
-    return procs && fcgix_pm_class_full(c, procs);
-}
-
-/* Waits for a handover: 1 with q->fd set, 0 to connect afresh. */
-static int wait_handover(fcgix_req_t *q, const fcgix_pm_class_t *c,
-                         apr_time_t until)
-{
-    waiter_t me;
-    pthread_condattr_t attr;
-    use_t *u;
-
-    memset(&me, 0, sizeof(me));
-    me.q = q;
-    me.cls = fcgix_pm_class_alloc(q->r->pool);
-    me.fd = -1;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&me.cond, &attr);
-    pthread_condattr_destroy(&attr);
-    pthread_mutex_lock(&K_lock);
-    while ((u = use_of(q->app, 0)) && u->busy > 0 && !K.stopping && me.fd < 0 &&
-           !me.go && worth_waiting(q, c) && fcgix_pm_clock() < until) {
-        apr_time_t look = fcgix_pm_clock() + apr_time_from_msec(WAIT_LOOK_MS);
-        struct timespec ts;
-        ts.tv_sec = (time_t)apr_time_sec(look);
-        ts.tv_nsec = (long)apr_time_usec(look) * 1000;
-        me.next = NULL;
-        if (u->tail) {
-            u->tail->next = &me;
-        } else {
-            u->head = &me;
-        }
-        u->tail = &me;
-        while (me.fd < 0 && !me.go &&
-               pthread_cond_timedwait(&me.cond, &K_lock, &ts) == 0) {
-        }
-        if (me.fd < 0 && !me.go) {
-            unlink_waiter(u, &me); /* looked again: still worth it? */
-        }
-    }
-    if (me.fd >= 0) {
-        q->use = u; /* its busy count came with the connection */
-    }
-    pthread_mutex_unlock(&K_lock);
-    pthread_cond_destroy(&me.cond);
-    if (me.fd < 0) {
-        return 0;
-    }
-    q->fd = me.fd;
-    fcgix_connect_adopt(q, me.cls); /* counted in flight all along */
-    return 1;
-}
-
-/* Under the lock: gives q's connection to the first waiter, and sends
- * what of its records the socket takes now: the app starts on the next
- * request without waiting for that thread to run. */
-static int hand_over(fcgix_req_t *q)
-{
-    waiter_t *w = q->use ? q->use->head : NULL;
-    ssize_t n;
-
-    if (w == NULL || w->q->req_id == q->req_id || !q->connected ||
-        !fcgix_pm_class_keepable(q->cls)) {
-        return 0; /* (not counted on its class: nothing to hand on) */
-    }
-    q->use->head = w->next;
-    if (q->use->tail == w) {
-        q->use->tail = NULL;
-    }
-    if (q->reused) {
-        q->use->reused++;
-    }
-    w->fd = q->fd;
-    fcgix_pm_class_copy(w->cls, q->cls);
-    n = send(q->fd, w->q->optr, w->q->olen, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) {
-        w->q->optr += n;
-        w->q->olen -= (size_t)n;
-    }
-    pthread_cond_signal(&w->cond);
-    q->use = NULL; /* the busy count goes with it */
-    q->fd = -1;
-    return 1;
-}
-
 /* --------------------------------------------------- the requests */
 
 /* Whether the response passes a filter that makes subrequests while the
@@ -597,8 +431,7 @@ static int may_retry(const fcgix_req_t *q)
 
 void fcgix_keep_take(fcgix_req_t *q)
 {
-    fcgix_pm_class_t *cls, *c;
-    apr_interval_time_t limit;
+    fcgix_pm_class_t *cls;
     kept_t k;
 
     /* A request that could not go again gets a new connection: never one
@@ -617,17 +450,7 @@ void fcgix_keep_take(fcgix_req_t *q)
         fcgix_pm_class_unhold(k.cls, 1);
         q->fd = k.fd;
         q->reused = 1;
-        count_busy(q);
         return;
-    }
-    c = fcgix_connect_class(q);
-    limit = fcgix_connect_limit(q);
-    if (limit > apr_time_from_msec(WAIT_MAX_MS)) {
-        limit = apr_time_from_msec(WAIT_MAX_MS);
-    }
-    if (worth_waiting(q, c) && wait_handover(q, c, fcgix_pm_clock() + limit)) {
-        q->reused = 1;
-        fcgix_pm_class_reused(c);
     }
 }
 
@@ -637,7 +460,7 @@ static int put(fcgix_req_t *q)
     apr_uint32_t cap = keep_cap(q, q->cls), gen;
     int i;
 
-    if (cap == 0 || !fcgix_pm_class_hold(q->cls, cap, 0, &gen)) {
+    if (cap == 0 || !fcgix_pm_class_hold(q->cls, cap, &gen)) {
         return 0;
     }
     pthread_mutex_lock(&K_lock);
@@ -668,53 +491,22 @@ static int put(fcgix_req_t *q)
     return 1;
 }
 
-/* Under the lock: one request of this child less on u's app. */
-static void count_idle(fcgix_req_t *q, int reused)
-{
-    if (q->use) {
-        if (reused) {
-            q->use->reused++;
-        }
-        if (--q->use->busy <= 0) {
-            q->use->busy = 0;
-            send_one_fresh(q->use);
-        }
-        q->use = NULL;
-    }
-}
-
 int fcgix_keep_settle(fcgix_req_t *q, int how)
 {
-    int kept = 0;
+    use_t *u;
 
+    fcgix_connect_release(q); /* no longer in flight on its class */
     if (K.n == 0) {
-        fcgix_connect_release(q);
         return 0;
     }
-    /* A request of another child waits in the backlog for a process: this
-     * one goes back to accepting (the connection closes), whoever waits
-     * here. Otherwise a request of this child that waits gets it. */
-    if (how == FCGIX_SETTLE_KEEP && !fcgix_pm_class_claim(q->cls)) {
+    if (how == FCGIX_SETTLE_KEEP && q->reused) {
         pthread_mutex_lock(&K_lock);
-        if (q->use && hand_over(q)) {
-            fcgix_connect_handed(q); /* its count went with it */
-            kept = 1;
+        if ((u = use_of(q->app, 1)) != NULL) {
+            u->reused++; /* the app does keep connections */
         }
         pthread_mutex_unlock(&K_lock);
-        if (!kept) {
-            fcgix_connect_release(q);
-            kept = put(q);
-        }
-    } else {
-        fcgix_connect_release(q);
-        if (how == FCGIX_SETTLE_CLOSE) {
-            fcgix_pm_class_claim(q->cls); /* its process accepts one too */
-        }
     }
-    pthread_mutex_lock(&K_lock);
-    count_idle(q, how == FCGIX_SETTLE_KEEP && q->reused);
-    pthread_mutex_unlock(&K_lock);
-    return kept;
+    return how == FCGIX_SETTLE_KEEP && put(q);
 }
 #else  /* no threads: nothing releases a held connection, so none is held */
 void fcgix_keep_child_init(apr_pool_t *pchild, server_rec *s)
@@ -746,31 +538,15 @@ int fcgix_keep_settle(fcgix_req_t *q, int how)
     fcgix_connect_release(q);
     return 0;
 }
-
-static void count_busy(fcgix_req_t *q)
-{
-    (void)q;
-}
 #endif /* APR_HAS_THREADS */
 
 void fcgix_keep_connected(fcgix_req_t *q)
 {
-    apr_uint32_t cap;
-
     /* also a request that did not ask (this child gave up asking the app,
      * or keeps nothing): held connections of other children must not make
      * it wait */
-    if (!fcgix_keep_wanted(q->app) || q->cls == NULL) {
-        return;
-    }
-    cap = keep_cap(q, q->cls);
-    count_busy(q);
-    fcgix_pm_class_check_release(q->cls, cap);
-    /* every process busy with a request (not only held: those the release
-     * frees): it waits in the backlog for the next request that ends,
-     * which closes its connection instead of handing it over */
-    if (cap && fcgix_pm_class_full(q->cls, cap + 1)) {
-        fcgix_pm_class_queue(q->cls);
+    if (fcgix_keep_wanted(q->app) && q->cls) {
+        fcgix_pm_class_check_release(q->cls, keep_cap(q, q->cls));
     }
 }
 

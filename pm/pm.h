@@ -108,11 +108,6 @@ int fcgix_pm_class_enter(fcgix_pm_class_t *c);
 /* The request no longer holds its connection: busy time added, the
  * in-flight count given back (nothing once the slot was reused). */
 void fcgix_pm_class_leave(fcgix_pm_class_t *c, apr_interval_time_t busy);
-/* A connection changes hands between two requests of a child with its
- * in-flight count: the one that got it counts as begun (adopt), the one
- * that gave it adds its busy time only (busy). */
-void fcgix_pm_class_adopt(fcgix_pm_class_t *c);
-void fcgix_pm_class_busy(fcgix_pm_class_t *c, apr_interval_time_t busy);
 /* The app answered the request whole: the PM's proof that a process
  * served (pm_policy.h). */
 void fcgix_pm_class_completed(fcgix_pm_class_t *c);
@@ -138,25 +133,10 @@ int fcgix_pm_class_keepable(const fcgix_pm_class_t *c);
 /* The class's running processes (0 when not current). */
 apr_uint32_t fcgix_pm_class_procs(const fcgix_pm_class_t *c);
 /* Counts one more idle connection held if the held ones, and the held ones
- * with the requests in flight, stay within cap (handoff: whatever they
- * are, for a request of the same child that waits for it now): 1 when
- * counted (*gen: the class's release generation now; fcgix_pm_class_unhold
- * follows). */
-int fcgix_pm_class_hold(fcgix_pm_class_t *c, apr_uint32_t cap, int handoff,
+ * with the requests in flight, stay within cap: 1 when counted (*gen: the
+ * class's release generation; fcgix_pm_class_unhold follows). */
+int fcgix_pm_class_hold(fcgix_pm_class_t *c, apr_uint32_t cap,
                         apr_uint32_t *gen);
-/* Whether the requests in flight fill cap: every process is busy with one,
- * none is free or only held idle. */
-int fcgix_pm_class_full(const fcgix_pm_class_t *c, apr_uint32_t cap);
-/* A request got a connection another request of its child handed over. */
-void fcgix_pm_class_reused(fcgix_pm_class_t *c);
-/* Requests that connected afresh to a full class wait in its backlog for
- * a process to accept them: counted (queue) there, and claimed one at a
- * time by a request that ends (claim: 1 when it took one), which closes
- * its connection instead of handing it to a request of its own child, so
- * that its process accepts the waiting one. A count left by a request that
- * got its process otherwise is claimed all the same: it costs one close. */
-void fcgix_pm_class_queue(fcgix_pm_class_t *c);
-int fcgix_pm_class_claim(fcgix_pm_class_t *c);
 /* A held connection is taken for a request (reused) or closed. */
 void fcgix_pm_class_unhold(fcgix_pm_class_t *c, int reused);
 /* Whether a connection held since release generation gen must be closed:
@@ -165,9 +145,8 @@ void fcgix_pm_class_unhold(fcgix_pm_class_t *c, int reused);
 int fcgix_pm_class_released(const fcgix_pm_class_t *c, apr_uint32_t gen);
 /* A request counted in flight on a fresh connection: when held connections
  * and requests in flight exceed cap, asks the holders (if any) to close
- * theirs (one ring per release generation) and returns 1: the request may
- * wait for a process to accept it. */
-int fcgix_pm_class_check_release(fcgix_pm_class_t *c, apr_uint32_t cap);
+ * theirs (one ring per release generation). */
+void fcgix_pm_class_check_release(fcgix_pm_class_t *c, apr_uint32_t cap);
 /* The release sequence now, and a wait (up to timeout_ms) for it to move
  * from seen; fcgix_pm_release_wake moves it (a child's releaser to stop). */
 apr_uint32_t fcgix_pm_release_seq(void);

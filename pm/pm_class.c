@@ -58,7 +58,6 @@ static void reset_counters(pm_t *pm, int idx)
     apr_atomic_set32(&o->completed, 0);
     apr_atomic_set32(&o->idle_kept, 0);
     apr_atomic_set32(&o->reuses, 0);
-    apr_atomic_set32(&o->queued, 0);
 }
 
 int fcgix_pm_class_new(pm_t *pm, apr_uint32_t kind, const char *path,

@@ -170,24 +170,6 @@ void fcgix_pm_class_leave(fcgix_pm_class_t *c, apr_interval_time_t busy)
     }
 }
 
-void fcgix_pm_class_adopt(fcgix_pm_class_t *c)
-{
-    volatile fcgix_sb_class_t *k = slot(c);
-
-    if (k) {
-        apr_atomic_inc32(&k->requests);
-    }
-}
-
-void fcgix_pm_class_busy(fcgix_pm_class_t *c, apr_interval_time_t busy)
-{
-    volatile fcgix_sb_class_t *k = slot(c);
-
-    if (k) {
-        apr_atomic_add32(&k->busy_ms, (apr_uint32_t)apr_time_as_msec(busy));
-    }
-}
-
 void fcgix_pm_class_completed(fcgix_pm_class_t *c)
 {
     volatile fcgix_sb_class_t *k = slot(c);
@@ -249,7 +231,7 @@ static apr_uint32_t count_of(volatile apr_uint32_t *v)
     return n > 0x7fffffffu ? 0 : n;
 }
 
-int fcgix_pm_class_hold(fcgix_pm_class_t *c, apr_uint32_t cap, int handoff,
+int fcgix_pm_class_hold(fcgix_pm_class_t *c, apr_uint32_t cap,
                         apr_uint32_t *release_gen)
 {
     volatile fcgix_sb_class_t *k = slot(c);
@@ -265,49 +247,11 @@ int fcgix_pm_class_hold(fcgix_pm_class_t *c, apr_uint32_t cap, int handoff,
      * (the atomics are sequentially consistent). */
     *release_gen = apr_atomic_read32(&k->release_gen);
     held = apr_atomic_inc32(&k->idle_kept) + 1;
-    if (!handoff && (held > cap || held + count_of(&k->inflight) > cap)) {
+    if (held > cap || held + count_of(&k->inflight) > cap) {
         apr_atomic_dec32(&k->idle_kept);
         return 0;
     }
     return 1;
-}
-
-int fcgix_pm_class_full(const fcgix_pm_class_t *c, apr_uint32_t cap)
-{
-    volatile fcgix_sb_class_t *k = slot(c);
-
-    return k && count_of(&k->inflight) >= cap;
-}
-
-void fcgix_pm_class_reused(fcgix_pm_class_t *c)
-{
-    volatile fcgix_sb_class_t *k = slot(c);
-
-    if (k) {
-        apr_atomic_inc32(&k->reuses);
-    }
-}
-
-void fcgix_pm_class_queue(fcgix_pm_class_t *c)
-{
-    volatile fcgix_sb_class_t *k = slot(c);
-
-    if (k) {
-        apr_atomic_inc32(&k->queued);
-    }
-}
-
-int fcgix_pm_class_claim(fcgix_pm_class_t *c)
-{
-    volatile fcgix_sb_class_t *k = slot(c);
-    apr_uint32_t n;
-
-    while (k && (n = apr_atomic_read32(&k->queued)) > 0 && n <= 0x7fffffffu) {
-        if (apr_atomic_cas32(&k->queued, n - 1, n) == n) {
-            return 1;
-        }
-    }
-    return 0;
 }
 
 void fcgix_pm_class_unhold(fcgix_pm_class_t *c, int reused)
@@ -330,21 +274,21 @@ int fcgix_pm_class_released(const fcgix_pm_class_t *c, apr_uint32_t gen)
            apr_atomic_read32(&k->release_gen) != gen;
 }
 
-int fcgix_pm_class_check_release(fcgix_pm_class_t *c, apr_uint32_t cap)
+void fcgix_pm_class_check_release(fcgix_pm_class_t *c, apr_uint32_t cap)
 {
     volatile fcgix_sb_class_t *k = slot(c);
     apr_uint32_t held, gen;
 
     if (k == NULL) {
-        return 0;
+        return;
     }
     gen = apr_atomic_read32(&k->release_gen);
-    held = count_of(&k->idle_kept);
-    if (held + count_of(&k->inflight) <= cap) {
-        return 0;
+    if ((held = count_of(&k->idle_kept)) == 0 ||
+        held + count_of(&k->inflight) <= cap) {
+        return;
     }
     /* one ring per generation, however many requests saw the need */
-    if (held && apr_atomic_cas32(&k->release_gen, gen + 1, gen) == gen) {
+    if (apr_atomic_cas32(&k->release_gen, gen + 1, gen) == gen) {
         apr_atomic_inc32(&c->sb->release_seq);
 #ifdef __linux__
         /* not FUTEX_PRIVATE_FLAG: the waiters are other processes */
@@ -352,7 +296,6 @@ int fcgix_pm_class_check_release(fcgix_pm_class_t *c, apr_uint32_t cap)
                 0);
 #endif
     }
-    return 1;
 }
 
 apr_uint32_t fcgix_pm_release_seq(void)
