@@ -222,10 +222,6 @@ apr_uint32_t fcgix_pm_class_procs(const fcgix_pm_class_t *c)
     return k ? k->procs_running : 0;
 }
 
-/* After a release was asked, no connection of the class is held for this
- * long. */
-#define HOLD_CALM_MS 100
-
 /* Read as signed: a decrement that raced the slot's reuse can wrap a
  * zeroed counter, which then counts as none. */
 static apr_uint32_t count_of(volatile apr_uint32_t *v)
@@ -249,13 +245,6 @@ int fcgix_pm_class_hold(fcgix_pm_class_t *c, apr_uint32_t cap,
      * connects meanwhile counts itself first, then reads this count
      * (fcgix_pm_class_check_release), so one of the two sees the other
      * (the atomics are sequentially consistent). */
-    /* Requests had to ask for held connections back a moment ago: the
-     * class is busy enough that one kept now would only be asked back. */
-    if ((apr_uint32_t)apr_time_as_msec(fcgix_clock()) -
-            apr_atomic_read32(&k->release_ms) <
-        HOLD_CALM_MS) {
-        return 0;
-    }
     *release_gen = apr_atomic_read32(&k->release_gen);
     held = apr_atomic_inc32(&k->idle_kept) + 1;
     if (held > cap || held + count_of(&k->inflight) > cap) {
@@ -300,8 +289,6 @@ void fcgix_pm_class_check_release(fcgix_pm_class_t *c, apr_uint32_t cap)
     }
     /* one ring per generation, however many requests saw the need */
     if (apr_atomic_cas32(&k->release_gen, gen + 1, gen) == gen) {
-        apr_atomic_set32(&k->release_ms,
-                         (apr_uint32_t)apr_time_as_msec(fcgix_clock()));
         apr_atomic_inc32(&c->sb->release_seq);
 #ifdef __linux__
         /* not FUTEX_PRIVATE_FLAG: the waiters are other processes */

@@ -72,7 +72,6 @@ typedef struct {
     volatile apr_uint32_t idle_kept;   /* held idle by all children now */
     volatile apr_uint32_t reuses;      /* requests served on a kept one */
     volatile apr_uint32_t release_gen; /* bumped: holders, close them */
-    volatile apr_uint32_t release_ms;  /* fcgix_clock() ms of that bump */
 } fcgix_sb_class_t;
 
 typedef struct {
