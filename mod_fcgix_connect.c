@@ -284,14 +284,6 @@ static int try_connect(fcgix_req_t *q, int left_ms)
     return -2; /* managed: not there (yet) */
 }
 
-/* Connects without blocking past -appConnTimeout (or the server Timeout).
- * A full backlog is retried with a short back-off; a managed application
- * that is not there yet is asked for and waited for. */
-fcgix_pm_class_t *fcgix_connect_class(fcgix_req_t *q)
-{
-    return class_find(q, 1);
-}
-
 void fcgix_connect_count(fcgix_req_t *q)
 {
     apr_pool_cleanup_register(q->r->pool, q, release_counters,
@@ -311,6 +303,9 @@ apr_interval_time_t fcgix_connect_limit(const fcgix_req_t *q)
                                                : limit;
 }
 
+/* Connects without blocking past -appConnTimeout (or the server Timeout).
+ * A full backlog is retried with a short back-off; a managed application
+ * that is not there yet is asked for and waited for. */
 int fcgix_connect(fcgix_req_t *q)
 {
     const fcgix_app_t *app = q->app;

@@ -109,9 +109,8 @@ int fcgix_wait_fd(int fd, short events, int timeout_ms);
  * that is not there yet, and counts the request on its class. OK, or the
  * status to fail with (logged). */
 int fcgix_connect(fcgix_req_t *q);
-/* The request's class now (a probe handle, reused by the request), and
- * how long a request may wait to connect (-appConnTimeout, else Timeout). */
-fcgix_pm_class_t *fcgix_connect_class(fcgix_req_t *q);
+/* How long a request may wait to connect (-appConnTimeout, else
+ * Timeout). */
 apr_interval_time_t fcgix_connect_limit(const fcgix_req_t *q);
 /* Counts the request in flight on its class now: a request taking a kept
  * connection, before the hold is given back, so that no moment finds the

@@ -128,8 +128,6 @@ int fcgix_pm_class_binary_changed(const fcgix_pm_class_t *c, apr_time_t mtime);
  * of memory); it names no class until a copy fills it. And a copy. */
 fcgix_pm_class_t *fcgix_pm_class_alloc(apr_pool_t *p);
 void fcgix_pm_class_copy(fcgix_pm_class_t *dst, const fcgix_pm_class_t *src);
-/* Current and active (not draining): a connection to it may be kept. */
-int fcgix_pm_class_keepable(const fcgix_pm_class_t *c);
 /* The class's running processes (0 when not current). */
 apr_uint32_t fcgix_pm_class_procs(const fcgix_pm_class_t *c);
 /* Counts one more idle connection held if the held ones, and the held ones

@@ -208,13 +208,6 @@ void fcgix_pm_class_copy(fcgix_pm_class_t *dst, const fcgix_pm_class_t *src)
     *dst = *src;
 }
 
-int fcgix_pm_class_keepable(const fcgix_pm_class_t *c)
-{
-    volatile fcgix_sb_class_t *k = slot(c);
-
-    return k && k->state == FCGIX_CLASS_ACTIVE;
-}
-
 apr_uint32_t fcgix_pm_class_procs(const fcgix_pm_class_t *c)
 {
     volatile fcgix_sb_class_t *k = slot(c);

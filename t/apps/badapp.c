@@ -410,16 +410,22 @@ static void mode_lastmod(conn_t *c)
     finish(c, 0);
 }
 
+/* "chunk K\n", flushed: one step of the slow and abortwatch streams */
+static void out_chunk(conn_t *c, long k)
+{
+    buf_t l = {0};
+    buf_printf(&l, "chunk %ld\n", k);
+    out_bytes(c, l.b, l.len);
+    free(l.b);
+    flush_out(c);
+}
+
 static void mode_slow(conn_t *c)
 {
     long n = qnum(c, "n", 3), ms = qnum(c, "ms", 500);
     good_headers(c);
     for (long k = 1; k <= n; k++) {
-        buf_t l = {0};
-        buf_printf(&l, "chunk %ld\n", k);
-        out_bytes(c, l.b, l.len);
-        free(l.b);
-        flush_out(c);
+        out_chunk(c, k);
         if (k < n)
             msleep(ms);
     }
@@ -730,11 +736,7 @@ static void mode_abortwatch(conn_t *c)
     long n = qnum(c, "n", 50), ms = qnum(c, "ms", 200);
     good_headers(c);
     for (long k = 1; k <= n; k++) {
-        buf_t l = {0};
-        buf_printf(&l, "chunk %ld\n", k);
-        out_bytes(c, l.b, l.len);
-        free(l.b);
-        flush_out(c);
+        out_chunk(c, k);
         int w = k < n ? watch_abort(c, ms) : 0;
         if (w < 0) {
             note("eof pid=%ld n=%u", (long)getpid(), c->nreq);
