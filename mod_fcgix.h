@@ -35,6 +35,33 @@
 #define FCGIX_KEEP_AUTO (-1)
 #define FCGIX_KEEP_MAX 10000
 
+/* FastCgiExternalServer: backends (addresses) one application may have, all
+ * names resolved; and the longest socket address one can be (a Unix socket
+ * address, sockaddr_un). */
+#define FCGIX_BACKENDS_MAX 16
+#define FCGIX_BACKEND_ADDR_MAX 112
+
+/* -retry-methods not given: GET, HEAD and OPTIONS */
+#define FCGIX_RETRY_DEFAULT                                                    \
+    ((AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_OPTIONS))
+
+/* One -host or -socket of a FastCgiExternalServer, as given. */
+typedef struct {
+    const char *host; /* name or address literal; NULL: a Unix socket */
+    const char *path; /* the socket's absolute path, for a Unix socket */
+    apr_port_t port;
+    int is_name; /* host is no address literal: resolved again (-resolve) */
+    int weight;  /* -weight after it, else 1 */
+} fcgix_target_t;
+
+/* One address a request may go to: each address of each target. */
+typedef struct {
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    const char *text; /* "127.0.0.1:9000", "[::1]:9000" or "unix:/path" */
+    int target;       /* the fcgix_target_t it came from */
+} fcgix_backend_t;
+
 typedef enum {
     FCGIX_APP_EXTERNAL = 0,
     FCGIX_APP_STATIC,
@@ -61,6 +88,14 @@ typedef struct {
     int keep_conn;        /* idle connections all children may keep open to it:
                              FCGIX_KEEP_AUTO (managed: its processes), 0: none */
     apr_array_header_t *pass_headers; /* const char *, request headers */
+    /* several backends (FastCgiExternalServer) */
+    int disable_time;  /* s a backend that failed is skipped */
+    int probe;         /* s between active health probes; 0: none */
+    int probe_timeout; /* s a probe waits for the answer */
+    int resolve;       /* s between resolutions of host names; 0: once */
+    apr_uint64_t retry_methods; /* AP_METHOD_BIT << M_*: sent again to
+                                   another backend after a reset */
+    const char *docroot;        /* the backends' DOCUMENT_ROOT, or NULL */
     /* process management (FastCgiServer, FastCgiConfig) */
     apr_array_header_t *initial_env; /* const char * "NAME=value" */
     int init_start_delay;            /* s between starts of instances */
@@ -96,6 +131,11 @@ typedef struct {
     struct sockaddr_storage addr;
     socklen_t addr_len;
     const char *addr_text; /* "unix:/path" or "host:port", for logs */
+    /* FastCgiExternalServer: every -host/-socket, and their addresses (the
+     * first of which is addr above); managed apps: none */
+    apr_array_header_t *targets; /* fcgix_target_t */
+    fcgix_backend_t *backends;
+    int nbackends;
     apr_uint32_t uid, gid; /* dynamic: identity of the class */
     fcgix_opts_t o;
 } fcgix_app_t;

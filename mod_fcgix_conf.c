@@ -19,6 +19,7 @@
 #include "pm/pm.h"
 
 #include "http_log.h"
+#include "http_protocol.h"
 #include "apr_network_io.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
@@ -44,7 +45,10 @@ typedef enum {
     OPT_HOST,    /* -host address */
     OPT_SOCKET,  /* -socket path */
     OPT_USER,    /* -user name: a user other than root, for the wrapper */
-    OPT_GROUP    /* -group name: a group other than root, for the wrapper */
+    OPT_GROUP,   /* -group name: a group other than root, for the wrapper */
+    OPT_WEIGHT,  /* -weight N: of the -host or -socket before it */
+    OPT_METHODS, /* -retry-methods GET,HEAD,... or none */
+    OPT_DOCROOT  /* -docroot DIR: an absolute path */
 } opt_type_t;
 
 typedef struct {
@@ -75,6 +79,13 @@ static const opt_def_t opt_table[] = {
     {"stderr-max-bytes", OPT_INT, OFF(stderr_max_bytes), 0, 1 << 30, D_ALL},
     {"keep-conn", OPT_INT, OFF(keep_conn), 0, FCGIX_KEEP_MAX, D_ALL},
     {"host", OPT_HOST, NOFF, 0, 0, D_EXT},
+    {"weight", OPT_WEIGHT, NOFF, 1, 1000, D_EXT},
+    {"disable-time", OPT_INT, OFF(disable_time), 0, 3600, D_EXT},
+    {"probe", OPT_INT, OFF(probe), 0, 3600, D_EXT},
+    {"probe-timeout", OPT_INT, OFF(probe_timeout), 1, 60, D_EXT},
+    {"resolve", OPT_INT, OFF(resolve), 0, DAY, D_EXT},
+    {"retry-methods", OPT_METHODS, NOFF, 0, 0, D_EXT},
+    {"docroot", OPT_DOCROOT, OFF(docroot), 0, 0, D_EXT},
     {"socket", OPT_SOCKET, NOFF, 0, 0, D_EXT | D_SRV},
     {"port", OPT_INT, OFF(port), 1, 65535, D_SRV},
     {"initial-env", OPT_ENV, NOFF, 0, 0, D_PM},
@@ -118,6 +129,10 @@ static void opts_defaults(fcgix_opts_t *o, apr_pool_t *p)
     o->stderr_max_line = 1024;
     o->stderr_max_bytes = 16384;
     o->keep_conn = FCGIX_KEEP_AUTO;
+    o->disable_time = 10;
+    o->probe_timeout = 2;
+    o->resolve = 60;
+    o->retry_methods = FCGIX_RETRY_DEFAULT;
     o->pass_headers = apr_array_make(p, 2, sizeof(const char *));
     o->initial_env = apr_array_make(p, 2, sizeof(const char *));
     o->init_start_delay = 1;
@@ -150,10 +165,12 @@ void fcgix_conf_reset(apr_pool_t *pconf)
 
 /* ------------------------------------------------------------ addresses */
 
-static const char *set_unix_addr(cmd_parms *cmd, fcgix_app_t *app,
-                                 const char *path)
+/* A Unix socket address for path (relative: in FastCgiIpcDir). */
+static const char *unix_addr(cmd_parms *cmd, const char *path,
+                             struct sockaddr_storage *addr, socklen_t *len,
+                             const char **text)
 {
-    struct sockaddr_un *sun = (struct sockaddr_un *)&app->addr;
+    struct sockaddr_un *sun = (struct sockaddr_un *)addr;
     const char *full = path;
 
     if (path[0] != '/') {
@@ -174,9 +191,15 @@ static const char *set_unix_addr(cmd_parms *cmd, fcgix_app_t *app,
     memset(sun, 0, sizeof(*sun));
     sun->sun_family = AF_UNIX;
     memcpy(sun->sun_path, full, strlen(full) + 1);
-    app->addr_len = (socklen_t)sizeof(*sun);
-    app->addr_text = apr_pstrcat(cmd->pool, "unix:", full, NULL);
+    *len = (socklen_t)sizeof(*sun);
+    *text = apr_pstrcat(cmd->pool, "unix:", full, NULL);
     return NULL;
+}
+
+static const char *set_unix_addr(cmd_parms *cmd, fcgix_app_t *app,
+                                 const char *path)
+{
+    return unix_addr(cmd, path, &app->addr, &app->addr_len, &app->addr_text);
 }
 
 static const char *set_host_addr(cmd_parms *cmd, fcgix_app_t *app,
@@ -207,6 +230,154 @@ static const char *set_host_addr(cmd_parms *cmd, fcgix_app_t *app,
     app->addr_len = (socklen_t)sa->salen;
     app->addr_text = apr_pstrdup(cmd->pool, hostport);
     return NULL;
+}
+
+/* ------------------------------------- FastCgiExternalServer backends */
+
+static const char *parse_int(apr_pool_t *p, const opt_def_t *d, const char *arg,
+                             int *out);
+
+/* A new backend of app; the first one is also app->addr. */
+static fcgix_backend_t *new_backend(cmd_parms *cmd, fcgix_app_t *app)
+{
+    fcgix_backend_t *b;
+
+    if (app->nbackends == FCGIX_BACKENDS_MAX) {
+        return NULL;
+    }
+    if (app->backends == NULL) {
+        app->backends = apr_pcalloc(cmd->pool, FCGIX_BACKENDS_MAX * sizeof(*b));
+    }
+    b = &app->backends[app->nbackends++];
+    b->target = app->targets->nelts - 1;
+    return b;
+}
+
+static fcgix_target_t *new_target(cmd_parms *cmd, fcgix_app_t *app)
+{
+    if (app->targets == NULL) {
+        app->targets = apr_array_make(cmd->pool, 2, sizeof(fcgix_target_t));
+    }
+    return apr_array_push(app->targets);
+}
+
+static const char *too_many(cmd_parms *cmd)
+{
+    return apr_psprintf(cmd->pool, "more than %d backend addresses",
+                        FCGIX_BACKENDS_MAX);
+}
+
+static void first_is_addr(fcgix_app_t *app)
+{
+    app->addr = app->backends[0].addr;
+    app->addr_len = app->backends[0].addr_len;
+    app->addr_text = app->backends[0].text;
+}
+
+/* -socket PATH of a FastCgiExternalServer: one more backend. */
+static const char *add_socket_target(cmd_parms *cmd, fcgix_app_t *app,
+                                     const char *path)
+{
+    fcgix_target_t *t = new_target(cmd, app);
+    fcgix_backend_t *b = new_backend(cmd, app);
+    const char *err;
+
+    memset(t, 0, sizeof(*t)); /* weight 0: not given (1) */
+    if (b == NULL) {
+        return too_many(cmd);
+    }
+    err = unix_addr(cmd, path, &b->addr, &b->addr_len, &b->text);
+    if (err == NULL) {
+        t->path = b->text + strlen("unix:");
+        first_is_addr(app);
+    }
+    return err;
+}
+
+/* -host HOST:PORT: one backend per address the host has now. */
+static const char *add_host_target(cmd_parms *cmd, fcgix_app_t *app,
+                                   const char *hostport)
+{
+    fcgix_addr_t a[FCGIX_BACKENDS_MAX];
+    fcgix_target_t *t = new_target(cmd, app);
+    char *host = NULL, *scope = NULL, err[256], text[160];
+    apr_port_t port = 0;
+    int n, i, more;
+
+    memset(t, 0, sizeof(*t)); /* weight 0: not given (1) */
+    if (apr_parse_addr_port(&host, &scope, &port, hostport, cmd->pool) !=
+            APR_SUCCESS ||
+        host == NULL || scope != NULL) {
+        return apr_psprintf(
+            cmd->pool, "'%s' is not host:port (IPv6 as [addr]:port)", hostport);
+    }
+    if (port == 0) {
+        return apr_psprintf(cmd->pool, "'%s' needs a port from 1 to 65535",
+                            hostport);
+    }
+    t->host = host;
+    t->port = port;
+    t->is_name = !fcgix_addr_is_literal(host);
+    n = fcgix_addr_resolve(host, port, a, FCGIX_BACKENDS_MAX, &more, err,
+                           sizeof(err));
+    if (n < 0) {
+        return apr_pstrdup(cmd->pool, err);
+    }
+    for (i = 0; i < n; i++) {
+        fcgix_backend_t *b = new_backend(cmd, app);
+        if (b == NULL) {
+            return too_many(cmd);
+        }
+        memcpy(&b->addr, a[i].sa, a[i].len);
+        b->addr_len = (socklen_t)a[i].len;
+        fcgix_addr_text(a[i].sa, a[i].len, text, sizeof(text));
+        b->text = apr_pstrdup(cmd->pool, text);
+    }
+    first_is_addr(app);
+    return more ? too_many(cmd) : NULL;
+}
+
+/* -weight N: of the -host or -socket just before it. */
+static const char *set_weight(cmd_parms *cmd, fcgix_app_t *app, const char *arg,
+                              const opt_def_t *d)
+{
+    fcgix_target_t *t;
+    const char *err;
+    int w;
+
+    if (app->targets == NULL || app->targets->nelts == 0) {
+        return "must follow the -host or -socket it weighs";
+    }
+    t = &APR_ARRAY_IDX(app->targets, app->targets->nelts - 1, fcgix_target_t);
+    if (t->weight || (err = parse_int(cmd->pool, d, arg, &w)) != NULL) {
+        return t->weight ? "given twice for one address" : err;
+    }
+    t->weight = w;
+    return NULL;
+}
+
+/* -retry-methods GET,HEAD or none: httpd's method numbers (HEAD is GET's). */
+static const char *set_methods(cmd_parms *cmd, fcgix_app_t *app,
+                               const char *arg)
+{
+    char *list = apr_pstrdup(cmd->pool, arg), *last, *m;
+
+    app->o.retry_methods = 0;
+    if (strcasecmp(arg, "none") == 0) {
+        return NULL;
+    }
+    for (m = apr_strtok(list, ",", &last); m;
+         m = apr_strtok(NULL, ",", &last)) {
+        int num = strcmp(m, "HEAD") == 0 ? M_GET : ap_method_number_of(m);
+        if (num == M_INVALID || num >= 64 || strcmp(m, "CONNECT") == 0) {
+            return apr_psprintf(cmd->pool,
+                                "'%s' is not a method httpd knows (a list "
+                                "such as GET,HEAD,OPTIONS, or none)",
+                                m);
+        }
+        app->o.retry_methods |= AP_METHOD_BIT << num;
+    }
+    return app->o.retry_methods ? NULL : "needs a method, or none";
 }
 
 /* ------------------------------------------------------ option parsing */
@@ -328,9 +499,21 @@ static const char *apply_opt(cmd_parms *cmd, fcgix_app_t *app,
         }
         return apr_psprintf(cmd->pool, "'%s' is not a header name", arg);
     case OPT_HOST:
-        return set_host_addr(cmd, app, arg);
+        return add_host_target(cmd, app, arg);
     case OPT_SOCKET:
-        return set_unix_addr(cmd, app, arg);
+        return app->kind == FCGIX_APP_EXTERNAL
+                   ? add_socket_target(cmd, app, arg)
+                   : set_unix_addr(cmd, app, arg);
+    case OPT_WEIGHT:
+        return set_weight(cmd, app, arg, d);
+    case OPT_METHODS:
+        return set_methods(cmd, app, arg);
+    case OPT_DOCROOT:
+        if (arg[0] != '/') {
+            return apr_psprintf(cmd->pool, "'%s' is not an absolute path", arg);
+        }
+        *(const char **)field = arg;
+        return NULL;
     case OPT_USER:
     case OPT_GROUP: {
         int user = d->type == OPT_USER;
@@ -384,7 +567,10 @@ static const char *parse_opts(cmd_parms *cmd, fcgix_app_t *app,
             return apr_psprintf(cmd->pool, "%s %s: unknown option '%s'",
                                 cmd->cmd->name, app->path, word);
         }
-        if (seen[canon(d)] && d->type != OPT_HEADERS && d->type != OPT_ENV) {
+        if (seen[canon(d)] && d->type != OPT_HEADERS && d->type != OPT_ENV &&
+            d->type != OPT_WEIGHT &&
+            !(app->kind == FCGIX_APP_EXTERNAL &&
+              (d->type == OPT_HOST || d->type == OPT_SOCKET))) {
             return apr_psprintf(cmd->pool, "%s %s: option -%s given twice",
                                 cmd->cmd->name, app->path, d->name);
         }
@@ -467,6 +653,7 @@ const char *fcgix_cmd_external(cmd_parms *cmd, void *dummy, const char *args)
     unsigned char seen[N_OPTS] = {0};
     fcgix_app_t *app = NULL;
     const char *err;
+    int i;
 
     err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
     if (err) {
@@ -479,12 +666,13 @@ const char *fcgix_cmd_external(cmd_parms *cmd, void *dummy, const char *args)
     if (err) {
         return err;
     }
-    if ((err = exclusive(cmd, app, seen, "host", "socket")) != NULL) {
-        return err;
-    }
     if (!seen[opt_index("host")] && !seen[opt_index("socket")]) {
         return apr_psprintf(cmd->pool, "%s %s: needs option -host or -socket",
                             cmd->cmd->name, app->path);
+    }
+    for (i = 0; i < app->targets->nelts; i++) {
+        fcgix_target_t *t = &APR_ARRAY_IDX(app->targets, i, fcgix_target_t);
+        t->weight = t->weight ? t->weight : 1;
     }
     register_app(app);
     return NULL;

@@ -52,11 +52,23 @@ int fcgix_wait_fd(int fd, short events, int timeout_ms)
     return rc > 0 ? pfd.revents : rc;
 }
 
+/* The address the request connects to, for log lines. */
+static const char *addr_text(const fcgix_req_t *q)
+{
+    char buf[160];
+
+    if (q->be < 0) {
+        return q->app->addr_text;
+    }
+    fcgix_addr_text(q->addr.sa, q->addr.len, buf, sizeof(buf));
+    return apr_pstrdup(q->r->pool, buf);
+}
+
 static int connect_failed(fcgix_req_t *q, int status, int err, const char *what)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, err, q->r,
                   "FCGIX0100: %s: cannot connect to %s: %s", q->app->path,
-                  q->app->addr_text, what);
+                  addr_text(q), what);
     return status;
 }
 
@@ -96,9 +108,13 @@ static apr_status_t release_counters(void *data)
             fcgix_pm_ring(FCGIX_BELL_CHANGED, q->app->path, q->app->uid,
                           q->app->gid);
         }
+        if (q->be_counted) {
+            fcgix_pm_backend_leave(q->cls, q->be);
+        }
         fcgix_pm_class_leave(q->cls, fcgix_pm_clock() - q->connected);
-        q->connected = 0;
     }
+    q->connected = 0;
+    q->be_counted = 0;
     return APR_SUCCESS;
 }
 
@@ -117,6 +133,10 @@ static void take_counters(fcgix_req_t *q, fcgix_pm_class_t *c)
     if (fcgix_pm_class_enter(c)) {
         q->cls = c;
         q->connected = now;
+        if (q->be >= 0) {
+            fcgix_pm_backend_enter(c, q->be);
+            q->be_counted = 1;
+        }
     }
 }
 
@@ -243,12 +263,12 @@ static int open_socket(fcgix_req_t *q)
     if (q->fd >= 0) {
         close(q->fd);
     }
-    q->fd = socket(q->app->addr.ss_family,
+    q->fd = socket(((const struct sockaddr *)q->addr.sa)->sa_family,
                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (q->fd < 0) {
         return connect_failed(q, HTTP_SERVICE_UNAVAILABLE, errno, "socket");
     }
-    if (q->app->addr.ss_family != AF_UNIX) {
+    if (((const struct sockaddr *)q->addr.sa)->sa_family != AF_UNIX) {
         setsockopt(q->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
     return OK;
@@ -260,14 +280,13 @@ static int try_connect(fcgix_req_t *q, int left_ms)
     int err = 0;
     socklen_t len = sizeof(err);
 
-    if (connect(q->fd, (const struct sockaddr *)&q->app->addr,
-                q->app->addr_len) == 0) {
+    if (connect(q->fd, (const struct sockaddr *)q->addr.sa, q->addr.len) == 0) {
         return OK;
     }
     if (errno == EINTR || errno == EAGAIN) {
         return -1; /* EAGAIN: a full Unix backlog */
     }
-    if (errno == EINPROGRESS) {
+    if (errno == EINPROGRESS || errno == EALREADY) {
         if (fcgix_wait_fd(q->fd, POLLOUT, left_ms > 0 ? left_ms : 0) <= 0) {
             return -1;
         }
@@ -278,8 +297,7 @@ static int try_connect(fcgix_req_t *q, int left_ms)
         }
     }
     if (q->app->kind == FCGIX_APP_EXTERNAL) {
-        return connect_failed(q, HTTP_SERVICE_UNAVAILABLE, errno,
-                              "nothing accepts connections there");
+        return -4; /* refused (or unreachable) */
     }
     return -2; /* managed: not there (yet) */
 }
@@ -303,17 +321,145 @@ apr_interval_time_t fcgix_connect_limit(const fcgix_req_t *q)
                                                : limit;
 }
 
+int fcgix_connect_choose(fcgix_req_t *q)
+{
+    const fcgix_app_t *app = q->app;
+
+    if (q->look == NULL) {
+        q->look = class_find(q, 0);
+    }
+    if (app->kind != FCGIX_APP_EXTERNAL || app->nbackends == 0) {
+        memset(&q->addr, 0, sizeof(q->addr));
+        memcpy(q->addr.sa, &app->addr, app->addr_len);
+        q->addr.len = app->addr_len;
+        q->be = -1;
+        return 0;
+    }
+    q->be = fcgix_pm_backend_pick(q->look, app, q->tried, &q->addr);
+    if (q->be < 0) {
+        return -1;
+    }
+    q->tried |= 1u << q->be;
+    return 0;
+}
+
+void fcgix_connect_backend_failed(fcgix_req_t *q, int kind)
+{
+    static const char *const what[] = {
+        "refused the connection", "timed out connecting",
+        "is overloaded (FCGI_OVERLOADED)", "closed the connection"};
+    int secs = q->app->o.disable_time;
+
+    if (q->be < 0) {
+        return;
+    }
+    if (fcgix_pm_backend_failed(q->look, q->be, kind, secs) &&
+        q->app->nbackends > 1) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r,
+                      "FCGIX0130: %s: backend %s %s: disabled for %d s "
+                      "(-disable-time)",
+                      q->app->path, addr_text(q), what[kind], secs);
+    }
+}
+
+/* How long one attempt on a backend may take: with several, a share of
+ * the connect limit (at least a second), so that one that does not answer
+ * leaves time for the others. */
+static apr_time_t attempt_deadline(const fcgix_req_t *q, apr_time_t now,
+                                   apr_time_t deadline,
+                                   apr_interval_time_t limit)
+{
+    apr_interval_time_t share;
+
+    if (q->app->nbackends <= 1) {
+        return deadline;
+    }
+    share = limit / q->app->nbackends;
+    if (share < apr_time_from_sec(1)) {
+        share = limit < apr_time_from_sec(1) ? limit : apr_time_from_sec(1);
+    }
+    return now + share < deadline ? now + share : deadline;
+}
+
+/* One external backend, until `until`: OK, or 503 with *kind
+ * FCGIX_BE_REFUSED, or 504 with FCGIX_BE_TIMEOUT (a full backlog too). */
+static int attempt(fcgix_req_t *q, apr_time_t until, int *kind)
+{
+    apr_time_t now;
+    int backoff = 1, st;
+
+    if ((st = open_socket(q)) != OK) {
+        *kind = FCGIX_BE_REFUSED;
+        return st;
+    }
+    for (now = fcgix_pm_clock(); now < until; now = fcgix_pm_clock()) {
+        int left_ms = (int)apr_time_as_msec(until - now);
+        st = left_ms > 0 ? try_connect(q, left_ms) : -1;
+        if (st == OK) {
+            return OK;
+        }
+        if (st == -4) {
+            *kind = FCGIX_BE_REFUSED;
+            return HTTP_SERVICE_UNAVAILABLE;
+        }
+        now = fcgix_pm_clock();
+        left_ms = (int)apr_time_as_msec(until - now);
+        if (left_ms > 0) {
+            fcgix_wait_fd(-1, 0, backoff < left_ms ? backoff : left_ms);
+        }
+        backoff = backoff < 32 ? backoff * 2 : 50;
+    }
+    *kind = FCGIX_BE_TIMEOUT;
+    return HTTP_GATEWAY_TIME_OUT;
+}
+
+/* An external app: its backends in turn (q->addr first), each refusing or
+ * silent one disabled, until one accepts or none is left. */
+static int connect_external(fcgix_req_t *q, fcgix_pm_class_t *c,
+                            apr_time_t deadline, apr_interval_time_t limit)
+{
+    int st, kind = FCGIX_BE_REFUSED, err;
+
+    for (;;) {
+        apr_time_t now = fcgix_pm_clock();
+        st = attempt(q, attempt_deadline(q, now, deadline, limit), &kind);
+        if (st == OK) {
+            take_counters(q, c);
+            fcgix_keep_connected(q);
+            return OK;
+        }
+        err = errno;
+        fcgix_connect_backend_failed(q, kind);
+        if (fcgix_pm_clock() >= deadline || fcgix_connect_choose(q) < 0) {
+            break;
+        }
+    }
+    if (kind == FCGIX_BE_REFUSED) {
+        return connect_failed(q, st, err, "nothing accepts connections there");
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                  "FCGIX0101: %s: connecting to %s timed out after "
+                  "%" APR_TIME_T_FMT " ms (-appConnTimeout)",
+                  q->app->path, addr_text(q), apr_time_as_msec(limit));
+    return HTTP_GATEWAY_TIME_OUT;
+}
+
 /* Connects without blocking past -appConnTimeout (or the server Timeout).
  * A full backlog is retried with a short back-off; a managed application
- * that is not there yet is asked for and waited for. */
+ * that is not there yet is asked for and waited for. The address is the
+ * one fcgix_connect_choose chose. */
 int fcgix_connect(fcgix_req_t *q)
 {
     const fcgix_app_t *app = q->app;
     apr_interval_time_t limit = fcgix_connect_limit(q);
     apr_time_t t0, now, deadline, next_ring = 0;
-    fcgix_pm_class_t *c = class_find(q, 0); /* once per request */
+    fcgix_pm_class_t *c;
     int backoff = 1, watch = -1, st;
 
+    if (q->addr.len == 0 && fcgix_connect_choose(q) < 0) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    c = q->look; /* once per request */
     t0 = fcgix_pm_clock();
     deadline = t0 + limit;
 
@@ -323,7 +469,10 @@ int fcgix_connect(fcgix_req_t *q)
         take_counters(q, c);
         return OK;
     }
-    if (app->kind != FCGIX_APP_EXTERNAL && backing_off(q, c)) {
+    if (app->kind == FCGIX_APP_EXTERNAL) {
+        return connect_external(q, c, deadline, limit);
+    }
+    if (backing_off(q, c)) {
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if ((st = open_socket(q)) != OK) {

@@ -96,7 +96,15 @@ typedef struct {
      * counters were taken on it at the connect */
     fcgix_pm_class_t *cls;
     fcgix_pm_class_t *probe; /* for looks at the class while waiting */
+    fcgix_pm_class_t *look;  /* the class as first looked up, or NULL */
     apr_time_t connected;
+    /* where the connection goes: app->addr, or the backend chosen */
+    fcgix_addr_t addr;
+    int be;             /* that backend's index; -1: app->addr */
+    apr_uint32_t tried; /* bit i: backend i was tried for this request */
+    int be_counted;     /* in flight on that backend (q->cls's set) */
+    int overloaded;     /* the app answered FCGI_OVERLOADED */
+    int other_retry;    /* sent again to another backend already */
 } fcgix_req_t;
 
 /* mod_fcgix_connect.c: waits for events on fd (none: -1) for timeout_ms at
@@ -112,6 +120,13 @@ int fcgix_connect(fcgix_req_t *q);
 /* How long a request may wait to connect (-appConnTimeout, else
  * Timeout). */
 apr_interval_time_t fcgix_connect_limit(const fcgix_req_t *q);
+/* Chooses where the request's next connection goes (q->addr, q->be): an
+ * external app's least busy backend not tried yet, else the app's address.
+ * 0, or -1 when every backend was tried. */
+int fcgix_connect_choose(fcgix_req_t *q);
+/* The backend the request went to failed it before answering (kind:
+ * FCGIX_BE_*): counted, and (FCGIX0130) disabled for -disable-time. */
+void fcgix_connect_backend_failed(fcgix_req_t *q, int kind);
 /* Counts the request in flight on its class now: a request taking a kept
  * connection, before the hold is given back, so that no moment finds the
  * connection counted nowhere. */
@@ -151,6 +166,13 @@ int fcgix_keep_settle(fcgix_req_t *q, int how);
 /* The client went away before END_REQUEST: tells the app
  * (FCGI_ABORT_REQUEST) when it was asked to keep the connection. */
 void fcgix_keep_abort(fcgix_req_t *q);
+
+/* mod_fcgix_io.c: the backend failed the request before answering
+ * anything (overloaded: with FCGI_OVERLOADED, which says it did not run it):
+ * whether the request may go to another backend. The engine's loop then
+ * gets FCGIX_OTHER_BACKEND. */
+#define FCGIX_OTHER_BACKEND (-4)
+int fcgix_other_backend_ok(const fcgix_req_t *q, int overloaded);
 
 /* mod_fcgix_params.c: queues BEGIN_REQUEST, the PARAMS stream and, for a
  * request without a body, the empty STDIN record (q->optr, q->olen). */

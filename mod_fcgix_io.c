@@ -256,15 +256,19 @@ static int recv_some(fcgix_req_t *q, int *progress)
     if (n <= 0 && q->reused && !q->got_bytes) {
         return STALE; /* closed while it was kept: nothing was answered */
     }
+    if (n <= 0 && !q->got_bytes && fcgix_other_backend_ok(q, 0)) {
+        return FCGIX_OTHER_BACKEND;
+    }
     if (n <= 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, n < 0 ? errno : 0, q->r,
                       "FCGIX0109: %s: application closed the connection "
                       "before ending the request",
                       q->app->path);
+        fcgix_connect_backend_failed(q, FCGIX_BE_RESET);
         return HTTP_BAD_GATEWAY;
     }
     *progress = 1;
-    if (!q->got_bytes && q->reused && q->body) {
+    if (!q->got_bytes && q->body) {
         fcgix_body_keep(q->body, 0); /* answered: no retry any more */
     }
     q->got_bytes = 1;
@@ -432,6 +436,7 @@ static fcgix_req_t *req_new(request_rec *r, const fcgix_app_t *app)
     q->r = r;
     q->app = app;
     q->fd = -1;
+    q->be = -1;
     /* any id suits a new connection; a kept one takes only a request whose
      * id differs from its last one's (mod_fcgix_keep.c) */
     q->req_id = apr_atomic_inc32(&next_req_id) % 0xffffu + 1;
@@ -444,13 +449,48 @@ static fcgix_req_t *req_new(request_rec *r, const fcgix_app_t *app)
     return q;
 }
 
-/* Takes a kept connection, if this child has one for the app. */
+/* Whether the request could be sent again whole: no body, or one read
+ * whole before the connection (kept until the first answer byte). */
+static int replayable(const fcgix_req_t *q)
+{
+    return q->body == NULL || fcgix_body_whole(q->body);
+}
+
+int fcgix_other_backend_ok(const fcgix_req_t *q, int overloaded)
+{
+    const request_rec *r = q->r;
+
+    if (q->app->nbackends <= 1 || q->other_retry || q->be < 0 || q->sent ||
+        q->hlen || !replayable(q)) {
+        return 0;
+    }
+    /* The app did not run an overloaded request, nor (by its role) does an
+     * authorizer change anything; anything else only if its method may. */
+    return overloaded || q->auth ||
+           (r->method_number < 64 &&
+            (q->app->o.retry_methods & (AP_METHOD_BIT << r->method_number)));
+}
+
+/* Chooses the backend, and takes a kept connection to it if this child
+ * has one. */
 static void req_connection(fcgix_req_t *q)
 {
+    fcgix_connect_choose(q);
     fcgix_keep_take(q);
-    if (q->reused && q->body) {
+    if (q->body && (q->reused || q->app->nbackends > 1)) {
         fcgix_body_keep(q->body, 1); /* it may have to be sent again */
     }
+}
+
+/* Everything sent toward the app starts again from the parameters. */
+static void resend(fcgix_req_t *q)
+{
+    q->optr = q->params;
+    q->olen = q->params_len;
+    q->next_len = 0;
+    q->stdin_eof = !q->has_body;
+    q->stdin_dead = 0;
+    q->readable = 0;
 }
 
 /* A kept connection the app closed before answering (it exited, or its
@@ -477,12 +517,50 @@ static int retry_fresh(fcgix_req_t *q)
     close_app(q);
     q->reused = 0;
     q->no_pool = 1;
-    q->optr = q->params;
-    q->olen = q->params_len;
-    q->next_len = 0;
-    q->stdin_eof = !q->has_body;
-    q->stdin_dead = 0;
-    q->readable = 0;
+    resend(q);
+    if (q->be >= 0) {
+        q->tried &= ~(1u << q->be); /* the same backend may serve it */
+    }
+    if (fcgix_connect_choose(q) < 0) {
+        return HTTP_BAD_GATEWAY;
+    }
+    st = fcgix_connect(q);
+    return st == OK ? pump(q) : st;
+}
+
+/* The backend closed the connection before answering (or answered
+ * FCGI_OVERLOADED): the request goes once to another one. */
+static int retry_other(fcgix_req_t *q)
+{
+    const char *from;
+    char text[160];
+    int st;
+
+    fcgix_addr_text(q->addr.sa, q->addr.len, text, sizeof(text));
+    from = apr_pstrdup(q->r->pool, text);
+    fcgix_connect_backend_failed(q, q->overloaded ? FCGIX_BE_OVERLOADED
+                                                  : FCGIX_BE_RESET);
+    fcgix_keep_settle(q, FCGIX_SETTLE_CLOSE);
+    close_app(q);
+    q->other_retry = 1;
+    if ((q->body && !fcgix_body_rewind(q->body)) ||
+        fcgix_connect_choose(q) < 0) {
+        return fcgix_response_bad(q, "FCGIX0109: application closed the "
+                                     "connection before ending the request");
+    }
+    fcgix_addr_text(q->addr.sa, q->addr.len, text, sizeof(text));
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r,
+                  "FCGIX0131: %s: backend %s %s before answering; %s sent "
+                  "again to %s",
+                  q->app->path, from,
+                  q->overloaded ? "answered FCGI_OVERLOADED"
+                                : "closed the connection",
+                  q->r->method, text);
+    q->overloaded = 0;
+    q->ended = 0;
+    q->got_bytes = 0;
+    fcgix_dec_init(&q->dec, q->req_id);
+    resend(q);
     st = fcgix_connect(q);
     return st == OK ? pump(q) : st;
 }
@@ -495,7 +573,10 @@ static int exchange(fcgix_req_t *q)
     if (st == OK) {
         st = pump(q);
     }
-    return st == STALE ? retry_fresh(q) : st;
+    if (st == STALE) {
+        st = retry_fresh(q);
+    }
+    return st == FCGIX_OTHER_BACKEND ? retry_other(q) : st;
 }
 
 int fcgix_authorize(request_rec *r, const fcgix_app_t *app,

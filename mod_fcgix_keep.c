@@ -286,7 +286,7 @@ void fcgix_keep_child_init(apr_pool_t *pchild, server_rec *s)
 }
 
 /* Takes the entry for the app's address: 1 with *out filled. */
-static int take_entry(const fcgix_app_t *app, kept_t *out,
+static int take_entry(const fcgix_addr_t *addr, kept_t *out,
                       fcgix_pm_class_t *cls)
 {
     int i, found = 0;
@@ -294,8 +294,8 @@ static int take_entry(const fcgix_app_t *app, kept_t *out,
     pthread_mutex_lock(&K_lock);
     for (i = 0; i < K.n && !found; i++) {
         kept_t *e = &K.e[i];
-        if (e->fd >= 0 && e->addr_len == app->addr_len &&
-            memcmp(&e->addr, &app->addr, app->addr_len) == 0) {
+        if (e->fd >= 0 && e->addr_len == addr->len &&
+            memcmp(&e->addr, addr->sa, addr->len) == 0) {
             *out = *e;
             fcgix_pm_class_copy(cls, e->cls);
             out->cls = cls;
@@ -440,7 +440,7 @@ void fcgix_keep_take(fcgix_req_t *q)
         return;
     }
     cls = fcgix_pm_class_alloc(q->r->pool);
-    while (take_entry(q->app, &k, cls)) {
+    while (take_entry(&q->addr, &k, cls)) {
         if (!still_good(&k, q->req_id)) {
             close(k.fd);
             fcgix_pm_class_unhold(k.cls, 0);
@@ -472,8 +472,8 @@ static int put(fcgix_req_t *q)
         return 0;
     }
     K.e[i].fd = q->fd;
-    memcpy(&K.e[i].addr, &q->app->addr, q->app->addr_len);
-    K.e[i].addr_len = q->app->addr_len;
+    memcpy(&K.e[i].addr, q->addr.sa, q->addr.len);
+    K.e[i].addr_len = q->addr.len;
     fcgix_pm_class_copy(K.e[i].cls, q->cls);
     K.e[i].gen = gen;
     K.e[i].last_id = q->req_id;

@@ -60,6 +60,28 @@ static void add_pass_headers(request_rec *r, const fcgix_app_t *app)
     }
 }
 
+/* -docroot: the backend's file system. DOCUMENT_ROOT becomes its own, and
+ * the paths below httpd's document root move below it. */
+static void remote_docroot(request_rec *r, const char *dir, apr_table_t *env)
+{
+    static const char *const paths[] = {"SCRIPT_FILENAME", "PATH_TRANSLATED",
+                                        "CONTEXT_DOCUMENT_ROOT"};
+    const char *local = apr_table_get(env, "DOCUMENT_ROOT");
+    size_t n = local ? strlen(local) : 0, i;
+
+    while (n > 1 && local[n - 1] == '/') {
+        n--; /* "/var/www/" is "/var/www" */
+    }
+    for (i = 0; n && i < sizeof(paths) / sizeof(paths[0]); i++) {
+        const char *v = apr_table_get(env, paths[i]);
+        if (v && strncmp(v, local, n) == 0 && (v[n] == '/' || v[n] == '\0')) {
+            apr_table_setn(env, paths[i],
+                           apr_pstrcat(r->pool, dir, v + n, NULL));
+        }
+    }
+    apr_table_setn(env, "DOCUMENT_ROOT", dir);
+}
+
 /* Builds BEGIN_REQUEST, the PARAMS stream, and for a request without a
  * body the empty STDIN record: everything the app needs, in one write. */
 void fcgix_params_build(fcgix_req_t *q, int has_body)
@@ -83,9 +105,14 @@ void fcgix_params_build(fcgix_req_t *q, int has_body)
     /* An authorizer's own variables (FCGI_APACHE_ROLE, REMOTE_PASSWD) go
      * to the app only, never into the request's environment, and replace
      * what is there (REMOTE_USER): each parameter once. */
-    if (q->extra_env) {
+    if (q->extra_env || q->app->o.docroot) {
         apr_table_t *env = apr_table_copy(r->pool, r->subprocess_env);
-        apr_table_overlap(env, q->extra_env, APR_OVERLAP_TABLES_SET);
+        if (q->app->o.docroot) {
+            remote_docroot(r, q->app->o.docroot, env);
+        }
+        if (q->extra_env) {
+            apr_table_overlap(env, q->extra_env, APR_OVERLAP_TABLES_SET);
+        }
         if (q->spec_auth_env) { /* FastCGI spec 6.3, as mod_fastcgi did */
             apr_table_unset(env, "CONTENT_LENGTH");
             apr_table_unset(env, "PATH_INFO");

@@ -320,6 +320,10 @@ int fcgix_response_protocol_error(fcgix_req_t *q, fcgix_proto_err_t e)
 static int on_end_request(fcgix_req_t *q, const fcgix_event_t *ev)
 {
     if (ev->protocol_status == FCGIX_PS_OVERLOADED) {
+        q->overloaded = 1;
+        if (fcgix_other_backend_ok(q, 1)) {
+            return FCGIX_OTHER_BACKEND;
+        }
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
                       "FCGIX0111: %s: application is overloaded "
                       "(FCGI_OVERLOADED)",

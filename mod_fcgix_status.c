@@ -95,6 +95,80 @@ static void put_class_html(request_rec *r, const fcgix_pm_class_info_t *c)
                c->reuses);
 }
 
+static const char *backend_state(const fcgix_pm_backend_info_t *b)
+{
+    return b->probe == FCGIX_PROBE_FAILED ? "probe-failed"
+           : b->down_for                  ? "down"
+                                          : "up";
+}
+
+static const char *probe_text(request_rec *r, const fcgix_pm_backend_info_t *b)
+{
+    static const char *const why[] = {"", "connect", "timeout", "closed",
+                                      "bad answer"};
+
+    if (b->probe == FCGIX_PROBE_NONE) {
+        return "none";
+    }
+    if (b->probe == FCGIX_PROBE_OK) {
+        return "ok";
+    }
+    return apr_psprintf(r->pool, "failed (%s)",
+                        b->probe_why < 5 ? why[b->probe_why] : "?");
+}
+
+/* Class n's backends (an external application's addresses). */
+static void put_backends_text(request_rec *r, int n,
+                              const fcgix_pm_class_info_t *c)
+{
+    fcgix_pm_backend_info_t b;
+    apr_uint32_t m;
+
+    for (m = 0; fcgix_pm_backend_info(c, m, &b); m++) {
+        ap_rprintf(r,
+                   "Class%dBackend%u: %s\nClass%dBackend%uState: %s\n"
+                   "Class%dBackend%uDownFor: %u\n"
+                   "Class%dBackend%uWeight: %u\n"
+                   "Class%dBackend%uInFlight: %u\n"
+                   "Class%dBackend%uRequests: %u\n"
+                   "Class%dBackend%uRefused: %u\n"
+                   "Class%dBackend%uTimeouts: %u\n"
+                   "Class%dBackend%uOverloaded: %u\n"
+                   "Class%dBackend%uResets: %u\n"
+                   "Class%dBackend%uProbe: %s\n"
+                   "Class%dBackend%uProbeAge: %ld\n",
+                   n, m, text_val(r, b.addr), n, m, backend_state(&b), n, m,
+                   b.down_for, n, m, b.weight, n, m, b.inflight, n, m,
+                   b.requests, n, m, b.refused, n, m, b.timeouts, n, m,
+                   b.overloaded, n, m, b.resets, n, m, probe_text(r, &b), n, m,
+                   b.probe_age);
+    }
+    if (m) {
+        ap_rprintf(r, "Class%dBackends: %u\n", n, m);
+    }
+}
+
+static void put_backends_html(request_rec *r, const fcgix_pm_class_info_t *c)
+{
+    fcgix_pm_backend_info_t b;
+    apr_uint32_t m;
+
+    for (m = 0; fcgix_pm_backend_info(c, m, &b); m++) {
+        ap_rprintf(r,
+                   "<tr><td colspan=\"2\">&nbsp;backend %u</td><td>%s%s</td>"
+                   "<td>%s</td><td>weight %u</td><td>probe: %s</td>"
+                   "<td>%u</td><td>%u</td><td>%u refused, %u timeouts, "
+                   "%u overloaded, %u resets</td><td colspan=\"3\"></td>"
+                   "</tr>\n",
+                   m, backend_state(&b),
+                   b.down_for ? apr_psprintf(r->pool, " (%u s)", b.down_for)
+                              : "",
+                   ap_escape_html(r->pool, b.addr), b.weight, probe_text(r, &b),
+                   b.inflight, b.requests, b.refused, b.timeouts, b.overloaded,
+                   b.resets);
+    }
+}
+
 static void put_procs(request_rec *r, int text)
 {
     fcgix_pm_proc_info_t pr;
@@ -136,9 +210,11 @@ static void put_all(request_rec *r, const fcgix_pm_info_t *pm, int text)
     }
     while (fcgix_pm_class_next(&pos, &c)) {
         if (text) {
-            put_class_text(r, n++, &c);
+            put_class_text(r, n, &c);
+            put_backends_text(r, n++, &c);
         } else {
             put_class_html(r, &c);
+            put_backends_html(r, &c);
         }
     }
     if (!text) {

@@ -36,6 +36,26 @@ enum {
     FCGIX_BELL_CHANGED = 3     /* -autoUpdate: the binary is newer */
 };
 
+/* ---- backend addresses (pm_addr.c) --------------------------------- */
+
+/* One socket address of a backend: IPv4, IPv6 or a Unix socket. */
+typedef struct {
+    unsigned char sa[FCGIX_BACKEND_ADDR_MAX] __attribute__((aligned(8)));
+    apr_uint32_t len;
+} fcgix_addr_t;
+
+/* Whether host is an IPv4 or IPv6 address literal (else a name). */
+int fcgix_addr_is_literal(const char *host);
+/* Every IPv4 and IPv6 address of host (duplicates once), port set, into
+ * out (at most max; *more: there were more). The count, or -1 with err
+ * filled. Blocks for as long as the resolver does. */
+int fcgix_addr_resolve(const char *host, unsigned port, fcgix_addr_t *out,
+                       int max, int *more, char *err, size_t errlen);
+/* "1.2.3.4:80", "[::1]:80", "unix:/path" (whatever sa holds). */
+void fcgix_addr_text(const void *sa, apr_uint32_t len, char *buf, size_t n);
+/* Whether (sa, len) is a well-formed address of one of those families. */
+int fcgix_addr_valid(const void *sa, apr_uint32_t len);
+
 /* ---- httpd parent (pm_parent.c) ------------------------------------ */
 
 /* Parent: set up and (re)start or update the PM for this configuration
@@ -151,6 +171,35 @@ apr_uint32_t fcgix_pm_release_seq(void);
 void fcgix_pm_release_wait(apr_uint32_t seen, int timeout_ms);
 void fcgix_pm_release_wake(void);
 
+/* ---- several backends (FastCgiExternalServer) ---------------------- *
+ * Each request to an external application picks a backend here: its
+ * in-flight count and state are shared by all children (the class's
+ * backend set in the scoreboard, written by the PM and its prober), so
+ * the choice is the least busy one server-wide. Without a published set
+ * (no PM, or not yet) the configuration's list is used, round-robin. */
+enum {
+    FCGIX_BE_REFUSED = 0, /* connect refused or failed */
+    FCGIX_BE_TIMEOUT,     /* connect timed out */
+    FCGIX_BE_OVERLOADED,  /* answered FCGI_OVERLOADED */
+    FCGIX_BE_RESET        /* closed before answering */
+};
+/* The backend for the next attempt of a request to app: among those not in
+ * tried (bit i: backend i), the enabled one with the fewest requests in
+ * flight per weight, equals in turn; when every untried one is disabled,
+ * the one whose disable time ends first. Its index (*addr filled), or -1
+ * when every backend was tried. */
+int fcgix_pm_backend_pick(const fcgix_pm_class_t *c, const fcgix_app_t *app,
+                          apr_uint32_t tried, fcgix_addr_t *addr);
+/* Backend i of the class's set now carries a request (enter) or no longer
+ * (leave): its in-flight count (and requests begun). */
+void fcgix_pm_backend_enter(const fcgix_pm_class_t *c, int i);
+void fcgix_pm_backend_leave(const fcgix_pm_class_t *c, int i);
+/* Backend i failed a request (FCGIX_BE_*); a refusal, time-out or overload
+ * disables it for secs. 1 when this call disabled an enabled backend (the
+ * caller logs it once). */
+int fcgix_pm_backend_failed(const fcgix_pm_class_t *c, int i, int kind,
+                            int secs);
+
 /* Count kib more KiB of request bodies spooled by this httpd child, if the
  * server-wide total stays within limit_kib: 1 when counted, 0 when not
  * (then nothing is counted). A child that found no free entry at its start
@@ -179,6 +228,7 @@ typedef struct {
     apr_uint32_t load_milli; /* load factor x1000 */
     apr_uint32_t idle_kept;  /* idle connections children hold */
     apr_uint32_t reuses;     /* requests served on a kept connection */
+    apr_uint32_t slot, gen;  /* for fcgix_pm_backend_info */
     char path[FCGIX_PM_PATH_MAX];
     char addr[FCGIX_PM_ADDR_MAX];
 } fcgix_pm_class_info_t;
@@ -189,6 +239,36 @@ typedef struct {
     apr_uint32_t started;         /* unix seconds */
     char path[FCGIX_PM_PATH_MAX]; /* its class's */
 } fcgix_pm_proc_info_t;
+
+/* A backend's last active probe (pm_prober.c). */
+enum {
+    FCGIX_PROBE_NONE = 0, /* not probed (yet) */
+    FCGIX_PROBE_OK = 1,
+    FCGIX_PROBE_FAILED = 2
+};
+/* Why a probe failed. */
+enum {
+    FCGIX_PROBE_WHY_CONNECT = 1, /* connect refused or failed */
+    FCGIX_PROBE_WHY_TIMEOUT = 2, /* no (whole) answer in -probe-timeout */
+    FCGIX_PROBE_WHY_CLOSED = 3,  /* closed before answering */
+    FCGIX_PROBE_WHY_BAD = 4      /* answered something else than
+                                    FCGI_GET_VALUES_RESULT */
+};
+
+/* One backend of an external class with several (FastCgiExternalServer). */
+typedef struct {
+    char addr[160]; /* fcgix_addr_text */
+    apr_uint32_t weight, inflight, requests;
+    apr_uint32_t refused, timeouts, overloaded, resets;
+    apr_uint32_t down_for;         /* seconds it stays disabled; 0: up */
+    apr_uint32_t probe, probe_why; /* FCGIX_PROBE_*, FCGIX_PROBE_WHY_* */
+    long probe_age;                /* seconds since the last probe; -1 */
+} fcgix_pm_backend_info_t;
+
+/* Backend m (0, 1, ...) of class c as published: 1 with *out filled, 0
+ * past the last one (or none published). */
+int fcgix_pm_backend_info(const fcgix_pm_class_info_t *c, apr_uint32_t m,
+                          fcgix_pm_backend_info_t *out);
 
 /* The PM's own fields: 0 when there is no PM. */
 int fcgix_pm_info(fcgix_pm_info_t *out);

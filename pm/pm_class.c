@@ -348,3 +348,37 @@ void fcgix_pm_publish(pm_t *pm)
         apr_atomic_set32(&o->state, pm->pub_proc[i].state);
     }
 }
+
+/* The backend set of an external class (pm_int.h). */
+void fcgix_pm_bset_write(fcgix_sb_t *sb, int idx, apr_uint32_t gen,
+                         const fcgix_addr_t *addrs, const apr_uint32_t *weights,
+                         int n, int fresh)
+{
+    fcgix_sb_bset_t *s = &sb->bsets[idx];
+    int i;
+
+    apr_atomic_inc32(&s->seq); /* odd: changing */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    if (fresh) {
+        /* another application's set: nothing of the last one carries on */
+        for (i = 0; i < FCGIX_SB_BACKENDS; i++) {
+            memset(&s->b[i], 0, sizeof(s->b[i]));
+        }
+    }
+    for (i = 0; i < n && i < FCGIX_SB_BACKENDS; i++) {
+        fcgix_sb_backend_t *b = &s->b[i];
+        if (b->addr_len != addrs[i].len ||
+            memcmp(b->addr, addrs[i].sa, addrs[i].len) != 0) {
+            /* another address in this place: its state is not this one's */
+            apr_atomic_set32(&b->down_until, 0);
+            apr_atomic_set32(&b->probe, FCGIX_PROBE_NONE);
+        }
+        memcpy(b->addr, addrs[i].sa, addrs[i].len);
+        b->addr_len = addrs[i].len;
+        b->weight = weights[i];
+    }
+    apr_atomic_set32(&s->count, (apr_uint32_t)i);
+    apr_atomic_set32(&s->gen, gen);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    apr_atomic_inc32(&s->seq); /* even: done */
+}

@@ -27,15 +27,9 @@ APLOG_USE_MODULE(fcgix);
 _Static_assert(FCGIX_PM_PATH_MAX == FCGIX_SB_PATH, "path size");
 _Static_assert(FCGIX_PM_ADDR_MAX == FCGIX_SB_ADDR, "address size");
 
-struct fcgix_pm_class_t {
-    fcgix_sb_t *sb;
-    apr_uint32_t idx; /* below FCGIX_SB_CLASSES */
-    apr_uint32_t gen; /* the slot's gen at the lookup */
-};
-
 static int spool_idx = -1; /* child: its entry in sb->spool */
 
-static fcgix_sb_t *scoreboard(void)
+fcgix_sb_t *fcgix_pm_sb(void)
 {
     fcgix_pm_state_t *state = fcgix_pm_parent_state();
 
@@ -77,7 +71,7 @@ apr_time_t fcgix_pm_clock(void)
 int fcgix_pm_alive(void)
 {
     apr_uint32_t now = (apr_uint32_t)apr_time_sec(fcgix_clock());
-    fcgix_sb_t *sb = scoreboard();
+    fcgix_sb_t *sb = fcgix_pm_sb();
 
     return sb && sb->pm_heartbeat + 5 >= now;
 }
@@ -109,7 +103,7 @@ fcgix_pm_class_t *fcgix_pm_class_lookup(apr_pool_t *p, fcgix_pm_class_t *reuse,
                                         const char *path, apr_uint32_t uid,
                                         apr_uint32_t gid)
 {
-    fcgix_sb_t *sb = scoreboard();
+    fcgix_sb_t *sb = fcgix_pm_sb();
     fcgix_pm_class_t *c;
     int idx;
 
@@ -293,14 +287,14 @@ void fcgix_pm_class_check_release(fcgix_pm_class_t *c, apr_uint32_t cap)
 
 apr_uint32_t fcgix_pm_release_seq(void)
 {
-    fcgix_sb_t *sb = scoreboard();
+    fcgix_sb_t *sb = fcgix_pm_sb();
 
     return sb ? apr_atomic_read32(&sb->release_seq) : 0;
 }
 
 void fcgix_pm_release_wait(apr_uint32_t seen, int timeout_ms)
 {
-    fcgix_sb_t *sb = scoreboard();
+    fcgix_sb_t *sb = fcgix_pm_sb();
     struct timespec ts;
 
     ts.tv_sec = timeout_ms / 1000;
@@ -320,7 +314,7 @@ void fcgix_pm_release_wait(apr_uint32_t seen, int timeout_ms)
 void fcgix_pm_release_wake(void)
 {
 #ifdef __linux__
-    fcgix_sb_t *sb = scoreboard();
+    fcgix_sb_t *sb = fcgix_pm_sb();
 
     if (sb) {
         apr_atomic_inc32(&sb->release_seq);
@@ -334,14 +328,14 @@ void fcgix_pm_release_wake(void)
 
 int fcgix_pm_spool_take(apr_uint32_t kib, apr_uint32_t limit_kib)
 {
-    fcgix_sb_t *sb = scoreboard();
+    fcgix_sb_t *sb = fcgix_pm_sb();
 
     return sb && fcgix_sb_spool_take(sb, spool_idx, kib, limit_kib);
 }
 
 void fcgix_pm_spool_give(apr_uint32_t kib)
 {
-    fcgix_sb_t *sb = scoreboard();
+    fcgix_sb_t *sb = fcgix_pm_sb();
 
     if (sb) {
         fcgix_sb_spool_give(sb, spool_idx, kib);
@@ -350,7 +344,7 @@ void fcgix_pm_spool_give(apr_uint32_t kib)
 
 apr_uint64_t fcgix_pm_spool_total(void)
 {
-    fcgix_sb_t *sb = scoreboard();
+    fcgix_sb_t *sb = fcgix_pm_sb();
 
     return sb ? fcgix_sb_spool_total(sb) : 0;
 }
@@ -359,7 +353,7 @@ apr_uint64_t fcgix_pm_spool_total(void)
 
 int fcgix_pm_info(fcgix_pm_info_t *out)
 {
-    const fcgix_sb_t *sb = scoreboard();
+    const fcgix_sb_t *sb = fcgix_pm_sb();
     apr_uint32_t now = (apr_uint32_t)apr_time_sec(fcgix_clock());
     apr_uint32_t beat;
 
@@ -385,7 +379,7 @@ static fcgix_app_kind_t app_kind(apr_uint32_t k)
 
 int fcgix_pm_class_next(apr_uint32_t *pos, fcgix_pm_class_info_t *out)
 {
-    const fcgix_sb_t *sb = scoreboard();
+    const fcgix_sb_t *sb = fcgix_pm_sb();
     fcgix_sb_class_t c;
 
     for (; sb && *pos < FCGIX_SB_CLASSES; (*pos)++) {
@@ -404,6 +398,8 @@ int fcgix_pm_class_next(apr_uint32_t *pos, fcgix_pm_class_info_t *out)
         out->load_milli = c.load_milli;
         out->idle_kept = c.idle_kept > 0x7fffffffu ? 0 : c.idle_kept;
         out->reuses = c.reuses;
+        out->slot = *pos - 1;
+        out->gen = c.gen;
         memcpy(out->path, c.path, sizeof(out->path));
         memcpy(out->addr, c.addr, sizeof(out->addr));
         return 1;
@@ -413,7 +409,7 @@ int fcgix_pm_class_next(apr_uint32_t *pos, fcgix_pm_class_info_t *out)
 
 int fcgix_pm_proc_next(apr_uint32_t *pos, fcgix_pm_proc_info_t *out)
 {
-    const fcgix_sb_t *sb = scoreboard();
+    const fcgix_sb_t *sb = fcgix_pm_sb();
     fcgix_sb_class_t c;
 
     for (; sb && *pos < FCGIX_SB_PROCS; (*pos)++) {

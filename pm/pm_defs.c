@@ -52,6 +52,40 @@ static void put_env(wr_t *w, const apr_array_header_t *env)
     }
 }
 
+static void put_bytes(wr_t *w, const void *b, apr_size_t n)
+{
+    apr_size_t i;
+
+    put_u32(w, (apr_uint32_t)n);
+    for (i = 0; i < n; i++) {
+        *(char *)apr_array_push(w->buf) = ((const char *)b)[i];
+    }
+}
+
+/* An external app's backends (none for a static one). */
+static void put_backends(wr_t *w, const fcgix_app_t *a)
+{
+    int i, nt = a->targets ? a->targets->nelts : 0;
+
+    put_u32(w, (apr_uint32_t)nt);
+    for (i = 0; i < nt; i++) {
+        const fcgix_target_t *t =
+            &APR_ARRAY_IDX(a->targets, i, const fcgix_target_t);
+        put_str(w, t->host ? t->host : "");
+        put_u32(w, t->port);
+        put_u32(w, (apr_uint32_t)t->weight);
+        put_u32(w, (apr_uint32_t)t->is_name);
+    }
+    put_u32(w, nt ? (apr_uint32_t)a->nbackends : 0);
+    for (i = 0; nt && i < a->nbackends; i++) {
+        put_u32(w, (apr_uint32_t)a->backends[i].target);
+        put_bytes(w, &a->backends[i].addr, a->backends[i].addr_len);
+    }
+    put_u32(w, (apr_uint32_t)a->o.probe);
+    put_u32(w, (apr_uint32_t)a->o.probe_timeout);
+    put_u32(w, (apr_uint32_t)a->o.resolve);
+}
+
 static void put_app(wr_t *w, const fcgix_app_t *a)
 {
     const struct sockaddr_un *sun = (const struct sockaddr_un *)&a->addr;
@@ -71,6 +105,7 @@ static void put_app(wr_t *w, const fcgix_app_t *a)
     put_u32(w, (apr_uint32_t)a->o.priority);
     put_env(w, a->o.initial_env);
     put_str(w, a->addr_text);
+    put_backends(w, a);
 }
 
 const char *fcgix_defs_encode(apr_pool_t *p, const fcgix_defs_src_t *src,
@@ -164,6 +199,52 @@ static apr_array_header_t *get_env(rd_t *r)
     return a;
 }
 
+static void get_backends(rd_t *r, fcgix_def_app_t *a)
+{
+    apr_uint32_t nt = get_u32(r), nb, i;
+
+    if (nt > FCGIX_SB_BACKENDS) {
+        r->bad = 1;
+        return;
+    }
+    a->targets =
+        apr_array_make(r->pool, (int)nt + 1, sizeof(fcgix_def_target_t));
+    for (i = 0; i < nt && !r->bad; i++) {
+        fcgix_def_target_t *t = apr_array_push(a->targets);
+        t->host = get_str(r);
+        t->port = get_u32(r);
+        t->weight = get_u32(r);
+        t->is_name = get_u32(r);
+        r->bad |= t->port > 65535 || t->weight < 1 || t->weight > 1000;
+    }
+    nb = get_u32(r);
+    if (nb > FCGIX_SB_BACKENDS || (nt == 0) != (nb == 0)) {
+        r->bad = 1;
+        return;
+    }
+    a->backends =
+        apr_array_make(r->pool, (int)nb + 1, sizeof(fcgix_def_backend_t));
+    for (i = 0; i < nb && !r->bad; i++) {
+        fcgix_def_backend_t *b = apr_array_push(a->backends);
+        apr_uint32_t len;
+        b->target = get_u32(r);
+        len = get_u32(r);
+        if (b->target >= nt || len > sizeof(b->addr.sa) ||
+            (apr_size_t)(r->end - r->p) < len) {
+            r->bad = 1;
+            return;
+        }
+        memset(&b->addr, 0, sizeof(b->addr));
+        memcpy(b->addr.sa, r->p, len);
+        b->addr.len = len;
+        r->p += len;
+        r->bad |= !fcgix_addr_valid(b->addr.sa, len);
+    }
+    a->probe = get_u32(r);
+    a->probe_timeout = get_u32(r);
+    a->resolve = get_u32(r);
+}
+
 static void get_app(rd_t *r, fcgix_def_app_t *a)
 {
     const unsigned char *start = r->p;
@@ -182,6 +263,7 @@ static void get_app(rd_t *r, fcgix_def_app_t *a)
     a->priority = (apr_int32_t)get_u32(r);
     a->env = get_env(r);
     a->addr_text = get_str(r);
+    get_backends(r, a);
     a->record = (const char *)start;
     a->record_len = (apr_size_t)(r->p - start);
     /* The parent sends static and external applications only (dynamic ones

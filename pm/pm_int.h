@@ -14,7 +14,7 @@
 /* Bump on every change of the definitions' encoding. (Both versions can be
  * set with -D only to build an "upgraded" module for t/25-upgrade.t.) */
 #ifndef FCGIX_DEFS_VERSION
-#define FCGIX_DEFS_VERSION 5u
+#define FCGIX_DEFS_VERSION 6u
 #endif
 /* What a process manager started by one build of the module shares with the
  * next build loaded at a graceful restart: the parent's state after its
@@ -34,6 +34,18 @@
 int fcgix_pm_socket_name(char *buf, size_t len, const char *ipc_dir,
                          const char *path, apr_uint32_t uid, apr_uint32_t gid);
 
+/* An external application's -host or -socket, and its addresses as the
+ * configuration resolved them (pm_prober.c resolves names again). */
+typedef struct {
+    const char *host; /* "": a Unix socket */
+    apr_uint32_t port, weight, is_name;
+} fcgix_def_target_t;
+
+typedef struct {
+    apr_uint32_t target;
+    fcgix_addr_t addr;
+} fcgix_def_backend_t;
+
 /* One application as the PM sees it. */
 typedef struct {
     apr_uint32_t kind; /* FCGIX_APP_* */
@@ -47,6 +59,10 @@ typedef struct {
     apr_int32_t priority;
     apr_array_header_t *env; /* const char * "NAME=value" */
     const char *addr_text;
+    /* external: its backends, -probe, -probe-timeout, -resolve */
+    apr_array_header_t *targets;  /* fcgix_def_target_t */
+    apr_array_header_t *backends; /* fcgix_def_backend_t */
+    apr_uint32_t probe, probe_timeout, resolve;
     const char *record; /* its encoded bytes: equal bytes, same app */
     apr_size_t record_len;
 } fcgix_def_app_t;
@@ -126,6 +142,23 @@ typedef struct {
     pid_t parent_pid;
     apr_uint32_t generation;
 } fcgix_pm_state_t;
+
+/* A class handle (pm.h): a slot and the gen it had when looked up. */
+struct fcgix_pm_class_t {
+    fcgix_sb_t *sb;
+    apr_uint32_t idx; /* below FCGIX_SB_CLASSES */
+    apr_uint32_t gen; /* the slot's gen at the lookup */
+};
+
+/* PM and prober: writes the backend set of class slot idx (pm_backend.c):
+ * n addresses with their weights, for the slot's generation gen; fresh:
+ * the slot had another application, its counters start from zero. */
+void fcgix_pm_bset_write(fcgix_sb_t *sb, int idx, apr_uint32_t gen,
+                         const fcgix_addr_t *addrs, const apr_uint32_t *weights,
+                         int n, int fresh);
+
+/* The scoreboard as this httpd child (or the parent) maps it, or NULL. */
+fcgix_sb_t *fcgix_pm_sb(void);
 
 /* This generation's view of the state (pm_parent.c); NULL when there is no
  * PM. */

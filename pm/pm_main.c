@@ -146,9 +146,11 @@ static int read_defs(pm_t *pm)
                      "FastCgiWrapper changed; a new process manager takes "
                      "over");
     } else {
+        fcgix_pm_prober_stop(pm); /* it writes to classes about to change */
         fcgix_pm_apply_defs(pm, d, dp);
         fcgix_pm_publish(pm); /* handlers see the classes before httpd
                                  serves */
+        fcgix_pm_prober_start(pm);
         ack[1] = 0;
         dp = NULL;
     }
@@ -212,6 +214,7 @@ static void shutdown_all(pm_t *pm)
     int i;
 
     pm->stopping = 1;
+    fcgix_pm_prober_stop(pm);
     fcgix_pm_term_wait_kill(&s, STOP_GRACE_MS);
     for (i = 0; i < FCGIX_SB_CLASSES; i++) {
         if (pm->pub_class[i].state != FCGIX_CLASS_FREE &&
@@ -318,6 +321,7 @@ static void tick(pm_t *pm, apr_time_t now)
     fcgix_pm_settle_verdicts(pm, now);
     fcgix_pm_drain_tick(pm, now);
     fcgix_pm_kept_tick(pm, now);
+    fcgix_pm_prober_tick(pm, now);
     fcgix_pm_dynamic_policy(pm, now);
     fcgix_pm_kill_stuck(pm, now);
     fcgix_pm_check_sockets(pm);

@@ -218,6 +218,9 @@ void fcgix_pm_reap(pm_t *pm)
     pid_t pid;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (fcgix_pm_prober_reaped(pm, pid)) {
+            continue;
+        }
         fcgix_pm_out_reaped(pid);
         for (p = 0; p < FCGIX_SB_PROCS; p++) {
             if (pm->pub_proc[p].pid == (apr_uint32_t)pid &&

@@ -69,6 +69,25 @@ static void class_facts(const pm_t *pm, int idx, fcgix_class_facts_t *f)
     f->def = pm->class[idx].def;
 }
 
+/* An external class's backends, as the configuration resolved them (the
+ * prober resolves names again). */
+static void publish_backends(pm_t *pm, int idx, const fcgix_def_app_t *a)
+{
+    fcgix_addr_t addrs[FCGIX_SB_BACKENDS];
+    apr_uint32_t weights[FCGIX_SB_BACKENDS];
+    int i, n = a->backends ? a->backends->nelts : 0;
+
+    for (i = 0; i < n && i < FCGIX_SB_BACKENDS; i++) {
+        const fcgix_def_backend_t *b =
+            &APR_ARRAY_IDX(a->backends, i, fcgix_def_backend_t);
+        addrs[i] = b->addr;
+        weights[i] =
+            APR_ARRAY_IDX(a->targets, b->target, fcgix_def_target_t).weight;
+    }
+    fcgix_pm_bset_write(pm->sb, idx, pm->pub_class[idx].gen, addrs, weights, i,
+                        1);
+}
+
 /* A class for a new or changed static or external definition. */
 static void add_app(pm_t *pm, const fcgix_def_app_t *a, apr_time_t now,
                     unsigned char *keep)
@@ -88,6 +107,7 @@ static void add_app(pm_t *pm, const fcgix_def_app_t *a, apr_time_t now,
     k = &pm->class[idx];
     k->def = a;
     if (a->kind != FCGIX_APP_STATIC) {
+        publish_backends(pm, idx, a);
         return;
     }
     apr_cpystrn(k->sockpath, a->sockpath, sizeof(k->sockpath));

@@ -107,7 +107,9 @@ typedef struct {
     apr_pool_t *pool;     /* the PM's */
     apr_uint32_t parent;  /* the httpd parent's pid */
     int ctl_fd, bell_fd, sig_fd;
-    int privileged; /* kept root for a wrapper */
+    int privileged;         /* kept root for a wrapper */
+    pid_t prober_pid;       /* pm_prober.c; 0: none running */
+    apr_time_t prober_next; /* start it (again) then; 0: not due */
     int stopping;
     apr_time_t next_update, next_kill; /* dynamic policy's timers */
     struct {
@@ -246,6 +248,16 @@ unsigned fcgix_pm_procs_wanted(const fcgix_def_app_t *a);
 
 void fcgix_pm_apply_defs(pm_t *pm, fcgix_defs_t *d, apr_pool_t *dpool);
 void fcgix_pm_drain_tick(pm_t *pm, apr_time_t now);
+
+/* ---- pm_prober.c --------------------------------------------------- */
+
+/* Starts the prober if the current definitions want one (and none runs). */
+void fcgix_pm_prober_start(pm_t *pm);
+/* Stops it (SIGKILL, reaped): before definitions change the classes. */
+void fcgix_pm_prober_stop(pm_t *pm);
+/* pid was reaped: 1 when it was the prober (started again later). */
+int fcgix_pm_prober_reaped(pm_t *pm, pid_t pid);
+void fcgix_pm_prober_tick(pm_t *pm, apr_time_t now);
 
 /* ---- pm_bell.c ----------------------------------------------------- */
 

@@ -22,7 +22,7 @@
 
 #define FCGIX_SB_MAGIC 0x58474346u /* "FCGX" */
 /* bump the layout when it changes, or the unit of a field */
-#define FCGIX_SB_LAYOUT 5u
+#define FCGIX_SB_LAYOUT 6u
 #define FCGIX_SB_CLASSES 512 /* static + dynamic + external classes */
 #define FCGIX_SB_PROCS 2048  /* application processes */
 #define FCGIX_SB_PATH 512    /* longest application path + NUL */
@@ -82,6 +82,39 @@ typedef struct {
     apr_uint32_t started; /* unix seconds */
 } fcgix_sb_proc_t;
 
+/* Several backends of one external class (FastCgiExternalServer with more
+ * than one address, or a name): one set per class slot, same index. */
+#define FCGIX_SB_BACKENDS 16
+
+typedef struct {
+    /* writer of the list (see fcgix_sb_bset_t) */
+    apr_uint32_t weight;
+    apr_uint32_t addr_len; /* of addr */
+    unsigned char addr[112] __attribute__((aligned(8)));
+    /* prober */
+    volatile apr_uint32_t probe;     /* FCGIX_PROBE_* (pm.h) */
+    volatile apr_uint32_t probe_why; /* FCGIX_PROBE_WHY_* of a failure */
+    volatile apr_uint32_t probe_at;  /* fcgix_clock() s of the last one */
+    /* handlers (apr_atomic_*32 only); the prober zeroes down_until when a
+     * probe succeeds */
+    volatile apr_uint32_t down_until; /* fcgix_clock() s: skipped until */
+    volatile apr_uint32_t inflight, requests;
+    volatile apr_uint32_t refused, timeouts, overloaded, resets;
+} fcgix_sb_backend_t;
+
+/* The backend list is written by the PM when it creates the class (before
+ * it publishes it), then only by the prober (names resolved again), each
+ * time between two increments of seq: odd while it changes. A reader
+ * copies what it needs and reads seq again. gen: the class slot's gen the
+ * list belongs to (a handle of a reused slot finds another). */
+typedef struct {
+    volatile apr_uint32_t seq;
+    volatile apr_uint32_t gen;
+    volatile apr_uint32_t count; /* backends in b[] */
+    volatile apr_uint32_t rr;    /* handlers: round-robin among equals */
+    fcgix_sb_backend_t b[FCGIX_SB_BACKENDS];
+} fcgix_sb_bset_t;
+
 /* The request-body bytes one httpd child holds spooled (memory or temp
  * file), counted against FastCgiSpoolLimit. An entry belongs to a child
  * process, not to a request, so that bytes counted by a child that dies
@@ -114,6 +147,7 @@ typedef struct {
     fcgix_sb_class_t classes[FCGIX_SB_CLASSES];
     fcgix_sb_proc_t procs[FCGIX_SB_PROCS];
     fcgix_sb_spool_t spool[FCGIX_SB_CHILDREN]; /* see fcgix_sb_spool_t */
+    fcgix_sb_bset_t bsets[FCGIX_SB_CLASSES];   /* see fcgix_sb_bset_t */
 } fcgix_sb_t;
 
 /* Microseconds on CLOCK_MONOTONIC, the same in every process of the

@@ -30,8 +30,8 @@ sub bad_config {
 my $long = "$d/" . ('s' x 120) . '.sock';
 
 bad_config('unknown option', '-socket app.sock -bogus-option 1', '-bogus-option');
-bad_config('repeated -host', '-host 127.0.0.1:9000 -host 127.0.0.1:9001', '-host');
-bad_config('repeated -socket', '-socket a.sock -socket b.sock', '-socket');
+bad_config('repeated -idle-timeout', '-socket a.sock -idle-timeout 5 -idle-timeout 6',
+    '-idle-timeout');
 bad_config('-idle-timeout -1', '-socket app.sock -idle-timeout -1', '-idle-timeout');
 bad_config('-idle-timeout not a number', '-socket app.sock -idle-timeout abc', '-idle-timeout');
 bad_config('-idle-timeout missing value', '-socket app.sock -idle-timeout', '-idle-timeout');
@@ -40,7 +40,9 @@ bad_config('-appConnTimeout -5', '-socket app.sock -appConnTimeout -5', '-appCon
 bad_config('-request-timeout 10x', '-socket app.sock -request-timeout 10x', '-request-timeout');
 bad_config('-stderr-max-bytes huge', '-socket app.sock -stderr-max-bytes 99999999999999999999999',
     '-stderr-max-bytes');
-bad_config('-host with -socket', '-host 127.0.0.1:9000 -socket app.sock', '-host', '-socket');
+bad_config('-weight before any address', '-weight 2 -socket app.sock', '-weight');
+bad_config('-weight twice for one address', '-socket app.sock -weight 2 -weight 3', '-weight');
+bad_config('17 backends', join(' ', map { "-host 127.0.0.1:" . (9000 + $_) } 1 .. 17), '-host');
 bad_config('neither -host nor -socket', '-idle-timeout 5', '-host', '-socket');
 bad_config('-host nohostport', '-host nohostport', '-host');
 bad_config('-host port 0', '-host 127.0.0.1:0', '-host');
