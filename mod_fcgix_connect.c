@@ -362,6 +362,15 @@ void fcgix_connect_backend_failed(fcgix_req_t *q, int kind)
     }
 }
 
+static int timed_out(fcgix_req_t *q, apr_interval_time_t limit)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                  "FCGIX0101: %s: connecting to %s timed out after "
+                  "%" APR_TIME_T_FMT " ms (-appConnTimeout)",
+                  q->app->path, addr_text(q), apr_time_as_msec(limit));
+    return HTTP_GATEWAY_TIME_OUT;
+}
+
 /* How long one attempt on a backend may take: with several, a share of
  * the connect limit (at least a second), so that one that does not answer
  * leaves time for the others. */
@@ -437,11 +446,7 @@ static int connect_external(fcgix_req_t *q, fcgix_pm_class_t *c,
     if (kind == FCGIX_BE_REFUSED) {
         return connect_failed(q, st, err, "nothing accepts connections there");
     }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
-                  "FCGIX0101: %s: connecting to %s timed out after "
-                  "%" APR_TIME_T_FMT " ms (-appConnTimeout)",
-                  q->app->path, addr_text(q), apr_time_as_msec(limit));
-    return HTTP_GATEWAY_TIME_OUT;
+    return timed_out(q, limit);
 }
 
 /* Connects without blocking past -appConnTimeout (or the server Timeout).
@@ -511,11 +516,7 @@ int fcgix_connect(fcgix_req_t *q)
         fcgix_wait_fd(-1, 0, backoff < left_ms ? backoff : left_ms);
         backoff = backoff < 32 ? backoff * 2 : 50;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
-                  "FCGIX0101: %s: connecting to %s timed out after "
-                  "%" APR_TIME_T_FMT " ms (-appConnTimeout)",
-                  app->path, app->addr_text, apr_time_as_msec(limit));
-    return HTTP_GATEWAY_TIME_OUT;
+    return timed_out(q, limit);
 }
 
 void fcgix_connect_release(fcgix_req_t *q)

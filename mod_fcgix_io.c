@@ -545,8 +545,9 @@ static int retry_other(fcgix_req_t *q)
     q->other_retry = 1;
     if ((q->body && !fcgix_body_rewind(q->body)) ||
         fcgix_connect_choose(q) < 0) {
-        return fcgix_response_bad(q, "FCGIX0109: application closed the "
-                                     "connection before ending the request");
+        return fcgix_response_bad(q, "FCGIX0132: the backend closed the "
+                                     "connection before answering, and no "
+                                     "other backend can take the request");
     }
     fcgix_addr_text(q->addr.sa, q->addr.len, text, sizeof(text));
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r,

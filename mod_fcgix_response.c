@@ -324,6 +324,7 @@ static int on_end_request(fcgix_req_t *q, const fcgix_event_t *ev)
         if (fcgix_other_backend_ok(q, 1)) {
             return FCGIX_OTHER_BACKEND;
         }
+        fcgix_connect_backend_failed(q, FCGIX_BE_OVERLOADED);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
                       "FCGIX0111: %s: application is overloaded "
                       "(FCGI_OVERLOADED)",

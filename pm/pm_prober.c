@@ -113,11 +113,11 @@ static void record(fcgix_sb_t *sb, const job_t *j, int i, int ok, int why)
     }
     fcgix_addr_text(j->addrs[i].sa, j->addrs[i].len, text, sizeof(text));
     if (!ok && prev != FCGIX_PROBE_FAILED) {
-        fcgix_pm_log("FCGIX0450: %s: backend %s failed its probe (%s): no "
+        fcgix_pm_log("FCGIX0460: %s: backend %s failed its probe (%s): no "
                      "requests while another backend is up",
                      j->def->path, text, whys[why]);
     } else if (ok && prev == FCGIX_PROBE_FAILED) {
-        fcgix_pm_log("FCGIX0451: %s: backend %s answers its probe again",
+        fcgix_pm_log("FCGIX0461: %s: backend %s answers its probe again",
                      j->def->path, text);
     }
 }
@@ -339,7 +339,7 @@ static void resolve_job(fcgix_sb_t *sb, job_t *j)
                                             sizeof(err))
                        : -2;
         if (r == -1) {
-            fcgix_pm_log("FCGIX0452: %s: %s; its addresses stay as they were",
+            fcgix_pm_log("FCGIX0462: %s: %s; its addresses stay as they were",
                          j->def->path, err);
         }
         if (r < 0) {
@@ -351,7 +351,7 @@ static void resolve_job(fcgix_sb_t *sb, job_t *j)
         }
         n += r;
         if (more) {
-            fcgix_pm_log("FCGIX0453: %s: host %s has more addresses than "
+            fcgix_pm_log("FCGIX0463: %s: host %s has more addresses than "
                          "the %d backends an application may have; the rest "
                          "are not used",
                          j->def->path, d->host, FCGIX_SB_BACKENDS);
@@ -372,7 +372,7 @@ static void resolve_job(fcgix_sb_t *sb, job_t *j)
     memcpy(j->weights, w, sizeof(w[0]) * (size_t)n);
     j->n = n;
     fcgix_pm_bset_write(sb, j->idx, j->gen, j->addrs, j->weights, n, 0);
-    fcgix_pm_log("FCGIX0454: %s: its host names resolved anew: %d backends",
+    fcgix_pm_log("FCGIX0464: %s: its host names resolved anew: %d backends",
                  j->def->path, n);
 }
 
@@ -448,7 +448,7 @@ static void become_prober(const pm_t *pm)
         (initgroups(pm->cur->user_name, (gid_t)pm->cur->gid) != 0 ||
          setgid((gid_t)pm->cur->gid) != 0 || setuid((uid_t)pm->cur->uid) != 0 ||
          geteuid() == 0)) {
-        fcgix_pm_log("FCGIX0455: prober: cannot switch to uid %u",
+        fcgix_pm_log("FCGIX0465: prober: cannot switch to uid %u",
                      pm->cur->uid);
         _exit(1);
     }
@@ -503,7 +503,7 @@ int fcgix_pm_prober_reaped(pm_t *pm, pid_t pid)
 void fcgix_pm_prober_tick(pm_t *pm, apr_time_t now)
 {
     if (pm->prober_pid == 0 && pm->prober_next && now >= pm->prober_next) {
-        fcgix_pm_log("FCGIX0456: the prober ended; starting it again");
+        fcgix_pm_log("FCGIX0466: the prober ended; starting it again");
         fcgix_pm_prober_start(pm);
     }
 }
