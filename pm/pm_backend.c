@@ -40,40 +40,12 @@ static apr_uint32_t count_of(volatile apr_uint32_t *v)
     return n > 0x7fffffffu ? 0 : n; /* a decrement that raced a reset */
 }
 
-/* What the choice looks at, for one backend. */
-typedef struct {
-    apr_uint32_t load, weight, down_until;
-    int down;
-} cand_t;
-
-/* The best of n candidates not in tried, starting the scan at start. */
-static int choose(const cand_t *k, int n, apr_uint32_t tried, int start)
-{
-    int best = -1, best_down = -1, j;
-
-    for (j = 0; j < n; j++) {
-        int i = (start + j) % n;
-        if (tried & (1u << i)) {
-            continue;
-        }
-        if (k[i].down) {
-            if (best_down < 0 || k[i].down_until < k[best_down].down_until) {
-                best_down = i;
-            }
-        } else if (best < 0 || (apr_uint64_t)k[i].load * k[best].weight <
-                                   (apr_uint64_t)k[best].load * k[i].weight) {
-            best = i;
-        }
-    }
-    return best >= 0 ? best : best_down;
-}
-
 /* The configuration's own list: no shared state, in turn. */
 static int pick_config(const fcgix_app_t *app, apr_uint32_t tried,
                        fcgix_addr_t *addr)
 {
     static apr_uint32_t rr;
-    cand_t k[FCGIX_SB_BACKENDS];
+    fcgix_backend_cand_t k[FCGIX_SB_BACKENDS];
     int n = app->nbackends < FCGIX_SB_BACKENDS ? app->nbackends
                                                : FCGIX_SB_BACKENDS,
         i;
@@ -82,7 +54,8 @@ static int pick_config(const fcgix_app_t *app, apr_uint32_t tried,
     for (i = 0; i < n; i++) {
         k[i].weight = 1;
     }
-    i = n ? choose(k, n, tried, (int)(apr_atomic_inc32(&rr) % (unsigned)n))
+    i = n ? fcgix_policy_backend(k, n, tried,
+                                 (int)(apr_atomic_inc32(&rr) % (unsigned)n))
           : -1;
     if (i >= 0) {
         memset(addr, 0, sizeof(*addr));
@@ -98,7 +71,7 @@ static int pick_shared(fcgix_sb_bset_t *s, apr_uint32_t tried,
                        fcgix_addr_t *addr)
 {
     apr_uint32_t seq = apr_atomic_read32(&s->seq), now, n, i;
-    cand_t k[FCGIX_SB_BACKENDS];
+    fcgix_backend_cand_t k[FCGIX_SB_BACKENDS];
     int best;
 
     if (seq & 1u) {
@@ -116,8 +89,9 @@ static int pick_shared(fcgix_sb_bset_t *s, apr_uint32_t tried,
         k[i].down = k[i].down_until > now ||
                     apr_atomic_read32(&b->probe) == FCGIX_PROBE_FAILED;
     }
-    best =
-        n ? choose(k, (int)n, tried, (int)(apr_atomic_inc32(&s->rr) % n)) : -1;
+    best = n ? fcgix_policy_backend(k, (int)n, tried,
+                                    (int)(apr_atomic_inc32(&s->rr) % n))
+             : -1;
     if (best >= 0) {
         fcgix_sb_backend_t *b = &s->b[best];
         memset(addr, 0, sizeof(*addr));

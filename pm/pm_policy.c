@@ -117,3 +117,25 @@ int fcgix_policy_restart_delay(int restart_delay, unsigned failures, int served)
         delay *= 2;
     return delay < RESTART_DELAY_CAP ? delay : RESTART_DELAY_CAP;
 }
+
+int fcgix_policy_backend(const fcgix_backend_cand_t *k, int n, uint32_t tried,
+                         int start)
+{
+    int best = -1, best_down = -1, j;
+
+    for (j = 0; j < n && j < 32; j++) {
+        int i = (start + j) % n;
+        if (tried & (1u << i)) {
+            continue;
+        }
+        if (k[i].down) {
+            if (best_down < 0 || k[i].down_until < k[best_down].down_until) {
+                best_down = i;
+            }
+        } else if (best < 0 || (uint64_t)k[i].load * k[best].weight <
+                                   (uint64_t)k[best].load * k[i].weight) {
+            best = i;
+        }
+    }
+    return best >= 0 ? best : best_down;
+}

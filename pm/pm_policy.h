@@ -8,6 +8,8 @@
 #ifndef FCGIX_PM_POLICY_H
 #define FCGIX_PM_POLICY_H
 
+#include <stdint.h>
+
 /* Settings of the dynamic-application policy (FastCgiConfig). */
 typedef struct {
     double gain;          /* -gainValue, 0..1: weight of the new sample */
@@ -69,5 +71,21 @@ int fcgix_policy_start_ok(int served, long lived_ms, int min_life_s);
  * (failures >= 1), never more than 30 s (and never less than 0). */
 int fcgix_policy_restart_delay(int restart_delay, unsigned failures,
                                int served);
+
+/* What the choice of a backend looks at, for one backend of an external
+ * application. */
+typedef struct {
+    uint32_t load;       /* requests in flight on it, all children */
+    uint32_t weight;     /* 1 .. 1000 */
+    uint32_t down_until; /* clock seconds it stays disabled */
+    int down;            /* disabled or failed its probe */
+} fcgix_backend_cand_t;
+
+/* The backend a request tries next among n, skipping those in tried (bit
+ * i: backend i): the enabled one with the least load per weight, the scan
+ * starting at start so that equals take turns; when every untried one is
+ * down, the one whose disable time ends first. -1 when all were tried. */
+int fcgix_policy_backend(const fcgix_backend_cand_t *k, int n, uint32_t tried,
+                         int start);
 
 #endif /* FCGIX_PM_POLICY_H */

@@ -12,6 +12,7 @@
  *              garbled messages refused
  */
 #include <check.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,6 +199,53 @@ static fcgix_app_t *app_external(const char *path, const char *host_port)
     return a;
 }
 
+/* An external app with three targets: an address, a name with two
+ * addresses, a Unix socket. */
+static fcgix_app_t *app_pool(int bad_family)
+{
+    fcgix_app_t *a = app_external("/srv/pool", "10.0.0.2:9000");
+    fcgix_target_t *t;
+    struct sockaddr_in *in;
+    struct sockaddr_in6 *in6;
+    struct sockaddr_un *un;
+
+    a->targets = apr_array_make(pool, 3, sizeof(fcgix_target_t));
+    t = apr_array_push(a->targets);
+    memset(t, 0, sizeof(*t));
+    t->host = "10.0.0.2", t->port = 9000, t->weight = 3;
+    t = apr_array_push(a->targets);
+    memset(t, 0, sizeof(*t));
+    t->host = "be.example", t->port = 9001, t->weight = 1, t->is_name = 1;
+    t = apr_array_push(a->targets);
+    memset(t, 0, sizeof(*t));
+    t->path = "/run/b.sock", t->weight = 2;
+    a->nbackends = 4;
+    a->backends = apr_pcalloc(pool, 4 * sizeof(fcgix_backend_t));
+    in = (struct sockaddr_in *)&a->backends[0].addr;
+    in->sin_family = AF_INET;
+    in->sin_port = htons(9000);
+    a->backends[0].addr_len = sizeof(*in);
+    in = (struct sockaddr_in *)&a->backends[1].addr;
+    in->sin_family = AF_INET;
+    in->sin_port = htons(9001);
+    a->backends[1].addr_len = bad_family ? sizeof(*in6) : sizeof(*in);
+    a->backends[1].target = 1;
+    in6 = (struct sockaddr_in6 *)&a->backends[2].addr;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(9001);
+    a->backends[2].addr_len = sizeof(*in6);
+    a->backends[2].target = 1;
+    un = (struct sockaddr_un *)&a->backends[3].addr;
+    un->sun_family = AF_UNIX;
+    strcpy(un->sun_path, "/run/b.sock");
+    a->backends[3].addr_len = sizeof(*un);
+    a->backends[3].target = 2;
+    a->o.probe = 5;
+    a->o.probe_timeout = 3;
+    a->o.resolve = 30;
+    return a;
+}
+
 static fcgix_opts_t dyn_template(void)
 {
     fcgix_opts_t d;
@@ -284,6 +332,37 @@ static void check_env(const apr_array_header_t *got, const char *a,
     }
 }
 
+/* The pool's targets, addresses and probe options, every field. */
+static void check_pool(const fcgix_def_app_t *a, const fcgix_app_t *src)
+{
+    int i;
+
+    ck_assert_ptr_nonnull(a);
+    ck_assert_int_eq(a->targets->nelts, 3);
+    for (i = 0; i < 3; i++) {
+        const fcgix_def_target_t *t =
+            &APR_ARRAY_IDX(a->targets, i, fcgix_def_target_t);
+        const fcgix_target_t *s =
+            &APR_ARRAY_IDX(src->targets, i, fcgix_target_t);
+        ck_assert_str_eq(t->host, s->host ? s->host : "");
+        ck_assert_uint_eq(t->port, s->port);
+        ck_assert_uint_eq(t->weight, (apr_uint32_t)s->weight);
+        ck_assert_uint_eq(t->is_name, (apr_uint32_t)s->is_name);
+    }
+    ck_assert_int_eq(a->backends->nelts, 4);
+    for (i = 0; i < 4; i++) {
+        const fcgix_def_backend_t *b =
+            &APR_ARRAY_IDX(a->backends, i, fcgix_def_backend_t);
+        ck_assert_uint_eq(b->target, (apr_uint32_t)src->backends[i].target);
+        ck_assert_uint_eq(b->addr.len, src->backends[i].addr_len);
+        ck_assert_int_eq(
+            memcmp(b->addr.sa, &src->backends[i].addr, b->addr.len), 0);
+    }
+    ck_assert_uint_eq(a->probe, 5);
+    ck_assert_uint_eq(a->probe_timeout, 3);
+    ck_assert_uint_eq(a->resolve, 30);
+}
+
 START_TEST(test_defs_round_trip)
 {
     conf_t c;
@@ -300,6 +379,7 @@ START_TEST(test_defs_round_trip)
         app_static("/srv/b.fcgi", NULL, 9001);
     APR_ARRAY_PUSH(c.apps, fcgix_app_t *) =
         app_external("/srv/ext", "10.0.0.1:9000");
+    APR_ARRAY_PUSH(c.apps, fcgix_app_t *) = app_pool(0);
     d = round_trip(&c, NULL, NULL);
     ck_assert_ptr_nonnull(d);
     ck_assert_uint_eq(d->generation, 42);
@@ -330,7 +410,7 @@ START_TEST(test_defs_round_trip)
     ck_assert_int_eq(d->dyn.policy.update_interval, 16);
     check_env(d->dyn.env, "DYN=yes", NULL);
     /* the applications, every field */
-    ck_assert_int_eq(d->apps->nelts, 3);
+    ck_assert_int_eq(d->apps->nelts, 4);
     a = def_app(d, "/srv/a.fcgi");
     ck_assert_ptr_nonnull(a);
     ck_assert_uint_eq(a->kind, FCGIX_APP_STATIC);
@@ -356,6 +436,18 @@ START_TEST(test_defs_round_trip)
     ck_assert_uint_eq(a->kind, FCGIX_APP_EXTERNAL);
     ck_assert_str_eq(a->addr_text, "10.0.0.1:9000");
     check_env(a->env, NULL, NULL);
+    check_pool(def_app(d, "/srv/pool"), app_pool(0));
+}
+END_TEST
+
+/* An address of another size than its family's is refused. */
+START_TEST(test_defs_bad_backend)
+{
+    conf_t c;
+
+    conf_init(&c, 7);
+    APR_ARRAY_PUSH(c.apps, fcgix_app_t *) = app_pool(1);
+    ck_assert_ptr_null(round_trip(&c, NULL, NULL));
 }
 END_TEST
 
@@ -743,6 +835,7 @@ static Suite *pm_suite(void)
     tcase_add_test(tc, test_probe_unix_long_line);
     tcase_add_test(tc, test_probe_tcp);
     tcase_add_test(tc, test_defs_round_trip);
+    tcase_add_test(tc, test_defs_bad_backend);
     tcase_add_test(tc, test_defs_no_wrapper);
     tcase_add_test(tc, test_defs_truncated);
     tcase_add_test(tc, test_defs_garbled);

@@ -578,6 +578,70 @@ START_TEST(test_scenario_idle_class_shrinks)
 }
 END_TEST
 
+/* =========================================================== backends */
+
+static fcgix_backend_cand_t cand(uint32_t load, uint32_t weight, int down,
+                                 uint32_t until)
+{
+    fcgix_backend_cand_t c;
+
+    c.load = load;
+    c.weight = weight;
+    c.down = down;
+    c.down_until = until;
+    return c;
+}
+
+START_TEST(test_backend_least_load)
+{
+    fcgix_backend_cand_t k[3] = {cand(5, 1, 0, 0), cand(2, 1, 0, 0),
+                                 cand(3, 1, 0, 0)};
+
+    ck_assert_int_eq(fcgix_policy_backend(k, 3, 0, 0), 1);
+    ck_assert_int_eq(fcgix_policy_backend(k, 3, 0, 2), 1);
+    /* the least loaded was tried: the next least */
+    ck_assert_int_eq(fcgix_policy_backend(k, 3, 1u << 1, 0), 2);
+    ck_assert_int_eq(fcgix_policy_backend(k, 3, 7u, 0), -1);
+}
+END_TEST
+
+START_TEST(test_backend_weights)
+{
+    /* 4 in flight on weight 3 is less per weight than 2 on weight 1 */
+    fcgix_backend_cand_t k[2] = {cand(2, 1, 0, 0), cand(4, 3, 0, 0)};
+
+    ck_assert_int_eq(fcgix_policy_backend(k, 2, 0, 0), 1);
+    k[1].load = 7; /* 7/3 > 2/1 */
+    ck_assert_int_eq(fcgix_policy_backend(k, 2, 0, 0), 0);
+}
+END_TEST
+
+START_TEST(test_backend_ties_take_turns)
+{
+    fcgix_backend_cand_t k[3] = {cand(1, 1, 0, 0), cand(1, 1, 0, 0),
+                                 cand(1, 1, 0, 0)};
+    int start;
+
+    for (start = 0; start < 6; start++) {
+        ck_assert_int_eq(fcgix_policy_backend(k, 3, 0, start % 3), start % 3);
+    }
+}
+END_TEST
+
+START_TEST(test_backend_down)
+{
+    fcgix_backend_cand_t k[3] = {cand(0, 1, 1, 50), cand(9, 1, 0, 0),
+                                 cand(0, 1, 1, 40)};
+
+    /* an enabled one, however loaded, before a disabled one */
+    ck_assert_int_eq(fcgix_policy_backend(k, 3, 0, 0), 1);
+    /* none enabled left: the one disabled the shortest */
+    ck_assert_int_eq(fcgix_policy_backend(k, 3, 1u << 1, 0), 2);
+    ck_assert_int_eq(fcgix_policy_backend(k, 3, (1u << 1) | (1u << 2), 0), 0);
+    ck_assert_int_eq(fcgix_policy_backend(k, 0, 0, 0), -1);
+}
+END_TEST
+
 /* =============================================================== main */
 
 static Suite *policy_suite(void)
@@ -594,6 +658,13 @@ static Suite *policy_suite(void)
     tc = tcase_create("kill");
     tcase_add_test(tc, test_kill_due_table);
     tcase_add_test(tc, test_should_kill_table);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("backends");
+    tcase_add_test(tc, test_backend_least_load);
+    tcase_add_test(tc, test_backend_weights);
+    tcase_add_test(tc, test_backend_ties_take_turns);
+    tcase_add_test(tc, test_backend_down);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("spawn");
