@@ -391,14 +391,15 @@ static apr_time_t attempt_deadline(const fcgix_req_t *q, apr_time_t now,
 }
 
 /* One external backend, until `until`: OK, or 503 with *kind
- * FCGIX_BE_REFUSED, or 504 with FCGIX_BE_TIMEOUT (a full backlog too). */
+ * FCGIX_BE_REFUSED, or 504 with FCGIX_BE_TIMEOUT (a full backlog too), or
+ * (no socket to be had) 503 with -1. */
 static int attempt(fcgix_req_t *q, apr_time_t until, int *kind)
 {
     apr_time_t now;
     int backoff = 1, st;
 
     if ((st = open_socket(q)) != OK) {
-        *kind = FCGIX_BE_REFUSED;
+        *kind = -1; /* ours (out of descriptors), not the backend's */
         return st;
     }
     for (now = fcgix_pm_clock(); now < until; now = fcgix_pm_clock()) {
@@ -436,6 +437,9 @@ static int connect_external(fcgix_req_t *q, fcgix_pm_class_t *c,
             take_counters(q, c);
             fcgix_keep_connected(q);
             return OK;
+        }
+        if (kind < 0) {
+            return st; /* logged */
         }
         err = errno;
         fcgix_connect_backend_failed(q, kind);

@@ -33,6 +33,13 @@ static fcgix_sb_bset_t *bset(const fcgix_pm_class_t *c)
                : NULL;
 }
 
+/* The clock in tenths of a second, as down_until counts it (a 32-bit count
+ * of them lasts 13 years of uptime). */
+static apr_uint32_t now_ds(void)
+{
+    return (apr_uint32_t)(fcgix_clock() / 100000);
+}
+
 static apr_uint32_t count_of(volatile apr_uint32_t *v)
 {
     apr_uint32_t n = apr_atomic_read32(v);
@@ -80,7 +87,7 @@ static int pick_shared(fcgix_sb_bset_t *s, apr_uint32_t tried,
     __atomic_thread_fence(__ATOMIC_ACQUIRE); /* the list after the seq */
     n = apr_atomic_read32(&s->count);
     n = n < FCGIX_SB_BACKENDS ? n : FCGIX_SB_BACKENDS;
-    now = (apr_uint32_t)apr_time_sec(fcgix_clock());
+    now = now_ds();
     for (i = 0; i < n; i++) {
         fcgix_sb_backend_t *b = &s->b[i];
         k[i].load = count_of(&b->inflight);
@@ -167,8 +174,9 @@ int fcgix_pm_backend_failed(const fcgix_pm_class_t *c, int i, int kind,
     if (kind == FCGIX_BE_RESET || secs <= 0) {
         return 0;
     }
-    now = (apr_uint32_t)apr_time_sec(fcgix_clock());
-    until = now + (apr_uint32_t)secs;
+    now = now_ds();
+    /* a tenth more: skipped for at least secs, whatever the phase */
+    until = now + (apr_uint32_t)secs * 10 + 1;
     /* only the first request to see it down disables it (and logs) */
     old = apr_atomic_read32(&b->down_until);
     return old <= now && apr_atomic_cas32(&b->down_until, until, old) == old;
@@ -181,7 +189,7 @@ int fcgix_pm_backend_info(const fcgix_pm_class_info_t *ci, apr_uint32_t m,
 {
     fcgix_pm_class_t c;
     fcgix_sb_backend_t *b;
-    apr_uint32_t now = (apr_uint32_t)apr_time_sec(fcgix_clock()), until, at;
+    apr_uint32_t now = now_ds(), until, at, now_s;
     unsigned char addr[FCGIX_BACKEND_ADDR_MAX];
     apr_uint32_t len;
 
@@ -205,11 +213,12 @@ int fcgix_pm_backend_info(const fcgix_pm_class_info_t *ci, apr_uint32_t m,
     out->overloaded = b->overloaded;
     out->resets = b->resets;
     until = apr_atomic_read32(&b->down_until);
-    out->down_for = until > now ? until - now : 0;
+    out->down_for = until > now ? (until - now + 9) / 10 : 0;
+    now_s = (apr_uint32_t)apr_time_sec(fcgix_clock());
     out->probe = apr_atomic_read32(&b->probe);
     out->probe_why = apr_atomic_read32(&b->probe_why);
     at = apr_atomic_read32(&b->probe_at);
     out->probe_age =
-        out->probe == FCGIX_PROBE_NONE || at > now ? -1 : (long)(now - at);
+        out->probe == FCGIX_PROBE_NONE || at > now_s ? -1 : (long)(now_s - at);
     return 1;
 }

@@ -77,7 +77,7 @@ int fcgix_policy_restart_delay(int restart_delay, unsigned failures,
 typedef struct {
     uint32_t load;       /* requests in flight on it, all children */
     uint32_t weight;     /* 1 .. 1000 */
-    uint32_t down_until; /* clock seconds it stays disabled */
+    uint32_t down_until; /* clock time it stays disabled until */
     int down;            /* disabled or failed its probe */
 } fcgix_backend_cand_t;
 

@@ -84,8 +84,12 @@ static void publish_backends(pm_t *pm, int idx, const fcgix_def_app_t *a)
         weights[i] =
             APR_ARRAY_IDX(a->targets, b->target, fcgix_def_target_t).weight;
     }
+    /* The same application back in its slot (fcgix_pm_class_new keeps the
+     * slot's generation then) keeps its counters: requests in flight on
+     * them still give theirs back. */
     fcgix_pm_bset_write(pm->sb, idx, pm->pub_class[idx].gen, addrs, weights, i,
-                        1);
+                        apr_atomic_read32(&pm->sb->bsets[idx].gen) !=
+                            pm->pub_class[idx].gen);
 }
 
 /* A class for a new or changed static or external definition. */

@@ -97,7 +97,8 @@ typedef struct {
     volatile apr_uint32_t probe_at;  /* fcgix_clock() s of the last one */
     /* handlers (apr_atomic_*32 only); the prober zeroes down_until when a
      * probe succeeds */
-    volatile apr_uint32_t down_until; /* fcgix_clock() s: skipped until */
+    volatile apr_uint32_t down_until; /* fcgix_clock() in tenths of a
+                                         second: skipped until */
     volatile apr_uint32_t inflight, requests;
     volatile apr_uint32_t refused, timeouts, overloaded, resets;
 } fcgix_sb_backend_t;
