@@ -57,6 +57,7 @@ fi
 BE_A=127.0.0.2 BE_B=127.0.0.3   # the two backends' addresses (the port: BE_PORT)
 BE_PORT=""
 BE_EXE=""                        # our copy of slowcount ($TMP/apps/be), by which its processes are known
+BE_SO=""                         # our copy of FCGIX_SO: a module rebuilt in place meanwhile would crash httpd
 declare -A BE_POOL               # address -> pid of its pool's wrapper ($TMP/pool.pl)
 LIGHTTPD_BIN="" LIGHTTPD_PID="" LIGHTTPD_PORT=""
 BE_RCD=""                        # policy-rc.d to undo: "", remove, restore
@@ -169,6 +170,17 @@ be_rcd_undo() { # puts policy-rc.d back as it was before the install
     BE_RCD=""
 }
 
+be_rcd_deny() { # a policy-rc.d that exits 101 (none is started), unless one already does
+    be_rcd_denies && return 0
+    if [ -e "$BE_RCD_FILE" ]; then mv "$BE_RCD_FILE" "$TMP/policy-rc.d.saved"; BE_RCD=restore; else BE_RCD=remove; fi
+    printf '#!/bin/sh\n# bench/pm-backends.sh: no service starts while it installs lighttpd\nexit 101\n' >"$BE_RCD_FILE"
+    chmod 755 "$BE_RCD_FILE"
+}
+
+# the service just installed does not start at boot either (update-rc.d
+# disables the init script's links and the systemd unit)
+be_lighttpd_no_boot() { update-rc.d lighttpd disable >>"$TMP/logs/apt.log" 2>&1 || note "update-rc.d lighttpd disable failed"; }
+
 # lighttpd, installed when missing (root, PM_BE_INSTALL=1) with a
 # policy-rc.d that exits 101 so that Debian does not start its service
 # (port 80); an existing one that already does is left alone.
@@ -179,11 +191,7 @@ be_lighttpd_ensure() {
     if [ "$BE_INSTALL" != 1 ] || [ "$(id -u)" != 0 ]; then
         note "lighttpd not installed (PM_BE_INSTALL=1 as root installs it)"; return 1
     fi
-    if ! be_rcd_denies; then
-        if [ -e "$BE_RCD_FILE" ]; then mv "$BE_RCD_FILE" "$TMP/policy-rc.d.saved"; BE_RCD=restore; else BE_RCD=remove; fi
-        printf '#!/bin/sh\n# bench/pm-backends.sh: no service starts while it installs lighttpd\nexit 101\n' >"$BE_RCD_FILE"
-        chmod 755 "$BE_RCD_FILE"
-    fi
+    be_rcd_deny
     note "installing lighttpd (apt-get install -y lighttpd; its service is not started)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q lighttpd >>"$TMP/logs/apt.log" 2>&1 ||
         { DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$TMP/logs/apt.log" 2>&1 &&
@@ -191,7 +199,8 @@ be_lighttpd_ensure() {
     be_rcd_undo
     LIGHTTPD_BIN=$(command -v lighttpd || true)
     if [ -z "$LIGHTTPD_BIN" ]; then note "lighttpd install failed:"; tail -5 "$TMP/logs/apt.log" >&2; return 1; fi
-    out "   (lighttpd was installed by this run: $(dpkg-query -W -f '${Version}' lighttpd 2>/dev/null))"
+    be_lighttpd_no_boot
+    out "   (lighttpd was installed by this run: $(dpkg-query -W -f '${Version}' lighttpd 2>/dev/null); its service neither started nor starts at boot)"
     lp=$(pids_by_exe "$(readlink -f "$LIGHTTPD_BIN")" | paste -sd' ')
     [ -n "$lp" ] && out "!! a lighttpd not started by this run is running after the install (pids $lp): left alone"
     return 0
@@ -260,7 +269,7 @@ be_httpd_conf() { # leg doc
         local more=""
         [ "$1" = be_two ] && more=" -host $BE_B:$BE_PORT -disable-time $BE_DISABLE"
         cat <<EOF
-LoadModule fcgix_module $FCGIX_SO
+LoadModule fcgix_module $BE_SO
 FastCgiIpcDir "$(leg_ipc "$1")"
 FastCgiExternalServer "$2/slow.fcgi" -host $BE_A:$BE_PORT$more
 <Location "/fcgi-status">
@@ -366,6 +375,18 @@ be_status_lines() {
                 v[id, "Requests"], v[id, "Refused"], v[id, "Resets"] } }'
 }
 
+# "!!" lines for the legs whose server is gone (a crash shows as a run of
+# failed requests, and the error log says why)
+be_gone_check() { # legs...
+    local fe pid
+    for fe in "$@"; do
+        if [ "$fe" = be_lighttpd ]; then pid=$LIGHTTPD_PID; else pid=${INST_PID[$fe]:-}; fi
+        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && continue
+        out "!! $(be_label "$fe"): its server (pid ${pid:-?}) is gone; its error log ends:"
+        tail -3 "$(be_errlog "$fe")" 2>/dev/null | cut -c1-200 | sed 's/^/     /' | tee -a "$RESULTS"
+    done
+}
+
 be_throughput_table() { # legs...
     local fe r ceil
     ceil=$(awk -v p="$BE_PROCS" -v s="$BE_SLEEP_MS" 'BEGIN { if (s > 0) printf "%.0f", 2 * p * 1000 / s; else print "-" }')
@@ -373,6 +394,7 @@ be_throughput_table() { # legs...
     out "   a) FastCgiExternalServer DOC/slow.fcgi -host A                b) the same, -host A -host B -disable-time $BE_DISABLE"
     out "   c) mod_proxy_balancer + mod_proxy_fcgi, lbmethod=bybusyness, BalancerMember fcgi://A and fcgi://B retry=$BE_DISABLE"
     out "   d) lighttpd ${LIGHTTPD_BIN:+$("$LIGHTTPD_BIN" -v 2>/dev/null | awk '{ print $1; exit }') }mod_fastcgi, fastcgi.balance least-connection, hosts A and B, disable-time $BE_DISABLE"
+    out "   fcgix: $FCGIX_SO ($(stat -c '%y' "$FCGIX_SO" 2>/dev/null | cut -c1-19), copied before the start)"
     out "   every front end a new connection per request; all side by side; wrk -c $BE_CONNS -t $(wrk_threads "$BE_CONNS"), ${SLICES} x ${SLICE_SECS}s per leg (after ${WARMUP}s warm-up), slices alternate"
     out "   requests per backend: lines in each pool's own log (one per request accepted); ceiling with both: 2 x $BE_PROCS / $BE_SLEEP_MS ms = $ceil req/s"
     out "$(printf '   %-22s %8s %16s %13s %9s %7s %7s' leg req/s p50/p99 failed/reqs app-reqs A% B%)"
@@ -398,6 +420,7 @@ be_throughput_table() { # legs...
         local d
         for d in "${BE_DETAIL[@]}"; do out "     $d"; done
     fi
+    be_gone_check "$@"
 }
 
 # ------------------------------------------------------------------ b) kill test
@@ -497,7 +520,7 @@ be_kill_leg() { # leg
 }
 
 be_kill_table() { # legs...
-    local fe
+    local fe r
     out "5b. Kill test: wrk -c $BE_KILL_CONNS -t $(wrk_threads "$BE_KILL_CONNS"), ${BE_KILL_SECS}s per leg, one leg at a time; B's $BE_PROCS processes get SIGKILL at $(printf '+%s ' "${BE_KILLS[@]}")s"
     out "   after wrk's start and a new pool (spawn-fcgi again) starts ${BE_DOWN}s after each kill; disable time ${BE_DISABLE}s on every leg"
     out "   (fcgix -disable-time, BalancerMember retry=, lighttpd disable-time); failed = wrk's non-2xx + socket errors"
@@ -522,8 +545,11 @@ be_kill_table() { # legs...
         if [ "${BK_IN[be_two]}" = 0 ]; then out "   b) the killed backend got no request during -disable-time ${BE_DISABLE}"
         else out "   !! b) the killed backend got ${BK_IN[be_two]} requests within -disable-time ${BE_DISABLE} of a kill"; fi
         [ "${BK_AFTER[be_two]}" = 0 ] && out "   !! b) the killed backend got no request after its disable time: it did not come back"
-        out "   b's own counts (fastcgi-status ?auto, since it started): $(be_status_lines be_two)"
+        [ "${BK_REQ[be_two]}" = 0 ] && out "   !! b) answered no request during the kill test"
+        r=$(be_status_lines be_two)
+        out "   b's own counts (fastcgi-status ?auto, since it started): ${r:-(no Backend lines)}"
     fi
+    be_gone_check "$@"
 }
 
 # ------------------------------------------------------------------ the section
@@ -553,6 +579,8 @@ section_backends() {
         [ -f "$MODDIR/$m.so" ] || die "$MODDIR/$m.so missing"
     done
     mkdir -p "$TMP/apps/be"
+    BE_SO="$TMP/apps/be/mod_fcgix.so"
+    cp "$FCGIX_SO" "$BE_SO"
     BE_EXE="$TMP/apps/be/slowcount"
     cp "$APPS_DIR/slowcount" "$BE_EXE"
     chmod 755 "$BE_EXE"
