@@ -424,7 +424,7 @@ be_throughput_table() { # legs...
 }
 
 # ------------------------------------------------------------------ b) kill test
-declare -A BK_REQ BK_ERR BK_WHY BK_NA BK_NB BK_IN BK_AFTER BK_PERKILL BK_ELOG
+declare -A BK_REQ BK_ERR BK_WHY BK_NA BK_NB BK_IN BK_AFTER BK_PERKILL BK_ELOG BK_REFIN BK_REFLINE
 
 be_sleep_until() { # base offset: sleeps until base + offset seconds (EPOCHREALTIME), if that is still ahead
     local d
@@ -450,6 +450,15 @@ be_windows() { # log end kills...
 }
 
 # lighttpd opens its error log as RUN_USER: in a directory of its own
+# httpd error-log lines -> their times (seconds since the epoch), one a line
+be_log_times() {
+    local l
+    while IFS= read -r l; do
+        l=${l#[}; l=${l%%]*}
+        date -d "$(awk '{ print $2, $3, $5, $4 }' <<<"$l")" +%s.%N 2>/dev/null
+    done
+}
+
 be_errlog() { if [ "$1" = be_lighttpd ]; then echo "$TMP/logs/lighttpd/error.log"; else echo "$TMP/logs/error-$1.log"; fi; }
 
 # what the leg's error log got during the run: for fcgix the FCGIX01xx
@@ -461,7 +470,7 @@ be_errlog_summary() { # leg first-line
     case $1 in
     be_two)
         printf '%s lines:' "$(grep -c . <<<"$new")"
-        for c in FCGIX0130 FCGIX0131 FCGIX0100 FCGIX0101 FCGIX0109 FCGIX0111; do
+        for c in FCGIX0130 FCGIX0131 FCGIX0132 FCGIX0100 FCGIX0101 FCGIX0109 FCGIX0111; do
             printf ' %s %s' "$c" "$(grep -c "$c" <<<"$new")"
         done ;;
     *)
@@ -515,8 +524,26 @@ be_kill_leg() { # leg
         i=$((i + 1))
     done < <(tail -n +"$((b0 + 1))" "$(be_log "$BE_B")" | be_windows /dev/stdin "$t1" "${kills[@]}")
     BK_PERKILL[$fe]=${line%;}
+    [ "$fe" = be_two ] && be_fcgix_disables "$fe" "$elog" "$e0" "$b0" "$t0" "$t1"
     BK_ELOG[$fe]=$(be_errlog_summary "$fe" "$e0")
     note "$fe: ${BK_REQ[$fe]} requests, ${BK_ERR[$fe]} failed (${BK_WHY[$fe]}); B got ${BK_IN[$fe]} within ${BE_DISABLE}s of a kill;${BK_PERKILL[$fe]}"
+}
+
+# fcgix: B's requests measured from the refusals that disabled it (FCGIX0130
+# for B in the run's part of the error log) rather than from the kills
+be_fcgix_disables() { # leg errlog first-line b0 t0 t1
+    local fe=$1 w a f r i=0 refs=() line=""
+    mapfile -t refs < <(tail -n +"$3" "$2" | grep 'FCGIX0130' | grep -F "backend $BE_B:" | be_log_times)
+    BK_REFIN[$fe]=0
+    [ ${#refs[@]} -gt 0 ] || { BK_REFLINE[$fe]=" no FCGIX0130 for B"; return 0; }
+    while read -r w a f; do
+        r=${refs[$i]}
+        BK_REFIN[$fe]=$(( BK_REFIN[$fe] + w ))
+        line+=$(awk -v r="$r" -v t0="$5" -v w="$w" -v f="$f" 'BEGIN {
+            printf "  disabled at +%.2fs: first request after %s%s, %d within;", r - t0, f, (f == "-" ? "" : "s"), w }')
+        i=$((i + 1))
+    done < <(tail -n +"$(($4 + 1))" "$(be_log "$BE_B")" | be_windows /dev/stdin "$6" "${refs[@]}")
+    BK_REFLINE[$fe]=${line%;}
 }
 
 be_kill_table() { # legs...
@@ -536,14 +563,19 @@ be_kill_table() { # legs...
         [ -n "${BK_REQ[$fe]:-}" ] || continue
         out "     $(be_label "$fe"):${BK_PERKILL[$fe]}"
     done
+    [ -n "${BK_REFLINE[be_two]:-}" ] &&
+        out "     b) from B's FCGIX0130 (refused: disabled) instead of the kill, within ${BE_DISABLE}s:${BK_REFLINE[be_two]}"
     out "   error log during the run:"
     for fe in "$@"; do
         [ -n "${BK_REQ[$fe]:-}" ] || continue
         out "     $(be_label "$fe"): ${BK_ELOG[$fe]}"
     done
     if [ -n "${BK_REQ[be_two]:-}" ]; then
-        if [ "${BK_IN[be_two]}" = 0 ]; then out "   b) the killed backend got no request during -disable-time ${BE_DISABLE}"
-        else out "   !! b) the killed backend got ${BK_IN[be_two]} requests within -disable-time ${BE_DISABLE} of a kill"; fi
+        if [ "${BK_IN[be_two]}" = 0 ] && [ "${BK_REFIN[be_two]:-0}" = 0 ]; then
+            out "   b) the killed backend got no request during -disable-time ${BE_DISABLE}"
+        else
+            out "   !! b) the killed backend got requests during -disable-time ${BE_DISABLE}: ${BK_IN[be_two]} within it from a kill, ${BK_REFIN[be_two]:-0} from the FCGIX0130 that disabled it"
+        fi
         [ "${BK_AFTER[be_two]}" = 0 ] && out "   !! b) the killed backend got no request after its disable time: it did not come back"
         [ "${BK_REQ[be_two]}" = 0 ] && out "   !! b) answered no request during the kill test"
         r=$(be_status_lines be_two)
