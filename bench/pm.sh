@@ -11,9 +11,12 @@
 #     PM_FRONTENDS="fcgix fcgix0 proxy_unix proxy_reuse" bash bench/pm.sh
 #                                           # kept connections by concurrency
 #   PM_SECTIONS=fpm bash bench/pm.sh        # php-fpm, -keep-conn on and off
+#   PM_SECTIONS=backends bash bench/pm.sh   # several backends per app (issue 14),
+#                                           # bench/pm-backends.sh
 #
 # Environment (all optional):
-#   PM_SECTIONS        sections to run ("throughput cold graceful"; also: fpm)
+#   PM_SECTIONS        sections to run ("throughput cold graceful"; also: fpm,
+#                      backends)
 #   PM_DURATION        measured seconds per throughput cell (10)
 #   PM_WARMUP          seconds of unrecorded wrk before each measured run (2)
 #   PM_CONNS           wrk connections for throughput, or a list of them
@@ -32,6 +35,8 @@
 #   PM_FPM_CONNS       its wrk concurrencies                        ("4 64")
 #   PM_FPM_STARVE_PROCS pm.max_children (and -keep-conn) of the starvation case (2)
 #   PM_FPM_STARVE_CONNS its wrk concurrency                           (64)
+#   PM_BE_*            section backends: see bench/pm-backends.sh and
+#                      bench/README.md
 #   PM_COLD_RUNS       cold starts per module and variant  (10)
 #   PM_GRACEFULS       graceful restarts under load        (10)
 #   PM_GRACEFUL_INTERVAL seconds between two gracefuls     (1)
@@ -78,6 +83,8 @@ GRACEFUL_FRONTENDS=${PM_GRACEFUL_FRONTENDS-"fcgix fcgid"}
 WAIT_QUIET=${PM_WAIT_QUIET:-120}
 # shellcheck source=bench/pm-fpm.sh
 . "$REPO/bench/pm-fpm.sh"   # section fpm, its settings (PM_FPM_*)
+# shellcheck source=bench/pm-backends.sh
+. "$REPO/bench/pm-backends.sh"   # section backends, its settings (PM_BE_*)
 # PM_PIN=1: the server side on CPU 1 (apache2 -k start and the spawn-fcgi
 # pools: every child, the PM and the apps inherit it), wrk on CPU 0
 if [ "${PM_PIN:-0}" = 1 ]; then
@@ -97,8 +104,8 @@ HELLO_SIZE=13    # check_url: "Hello, World\n"
 FLOOR_LEG=
 
 for s in $SECTIONS; do
-    case $s in throughput | cold | graceful | fpm) ;;
-    *) echo "unknown section '$s' (throughput cold graceful fpm)" >&2; exit 2 ;; esac
+    case $s in throughput | cold | graceful | fpm | backends) ;;
+    *) echo "unknown section '$s' (throughput cold graceful fpm backends)" >&2; exit 2 ;; esac
 done
 # every throughput leg, in the order of the table's columns
 ALL_LEGS="fcgix fcgix0 fcgid proxy_unix proxy_reuse proxy_tcp"
@@ -217,6 +224,7 @@ stop_everything() {
     stop_all_httpd
     stop_pools
     stop_fpm
+    be_stop_all
 }
 install_traps stop_everything
 
@@ -405,6 +413,9 @@ FastCgiServer "$DOC/hello.fcgi" -processes $PROCS$keep
 FastCgiServer "$DOC/respond.fcgi" -processes $PROCS$keep
 EOF
             ;;
+        backends,*)
+            be_httpd_conf "$fe" "$DOC" # bench/pm-backends.sh
+            ;;
         fpm,*)
             # php-fpm's pool FPM_POOL_<leg> (bench/pm-fpm.sh), -keep-conn FPM_KEEP_<leg>
             local pool="FPM_POOL_$fe" kc="FPM_KEEP_$fe"
@@ -571,7 +582,7 @@ our_ticks() { # CPU used by this script's processes: the httpd tree, the pools, 
     # this shell's reaped children (wrk, curl, ...). utime+stime+cutime+cstime of
     # every live process of the trees (cutime: descendants that already exited).
     local pids="$$" roots="" r
-    for r in "${INST_PID[@]}" "${POOL_PIDS[@]}" "$FPM_PID"; do
+    for r in "${INST_PID[@]}" "${POOL_PIDS[@]}" "$FPM_PID" $(be_roots); do
         [ -n "$r" ] && roots="$roots $r"
     done
     [ -n "$roots" ] && pids="$pids $roots $(descendants_of $roots)"
