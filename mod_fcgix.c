@@ -41,6 +41,7 @@ static void fcgix_child_init(apr_pool_t *pchild, server_rec *s)
 {
     fcgix_pm_child_init(pchild, s);
     fcgix_keep_child_init(pchild, s);
+    fcgix_backends_child_init(pchild, s);
 }
 
 /* Parent: a child the MPM reaped gives back what it had counted of spooled

@@ -54,6 +54,9 @@ typedef struct {
     int weight;  /* -weight after it, else 1 */
 } fcgix_target_t;
 
+/* This httpd child's list of an app's backends (mod_fcgix_backends.c). */
+typedef struct fcgix_live_t fcgix_live_t;
+
 /* One address a request may go to: each address of each target. */
 typedef struct {
     struct sockaddr_storage addr;
@@ -95,6 +98,7 @@ typedef struct {
     int resolve;       /* s between resolutions of host names; 0: once */
     apr_uint64_t retry_methods; /* AP_METHOD_BIT << M_*: sent again to
                                    another backend after a reset */
+    int retry_head;             /* and HEAD (httpd numbers it M_GET) */
     const char *docroot;        /* the backends' DOCUMENT_ROOT, or NULL */
     /* process management (FastCgiServer, FastCgiConfig) */
     apr_array_header_t *initial_env; /* const char * "NAME=value" */
@@ -136,6 +140,7 @@ typedef struct {
     apr_array_header_t *targets; /* fcgix_target_t */
     fcgix_backend_t *backends;
     int nbackends;
+    fcgix_live_t *live;    /* names resolved again by this child, or NULL */
     apr_uint32_t uid, gid; /* dynamic: identity of the class */
     fcgix_opts_t o;
 } fcgix_app_t;
@@ -199,6 +204,10 @@ int fcgix_app_for(request_rec *r, const char *filename, const apr_finfo_t *fi,
 
 /* mod_fcgix_status.c: the fastcgi-status handler, mod_status section. */
 void fcgix_status_register(void);
+
+/* mod_fcgix_backends.c: once per httpd child: starts the thread that
+ * resolves external applications' host names again (-resolve). */
+void fcgix_backends_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* mod_fcgix_keep.c: once per httpd child, after fcgix_pm_child_init:
  * starts the thread that releases kept application connections, when an

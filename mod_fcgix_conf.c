@@ -133,6 +133,7 @@ static void opts_defaults(fcgix_opts_t *o, apr_pool_t *p)
     o->probe_timeout = 2;
     o->resolve = 60;
     o->retry_methods = FCGIX_RETRY_DEFAULT;
+    o->retry_head = 1;
     o->pass_headers = apr_array_make(p, 2, sizeof(const char *));
     o->initial_env = apr_array_make(p, 2, sizeof(const char *));
     o->init_start_delay = 1;
@@ -363,12 +364,17 @@ static const char *set_methods(cmd_parms *cmd, fcgix_app_t *app,
     char *list = apr_pstrdup(cmd->pool, arg), *last, *m;
 
     app->o.retry_methods = 0;
+    app->o.retry_head = 0;
     if (strcasecmp(arg, "none") == 0) {
         return NULL;
     }
     for (m = apr_strtok(list, ",", &last); m;
          m = apr_strtok(NULL, ",", &last)) {
-        int num = strcmp(m, "HEAD") == 0 ? M_GET : ap_method_number_of(m);
+        int num = ap_method_number_of(m);
+        if (strcmp(m, "HEAD") == 0) {
+            app->o.retry_head = 1; /* not GET's bit: GET may not be meant */
+            continue;
+        }
         if (num == M_INVALID || num >= 64 || strcmp(m, "CONNECT") == 0) {
             return apr_psprintf(cmd->pool,
                                 "'%s' is not a method httpd knows (a list "
@@ -377,7 +383,9 @@ static const char *set_methods(cmd_parms *cmd, fcgix_app_t *app,
         }
         app->o.retry_methods |= AP_METHOD_BIT << num;
     }
-    return app->o.retry_methods ? NULL : "needs a method, or none";
+    return app->o.retry_methods || app->o.retry_head
+               ? NULL
+               : "needs a method, or none";
 }
 
 /* ------------------------------------------------------ option parsing */

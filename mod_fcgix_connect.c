@@ -109,7 +109,7 @@ static apr_status_t release_counters(void *data)
                           q->app->gid);
         }
         if (q->be_counted) {
-            fcgix_pm_backend_leave(q->cls, q->be);
+            fcgix_pm_backend_leave(q->cls, q->be_slot);
         }
         fcgix_pm_class_leave(q->cls, fcgix_pm_clock() - q->connected);
     }
@@ -133,8 +133,8 @@ static void take_counters(fcgix_req_t *q, fcgix_pm_class_t *c)
     if (fcgix_pm_class_enter(c)) {
         q->cls = c;
         q->connected = now;
-        if (q->be >= 0) {
-            fcgix_pm_backend_enter(c, q->be);
+        if (q->be_slot >= 0) {
+            fcgix_pm_backend_enter(c, q->be_slot);
             q->be_counted = 1;
         }
     }
@@ -324,6 +324,9 @@ apr_interval_time_t fcgix_connect_limit(const fcgix_req_t *q)
 int fcgix_connect_choose(fcgix_req_t *q)
 {
     const fcgix_app_t *app = q->app;
+    fcgix_addr_t addr[FCGIX_BACKENDS_MAX];
+    apr_uint32_t weight[FCGIX_BACKENDS_MAX];
+    int n;
 
     if (q->look == NULL) {
         q->look = class_find(q, 0);
@@ -332,13 +335,16 @@ int fcgix_connect_choose(fcgix_req_t *q)
         memset(&q->addr, 0, sizeof(q->addr));
         memcpy(q->addr.sa, &app->addr, app->addr_len);
         q->addr.len = app->addr_len;
-        q->be = -1;
+        q->be = q->be_slot = -1;
         return 0;
     }
-    q->be = fcgix_pm_backend_pick(q->look, app, q->tried, &q->addr);
+    n = fcgix_backends_get(app, addr, weight);
+    q->be =
+        fcgix_pm_backend_pick(q->look, addr, weight, n, q->tried, &q->be_slot);
     if (q->be < 0) {
         return -1;
     }
+    q->addr = addr[q->be];
     q->tried |= 1u << q->be;
     return 0;
 }
@@ -353,7 +359,7 @@ void fcgix_connect_backend_failed(fcgix_req_t *q, int kind)
     if (q->be < 0) {
         return;
     }
-    if (fcgix_pm_backend_failed(q->look, q->be, kind, secs) &&
+    if (fcgix_pm_backend_failed(q->look, q->be_slot, kind, secs) &&
         q->app->nbackends > 1) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r,
                       "FCGIX0130: %s: backend %s %s: disabled for %d s "

@@ -100,7 +100,10 @@ typedef struct {
     apr_time_t connected;
     /* where the connection goes: app->addr, or the backend chosen */
     fcgix_addr_t addr;
-    int be;             /* that backend's index; -1: app->addr */
+    int be;             /* that backend's index in this child's list (see
+                           fcgix_backends_get); -1: app->addr */
+    int be_slot;        /* its place in the class's set in the scoreboard,
+                           for its state and counters; -1: none */
     apr_uint32_t tried; /* bit i: backend i was tried for this request */
     int be_counted;     /* in flight on that backend (q->cls's set) */
     int overloaded;     /* the app answered FCGI_OVERLOADED */
@@ -120,6 +123,12 @@ int fcgix_connect(fcgix_req_t *q);
 /* How long a request may wait to connect (-appConnTimeout, else
  * Timeout). */
 apr_interval_time_t fcgix_connect_limit(const fcgix_req_t *q);
+/* mod_fcgix_backends.c: the external app's backend addresses (and their
+ * weights) as this child knows them now: the configuration's, with host
+ * names resolved again. Their number (at most FCGIX_BACKENDS_MAX). */
+int fcgix_backends_get(const fcgix_app_t *app, fcgix_addr_t *addr,
+                       apr_uint32_t *weight);
+
 /* Chooses where the request's next connection goes (q->addr, q->be): an
  * external app's least busy backend not tried yet, else the app's address.
  * 0, or -1 when every backend was tried. */

@@ -268,10 +268,8 @@ static int recv_some(fcgix_req_t *q, int *progress)
         return HTTP_BAD_GATEWAY;
     }
     *progress = 1;
-    if (!q->got_bytes && q->body) {
-        fcgix_body_keep(q->body, 0); /* answered: no retry any more */
-    }
-    q->got_bytes = 1;
+    q->got_bytes = 1; /* (the body is let go at the first output byte: an
+                         FCGI_OVERLOADED answer may still send it on) */
     q->readable = n == RBUF_SIZE;
     st = fcgix_response_feed(q, q->rbuf, (size_t)n);
     if (st != OK || q->fin || q->ended) {
@@ -436,7 +434,7 @@ static fcgix_req_t *req_new(request_rec *r, const fcgix_app_t *app)
     q->r = r;
     q->app = app;
     q->fd = -1;
-    q->be = -1;
+    q->be = q->be_slot = -1;
     /* any id suits a new connection; a kept one takes only a request whose
      * id differs from its last one's (mod_fcgix_keep.c) */
     q->req_id = apr_atomic_inc32(&next_req_id) % 0xffffu + 1;
@@ -466,9 +464,14 @@ int fcgix_other_backend_ok(const fcgix_req_t *q, int overloaded)
     }
     /* The app did not run an overloaded request, nor (by its role) does an
      * authorizer change anything; anything else only if its method may. */
-    return overloaded || q->auth ||
-           (r->method_number < 64 &&
-            (q->app->o.retry_methods & (AP_METHOD_BIT << r->method_number)));
+    if (overloaded || q->auth) {
+        return 1;
+    }
+    if (r->header_only && r->method_number == M_GET) {
+        return q->app->o.retry_head; /* HEAD */
+    }
+    return r->method_number >= 0 && r->method_number < 64 &&
+           (q->app->o.retry_methods & (AP_METHOD_BIT << r->method_number));
 }
 
 /* Chooses the backend, and takes a kept connection to it if this child
@@ -560,6 +563,7 @@ static int retry_other(fcgix_req_t *q)
     q->overloaded = 0;
     q->ended = 0;
     q->got_bytes = 0;
+    q->reused = 0; /* a fresh connection: its close is no stale one */
     fcgix_dec_init(&q->dec, q->req_id);
     resend(q);
     st = fcgix_connect(q);
@@ -577,7 +581,11 @@ static int exchange(fcgix_req_t *q)
     if (st == STALE) {
         st = retry_fresh(q);
     }
-    return st == FCGIX_OTHER_BACKEND ? retry_other(q) : st;
+    if (st == FCGIX_OTHER_BACKEND) {
+        st = retry_other(q);
+    }
+    /* no internal status ever reaches httpd (-3 is its SUSPENDED) */
+    return st == STALE || st == FCGIX_OTHER_BACKEND ? HTTP_BAD_GATEWAY : st;
 }
 
 int fcgix_authorize(request_rec *r, const fcgix_app_t *app,

@@ -69,10 +69,10 @@ static void remote_docroot(request_rec *r, const char *dir, apr_table_t *env)
     const char *local = apr_table_get(env, "DOCUMENT_ROOT");
     size_t n = local ? strlen(local) : 0, i;
 
-    while (n > 1 && local[n - 1] == '/') {
-        n--; /* "/var/www/" is "/var/www" */
+    while (n > 0 && local[n - 1] == '/') {
+        n--; /* "/var/www/" is "/var/www", and "/" is "" */
     }
-    for (i = 0; n && i < sizeof(paths) / sizeof(paths[0]); i++) {
+    for (i = 0; local && i < sizeof(paths) / sizeof(paths[0]); i++) {
         const char *v = apr_table_get(env, paths[i]);
         if (v && strncmp(v, local, n) == 0 && (v[n] == '/' || v[n] == '\0')) {
             apr_table_setn(env, paths[i],

@@ -362,6 +362,10 @@ int fcgix_response_feed(fcgix_req_t *q, char *buf, size_t n)
             fcgix_dec_feed(&q->dec, (unsigned char *)buf + off, n - off, &ev);
         switch (ev.type) {
         case FCGIX_EV_STDOUT:
+            if (q->body && ev.len) {
+                /* answered: it will not go again (see fcgix_body_keep) */
+                fcgix_body_keep(q->body, 0);
+            }
             st = on_stdout(q, &whole, buf, n, ev.data, ev.len);
             break;
         case FCGIX_EV_STDERR:

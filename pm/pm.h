@@ -183,13 +183,17 @@ enum {
     FCGIX_BE_OVERLOADED,  /* answered FCGI_OVERLOADED */
     FCGIX_BE_RESET        /* closed before answering */
 };
-/* The backend for the next attempt of a request to app: among those not in
- * tried (bit i: backend i), the enabled one with the fewest requests in
- * flight per weight, equals in turn; when every untried one is disabled,
- * the one whose disable time ends first. Its index (*addr filled), or -1
- * when every backend was tried. */
-int fcgix_pm_backend_pick(const fcgix_pm_class_t *c, const fcgix_app_t *app,
-                          apr_uint32_t tried, fcgix_addr_t *addr);
+/* The backend for the next attempt of a request: among the n addresses
+ * (the caller's own, from its configuration: never taken from the
+ * scoreboard) not in tried (bit i: address i), the enabled one with the
+ * fewest requests in flight per weight, equals in turn; when every untried
+ * one is disabled, the one whose disable time ends first. The state of an
+ * address is the class's set entry with the same bytes (*slot: its index,
+ * -1 when none matches: then it counts as idle and enabled). The address's
+ * index, or -1 when every one was tried. */
+int fcgix_pm_backend_pick(const fcgix_pm_class_t *c, const fcgix_addr_t *addr,
+                          const apr_uint32_t *weight, int n, apr_uint32_t tried,
+                          int *slot);
 /* Backend i of the class's set now carries a request (enter) or no longer
  * (leave): its in-flight count (and requests begun). */
 void fcgix_pm_backend_enter(const fcgix_pm_class_t *c, int i);

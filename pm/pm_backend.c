@@ -1,13 +1,14 @@
 /*
  * pm/pm_backend.c - the backends of an external application with several
- * addresses: which one a request goes to, and what is counted on it.
+ * addresses: the state and counters all httpd children share, and the
+ * choice of a backend from them.
  *
  * Runs in the httpd children (and the status page): nothing read from the
- * scoreboard is trusted. A backend set is read under its sequence number
- * (odd while the PM or its prober rewrites it) and checked against the
- * class handle's generation; an address is used only if it is well formed.
- * Counters are written with atomics only, on a set of the handle's
- * generation.
+ * scoreboard is trusted, and none of it is an address a request goes to:
+ * the caller brings its own addresses (from its configuration), and the
+ * set's entries lend their state to the addresses they match byte for
+ * byte. A set is used only if it belongs to the handle's class generation;
+ * counters are written with atomics only.
  */
 #include <string.h>
 
@@ -47,87 +48,57 @@ static apr_uint32_t count_of(volatile apr_uint32_t *v)
     return n > 0x7fffffffu ? 0 : n; /* a decrement that raced a reset */
 }
 
-/* The configuration's own list: no shared state, in turn. */
-static int pick_config(const fcgix_app_t *app, apr_uint32_t tried,
-                       fcgix_addr_t *addr)
+/* The set entry whose address is addr (its own place i first), or -1. The
+ * entries are read without the writer's sequence: a torn or forged one at
+ * worst matches no address (or lends its state to the address it names),
+ * and nothing read here decides where a request goes. */
+static int slot_of(fcgix_sb_bset_t *s, apr_uint32_t count, int i,
+                   const fcgix_addr_t *addr)
 {
-    static apr_uint32_t rr;
-    fcgix_backend_cand_t k[FCGIX_SB_BACKENDS];
-    int n = app->nbackends < FCGIX_SB_BACKENDS ? app->nbackends
-                                               : FCGIX_SB_BACKENDS,
-        i;
+    apr_uint32_t j;
 
-    memset(k, 0, sizeof(k));
-    for (i = 0; i < n; i++) {
-        k[i].weight = 1;
-    }
-    i = n ? fcgix_policy_backend(k, n, tried,
-                                 (int)(apr_atomic_inc32(&rr) % (unsigned)n))
-          : -1;
-    if (i >= 0) {
-        memset(addr, 0, sizeof(*addr));
-        memcpy(addr->sa, &app->backends[i].addr, app->backends[i].addr_len);
-        addr->len = app->backends[i].addr_len;
-    }
-    return i;
-}
-
-/* One consistent reading of the set: the choice and its address. -2 when
- * the set changed meanwhile (read again). */
-static int pick_shared(fcgix_sb_bset_t *s, apr_uint32_t tried,
-                       fcgix_addr_t *addr)
-{
-    apr_uint32_t seq = apr_atomic_read32(&s->seq), now, n, i;
-    fcgix_backend_cand_t k[FCGIX_SB_BACKENDS];
-    int best;
-
-    if (seq & 1u) {
-        return -2;
-    }
-    __atomic_thread_fence(__ATOMIC_ACQUIRE); /* the list after the seq */
-    n = apr_atomic_read32(&s->count);
-    n = n < FCGIX_SB_BACKENDS ? n : FCGIX_SB_BACKENDS;
-    now = now_ds();
-    for (i = 0; i < n; i++) {
-        fcgix_sb_backend_t *b = &s->b[i];
-        k[i].load = count_of(&b->inflight);
-        k[i].weight = b->weight >= 1 && b->weight <= 1000 ? b->weight : 1;
-        k[i].down_until = apr_atomic_read32(&b->down_until);
-        k[i].down = k[i].down_until > now ||
-                    apr_atomic_read32(&b->probe) == FCGIX_PROBE_FAILED;
-    }
-    best = n ? fcgix_policy_backend(k, (int)n, tried,
-                                    (int)(apr_atomic_inc32(&s->rr) % n))
-             : -1;
-    if (best >= 0) {
-        fcgix_sb_backend_t *b = &s->b[best];
-        memset(addr, 0, sizeof(*addr));
-        addr->len = b->addr_len;
-        if (addr->len > sizeof(addr->sa)) {
-            return -2;
+    for (j = 0; j <= count; j++) {
+        apr_uint32_t k = j == 0 ? (apr_uint32_t)i : j - 1;
+        fcgix_sb_backend_t *b = &s->b[k];
+        if (k < count && b->addr_len == addr->len &&
+            memcmp(b->addr, addr->sa, addr->len) == 0) {
+            return (int)k;
         }
-        memcpy(addr->sa, b->addr, addr->len);
     }
-    __atomic_thread_fence(__ATOMIC_ACQUIRE); /* the seq after the list */
-    if (apr_atomic_read32(&s->seq) != seq) {
-        return -2;
-    }
-    if (best >= 0 && !fcgix_addr_valid(addr->sa, addr->len)) {
-        return -1; /* a writer that died half-way: none of it is used */
-    }
-    return best;
+    return -1;
 }
 
-int fcgix_pm_backend_pick(const fcgix_pm_class_t *c, const fcgix_app_t *app,
-                          apr_uint32_t tried, fcgix_addr_t *addr)
+int fcgix_pm_backend_pick(const fcgix_pm_class_t *c, const fcgix_addr_t *addr,
+                          const apr_uint32_t *weight, int n, apr_uint32_t tried,
+                          int *slot)
 {
+    static apr_uint32_t rr; /* without a set: this child's own turns */
     fcgix_sb_bset_t *s = bset(c);
-    int tries, i = -2;
+    fcgix_backend_cand_t k[FCGIX_SB_BACKENDS];
+    int where[FCGIX_SB_BACKENDS], i, best;
+    apr_uint32_t count = 0, now = now_ds();
 
-    for (tries = 0; s && i == -2 && tries < 100; tries++) {
-        i = pick_shared(s, tried, addr);
+    n = n < FCGIX_SB_BACKENDS ? n : FCGIX_SB_BACKENDS;
+    if (s) {
+        count = apr_atomic_read32(&s->count);
+        count = count < FCGIX_SB_BACKENDS ? count : FCGIX_SB_BACKENDS;
     }
-    return i == -2 ? pick_config(app, tried, addr) : i;
+    for (i = 0; i < n; i++) {
+        fcgix_sb_backend_t *b;
+        where[i] = s ? slot_of(s, count, i, &addr[i]) : -1;
+        b = where[i] >= 0 ? &s->b[where[i]] : NULL;
+        k[i].weight = weight[i] >= 1 && weight[i] <= 1000 ? weight[i] : 1;
+        k[i].load = b ? count_of(&b->inflight) : 0;
+        k[i].down_until = b ? apr_atomic_read32(&b->down_until) : 0;
+        k[i].down = b && (k[i].down_until > now ||
+                          apr_atomic_read32(&b->probe) == FCGIX_PROBE_FAILED);
+    }
+    best = n > 0 ? fcgix_policy_backend(
+                       k, n, tried,
+                       (int)(apr_atomic_inc32(s ? &s->rr : &rr) % (unsigned)n))
+                 : -1;
+    *slot = best >= 0 ? where[best] : -1;
+    return best;
 }
 
 static fcgix_sb_backend_t *backend(const fcgix_pm_class_t *c, int i)

@@ -75,13 +75,35 @@ static int needed(const pm_t *pm)
     return 0;
 }
 
+/* SIGTERM ends it at once, except while it writes to the scoreboard
+ * (blocked there); SIGKILL if it is still there (stopped, say) after a
+ * moment. */
 void fcgix_pm_prober_stop(pm_t *pm)
 {
-    if (pm->prober_pid > 0) {
+    int i;
+
+    if (pm->prober_pid <= 0) {
+        return;
+    }
+    kill(pm->prober_pid, SIGTERM);
+    for (i = 0; i < 50 && waitpid(pm->prober_pid, NULL, WNOHANG) == 0; i++) {
+        apr_sleep(apr_time_from_msec(4));
+    }
+    if (i == 50) {
         kill(pm->prober_pid, SIGKILL);
         waitpid(pm->prober_pid, NULL, 0);
-        pm->prober_pid = 0;
     }
+    pm->prober_pid = 0;
+}
+
+/* Around a write to the scoreboard: no SIGTERM half-way. */
+static void hold_term(int hold)
+{
+    sigset_t term;
+
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &term, NULL);
 }
 
 /* ------------------------------------------------------- the results */
@@ -105,12 +127,14 @@ static void record(fcgix_sb_t *sb, const job_t *j, int i, int ok, int why)
         return; /* the list moved on meanwhile */
     }
     prev = apr_atomic_read32(&b->probe);
+    hold_term(1);
     apr_atomic_set32(&b->probe_why, ok ? 0 : (apr_uint32_t)why);
     apr_atomic_set32(&b->probe_at, (apr_uint32_t)apr_time_sec(fcgix_clock()));
     apr_atomic_set32(&b->probe, ok ? FCGIX_PROBE_OK : FCGIX_PROBE_FAILED);
     if (ok) {
         apr_atomic_set32(&b->down_until, 0); /* it answers: no more skips */
     }
+    hold_term(0);
     fcgix_addr_text(j->addrs[i].sa, j->addrs[i].len, text, sizeof(text));
     if (!ok && prev != FCGIX_PROBE_FAILED) {
         fcgix_pm_log("FCGIX0460: %s: backend %s failed its probe (%s): no "
@@ -274,10 +298,15 @@ static void probe_run(probe_t *pr, int n, apr_time_t deadline)
 /* Probes every backend of the jobs whose probe is due. */
 static void probe_due(fcgix_sb_t *sb, apr_time_t now)
 {
-    probe_t *pr = calloc((size_t)njobs * FCGIX_SB_BACKENDS, sizeof(*pr));
+    probe_t *pr;
     apr_time_t deadline = now;
     int n = 0, j, i;
 
+    for (j = 0; j < njobs; j++) {
+        n += jobs[j].def->probe && now >= jobs[j].next_probe ? jobs[j].n : 0;
+    }
+    pr = n ? calloc((size_t)n, sizeof(*pr)) : NULL;
+    n = 0;
     for (j = 0; pr && j < njobs; j++) {
         job_t *jb = &jobs[j];
         if (jb->def->probe == 0 || now < jb->next_probe) {
@@ -371,7 +400,9 @@ static void resolve_job(fcgix_sb_t *sb, job_t *j)
     memcpy(j->target, tg, sizeof(tg[0]) * (size_t)n);
     memcpy(j->weights, w, sizeof(w[0]) * (size_t)n);
     j->n = n;
+    hold_term(1);
     fcgix_pm_bset_write(sb, j->idx, j->gen, j->addrs, j->weights, n, 0);
+    hold_term(0);
     fcgix_pm_log("FCGIX0464: %s: its host names resolved anew: %d backends",
                  j->def->path, n);
 }

@@ -32,7 +32,8 @@
 #      answered by the configured backends, within bounded time); then
 #      count 0xffffffff, weights 0 and 0xffffffff, in-flight counts near
 #      2^32, down_until 0xffffffff, addr_len 0xffffffff: every request
-#      gets an answer in time (503 today: finding B5) and the status page
+#      gets an answer in time, from the configured backends (finding B5:
+#      a bad entry made it 503 before), and the status page
 #      shows the set without crashing a child.
 #   5. (withstood) The prober under FastCgiWrapper (the process manager
 #      keeps root): it runs as User/Group (all four ids), with no
@@ -357,6 +358,8 @@ EOF
         note "codes with forged fields: @codes";
         is(scalar(grep { $_ == 0 } @codes), 0, 'forged fields: every request gets an answer in time')
             or diag "codes: @codes";
+        is_deeply(\@codes, [(200) x 4],
+            'forged fields: the configured backends still answer (finding B5: was 503)');
         like(status_auto(), qr/^Class\d+Backends: \d+$/m, 'forged fields: the status page lists the set');
     }
     $t->stop_httpd;
