@@ -215,7 +215,7 @@ void fcgix_backends_child_init(apr_pool_t *pchild, server_rec *s)
     sigset_t all, old;
     int i, rv;
 
-    R.lives = calloc((size_t)apps->nelts + 1, sizeof(*R.lives));
+    R.lives = calloc((size_t)apps->nelts + 1, sizeof(fcgix_live_t *));
     for (i = 0; R.lives && i < apps->nelts; i++) {
         fcgix_app_t *app = APR_ARRAY_IDX(apps, i, fcgix_app_t *);
         if (has_names(app) && (app->live = live_new(app, now)) != NULL) {

@@ -177,7 +177,7 @@ static void build_request(void)
     fcgix_rec_header(request, FCGIX_T_GET_VALUES, 0, n, 0);
     fcgix_rec_header(request + FCGIX_REC_HEADER_LEN + n, FCGIX_T_GET_VALUES, 0,
                      0, 0);
-    request_len = 2 * FCGIX_REC_HEADER_LEN + n;
+    request_len = FCGIX_REC_HEADER_LEN + n + FCGIX_REC_HEADER_LEN;
 }
 
 static void probe_open(probe_t *p)
