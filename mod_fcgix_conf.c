@@ -327,15 +327,28 @@ static const char *add_host_target(cmd_parms *cmd, fcgix_app_t *app,
     for (i = 0; i < n; i++) {
         fcgix_backend_t *b = new_backend(cmd, app);
         if (b == NULL) {
-            return too_many(cmd);
+            more = 1;
+            break;
         }
         memcpy(&b->addr, a[i].sa, a[i].len);
         b->addr_len = (socklen_t)a[i].len;
         fcgix_addr_text(a[i].sa, a[i].len, text, sizeof(text));
         b->text = apr_pstrdup(cmd->pool, text);
     }
+    if (i == 0) {
+        return too_many(cmd); /* not one address of it fits */
+    }
     first_is_addr(app);
-    return more ? too_many(cmd) : NULL;
+    if (more) {
+        /* a name (DNS may grow it) must not stop httpd from starting, or
+         * from being stopped: apachectl reads the configuration too */
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, cmd->server,
+                     "FCGIX0025: %s %s: host %s has more addresses than the "
+                     "%d backends an application may have; the rest are not "
+                     "used",
+                     cmd->cmd->name, app->path, host, FCGIX_BACKENDS_MAX);
+    }
+    return NULL;
 }
 
 /* -weight N: of the -host or -socket just before it. */
@@ -367,6 +380,9 @@ static const char *set_methods(cmd_parms *cmd, fcgix_app_t *app,
     app->o.retry_head = 0;
     if (strcasecmp(arg, "none") == 0) {
         return NULL;
+    }
+    if (arg[0] == ',' || arg[strlen(arg) - 1] == ',' || strstr(arg, ",,")) {
+        return apr_psprintf(cmd->pool, "'%s' has an empty method", arg);
     }
     for (m = apr_strtok(list, ",", &last); m;
          m = apr_strtok(NULL, ",", &last)) {

@@ -339,8 +339,8 @@ int fcgix_connect_choose(fcgix_req_t *q)
         return 0;
     }
     n = fcgix_backends_get(app, addr, weight);
-    q->be =
-        fcgix_pm_backend_pick(q->look, addr, weight, n, q->tried, &q->be_slot);
+    q->be = fcgix_pm_backend_pick(q->look, addr, weight, n, q->tried, &q->turn,
+                                  &q->be_slot);
     if (q->be < 0) {
         return -1;
     }
@@ -377,9 +377,9 @@ static int timed_out(fcgix_req_t *q, apr_interval_time_t limit)
     return HTTP_GATEWAY_TIME_OUT;
 }
 
-/* How long one attempt on a backend may take: with several, a share of
- * the connect limit (at least a second), so that one that does not answer
- * leaves time for the others. */
+/* How long one attempt on a backend may take: with several, an equal share
+ * of the connect limit, so that one that does not answer leaves time for
+ * the others. */
 static apr_time_t attempt_deadline(const fcgix_req_t *q, apr_time_t now,
                                    apr_time_t deadline,
                                    apr_interval_time_t limit)
@@ -390,9 +390,6 @@ static apr_time_t attempt_deadline(const fcgix_req_t *q, apr_time_t now,
         return deadline;
     }
     share = limit / q->app->nbackends;
-    if (share < apr_time_from_sec(1)) {
-        share = limit < apr_time_from_sec(1) ? limit : apr_time_from_sec(1);
-    }
     return now + share < deadline ? now + share : deadline;
 }
 

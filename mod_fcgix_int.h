@@ -105,6 +105,7 @@ typedef struct {
     int be_slot;        /* its place in the class's set in the scoreboard,
                            for its state and counters; -1: none */
     apr_uint32_t tried; /* bit i: backend i was tried for this request */
+    apr_uint32_t turn;  /* its turn among equal backends */
     int be_counted;     /* in flight on that backend (q->cls's set) */
     int overloaded;     /* the app answered FCGI_OVERLOADED */
     int other_retry;    /* sent again to another backend already */

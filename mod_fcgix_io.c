@@ -554,11 +554,10 @@ static int retry_other(fcgix_req_t *q)
     }
     fcgix_addr_text(q->addr.sa, q->addr.len, text, sizeof(text));
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r,
-                  "FCGIX0131: %s: backend %s %s before answering; %s sent "
-                  "again to %s",
+                  "FCGIX0131: %s: backend %s %s; %s sent again to %s",
                   q->app->path, from,
                   q->overloaded ? "answered FCGI_OVERLOADED"
-                                : "closed the connection",
+                                : "closed the connection before answering",
                   q->r->method, text);
     q->overloaded = 0;
     q->ended = 0;

@@ -189,11 +189,13 @@ enum {
  * fewest requests in flight per weight, equals in turn; when every untried
  * one is disabled, the one whose disable time ends first. The state of an
  * address is the class's set entry with the same bytes (*slot: its index,
- * -1 when none matches: then it counts as idle and enabled). The address's
- * index, or -1 when every one was tried. */
+ * -1 when none matches: then it counts as idle and enabled). Equals take
+ * turns: a request's first pick (tried 0) takes the next turn into *turn,
+ * its later picks start from the same one. The address's index, or -1
+ * when every one was tried. */
 int fcgix_pm_backend_pick(const fcgix_pm_class_t *c, const fcgix_addr_t *addr,
                           const apr_uint32_t *weight, int n, apr_uint32_t tried,
-                          int *slot);
+                          apr_uint32_t *turn, int *slot);
 /* Backend i of the class's set now carries a request (enter) or no longer
  * (leave): its in-flight count (and requests begun). */
 void fcgix_pm_backend_enter(const fcgix_pm_class_t *c, int i);

@@ -70,7 +70,7 @@ static int slot_of(fcgix_sb_bset_t *s, apr_uint32_t count, int i,
 
 int fcgix_pm_backend_pick(const fcgix_pm_class_t *c, const fcgix_addr_t *addr,
                           const apr_uint32_t *weight, int n, apr_uint32_t tried,
-                          int *slot)
+                          apr_uint32_t *turn, int *slot)
 {
     static apr_uint32_t rr; /* without a set: this child's own turns */
     fcgix_sb_bset_t *s = bset(c);
@@ -93,9 +93,12 @@ int fcgix_pm_backend_pick(const fcgix_pm_class_t *c, const fcgix_addr_t *addr,
         k[i].down = b && (k[i].down_until > now ||
                           apr_atomic_read32(&b->probe) == FCGIX_PROBE_FAILED);
     }
-    best = n > 0 ? fcgix_policy_backend(
-                       k, n, tried,
-                       (int)(apr_atomic_inc32(s ? &s->rr : &rr) % (unsigned)n))
+    /* one turn per request: its further picks (after a failure) start
+     * where its first did, or a failing backend would come first again */
+    if (tried == 0) {
+        *turn = apr_atomic_inc32(s ? &s->rr : &rr);
+    }
+    best = n > 0 ? fcgix_policy_backend(k, n, tried, (int)(*turn % (unsigned)n))
                  : -1;
     *slot = best >= 0 ? where[best] : -1;
     return best;
@@ -184,7 +187,8 @@ int fcgix_pm_backend_info(const fcgix_pm_class_info_t *ci, apr_uint32_t m,
     out->overloaded = b->overloaded;
     out->resets = b->resets;
     until = apr_atomic_read32(&b->down_until);
-    out->down_for = until > now ? (until - now + 9) / 10 : 0;
+    /* (the tenth added when it was set rounds down here) */
+    out->down_for = until > now ? (until - now + 8) / 10 : 0;
     now_s = (apr_uint32_t)apr_time_sec(fcgix_clock());
     out->probe = apr_atomic_read32(&b->probe);
     out->probe_why = apr_atomic_read32(&b->probe_why);

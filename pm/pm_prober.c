@@ -257,9 +257,9 @@ static void probe_step(probe_t *p, short revents)
     }
 }
 
-/* Runs the n probes at once until each is done or its time is up (all
- * within deadline, the latest of theirs). */
-static void probe_run(probe_t *pr, int n, apr_time_t deadline)
+/* Runs the n probes at once until each is done or its time is up; each
+ * connection is closed as soon as its probe is done. */
+static void probe_run(probe_t *pr, int n)
 {
     struct pollfd *pfd = calloc((size_t)n, sizeof(*pfd));
     int i, left;
@@ -268,11 +268,20 @@ static void probe_run(probe_t *pr, int n, apr_time_t deadline)
         probe_open(&pr[i]);
     }
     for (;;) {
-        apr_time_t now = fcgix_clock();
+        apr_time_t now = fcgix_clock(), next = now + apr_time_from_sec(60);
         for (i = 0, left = 0; i < n; i++) {
             if (!pr[i].done && now >= pr[i].deadline) {
                 pr[i].done = 1;
                 pr[i].why = FCGIX_PROBE_WHY_TIMEOUT;
+            }
+            if (pr[i].done && pr[i].fd >= 0) {
+                /* at once: a one-process app serves nobody while a
+                 * probe's connection stays open */
+                close(pr[i].fd);
+                pr[i].fd = -1;
+            }
+            if (!pr[i].done && pr[i].deadline < next) {
+                next = pr[i].deadline;
             }
             pfd[i].fd = pr[i].done ? -1 : pr[i].fd;
             pfd[i].events = pr[i].sent < request_len ? POLLOUT : POLLIN;
@@ -282,8 +291,7 @@ static void probe_run(probe_t *pr, int n, apr_time_t deadline)
         if (left == 0 || pfd == NULL) {
             break;
         }
-        if (poll(pfd, (nfds_t)n, (int)apr_time_as_msec(deadline - now) + 1) <
-            0) {
+        if (poll(pfd, (nfds_t)n, (int)apr_time_as_msec(next - now) + 1) < 0) {
             continue;
         }
         for (i = 0; i < n; i++) {
@@ -299,7 +307,6 @@ static void probe_run(probe_t *pr, int n, apr_time_t deadline)
 static void probe_due(fcgix_sb_t *sb, apr_time_t now)
 {
     probe_t *pr;
-    apr_time_t deadline = now;
     int n = 0, j, i;
 
     for (j = 0; j < njobs; j++) {
@@ -313,9 +320,6 @@ static void probe_due(fcgix_sb_t *sb, apr_time_t now)
             continue;
         }
         jb->next_probe = now + apr_time_from_sec(jb->def->probe);
-        if (now + apr_time_from_sec(jb->def->probe_timeout) > deadline) {
-            deadline = now + apr_time_from_sec(jb->def->probe_timeout);
-        }
         for (i = 0; i < jb->n; i++, n++) {
             pr[n].job = jb;
             pr[n].i = i;
@@ -324,8 +328,7 @@ static void probe_due(fcgix_sb_t *sb, apr_time_t now)
         }
     }
     if (n) {
-        /* each probe's own -probe-timeout, within the longest of them */
-        probe_run(pr, n, deadline);
+        probe_run(pr, n); /* each within its own -probe-timeout */
     }
     for (i = 0; i < n; i++) {
         record(sb, pr[i].job, pr[i].i, pr[i].ok, pr[i].why);
@@ -358,7 +361,7 @@ static void resolve_job(fcgix_sb_t *sb, job_t *j)
     fcgix_addr_t a[FCGIX_SB_BACKENDS];
     apr_uint32_t tg[FCGIX_SB_BACKENDS], t, w[FCGIX_SB_BACKENDS];
     char err[256];
-    int n = 0, i, more = 0, r, changed;
+    int n = 0, i, more = 0, r, changed, cut = 0;
 
     for (t = 0; t < (apr_uint32_t)j->def->targets->nelts; t++) {
         const fcgix_def_target_t *d =
@@ -379,12 +382,7 @@ static void resolve_job(fcgix_sb_t *sb, job_t *j)
             tg[n + i] = t;
         }
         n += r;
-        if (more) {
-            fcgix_pm_log("FCGIX0463: %s: host %s has more addresses than "
-                         "the %d backends an application may have; the rest "
-                         "are not used",
-                         j->def->path, d->host, FCGIX_SB_BACKENDS);
-        }
+        cut |= more;
     }
     changed = n != j->n;
     for (i = 0; i < n; i++) {
@@ -405,6 +403,12 @@ static void resolve_job(fcgix_sb_t *sb, job_t *j)
     hold_term(0);
     fcgix_pm_log("FCGIX0464: %s: its host names resolved anew: %d backends",
                  j->def->path, n);
+    if (cut) { /* said once per change, not at every resolution */
+        fcgix_pm_log("FCGIX0463: %s: its host names have more addresses "
+                     "than the %d backends an application may have; the "
+                     "rest are not used",
+                     j->def->path, FCGIX_SB_BACKENDS);
+    }
 }
 
 /* ------------------------------------------------------------ process */
