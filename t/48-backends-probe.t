@@ -1,0 +1,248 @@
+# 48-backends-probe.t - several backends per FastCgiExternalServer (issue
+# 14): the prober (-probe, -probe-timeout) and host names with several
+# addresses (-resolve), seen from outside.
+#
+#  1. -probe 1: a backend that accepts connections but does not speak
+#     FastCGI (a Perl listener that answers with HTTP garbage, and one that
+#     says nothing: -probe-timeout 1) is marked by the prober: ?auto shows
+#     `probe-failed` (Probe: failed (...)), the error log has FCGIX0450
+#     naming the app and the address, and afterwards no request reaches it
+#     (its own log sees no BEGIN_REQUEST) while every request is 200 from
+#     the good backend; replaced by a real FastCGI app on the same address:
+#     FCGIX0451, `up` again, and it takes requests;
+#  2. a name with two addresses (libnss-wrapper: apache2 runs with
+#     LD_PRELOAD=libnss_wrapper.so and NSS_WRAPPER_HOSTS=<test dir>/hosts):
+#     `twohost` -> 127.0.0.2 and 127.0.0.3, a backend on each: ?auto lists
+#     both, requests reach both, none reaches 127.0.0.4; then -resolve 1:
+#     the hosts file gains 127.0.0.4 and drops 127.0.0.3, and without a
+#     restart requests reach 127.0.0.2 and 127.0.0.4 and no longer .3;
+#  3. php-fpm answers FCGI_GET_VALUES and closes: two pools on 127.0.0.2:P
+#     and 127.0.0.3:P behind -probe 1 stay `up` (Probe: ok) over several
+#     probes and serve.
+use strict;
+use warnings;
+use Test::More;
+use IO::Socket::IP;
+use Time::HiRes qw(time sleep);
+use FcgixTest qw(slurp);
+use FcgixBackends;
+
+my $NSSW = '/usr/lib/x86_64-linux-gnu/libnss_wrapper.so';
+($NSSW) = grep { -f } $NSSW, glob('/usr/lib/*/libnss_wrapper.so') unless -f $NSSW;
+
+my $t = FcgixTest->new;
+my $d = $t->dir;
+my $h = "$d/htdocs";
+
+# A TCP listener that is not a FastCGI app: "garbage" answers every
+# connection with an HTTP error at once, "silent" never sends a byte. Both
+# read what arrives and log "accept" per connection and "type=N" (the second
+# byte of the first FastCGI record header: 1 BEGIN_REQUEST, 9 GET_VALUES).
+my $listener = $t->write_file('listener.pl', <<'EOF');
+use strict; use warnings; use IO::Socket::IP; use IO::Select;
+my ($host, $port, $mode, $log) = @ARGV;
+my $l = IO::Socket::IP->new(LocalHost => $host, LocalPort => $port, Listen => 64, ReuseAddr => 1)
+    or die "listen $host:$port: $@";
+open my $lf, '>>', $log or die "$log: $!";
+$lf->autoflush(1);
+my $sel = IO::Select->new($l);
+my %buf;
+while (1) {
+    for my $s ($sel->can_read) {
+        if ($s == $l) {
+            my $c = $l->accept or next;
+            print $lf "accept\n";
+            syswrite($c, "HTTP/1.1 400 Bad Request\r\nX-Garbage: yes\r\n\r\nnot FastCGI\n") if $mode eq 'garbage';
+            $buf{ fileno $c } = '';
+            $sel->add($c);
+            next;
+        }
+        my $n = sysread($s, my $b, 4096);
+        if (!$n) { $sel->remove($s); close $s; next }
+        my $had = length $buf{ fileno $s };
+        $buf{ fileno $s } .= $b;
+        print $lf 'type=', ord(substr($buf{ fileno $s }, 1, 1)), "\n" if $had < 2 && length $buf{ fileno $s } >= 2;
+    }
+}
+EOF
+
+sub start_listener {
+    my ($mode, $host, $port) = @_;
+    my $log = $t->write_file("logs/listener-$mode.events", '', 0644);
+    my $p = $t->spawn([$^X, $listener, $host, $port, $mode, $log], name => "listener-$mode");
+    $p->{events} = $log;
+    $p->{hostport} = "$host:$port";
+    my $up = $t->wait_for(sub { IO::Socket::IP->new(PeerHost => $host, PeerPort => $port, Timeout => 1) }, 10);
+    die "listener $mode on $host:$port did not come up\n" unless $up;
+    return $p;
+}
+
+sub names { my $n = shift; join ', ', map { "$_=$n->{$_}" } sort keys %$n }
+
+# ------------------------------------------------------------ backends
+my $PR = $t->free_port;    # probe: garbage
+my $PS = $t->free_port;    # probe: silent
+my %be;
+$be{RA} = backend($t, 'RA', '127.0.0.2', $PR);
+$be{SA} = backend($t, 'SA', '127.0.0.2', $PS);
+my $garbage = start_listener('garbage', '127.0.0.3', $PR);
+my $silent = start_listener('silent', '127.0.0.3', $PS);
+
+my $PN = $t->free_port;    # names
+$be{N2} = backend($t, 'N2', '127.0.0.2', $PN);
+$be{N3} = backend($t, 'N3', '127.0.0.3', $PN);
+$be{N4} = backend($t, 'N4', '127.0.0.4', $PN);
+my $hosts = $t->write_file('hosts', "127.0.0.2 twohost\n127.0.0.3 twohost\n");
+
+my $FPM = '/usr/sbin/php-fpm8.2';
+my ($fpm, $PP);
+if (-x $FPM) {
+    $PP = $t->free_port;
+    my $conf = "[global]\npid = $d/php-fpm.pid\nerror_log = $d/logs/php-fpm.log\ndaemonize = no\n";
+    for my $ip (qw(127.0.0.2 127.0.0.3)) {
+        $conf .= "[pool-$ip]\n" . ($> == 0 ? "user = www-data\ngroup = www-data\n" : '')
+            . "listen = $ip:$PP\npm = static\npm.max_children = 2\nenv[FCGIX_POOL] = $ip\n";
+    }
+    my $cf = $t->write_file('php-fpm.conf', $conf);
+    $fpm = $t->spawn([$FPM, '-F', '-R', '-y', $cf], name => 'php-fpm');
+    $t->write_file('htdocs/fpm/page.php', "<?php header('Content-Type: text/plain'); "
+        . "echo 'name=', getenv('FCGIX_POOL'), \"\\n\";\n");
+}
+
+# ------------------------------------------------------------ httpd
+my $conf = <<"EOF";
+FastCgiIpcDir $d/ipc
+FastCgiExternalServer $h/pr.fcgi -host $be{RA}{hostport} -host $garbage->{hostport} -probe 1 -probe-timeout 1
+FastCgiExternalServer $h/ps.fcgi -host $be{SA}{hostport} -host $silent->{hostport} -probe 1 -probe-timeout 1 -idle-timeout 3
+<Location /fcgi-status>
+    SetHandler fastcgi-status
+</Location>
+EOF
+$conf .= "FastCgiExternalServer $h/nm.fcgi -host twohost:$PN -resolve 1\n" if $NSSW;
+$conf .= "FastCgiExternalServer $h/fpm/page.php -host 127.0.0.2:$PP -host 127.0.0.3:$PP -probe 1\n" if $fpm;
+$t->httpd_env(LD_PRELOAD => $NSSW, NSS_WRAPPER_HOSTS => $hosts) if $NSSW;
+$t->start_httpd($conf);
+my $httpd_pid = $t->httpd_pid;
+
+# ------------------------------------------------------------ 1. the prober
+for my $case ([ 'pr', $garbage, 'RA', 'answers with HTTP garbage' ], [ 'ps', $silent, 'SA', 'says nothing' ]) {
+    my ($app, $l, $good, $what) = @$case;
+    my $file = "$h/$app.fcgi";
+    my $addr = $l->{hostport};
+    my $st;
+    my $failed = $t->wait_for(sub {
+        $st = backends($t, $file);
+        $st && ($st->{by_addr}{$addr}{State} // '') eq 'probe-failed';
+    }, 10);
+    ok($failed, "listener that $what: ?auto shows probe-failed")
+        or diag $st ? join("\n", grep { /Backend/ } split /\n/, $st->{raw}) : 'class not on the status page';
+    like($st && $st->{by_addr}{$addr}{Probe} // '', qr/^failed \(.+\)$/, "$app: ?auto Probe: failed (why)");
+    like($st && $st->{by_addr}{ $be{$good}{hostport} }{Probe} // '', qr/^ok$/, "$app: the real app's Probe: ok");
+    like(slurp($l->{events}), qr/^type=9$/m, "$app: the listener got FCGI_GET_VALUES");
+    $t->log_like(qr/FCGIX0450: .*\Q$file\E.*\Q$addr\E/, "$app: FCGIX0450 names the app and the address");
+
+    SKIP: {
+        # (requests to a listener that is not skipped would only pile up)
+        skip "$app: not marked probe-failed, no requests sent", 2 unless $failed;
+        my $off = length slurp($l->{events});
+        my $n = tally(map { fetch($t, "/$app.fcgi") } 1 .. 10);
+        is($n->{$good} // 0, 10, "$app: all 10 requests 200 from the real app (" . names($n) . ')');
+        unlike(substr(slurp($l->{events}), $off), qr/^type=1$/m, "$app: no request (BEGIN_REQUEST) reached the listener");
+    }
+}
+
+# the garbage listener replaced by a real FastCGI app on the same address
+{
+    my $addr = $garbage->{hostport};
+    my $off = length $t->error_log;
+    $t->stop_app($garbage);
+    $be{RB} = backend($t, 'RB', '127.0.0.3', $PR);
+    ok($t->wait_for(sub { substr($t->error_log, $off) =~ /FCGIX0451: .*\Q$h\/pr.fcgi\E.*\Q$addr\E/ }, 10),
+        'replaced by a FastCGI app: FCGIX0451 names the app and the address')
+        or diag substr($t->error_log, $off);
+    my $st;
+    ok($t->wait_for(sub { $st = backends($t, "$h/pr.fcgi"); ($st->{by_addr}{$addr}{State} // '') eq 'up' }, 5),
+        'replaced: ?auto shows it up') or diag $st ? $st->{raw} : '';
+    my %seen;
+    my $back = $t->wait_for(sub { my $r = fetch($t, '/pr.fcgi'); $seen{ $r->[0] }++; ($r->[1]{name} // '') eq 'RB' }, 10);
+    ok($back, 'replaced: it takes requests again');
+    is_deeply([ keys %seen ], [200], 'replaced: every request 200 meanwhile');
+}
+
+# ------------------------------------------------------------ 2. names
+SKIP: {
+    skip 'libnss-wrapper not installed (apt-get install libnss-wrapper)', 11 unless $NSSW;
+    my $file = "$h/nm.fcgi";
+    my ($a2, $a3, $a4) = map { "127.0.0.$_:$PN" } 2, 3, 4;
+    my $st = backends($t, $file);
+    is_deeply([ sort map { $_->{Address} // '' } @{ $st ? $st->{list} : [] } ], [ $a2, $a3 ],
+        '?auto: twohost gives two backends, 127.0.0.2 and 127.0.0.3') or diag $st ? $st->{raw} : 'no class';
+    my $n = tally(map { fetch($t, '/nm.fcgi') } 1 .. 12);
+    ok(($n->{N2} // 0) > 0 && ($n->{N3} // 0) > 0, 'requests reach both addresses of twohost (' . names($n) . ')');
+    is(($n->{N2} // 0) + ($n->{N3} // 0), 12, 'all 12 requests 200 from them, none from 127.0.0.4');
+
+    # re-resolution: .4 comes, .3 goes
+    my $tmp = "$hosts.new";
+    $t->write_file($tmp, "127.0.0.2 twohost\n127.0.0.4 twohost\n");
+    rename $tmp, $hosts or die "rename: $!";
+    my $changed = $t->wait_for(sub {
+        $st = backends($t, $file);
+        join(' ', sort map { $_->{Address} // '' } @{ $st ? $st->{list} : [] }) eq "$a2 $a4";
+    }, 10);
+    ok($changed, '-resolve 1: ?auto shows the new address list (127.0.0.2, 127.0.0.4)')
+        or diag $st ? $st->{raw} : 'no class';
+    my $off3 = length slurp($be{N3}{log});
+    my %m;
+    my $both = $t->wait_for(sub {
+        my $r = fetch($t, '/nm.fcgi');
+        $m{ $r->[0] == 200 ? $r->[1]{name} // '?' : "!$r->[0]" }++;
+        ($m{N2} // 0) > 0 && ($m{N4} // 0) > 0;
+    }, 10);
+    ok($both, 'requests reach 127.0.0.2 and the new 127.0.0.4 (' . names(\%m) . ')');
+    $n = tally(map { fetch($t, '/nm.fcgi') } 1 .. 10);
+    is(($n->{N2} // 0) + ($n->{N4} // 0), 10, 'then 10 more requests all 200 from .2 / .4 (' . names($n) . ')');
+    ok(!$m{N3} && !$n->{N3}, 'the dropped 127.0.0.3 gets none');
+    unlike(substr(slurp($be{N3}{log}), $off3), qr/^begin /m, '127.0.0.3 saw no request since the change');
+    is($t->httpd_pid, $httpd_pid, 'no restart: the same apache2 parent');
+    my $resumed = () = $t->error_log =~ /resuming normal operations/g;
+    is($resumed, 1, 'no restart: one "resuming normal operations" in the log');
+    ok(!grep({ /^!/ } keys %m), 'no failed request during the change') or diag names(\%m);
+}
+
+# ------------------------------------------------------------ 3. php-fpm and the prober
+SKIP: {
+    skip 'php-fpm8.2 not installed', 7 unless $fpm;
+    my $file = "$h/fpm/page.php";
+    my @addr = map { "$_:$PP" } qw(127.0.0.2 127.0.0.3);
+    # every probe ok: both backends Probe: ok, then watched for 3.5 s more
+    # (about three more probes at -probe 1): never anything but up / ok
+    my $st;
+    my $ok = $t->wait_for(sub {
+        $st = backends($t, $file) or return 0;
+        !grep { ($st->{by_addr}{$_}{Probe} // '') ne 'ok' } @addr;
+    }, 10);
+    ok($ok, 'php-fpm behind -probe 1: both pools Probe: ok') or diag $st ? $st->{raw} : 'no class';
+    my $end = time + 3.5;
+    my %bad;
+    $t->wait_for(sub {
+        my $s = backends($t, $file) or return 0;
+        for my $a (@addr) {
+            my $v = ($s->{by_addr}{$a}{State} // '') . ' ' . ($s->{by_addr}{$a}{Probe} // '');
+            $bad{"$a: $v"}++ if $v ne 'up ok';
+        }
+        time >= $end;
+    }, 5);
+    ok(!%bad, 'php-fpm: up and Probe: ok all through the next probes') or diag explain \%bad;
+    for my $a (@addr) {
+        my $b = $st ? $st->{by_addr}{$a} : {};
+        is(($b->{State} // '') . ' ' . ($b->{Probe} // ''), 'up ok', "php-fpm $a: up, Probe: ok");
+    }
+    $t->log_unlike(qr/FCGIX0450: .*\Q$file\E/, 'php-fpm: no FCGIX0450 for it');
+    my $n = tally(map { fetch($t, '/fpm/page.php') } 1 .. 12);
+    is(($n->{'127.0.0.2'} // 0) + ($n->{'127.0.0.3'} // 0), 12, 'php-fpm: 12 requests 200 (' . names($n) . ')');
+    ok(($n->{'127.0.0.2'} // 0) > 0 && ($n->{'127.0.0.3'} // 0) > 0, 'php-fpm: both pools serve');
+}
+
+$t->stop_httpd;
+$t->done;
+done_testing;
