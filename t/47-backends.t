@@ -16,7 +16,8 @@
 #  3. a stopped backend is skipped (every request 200), FCGIX0130 names the
 #     app and the address, ?auto says `down`; started again on the same
 #     address it gets requests again after -disable-time (2 s); both
-#     stopped: 503; one started again: served at once;
+#     stopped: 503; one started again: served at once; -disable-time 0:
+#     a refusing backend is tried every time and stays up;
 #  4. a backend answering FCGI_OVERLOADED is skipped (FCGIX0130 overloaded),
 #     the other one serves;
 #  5. a backend killed (SIGKILL) while it holds a request: GET is sent again
@@ -94,6 +95,9 @@ my $PF = $t->free_port;          # failover on stop: FA, FB
 $be{FA} = backend($t, 'FA', '127.0.0.2', $PF);
 $be{FB} = backend($t, 'FB', '127.0.0.3', $PF);
 
+my $P0 = $t->free_port;          # -disable-time 0: ZA, nothing on 127.0.0.3
+$be{ZA} = backend($t, 'ZA', '127.0.0.2', $P0);
+
 my $PO = $t->free_port;          # overloaded: OA (whoami), OB (badapp)
 $be{OA} = backend($t, 'OA', '127.0.0.2', $PO);
 my $ovlog = $t->write_file('logs/badapp-ov.events', '', 0666);
@@ -146,6 +150,7 @@ FastCgiExternalServer $h/bal2.fcgi -host $aa -host $ab
 FastCgiExternalServer $h/bal3.fcgi -host $aa -host $ab $cspec
 FastCgiExternalServer $h/w.fcgi -host $aa -weight 3 -socket $be{U}{socket} -weight 1
 FastCgiExternalServer $h/fo.fcgi -host $be{FA}{hostport} -host $be{FB}{hostport} -disable-time 2
+FastCgiExternalServer $h/z.fcgi -host $be{ZA}{hostport} -host 127.0.0.3:$P0 -disable-time 0
 FastCgiExternalServer $h/ov.fcgi -host $be{OA}{hostport} -host $ob->{hostport} -disable-time 1
 FastCgiExternalServer $h/k.fcgi $kill_pair
 FastCgiExternalServer $h/kn.fcgi $kill_pair -retry-methods none
@@ -251,6 +256,17 @@ sub names { my $n = shift; join ', ', map { "$_=$n->{$_}" } sort keys %$n }
     $r = fetch($t, '/fo.fcgi');
     is($r->[0] . ' ' . ($r->[1]{name} // ''), '200 FA',
         'every backend disabled: requests still try them, FA started again serves at once');
+}
+
+# -disable-time 0: a refusing backend is never skipped, yet every request
+# is served (by the next one), and it stays up
+{
+    my $n = tally(map { fetch($t, '/z.fcgi') } 1 .. 10);
+    is($n->{ZA} // 0, 10, '-disable-time 0, one backend refusing: all 10 requests 200 (' . names($n) . ')');
+    my $st = backends($t, "$h/z.fcgi");
+    my $z = $st ? $st->{by_addr}{"127.0.0.3:$P0"} : {};
+    is(($z->{State} // '') . ' ' . ($z->{DownFor} // ''), 'up 0', '-disable-time 0: the refusing backend stays up');
+    ok(($z->{Refused} // 0) >= 3, "-disable-time 0: it is tried again and again (Refused " . ($z->{Refused} // "missing") . ")");
 }
 
 # ------------------------------------------------------------ 4. FCGI_OVERLOADED

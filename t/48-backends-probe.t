@@ -18,7 +18,11 @@
 #     restart requests reach 127.0.0.2 and 127.0.0.4 and no longer .3;
 #  3. php-fpm answers FCGI_GET_VALUES and closes: two pools on 127.0.0.2:P
 #     and 127.0.0.3:P behind -probe 1 stay `up` (Probe: ok) over several
-#     probes and serve.
+#     probes and serve;
+#  4. a one-process libfcgi app next to a silent backend (-probe-timeout 5):
+#     a request is answered while the silent backend's probe is still open
+#     (the prober closes each probe connection once answered, not at the
+#     end of its round).
 use strict;
 use warnings;
 use Test::More;
@@ -36,8 +40,9 @@ my $h = "$d/htdocs";
 
 # A TCP listener that is not a FastCGI app: "garbage" answers every
 # connection with an HTTP error at once, "silent" never sends a byte. Both
-# read what arrives and log "accept" per connection and "type=N" (the second
-# byte of the first FastCGI record header: 1 BEGIN_REQUEST, 9 GET_VALUES).
+# read what arrives and log "accept" per connection, "type=N" (the second
+# byte of the first FastCGI record header: 1 BEGIN_REQUEST, 9 GET_VALUES)
+# and "close" when the peer closed.
 my $listener = $t->write_file('listener.pl', <<'EOF');
 use strict; use warnings; use IO::Socket::IP; use IO::Select;
 my ($host, $port, $mode, $log) = @ARGV;
@@ -58,7 +63,7 @@ while (1) {
             next;
         }
         my $n = sysread($s, my $b, 4096);
-        if (!$n) { $sel->remove($s); close $s; next }
+        if (!$n) { print $lf "close\n"; $sel->remove($s); close $s; next }
         my $had = length $buf{ fileno $s };
         $buf{ fileno $s } .= $b;
         print $lf 'type=', ord(substr($buf{ fileno $s }, 1, 1)), "\n" if $had < 2 && length $buf{ fileno $s } >= 2;
@@ -105,6 +110,12 @@ if (-x $FPM) {
     }
     my $cf = $t->write_file('php-fpm.conf', $conf);
     $fpm = $t->spawn([$FPM, '-F', '-R', '-y', $cf], name => 'php-fpm');
+    # listening before apache2 starts: a probe that finds no php-fpm yet
+    # would rightly fail (FCGIX0450)
+    my $up = $t->wait_for(sub {
+        !grep { !IO::Socket::IP->new(PeerHost => $_, PeerPort => $PP, Timeout => 1) } qw(127.0.0.2 127.0.0.3)
+    }, 15);
+    die "php-fpm did not come up:\n" . slurp("$d/logs/php-fpm.log") unless $up;
     $t->write_file('htdocs/fpm/page.php', "<?php header('Content-Type: text/plain'); "
         . "echo 'name=', getenv('FCGIX_POOL'), \"\\n\";\n");
 }
@@ -241,6 +252,47 @@ SKIP: {
     my $n = tally(map { fetch($t, '/fpm/page.php') } 1 .. 12);
     is(($n->{'127.0.0.2'} // 0) + ($n->{'127.0.0.3'} // 0), 12, 'php-fpm: 12 requests 200 (' . names($n) . ')');
     ok(($n->{'127.0.0.2'} // 0) > 0 && ($n->{'127.0.0.3'} // 0) > 0, 'php-fpm: both pools serve');
+}
+
+# ------------------------------------------------------------ 4. a slow probe holds nothing else
+# A single-process libfcgi app serves one connection at a time, and after
+# answering FCGI_GET_VALUES it waits on that connection for a request. So
+# the prober must close a probe connection once it has its answer, not
+# when the slowest probe of the round (a silent backend, -probe-timeout 5)
+# gives up: a request sent while the silent backend's probe is still open
+# is answered while it is still open.
+{
+    my $PT = $t->free_port;
+    $be{TA} = backend($t, 'TA', '127.0.0.2', $PT);
+    my $sl = start_listener('silent5', '127.0.0.3', $PT);
+    $t->start_httpd(<<"EOF");
+FastCgiIpcDir $d/ipc
+FastCgiExternalServer $h/pt.fcgi -host $be{TA}{hostport} -host $sl->{hostport} -probe 1 -probe-timeout 5
+<Location /fcgi-status>
+    SetHandler fastcgi-status
+</Location>
+EOF
+    my $st;
+    my $failed = $t->wait_for(sub {
+        $st = backends($t, "$h/pt.fcgi");
+        $st && ($st->{by_addr}{ $sl->{hostport} }{State} // '') eq 'probe-failed';
+    }, 15);
+    ok($failed, '-probe-timeout 5: the silent backend is marked probe-failed');
+    my $open = sub {    # probe connections the silent listener holds open now
+        my $ev = slurp($sl->{events});
+        my $acc = () = $ev =~ /^accept$/mg;
+        my $cl = () = $ev =~ /^close$/mg;
+        return $acc - $cl;
+    };
+    SKIP: {
+        skip 'not marked probe-failed', 3 unless $failed;
+        ok($t->wait_for(sub { $open->() > 0 }, 10), 'a probe of the silent backend is under way');
+        my $r = fetch($t, '/pt.fcgi');
+        my $still = $open->();
+        is($r->[0] . ' ' . ($r->[1]{name} // ''), '200 TA', 'the request is served by the one-process app');
+        ok($still > 0, 'answered while the silent backend\'s probe was still open: the prober did not hold '
+            . 'the app\'s connection until the slow probe gave up');
+    }
 }
 
 $t->stop_httpd;
