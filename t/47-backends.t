@@ -17,7 +17,9 @@
 #     app and the address, ?auto says `down`; started again on the same
 #     address it gets requests again after -disable-time (2 s); both
 #     stopped: 503; one started again: served at once; -disable-time 0:
-#     a refusing backend is tried every time and stays up;
+#     a refusing backend is tried every time and stays up; a connect that
+#     times out (a full backlog-0 listener, -appConnTimeout 1): skipped,
+#     FCGIX0130 timed out, ?auto down, Timeouts > 0;
 #  4. a backend answering FCGI_OVERLOADED is skipped (FCGIX0130 overloaded),
 #     the other one serves;
 #  5. a backend killed (SIGKILL) while it holds a request: GET is sent again
@@ -36,7 +38,9 @@ use strict;
 use warnings;
 use Test::More;
 use IO::Socket::IP;
+use IO::Socket::INET;
 use IO::Select;
+use Socket ();
 use Time::HiRes qw(time sleep);
 use FcgixTest qw(slurp);
 use FcgixBackends;
@@ -82,6 +86,29 @@ bad_config('17 backends', join(' ', map { "-host 127.0.0.2:" . (9000 + $_) } 1 .
     ok($ok, 'config: every new option at its bounds, 16 backends: apache2 -t passes') or diag $out;
 }
 
+# A listener with backlog 0 that never accepts, its queue filled with our
+# own connections: further SYNs go unanswered, a connect() hangs (as in
+# t/19-connect.t). Returns (listener, fillers); the listener's port in
+# $black->{port}.
+sub blackhole {
+    my ($ip) = @_;
+    socket(my $l, Socket::PF_INET(), Socket::SOCK_STREAM(), 0) or die "socket: $!";
+    bind($l, Socket::pack_sockaddr_in(0, Socket::inet_aton($ip))) or die "bind: $!";
+    listen($l, 0) or die "listen: $!";
+    my ($port) = Socket::unpack_sockaddr_in(getsockname($l));
+    my $addr = Socket::pack_sockaddr_in($port, Socket::inet_aton($ip));
+    my @f;
+    for (1 .. 8) {
+        my $s = IO::Socket::INET->new(Proto => 'tcp', Blocking => 0) or die "socket: $!";
+        push @f, $s;
+        next if connect($s, $addr);
+        my $w = '';
+        vec($w, fileno($s), 1) = 1;
+        last if !select(undef, $w, undef, 1);    # this one hangs: the queue is full
+    }
+    return ({ sock => $l, port => $port, hostport => "$ip:$port" }, @f);
+}
+
 # ------------------------------------------------------------ backends
 my $P = $t->free_port;           # the balancing set: A, B (TCP), C (::1 or Unix), U (Unix)
 my $P6 = $V6 ? $t->free_port('inet6') : undef;
@@ -97,6 +124,10 @@ $be{FB} = backend($t, 'FB', '127.0.0.3', $PF);
 
 my $P0 = $t->free_port;          # -disable-time 0: ZA, nothing on 127.0.0.3
 $be{ZA} = backend($t, 'ZA', '127.0.0.2', $P0);
+
+my $PT = $t->free_port;          # connect timeout: TA, a full backlog-0 listener on 127.0.0.3
+$be{TA} = backend($t, 'TA', '127.0.0.2', $PT);
+my ($black, @fillers) = blackhole('127.0.0.3');
 
 my $PO = $t->free_port;          # overloaded: OA (whoami), OB (badapp)
 $be{OA} = backend($t, 'OA', '127.0.0.2', $PO);
@@ -151,6 +182,7 @@ FastCgiExternalServer $h/bal3.fcgi -host $aa -host $ab $cspec
 FastCgiExternalServer $h/w.fcgi -host $aa -weight 3 -socket $be{U}{socket} -weight 1
 FastCgiExternalServer $h/fo.fcgi -host $be{FA}{hostport} -host $be{FB}{hostport} -disable-time 2
 FastCgiExternalServer $h/z.fcgi -host $be{ZA}{hostport} -host 127.0.0.3:$P0 -disable-time 0
+FastCgiExternalServer $h/to.fcgi -host $be{TA}{hostport} -host $black->{hostport} -appConnTimeout 1 -disable-time 30
 FastCgiExternalServer $h/ov.fcgi -host $be{OA}{hostport} -host $ob->{hostport} -disable-time 1
 FastCgiExternalServer $h/k.fcgi $kill_pair
 FastCgiExternalServer $h/kn.fcgi $kill_pair -retry-methods none
@@ -269,6 +301,20 @@ sub names { my $n = shift; join ', ', map { "$_=$n->{$_}" } sort keys %$n }
     ok(($z->{Refused} // 0) >= 3, "-disable-time 0: it is tried again and again (Refused " . ($z->{Refused} // "missing") . ")");
 }
 
+# a connect that times out (-appConnTimeout 1): skipped like a refusal
+{
+    my $off = length $t->error_log;
+    my $n = tally(map { fetch($t, '/to.fcgi') } 1 .. 4);
+    is($n->{TA} // 0, 4, 'a backend whose connect times out: all 4 requests 200 from the other (' . names($n) . ')');
+    my $ba = $black->{hostport};
+    ok($t->wait_for(sub { substr($t->error_log, $off) =~ /FCGIX0130: .*\Q$h\/to.fcgi\E.*backend \Q$ba\E timed out/ }, 5),
+        'FCGIX0130 timed out names the app and the address') or diag substr($t->error_log, $off);
+    my $st = backends($t, "$h/to.fcgi");
+    my $bb = $st ? $st->{by_addr}{$ba} : {};
+    is($bb->{State} // '', 'down', '?auto: it is down (disabled for 30 s)');
+    ok(($bb->{Timeouts} // 0) >= 1, '?auto: its Timeouts count > 0 (' . ($bb->{Timeouts} // 'missing') . ')');
+}
+
 # ------------------------------------------------------------ 4. FCGI_OVERLOADED
 {
     my $off = length $t->error_log;
@@ -342,15 +388,22 @@ sub kill_mid {
     is($r->{who}{method} . ' ' . $r->{who}{body}, 'POST 1000', 'the other backend got the whole body')
         if $r->{code} == 200;
 
+    $off = length $t->error_log;
     ($r, $v, $o) = kill_mid('/kp.fcgi', 'POST', 'p' x 200_000);
     ok($v, 'streamed POST: a backend took the request');
     is($r->{code}, 502, 'POST with a streamed body (-spool-body 0): not sent again, 502');
     ok($v && !begun($be{$o}, $r->{tok}), 'streamed POST: the other backend never saw it');
+    ok($t->wait_for(sub { substr($t->error_log, $off) =~ /FCGIX01(?:09|32): .*\Q$h\/kp.fcgi\E/ }, 5),
+        'streamed POST: FCGIX0109 (or 0132) names the app')
+        or diag substr($t->error_log, $off);
 
+    $off = length $t->error_log;
     ($r, $v, $o) = kill_mid('/kn.fcgi', 'GET');
     ok($v, '-retry-methods none: a backend took the request');
     is($r->{code}, 502, '-retry-methods none: GET not sent again, 502');
     ok($v && !begun($be{$o}, $r->{tok}), '-retry-methods none: the other backend never saw it');
+    ok($t->wait_for(sub { substr($t->error_log, $off) =~ /FCGIX01(?:09|32): .*\Q$h\/kn.fcgi\E/ }, 5),
+        '-retry-methods none: FCGIX0109 (or 0132) names the app') or diag substr($t->error_log, $off);
 
     ($r, $v, $o) = kill_mid('/kh.fcgi', 'GET');
     ok($v, '-retry-methods HEAD,OPTIONS: a backend took the GET');
@@ -419,5 +472,6 @@ sub basic {
 }
 
 $t->stop_httpd;
+close $_ for @fillers, $black->{sock};
 $t->done;
 done_testing;
