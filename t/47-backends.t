@@ -73,7 +73,7 @@ bad_config('-resolve -1', "$two -resolve -1", '-resolve');
 bad_config("-retry-methods $_", "$two -retry-methods $_", '-retry-methods')
     for ('""', 'GET;POST', 'G(T', 'FROB', 'none,GET');
 bad_config('-docroot relative', "$two -docroot rel/dir", '-docroot');
-bad_config('17 backends', join(' ', map { "-host 127.0.0.2:" . (9000 + $_) } 1 .. 17));
+bad_config('17 backends', join(' ', map { "-host 127.0.0.2:" . (9000 + $_) } 1 .. 17), '-host');
 {
     my $good = "FastCgiIpcDir $ipc\nFastCgiExternalServer $h/good.fcgi -host 127.0.0.2:9000 -weight 1000 "
         . "-socket $d/sock/x.sock -weight 1 -host [::1]:9001 -disable-time 3600 -probe 3600 "
