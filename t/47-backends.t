@@ -18,7 +18,8 @@
 #     address it gets requests again after -disable-time (2 s); both
 #     stopped: 503; one started again: served at once; -disable-time 0:
 #     a refusing backend is tried every time and stays up; a connect that
-#     times out (a full backlog-0 listener, -appConnTimeout 1): skipped,
+#     times out (a full backlog-0 listener, -appConnTimeout 4: 2 s each of
+#     two): skipped,
 #     FCGIX0130 timed out, ?auto down, Timeouts > 0;
 #  4. a backend answering FCGI_OVERLOADED is skipped (FCGIX0130 overloaded),
 #     the other one serves;
@@ -182,7 +183,7 @@ FastCgiExternalServer $h/bal3.fcgi -host $aa -host $ab $cspec
 FastCgiExternalServer $h/w.fcgi -host $aa -weight 3 -socket $be{U}{socket} -weight 1
 FastCgiExternalServer $h/fo.fcgi -host $be{FA}{hostport} -host $be{FB}{hostport} -disable-time 2
 FastCgiExternalServer $h/z.fcgi -host $be{ZA}{hostport} -host 127.0.0.3:$P0 -disable-time 0
-FastCgiExternalServer $h/to.fcgi -host $be{TA}{hostport} -host $black->{hostport} -appConnTimeout 1 -disable-time 30
+FastCgiExternalServer $h/to.fcgi -host $be{TA}{hostport} -host $black->{hostport} -appConnTimeout 4 -disable-time 30
 FastCgiExternalServer $h/ov.fcgi -host $be{OA}{hostport} -host $ob->{hostport} -disable-time 1
 FastCgiExternalServer $h/k.fcgi $kill_pair
 FastCgiExternalServer $h/kn.fcgi $kill_pair -retry-methods none
@@ -301,7 +302,8 @@ sub names { my $n = shift; join ', ', map { "$_=$n->{$_}" } sort keys %$n }
     ok(($z->{Refused} // 0) >= 3, "-disable-time 0: it is tried again and again (Refused " . ($z->{Refused} // "missing") . ")");
 }
 
-# a connect that times out (-appConnTimeout 1): skipped like a refusal
+# a connect that times out (-appConnTimeout 4: with two backends 2 s for
+# each): skipped like a refusal
 {
     my $off = length $t->error_log;
     my $n = tally(map { fetch($t, '/to.fcgi') } 1 .. 4);

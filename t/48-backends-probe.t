@@ -94,8 +94,9 @@ sub names { my $n = shift; join ', ', map { "$_=$n->{$_}" } sort keys %$n }
 my $PR = $t->free_port;    # probe: garbage
 my $PS = $t->free_port;    # probe: silent
 my %be;
-$be{RA} = backend($t, 'RA', '127.0.0.2', $PR);
-$be{SA} = backend($t, 'SA', '127.0.0.2', $PS);
+# (two processes each: a probe's connection may hold one, see 4.)
+$be{RA} = backend($t, 'RA', '127.0.0.2', $PR, count => 2);
+$be{SA} = backend($t, 'SA', '127.0.0.2', $PS, count => 2);
 my $garbage = start_listener('garbage', '127.0.0.3', $PR);
 my $silent = start_listener('silent', '127.0.0.3', $PS);
 
@@ -175,7 +176,7 @@ for my $case ([ 'pr', $garbage, 'RA', 'answers with HTTP garbage' ], [ 'ps', $si
     my $addr = $garbage->{hostport};
     my $off = length $t->error_log;
     $t->stop_app($garbage);
-    $be{RB} = backend($t, 'RB', '127.0.0.3', $PR);
+    $be{RB} = backend($t, 'RB', '127.0.0.3', $PR, count => 2);
     ok($t->wait_for(sub { substr($t->error_log, $off) =~ /FCGIX0461: .*\Q$h\/pr.fcgi\E.*\Q$addr\E/ }, 10),
         'replaced by a FastCGI app: FCGIX0461 names the app and the address')
         or diag substr($t->error_log, $off);
