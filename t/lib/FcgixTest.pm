@@ -65,7 +65,7 @@ $mode defaults to 0644. Absolute $rel is used as is.
 
 See L<FcgixTest::Apps>.
 
-=item apache2: conf, start_httpd, start_external, try_start_httpd, restart_httpd, config_test, stop_httpd, httpd_running, httpd_pid
+=item apache2: conf, start_httpd, start_external, try_start_httpd, restart_httpd, config_test, stop_httpd, httpd_running, httpd_pid, httpd_env
 
 See L<FcgixTest::Httpd>.
 

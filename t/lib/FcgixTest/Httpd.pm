@@ -57,6 +57,13 @@ Rewrites the config (when $fragment is defined) and runs `apache2 -k graceful`
 
 conf() + `apache2 -t -f CONF`; returns (exit_ok, combined stdout+stderr).
 
+=item $t->httpd_env(NAME => value, ...)
+
+Extra environment for every apache2 command this harness runs from now on
+(start, restart, -t, stop), e.g. LD_PRELOAD => 'libnss_wrapper.so',
+NSS_WRAPPER_HOSTS => FILE. Returns the whole set. With FCGIX_ASAN=1 the
+sanitizer runtimes are put first and the given LD_PRELOAD after them.
+
 =item $t->stop_httpd
 
 `apache2 -f CONF -k stop`, waits (<=15 s) for the PidFile's pid to go away.
@@ -140,13 +147,20 @@ EOF
     return $self->conf_file;
 }
 
+sub httpd_env {
+    my ($self, %e) = @_;
+    $self->{httpd_env}{$_} = $e{$_} for keys %e;
+    return %{ $self->{httpd_env} || {} };
+}
+
 sub _env_prefix {
     my ($self) = @_;
-    my %e;
+    my %e = %{ $self->{httpd_env} || {} };
     if ($self->{asan}) {
         my $asan = `gcc -print-file-name=libasan.so`; chomp $asan;
         my $ubsan = `gcc -print-file-name=libubsan.so`; chomp $ubsan;
-        $e{LD_PRELOAD} = "$asan $ubsan";
+        # the sanitizer runtimes must come first in LD_PRELOAD
+        $e{LD_PRELOAD} = join ' ', "$asan $ubsan", grep { defined && length } $e{LD_PRELOAD};
         $e{ASAN_OPTIONS} = "detect_leaks=0:abort_on_error=0:log_path=$self->{dir}/asan";
         $e{UBSAN_OPTIONS} = "print_stacktrace=1:log_path=$self->{dir}/ubsan";
     }
