@@ -361,7 +361,8 @@ static void resolve_job(fcgix_sb_t *sb, job_t *j)
     fcgix_addr_t a[FCGIX_SB_BACKENDS];
     apr_uint32_t tg[FCGIX_SB_BACKENDS], t, w[FCGIX_SB_BACKENDS];
     char err[256];
-    int n = 0, i, more = 0, r, changed, cut = 0;
+    int n = 0, i, more = 0, r, changed;
+    const char *cut = NULL; /* a name whose addresses did not all fit */
 
     for (t = 0; t < (apr_uint32_t)j->def->targets->nelts; t++) {
         const fcgix_def_target_t *d =
@@ -382,7 +383,7 @@ static void resolve_job(fcgix_sb_t *sb, job_t *j)
             tg[n + i] = t;
         }
         n += r;
-        cut |= more;
+        cut = more ? d->host : cut;
     }
     changed = n != j->n;
     for (i = 0; i < n; i++) {
@@ -404,10 +405,10 @@ static void resolve_job(fcgix_sb_t *sb, job_t *j)
     fcgix_pm_log("FCGIX0464: %s: its host names resolved anew: %d backends",
                  j->def->path, n);
     if (cut) { /* said once per change, not at every resolution */
-        fcgix_pm_log("FCGIX0463: %s: its host names have more addresses "
-                     "than the %d backends an application may have; the "
-                     "rest are not used",
-                     j->def->path, FCGIX_SB_BACKENDS);
+        fcgix_pm_log("FCGIX0463: %s: host %s has more addresses than the "
+                     "%d backends an application may have; the rest are "
+                     "not used",
+                     j->def->path, cut, FCGIX_SB_BACKENDS);
     }
 }
 
