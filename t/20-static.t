@@ -295,7 +295,10 @@ is(scalar @pm, 1, 'one fcgix-pm, a child of the httpd parent') or diag "pm pids:
     ok(ok200($r), '-socket app answers') or diag show($r);
     my ($p) = app_pids($t, $app{sock});
     my $ino = $p ? fd0_inode($p) : undef;
-    my ($u) = grep { / \Q$ipc\/.named.sock\E$/ } split /\n/, slurp('/proc/net/unix');
+    # the listener's line (flags __SO_ACCEPTCON): a connection it accepted
+    # shows the same path, and the last request's may not be closed yet
+    my ($u) = grep { / \Q$ipc\/.named.sock\E$/ && (split ' ')[3] eq '00010000' }
+        split /\n/, slurp('/proc/net/unix');
     my @uf = split ' ', $u // '';
     ok($ino && @uf && $uf[6] eq $ino, "the app's fd 0 is the socket named.sock") or diag "fd0 $ino, unix: " . ($u // '');
 
