@@ -204,6 +204,24 @@ static int client_read(fcgix_body_t *b, char *dst, apr_size_t cap,
 /* ------------------------------------------------------- the spool */
 
 /* Appends n bytes: in memory while they fit, else in a temp file. */
+
+/* A temporary file for the body, its name removed at once: only the open
+ * descriptor holds it, so nothing is left behind even by a child killed
+ * with SIGKILL (the OOM killer) in the middle of an upload. */
+static apr_status_t spool_file(fcgix_body_t *b, const char *dir, apr_pool_t *p)
+{
+    const char *name;
+    apr_status_t rv = apr_file_mktemp(
+        &b->file, apr_pstrcat(p, dir, "/fcgix-body-XXXXXX", NULL),
+        APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE | APR_FOPEN_EXCL,
+        p);
+
+    if (rv == APR_SUCCESS && apr_file_name_get(&name, b->file) == APR_SUCCESS) {
+        apr_file_remove(name, p);
+    }
+    return rv;
+}
+
 static int spool_put(fcgix_body_t *b, const char *data, apr_size_t n)
 {
     request_rec *r = b->r;
@@ -219,11 +237,7 @@ static int spool_put(fcgix_body_t *b, const char *data, apr_size_t n)
     }
     if (b->file == NULL &&
         (apr_temp_dir_get(&tmp, r->pool) != APR_SUCCESS ||
-         apr_file_mktemp(&b->file,
-                         apr_pstrcat(r->pool, tmp, "/fcgix-body-XXXXXX", NULL),
-                         APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE |
-                             APR_FOPEN_EXCL | APR_FOPEN_DELONCLOSE,
-                         r->pool) != APR_SUCCESS ||
+         spool_file(b, tmp, r->pool) != APR_SUCCESS ||
          (b->len && apr_file_write_full(b->file, b->mem, (apr_size_t)b->len,
                                         NULL) != APR_SUCCESS))) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r,

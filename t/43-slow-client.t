@@ -23,7 +23,8 @@
 #     request ends: while an app that has read a 700 KiB body sleeps 3 s
 #     before answering, nothing is counted.
 #   - the httpd child holding a 700 KiB chunked upload is SIGKILLed: its
-#     count is given back (FCGIX0125) and a new upload succeeds.
+#     count is given back (FCGIX0125), its spool file is not left in
+#     httpd's TMPDIR (it was, for good, before), and a new upload succeeds.
 # Config errors: bad -spool-body and FastCgiSpoolLimit values fail
 # apache2 -t naming the directive (and the app and option).
 use strict;
@@ -43,6 +44,13 @@ my $slow  = $t->install_app('upload', "$h/s/slow.fcgi");
 my $small = $t->install_app('upload', "$h/sm/small.fcgi");
 my $up    = $t->install_app('upload', "$h/u/up.fcgi");
 my $resp  = $t->install_app('respond', "$h/r/resp.fcgi");
+
+# httpd's temporary directory (where bodies past 64 KiB are spooled): one
+# of this test's own, so what is left in it can be looked at
+my $tmp = "$d/tmp";
+mkdir $tmp;
+chmod 01777, $tmp;
+$t->httpd_env(TMPDIR => $tmp);
 
 $t->start_httpd(<<"EOF");
 FastCgiIpcDir $d/ipc
@@ -355,7 +363,7 @@ is(spooled(), 0, 'nothing spooled at first');
     ok($pid, "found the httpd child holding it (pid " . ($pid // '?') . ")")
         or diag `ss -tnpH state established 2>&1`;
     SKIP: {
-        skip 'no httpd child found', 4 unless $pid;
+        skip 'no httpd child found', 5 unless $pid;
         $t->allow_log(qr/child pid $pid exit signal Killed/);
         kill 'KILL', $pid;
         pump_until(sub { finished($a) }, 5);
@@ -363,6 +371,9 @@ is(spooled(), 0, 'nothing spooled at first');
         ok($t->wait_for(sub { spooled() == 0 }, 10), 'SIGKILL of that child: its count is given back')
             or diag "spooled: " . spooled();
         $t->log_like(qr/FCGIX0125: httpd child $pid ended holding \d+ KiB/, '... FCGIX0125 says so');
+        opendir(my $dh, $tmp);
+        my @left = grep { /^fcgix-body-/ } readdir $dh;
+        is("@left", '', '... and it left no spool file behind (its name goes as it is made)');
         my $e = client(post_head('/u/up.fcgi', chunked => 1) . $chunked700 . "0\r\n\r\n", name => 'E');
         pump_until(sub { finished($e) }, 15);
         uploaded_ok($e, $kib700, '... and a new 700 KiB chunked upload succeeds');
