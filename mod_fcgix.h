@@ -48,7 +48,6 @@
 /* One -host or -socket of a FastCgiExternalServer, as given. */
 typedef struct {
     const char *host; /* name or address literal; NULL: a Unix socket */
-    const char *path; /* the socket's absolute path, for a Unix socket */
     apr_port_t port;
     int is_name; /* host is no address literal: resolved again (-resolve) */
     int weight;  /* -weight after it, else 1 */
@@ -205,8 +204,11 @@ int fcgix_app_for(request_rec *r, const char *filename, const apr_finfo_t *fi,
 /* mod_fcgix_status.c: the fastcgi-status handler, mod_status section. */
 void fcgix_status_register(void);
 
-/* mod_fcgix_backends.c: once per httpd child: starts the thread that
- * resolves external applications' host names again (-resolve). */
+/* mod_fcgix_backends.c: an external application's backend list, made once
+ * its directive is read (app->live). */
+void fcgix_backends_prepare(apr_pool_t *p, fcgix_app_t *app);
+/* Once per httpd child: starts the thread that resolves external
+ * applications' host names again (-resolve). */
 void fcgix_backends_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* mod_fcgix_keep.c: once per httpd child, after fcgix_pm_child_init:

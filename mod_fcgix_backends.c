@@ -22,9 +22,11 @@
 
 APLOG_USE_MODULE(fcgix);
 
-/* The list of one application with host names to resolve again. */
+/* The list of one external application, made when the configuration is
+ * read; a child changes it only if it resolves host names again. */
 struct fcgix_live_t {
     const fcgix_app_t *app;
+    int resolves; /* host names and -resolve: the list can change */
     int n;
     fcgix_addr_t addr[FCGIX_BACKENDS_MAX];
     apr_uint32_t weight[FCGIX_BACKENDS_MAX];
@@ -50,37 +52,19 @@ int fcgix_backends_get(const fcgix_app_t *app, fcgix_addr_t *addr,
                        apr_uint32_t *weight)
 {
     const fcgix_live_t *l = app->live;
-    int i, n;
+    int n;
 
     if (l == NULL) {
-        for (i = 0; i < app->nbackends; i++) {
-            memset(&addr[i], 0, sizeof(addr[i]));
-            memcpy(addr[i].sa, &app->backends[i].addr,
-                   app->backends[i].addr_len);
-            addr[i].len = app->backends[i].addr_len;
-            weight[i] = weight_of(app, app->backends[i].target);
-        }
-        return app->nbackends;
+        return 0;
     }
-    pthread_mutex_lock(&R.lock);
+    if (l->resolves) {
+        pthread_mutex_lock(&R.lock);
+    }
     n = l->n;
     memcpy(addr, l->addr, sizeof(addr[0]) * (size_t)n);
     memcpy(weight, l->weight, sizeof(weight[0]) * (size_t)n);
-    pthread_mutex_unlock(&R.lock);
-    return n;
-}
-
-/* The addresses of target t as the list has them now, appended to a. */
-static int keep_target(const fcgix_live_t *l, apr_uint32_t t, fcgix_addr_t *a,
-                       apr_uint32_t *tg, int n)
-{
-    int i;
-
-    for (i = 0; i < l->n && n < FCGIX_BACKENDS_MAX; i++) {
-        if (l->target[i] == t) {
-            a[n] = l->addr[i];
-            tg[n++] = t;
-        }
+    if (l->resolves) {
+        pthread_mutex_unlock(&R.lock);
     }
     return n;
 }
@@ -108,7 +92,8 @@ static void resolve(fcgix_live_t *l, server_rec *s)
         }
         if (r < 0) {
             pthread_mutex_lock(&R.lock);
-            n = keep_target(l, (apr_uint32_t)t, a, tg, n);
+            n = fcgix_addr_keep(l->addr, l->target, l->n, (apr_uint32_t)t, a,
+                                tg, n, FCGIX_BACKENDS_MAX);
             pthread_mutex_unlock(&R.lock);
             continue;
         }
@@ -175,27 +160,6 @@ static apr_status_t stop_resolver(void *data)
     return APR_SUCCESS;
 }
 
-static fcgix_live_t *live_new(fcgix_app_t *app, apr_time_t now)
-{
-    fcgix_live_t *l = calloc(1, sizeof(*l));
-    int i;
-
-    if (l == NULL) {
-        return NULL;
-    }
-    l->app = app;
-    for (i = 0; i < app->nbackends; i++) {
-        memcpy(l->addr[i].sa, &app->backends[i].addr,
-               app->backends[i].addr_len);
-        l->addr[i].len = app->backends[i].addr_len;
-        l->target[i] = (apr_uint32_t)app->backends[i].target;
-        l->weight[i] = weight_of(app, app->backends[i].target);
-    }
-    l->n = app->nbackends;
-    l->next = now + apr_time_from_sec(app->o.resolve);
-    return l;
-}
-
 static int has_names(const fcgix_app_t *app)
 {
     int t;
@@ -208,6 +172,24 @@ static int has_names(const fcgix_app_t *app)
     return 0;
 }
 
+void fcgix_backends_prepare(apr_pool_t *p, fcgix_app_t *app)
+{
+    fcgix_live_t *l = apr_pcalloc(p, sizeof(*l));
+    int i;
+
+    l->app = app;
+    for (i = 0; i < app->nbackends; i++) {
+        memcpy(l->addr[i].sa, &app->backends[i].addr,
+               app->backends[i].addr_len);
+        l->addr[i].len = app->backends[i].addr_len;
+        l->target[i] = (apr_uint32_t)app->backends[i].target;
+        l->weight[i] = weight_of(app, app->backends[i].target);
+    }
+    l->n = app->nbackends;
+    l->resolves = has_names(app);
+    app->live = l;
+}
+
 void fcgix_backends_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_array_header_t *apps = fcgix_globals->apps;
@@ -217,9 +199,10 @@ void fcgix_backends_child_init(apr_pool_t *pchild, server_rec *s)
 
     R.lives = calloc((size_t)apps->nelts + 1, sizeof(fcgix_live_t *));
     for (i = 0; R.lives && i < apps->nelts; i++) {
-        fcgix_app_t *app = APR_ARRAY_IDX(apps, i, fcgix_app_t *);
-        if (has_names(app) && (app->live = live_new(app, now)) != NULL) {
-            R.lives[R.nlives++] = app->live;
+        fcgix_live_t *l = APR_ARRAY_IDX(apps, i, fcgix_app_t *)->live;
+        if (l && l->resolves) {
+            l->next = now + apr_time_from_sec(l->app->o.resolve);
+            R.lives[R.nlives++] = l;
         }
     }
     if (R.nlives == 0) {

@@ -289,7 +289,6 @@ static const char *add_socket_target(cmd_parms *cmd, fcgix_app_t *app,
     }
     err = unix_addr(cmd, path, &b->addr, &b->addr_len, &b->text);
     if (err == NULL) {
-        t->path = b->text + strlen("unix:");
         first_is_addr(app);
     }
     return err;
@@ -698,6 +697,7 @@ const char *fcgix_cmd_external(cmd_parms *cmd, void *dummy, const char *args)
         fcgix_target_t *t = &APR_ARRAY_IDX(app->targets, i, fcgix_target_t);
         t->weight = t->weight ? t->weight : 1;
     }
+    fcgix_backends_prepare(cmd->pool, app);
     register_app(app);
     return NULL;
 }

@@ -126,7 +126,8 @@ int fcgix_connect(fcgix_req_t *q);
 apr_interval_time_t fcgix_connect_limit(const fcgix_req_t *q);
 /* mod_fcgix_backends.c: the external app's backend addresses (and their
  * weights) as this child knows them now: the configuration's, with host
- * names resolved again. Their number (at most FCGIX_BACKENDS_MAX). */
+ * names resolved again. Their number (at most FCGIX_BACKENDS_MAX; 0 for
+ * an app without backends). */
 int fcgix_backends_get(const fcgix_app_t *app, fcgix_addr_t *addr,
                        apr_uint32_t *weight);
 

@@ -53,6 +53,12 @@ int fcgix_addr_resolve(const char *host, unsigned port, fcgix_addr_t *out,
                        int max, int *more, char *err, size_t errlen);
 /* "1.2.3.4:80", "[::1]:80", "unix:/path" (whatever sa holds). */
 void fcgix_addr_text(const void *sa, apr_uint32_t len, char *buf, size_t n);
+/* A list being resolved again: appends to out (n so far, at most max) the
+ * addresses the current list (ncur of them) has for target t, when t is
+ * no name or its name did not resolve. The new count. */
+int fcgix_addr_keep(const fcgix_addr_t *cur, const apr_uint32_t *cur_target,
+                    int ncur, apr_uint32_t t, fcgix_addr_t *out,
+                    apr_uint32_t *out_target, int n, int max);
 /* Whether (sa, len) is a well-formed address of one of those families. */
 int fcgix_addr_valid(const void *sa, apr_uint32_t len);
 

@@ -128,3 +128,18 @@ int fcgix_addr_valid(const void *sa, apr_uint32_t len)
            (f == AF_UNIX && len > sizeof(f) &&
             len <= sizeof(struct sockaddr_un));
 }
+
+int fcgix_addr_keep(const fcgix_addr_t *cur, const apr_uint32_t *cur_target,
+                    int ncur, apr_uint32_t t, fcgix_addr_t *out,
+                    apr_uint32_t *out_target, int n, int max)
+{
+    int i;
+
+    for (i = 0; i < ncur && n < max; i++) {
+        if (cur_target[i] == t) {
+            out[n] = cur[i];
+            out_target[n++] = t;
+        }
+    }
+    return n;
+}

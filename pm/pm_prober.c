@@ -341,21 +341,6 @@ static void probe_due(fcgix_sb_t *sb, apr_time_t now)
 
 /* -------------------------------------------------- names, again */
 
-/* The addresses of job j's target t as they are now. */
-static int keep_target(const job_t *j, apr_uint32_t t, fcgix_addr_t *a,
-                       apr_uint32_t *tg, int n)
-{
-    int i;
-
-    for (i = 0; i < j->n && n < FCGIX_SB_BACKENDS; i++) {
-        if (j->target[i] == t) {
-            a[n] = j->addrs[i];
-            tg[n++] = t;
-        }
-    }
-    return n;
-}
-
 static void resolve_job(fcgix_sb_t *sb, job_t *j)
 {
     fcgix_addr_t a[FCGIX_SB_BACKENDS];
@@ -376,7 +361,8 @@ static void resolve_job(fcgix_sb_t *sb, job_t *j)
                          j->def->path, err);
         }
         if (r < 0) {
-            n = keep_target(j, t, a, tg, n);
+            n = fcgix_addr_keep(j->addrs, j->target, j->n, t, a, tg, n,
+                                FCGIX_SB_BACKENDS);
             continue;
         }
         for (i = 0; i < r; i++) {

@@ -218,7 +218,7 @@ static fcgix_app_t *app_pool(int bad_family)
     t->host = "be.example", t->port = 9001, t->weight = 1, t->is_name = 1;
     t = apr_array_push(a->targets);
     memset(t, 0, sizeof(*t));
-    t->path = "/run/b.sock", t->weight = 2;
+    t->weight = 2; /* a Unix socket: no host */
     a->nbackends = 4;
     a->backends = apr_pcalloc(pool, 4 * sizeof(fcgix_backend_t));
     in = (struct sockaddr_in *)&a->backends[0].addr;
