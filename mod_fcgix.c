@@ -78,7 +78,7 @@ static int fcgix_fixups(request_rec *r)
                ? apr_pstrcat(r->pool, r->filename, r->path_info, NULL)
                : r->filename;
     app = fcgix_app_lookup(full, &rest);
-    if (app == NULL) {
+    if (app == NULL || !fcgix_app_in_scope(app, r)) {
         return DECLINED;
     }
     r->filename = app->path;
@@ -121,6 +121,14 @@ static int fcgix_handler(request_rec *r)
         int st = fcgix_app_for(r, r->filename, &r->finfo, 1, &app);
         if (st != OK) {
             return st;
+        }
+        if (!fcgix_app_in_scope(app, r)) {
+            /* another server's app, never a dynamic one under its name */
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          "FCGIX0016: %s: declared -vhost-only in another "
+                          "server's section: not found here",
+                          r->filename);
+            return HTTP_NOT_FOUND;
         }
     }
     return fcgix_respond(r, app);

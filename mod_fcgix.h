@@ -98,9 +98,12 @@ typedef struct {
     apr_uint64_t retry_methods; /* AP_METHOD_BIT << M_*: sent again to
                                    another backend after a reset */
     int retry_head;             /* and HEAD (httpd numbers it M_GET) */
-    const char *docroot;        /* the backends' DOCUMENT_ROOT, or NULL */
+    int vhost_only; /* -vhost-only: only its own server's requests reach it */
+    const char *docroot; /* the backends' DOCUMENT_ROOT, or NULL */
     /* process management (FastCgiServer, FastCgiConfig) */
     apr_array_header_t *initial_env; /* const char * "NAME=value" */
+    apr_array_header_t *watch;       /* const char *: files whose change counts
+                                        as a changed definition (-watch) */
     int init_start_delay;            /* s between starts of instances */
     int listen_queue_depth;
     int priority;          /* setpriority() value */
@@ -125,6 +128,8 @@ typedef struct {
     int update_interval;
 } fcgix_opts_t;
 
+#define FCGIX_WATCH_MAX 16 /* -watch files of one directive */
+
 typedef struct {
     char *path;            /* absolute filename the app answers for */
     const char *directive; /* that declared it, for messages */
@@ -141,6 +146,8 @@ typedef struct {
     int nbackends;
     fcgix_live_t *live;    /* names resolved again by this child, or NULL */
     apr_uint32_t uid, gid; /* dynamic: identity of the class */
+    server_rec *server;    /* declared in this server's section (the main
+                              server or a <VirtualHost>) */
     fcgix_opts_t o;
 } fcgix_app_t;
 
@@ -193,6 +200,10 @@ apr_status_t fcgix_ipc_dir_prepare(apr_pool_t *pconf, server_rec *s);
 fcgix_app_t *fcgix_app_lookup(const char *filename, const char **rest);
 /* The application declared for exactly this path, or NULL. */
 fcgix_app_t *fcgix_app_declared(const char *path);
+/* Whether r may reach app: always, unless it is -vhost-only and r is for
+ * another server than the one whose section declared it. (Authorizers the
+ * administrator names are reached from anywhere.) */
+int fcgix_app_in_scope(const fcgix_app_t *app, const request_rec *r);
 /* The application for filename: the declared one, else the file as a
  * dynamic application (fi: its stat, or NULL to stat it here;
  * need_execcgi: the handler's target needs Options ExecCGI, an authorizer

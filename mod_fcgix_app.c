@@ -128,6 +128,11 @@ static int dynamic_app(request_rec *r, const char *path, const apr_finfo_t *fi,
     return OK;
 }
 
+int fcgix_app_in_scope(const fcgix_app_t *app, const request_rec *r)
+{
+    return !app->o.vhost_only || r->server == app->server;
+}
+
 int fcgix_app_for(request_rec *r, const char *filename, const apr_finfo_t *fi,
                   int need_execcgi, fcgix_app_t **out)
 {

@@ -48,7 +48,8 @@ typedef enum {
     OPT_GROUP,   /* -group name: a group other than root, for the wrapper */
     OPT_WEIGHT,  /* -weight N: of the -host or -socket before it */
     OPT_METHODS, /* -retry-methods GET,HEAD,... or none */
-    OPT_DOCROOT  /* -docroot DIR: an absolute path */
+    OPT_DOCROOT, /* -docroot DIR: an absolute path */
+    OPT_WATCH    /* repeatable -watch FILE, appended to watch */
 } opt_type_t;
 
 typedef struct {
@@ -70,6 +71,7 @@ static const opt_def_t opt_table[] = {
     {"spool-body", OPT_INT, OFF(spool_body), 0, 1 << 30, D_ALL},
     {"flush", OPT_FLAG, OFF(flush), 0, 1, D_ALL},
     {"nph", OPT_FLAG, OFF(nph), 0, 1, D_EXT | D_SRV},
+    {"vhost-only", OPT_FLAG, OFF(vhost_only), 0, 1, D_EXT | D_SRV},
     {"pass-header", OPT_HEADERS, NOFF, 0, 0, D_ALL},
     {"header-max-bytes", OPT_INT, OFF(hdr_max_bytes), 256, 1 << 24, D_ALL},
     {"header-max-lines", OPT_INT, OFF(hdr_max_lines), 1, 10000, D_ALL},
@@ -89,6 +91,7 @@ static const opt_def_t opt_table[] = {
     {"socket", OPT_SOCKET, NOFF, 0, 0, D_EXT | D_SRV},
     {"port", OPT_INT, OFF(port), 1, 65535, D_SRV},
     {"initial-env", OPT_ENV, NOFF, 0, 0, D_PM},
+    {"watch", OPT_WATCH, NOFF, 0, 0, D_PM},
     {"init-start-delay", OPT_INT, OFF(init_start_delay), 0, 3600, D_PM},
     {"listen-queue-depth", OPT_INT, OFF(listen_queue_depth), 1, 65535, D_PM},
     {"priority", OPT_INT, OFF(priority), -20, 19, D_PM},
@@ -136,6 +139,7 @@ static void opts_defaults(fcgix_opts_t *o, apr_pool_t *p)
     o->retry_head = 1;
     o->pass_headers = apr_array_make(p, 2, sizeof(const char *));
     o->initial_env = apr_array_make(p, 2, sizeof(const char *));
+    o->watch = apr_array_make(p, 1, sizeof(const char *));
     o->init_start_delay = 1;
     o->listen_queue_depth = 100;
     o->processes = 1;
@@ -491,6 +495,31 @@ static const char *add_env(apr_pool_t *p, fcgix_opts_t *o, const char *arg)
     return NULL;
 }
 
+/* -watch FILE: a file (relative to ServerRoot) that must exist now; its
+ * modification time, size and inode are part of the application's
+ * definition (pm_defs.c), so a changed file replaces the processes at a
+ * graceful restart, as a changed option would. */
+static const char *add_watch(cmd_parms *cmd, fcgix_opts_t *o, const char *arg)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t fi;
+    apr_status_t rv;
+
+    if (path == NULL) {
+        return apr_psprintf(cmd->pool, "'%s' is not a valid path", arg);
+    }
+    if (o->watch->nelts >= FCGIX_WATCH_MAX) {
+        return apr_psprintf(cmd->pool, "more than %d files", FCGIX_WATCH_MAX);
+    }
+    if ((rv = apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool)) != APR_SUCCESS) {
+        char buf[120];
+        return apr_psprintf(cmd->pool, "'%s': %s", path,
+                            apr_strerror(rv, buf, sizeof(buf)));
+    }
+    *(const char **)apr_array_push(o->watch) = path;
+    return NULL;
+}
+
 /* Applies one option. *args points after the option name; options that
  * take a value consume one word from it. */
 static const char *apply_opt(cmd_parms *cmd, fcgix_app_t *app,
@@ -515,6 +544,8 @@ static const char *apply_opt(cmd_parms *cmd, fcgix_app_t *app,
         return parse_milli(cmd->pool, d, arg, (int *)field);
     case OPT_ENV:
         return add_env(cmd->pool, &app->o, arg);
+    case OPT_WATCH:
+        return add_watch(cmd, &app->o, arg);
     case OPT_HEADERS:
         if (!ap_strchr_c(arg, ':') && *ap_scan_http_token(arg) == '\0') {
             *(const char **)apr_array_push(app->o.pass_headers) = arg;
@@ -591,7 +622,7 @@ static const char *parse_opts(cmd_parms *cmd, fcgix_app_t *app,
                                 cmd->cmd->name, app->path, word);
         }
         if (seen[canon(d)] && d->type != OPT_HEADERS && d->type != OPT_ENV &&
-            d->type != OPT_WEIGHT &&
+            d->type != OPT_WATCH && d->type != OPT_WEIGHT &&
             !(app->kind == FCGIX_APP_EXTERNAL &&
               (d->type == OPT_HOST || d->type == OPT_SOCKET))) {
             return apr_psprintf(cmd->pool, "%s %s: option -%s given twice",
@@ -646,6 +677,7 @@ static const char *new_app(cmd_parms *cmd, const char *args,
     }
     app->kind = kind;
     app->directive = cmd->cmd->name;
+    app->server = cmd->server;
     opts_defaults(&app->o, cmd->pool);
     *out = app;
     *rest = args;
@@ -737,7 +769,7 @@ const char *fcgix_cmd_server(cmd_parms *cmd, void *dummy, const char *args)
 {
     unsigned char seen[N_OPTS] = {0};
     fcgix_app_t *app = NULL;
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
 
     if (err == NULL) {
         err = new_app(cmd, args, FCGIX_APP_STATIC, &app, &args);

@@ -30,9 +30,23 @@ static const char *kind_name(fcgix_app_kind_t k)
                                     : "external";
 }
 
+/* failing: its processes keep dying without serving, and it is backing
+ * off (a static app that cannot be executed, one that exits at once) */
 static const char *class_state(const fcgix_pm_class_info_t *c)
 {
-    return c->draining ? "draining" : "active";
+    return c->draining ? "draining" : c->fail_streak ? "failing" : "active";
+}
+
+/* The HTML state cell: a failing class says why and when it retries. */
+static const char *class_state_html(request_rec *r,
+                                    const fcgix_pm_class_info_t *c)
+{
+    if (c->draining || !c->fail_streak) {
+        return class_state(c);
+    }
+    return apr_psprintf(
+        r->pool, "failing: %s (%u in a row, next start in %u s)",
+        ap_escape_html(r->pool, c->last_error), c->fail_streak, c->retry_in);
 }
 
 static void put_pm(request_rec *r, const fcgix_pm_info_t *pm, int text)
@@ -80,6 +94,12 @@ static void put_class_text(request_rec *r, int n,
                c->procs_target, n, c->restarts, n, c->inflight, n, c->requests,
                n, c->failures, n, c->load_milli / 1000.0, n, c->idle_kept, n,
                c->reuses);
+    ap_rprintf(r,
+               "Class%dFailedInARow: %u\nClass%dStartFailures: %u\n"
+               "Class%dNextStartIn: %u\nClass%dLastError: %s\n",
+               n, c->fail_streak, n, c->spawn_failures, n,
+               c->fail_streak ? c->retry_in : 0, n,
+               text_val(r, c->fail_streak ? c->last_error : ""));
 }
 
 static void put_class_html(request_rec *r, const fcgix_pm_class_info_t *c)
@@ -89,7 +109,7 @@ static void put_class_html(request_rec *r, const fcgix_pm_class_info_t *c)
                "<td>%u/%u</td><td>%u</td><td>%u</td><td>%u</td><td>%u</td>"
                "<td>%.1f</td><td>%u</td><td>%u</td></tr>\n",
                ap_escape_html(r->pool, c->path), kind_name(c->kind),
-               class_state(c), ap_escape_html(r->pool, c->addr),
+               class_state_html(r, c), ap_escape_html(r->pool, c->addr),
                c->procs_running, c->procs_target, c->restarts, c->inflight,
                c->requests, c->failures, c->load_milli / 1000.0, c->idle_kept,
                c->reuses);

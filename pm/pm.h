@@ -241,6 +241,10 @@ typedef struct {
     apr_uint32_t idle_kept;  /* idle connections children hold */
     apr_uint32_t reuses;     /* requests served on a kept connection */
     apr_uint32_t slot, gen;  /* for fcgix_pm_backend_info */
+    /* failing: processes in a row that died without serving (0: not
+     * failing); the next start in retry_in s; why, in last_error */
+    apr_uint32_t fail_streak, spawn_failures, retry_in;
+    char last_error[128];
     char path[FCGIX_PM_PATH_MAX];
     char addr[FCGIX_PM_ADDR_MAX];
 } fcgix_pm_class_info_t;

@@ -163,6 +163,8 @@ static void bell_more(pm_t *pm, int idx, apr_time_t now)
     k->next_start = now;
 }
 
+static void replace_dynamic(pm_t *pm, int idx, time_t mtime, apr_time_t now);
+
 /* -autoUpdate: the file's time is not the running processes'. They finish
  * the requests they have on their socket, as a changed static app's do
  * (fcgix_pm_drain_tick), while a new class, with a process of the new
@@ -176,20 +178,48 @@ static void bell_changed(pm_t *pm, int idx, apr_time_t now)
         stat(c->path, &st) != 0 || (apr_uint32_t)st.st_mtime == c->bin_mtime) {
         return;
     }
-    fcgix_pm_log("FCGIX0437: %s changed on disk; replacing its processes",
-                 c->path);
+    fcgix_pm_logl(APLOG_NOTICE,
+                  "FCGIX0437: %s changed on disk; replacing its processes",
+                  c->path);
+    replace_dynamic(pm, idx, st.st_mtime, now);
+}
+
+/* Replaces a dynamic class's processes by processes of the file as it is
+ * now (mtime): they finish what they have, a successor takes the rest. */
+static void replace_dynamic(pm_t *pm, int idx, time_t mtime, apr_time_t now)
+{
+    fcgix_sb_class_t *c = &pm->pub_class[idx];
+
     if (c->procs_running == 0) {
         /* nothing runs the old file: the next process is of the new one,
          * and requests waiting in the queue stay there for it */
-        c->bin_mtime = (apr_uint32_t)st.st_mtime;
+        c->bin_mtime = (apr_uint32_t)mtime;
         pm->class[idx].failures = 0;
+        c->fail_streak = 0;
         pm->class[idx].next_start = now;
         return;
     }
     /* the successor takes another slot: this one's identity stays */
     fcgix_pm_class_drain(pm, idx, now);
-    if (dynamic_start(pm, c->path, c->uid, c->gid, st.st_mtime, now) < 0) {
+    if (dynamic_start(pm, c->path, c->uid, c->gid, mtime, now) < 0) {
         fcgix_pm_class_stop_procs(pm, idx, 0); /* no successor: stop them */
+    }
+}
+
+void fcgix_pm_recycle_dynamic(pm_t *pm, apr_time_t now)
+{
+    int i;
+
+    for (i = 0; i < FCGIX_SB_CLASSES; i++) {
+        const fcgix_sb_class_t *c = &pm->pub_class[i];
+        struct stat st;
+        if (c->state == FCGIX_CLASS_ACTIVE && c->kind == FCGIX_APP_DYNAMIC &&
+            c->procs_running > 0) {
+            replace_dynamic(pm, i,
+                            stat(c->path, &st) == 0 ? st.st_mtime
+                                                    : (time_t)c->bin_mtime,
+                            now);
+        }
     }
 }
 

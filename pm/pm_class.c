@@ -68,8 +68,9 @@ int fcgix_pm_class_new(pm_t *pm, apr_uint32_t kind, const char *path,
     apr_uint32_t run;
 
     if (idx < 0) {
-        fcgix_pm_log("FCGIX0430: no free class slot for %s (limit %d)", path,
-                     FCGIX_SB_CLASSES);
+        fcgix_pm_logl(APLOG_ERR,
+                      "FCGIX0430: no free class slot for %s (limit %d)", path,
+                      FCGIX_SB_CLASSES);
         return -1;
     }
     c = &pm->pub_class[idx];
@@ -88,6 +89,8 @@ int fcgix_pm_class_new(pm_t *pm, apr_uint32_t kind, const char *path,
     c->gid = gid;
     c->procs_target = c->procs_running = c->restarts = 0;
     c->backoff_until = c->load_milli = 0;
+    c->fail_streak = c->spawn_failures = 0;
+    c->last_error[0] = '\0';
     c->started = fcgix_pm_now_sec();
     if (!same) {
         c->gen++;
@@ -125,8 +128,9 @@ int fcgix_pm_class_listen(pm_t *pm, int idx, int backlog)
     k->listen_fd = fcgix_pm_listen(k->sockpath, k->port, backlog, k->sockaddr,
                                    sizeof(k->sockaddr), err, sizeof(err));
     if (k->listen_fd < 0) {
-        fcgix_pm_log("FCGIX0431: %s: cannot create its listen socket: %s",
-                     pm->pub_class[idx].path, err);
+        fcgix_pm_logl(APLOG_ERR,
+                      "FCGIX0431: %s: cannot create its listen socket: %s",
+                      pm->pub_class[idx].path, err);
         return -1;
     }
     return 0;
@@ -325,8 +329,11 @@ static void publish_class(pm_t *pm, int i)
     o->load_milli = n->load_milli;
     o->started = n->started;
     o->bin_mtime = n->bin_mtime;
+    o->fail_streak = n->fail_streak;
+    o->spawn_failures = n->spawn_failures;
     memcpy(o->path, n->path, sizeof(o->path));
     memcpy(o->addr, n->addr, sizeof(o->addr));
+    memcpy(o->last_error, n->last_error, sizeof(o->last_error));
     if (live) {
         apr_atomic_set32(&o->state, n->state);
     }

@@ -26,6 +26,8 @@ APLOG_USE_MODULE(fcgix);
 /* pm.h's sizes are the scoreboard's: the glue checks paths against them. */
 _Static_assert(FCGIX_PM_PATH_MAX == FCGIX_SB_PATH, "path size");
 _Static_assert(FCGIX_PM_ADDR_MAX == FCGIX_SB_ADDR, "address size");
+_Static_assert(sizeof(((fcgix_pm_class_info_t *)0)->last_error) == FCGIX_SB_ERR,
+               "error size");
 
 static int spool_idx = -1; /* child: its entry in sb->spool */
 
@@ -377,6 +379,14 @@ static fcgix_app_kind_t app_kind(apr_uint32_t k)
                                     : FCGIX_APP_EXTERNAL;
 }
 
+/* Seconds until a failing class's next start (its back-off). */
+static apr_uint32_t retry_in(const fcgix_sb_class_t *c)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(fcgix_clock());
+
+    return c->backoff_until > now ? c->backoff_until - now : 0;
+}
+
 int fcgix_pm_class_next(apr_uint32_t *pos, fcgix_pm_class_info_t *out)
 {
     const fcgix_sb_t *sb = fcgix_pm_sb();
@@ -400,6 +410,10 @@ int fcgix_pm_class_next(apr_uint32_t *pos, fcgix_pm_class_info_t *out)
         out->reuses = c.reuses;
         out->slot = *pos - 1;
         out->gen = c.gen;
+        out->fail_streak = c.fail_streak;
+        out->spawn_failures = c.spawn_failures;
+        out->retry_in = retry_in(&c);
+        memcpy(out->last_error, c.last_error, sizeof(out->last_error));
         memcpy(out->path, c.path, sizeof(out->path));
         memcpy(out->addr, c.addr, sizeof(out->addr));
         return 1;

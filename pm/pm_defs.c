@@ -6,11 +6,34 @@
  * truncated or corrupted message is refused, never read past its end.
  */
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include "pm/pm_int.h"
 
 #include "apr_strings.h"
+
+/* ------------------------------------------------------- -watch files */
+
+const char *fcgix_watch_sig(apr_pool_t *p, const apr_array_header_t *files)
+{
+    const char *sig = "";
+    int i;
+
+    for (i = 0; files && i < files->nelts; i++) {
+        const char *f = APR_ARRAY_IDX(files, i, const char *);
+        struct stat st;
+        if (stat(f, &st) != 0) {
+            sig = apr_pstrcat(p, sig, f, " -\n", NULL);
+            continue;
+        }
+        sig =
+            apr_psprintf(p, "%s%s %lld.%09ld %lld %llu\n", sig, f,
+                         (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec,
+                         (long long)st.st_size, (unsigned long long)st.st_ino);
+    }
+    return sig;
+}
 
 /* ------------------------------------------------------------ writer */
 
@@ -42,12 +65,13 @@ static void put_str(wr_t *w, const char *s)
     }
 }
 
+/* A list of strings (NULL: none). */
 static void put_env(wr_t *w, const apr_array_header_t *env)
 {
-    int i;
+    int i, n = env ? env->nelts : 0;
 
-    put_u32(w, (apr_uint32_t)env->nelts);
-    for (i = 0; i < env->nelts; i++) {
+    put_u32(w, (apr_uint32_t)n);
+    for (i = 0; i < n; i++) {
         put_str(w, APR_ARRAY_IDX(env, i, const char *));
     }
 }
@@ -104,6 +128,7 @@ static void put_app(wr_t *w, const fcgix_app_t *a)
     put_u32(w, (apr_uint32_t)a->o.listen_queue_depth);
     put_u32(w, (apr_uint32_t)a->o.priority);
     put_env(w, a->o.initial_env);
+    put_str(w, fcgix_watch_sig(w->buf->pool, a->o.watch));
     put_str(w, a->addr_text);
     put_backends(w, a);
 }
@@ -126,6 +151,7 @@ const char *fcgix_defs_encode(apr_pool_t *p, const fcgix_defs_src_t *src,
     put_u32(&w, src->gid);
     put_str(&w, src->user_name);
     put_str(&w, src->group_name ? src->group_name : "");
+    put_u32(&w, (apr_uint32_t)src->log_level);
     put_u32(&w, (apr_uint32_t)d->init_start_delay);
     put_u32(&w, (apr_uint32_t)d->restart_delay);
     put_u32(&w, (apr_uint32_t)d->listen_queue_depth);
@@ -143,6 +169,8 @@ const char *fcgix_defs_encode(apr_pool_t *p, const fcgix_defs_src_t *src,
     put_u32(&w, (apr_uint32_t)d->min_procs);
     put_u32(&w, (apr_uint32_t)d->process_slack);
     put_env(&w, d->initial_env);
+    put_env(&w, d->watch);
+    put_str(&w, fcgix_watch_sig(p, d->watch));
     put_u32(&w, (apr_uint32_t)src->apps->nelts);
     for (i = 0; i < src->apps->nelts; i++) {
         put_app(&w, APR_ARRAY_IDX(src->apps, i, const fcgix_app_t *));
@@ -262,6 +290,7 @@ static void get_app(rd_t *r, fcgix_def_app_t *a)
     a->listen_queue_depth = get_u32(r);
     a->priority = (apr_int32_t)get_u32(r);
     a->env = get_env(r);
+    a->watch_sig = get_str(r);
     a->addr_text = get_str(r);
     get_backends(r, a);
     a->record = (const char *)start;
@@ -298,6 +327,8 @@ static void get_dyn(rd_t *r, fcgix_def_dyn_t *d)
     d->policy.slack = (int)get_u32(r);
     d->policy.update_interval = (int)d->update_interval;
     d->env = get_env(r);
+    d->watch = get_env(r);
+    d->watch_sig = get_str(r);
 }
 
 fcgix_defs_t *fcgix_defs_decode(apr_pool_t *p, const char *buf, apr_size_t len)
@@ -324,6 +355,7 @@ fcgix_defs_t *fcgix_defs_decode(apr_pool_t *p, const char *buf, apr_size_t len)
     d->gid = get_u32(&r);
     d->user_name = get_str(&r);
     d->group_name = get_str(&r);
+    d->log_level = get_u32(&r);
     get_dyn(&r, &d->dyn);
     n = get_u32(&r);
     if (n > FCGIX_SB_CLASSES) {

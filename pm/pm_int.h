@@ -14,7 +14,7 @@
 /* Bump on every change of the definitions' encoding. (Both versions can be
  * set with -D only to build an "upgraded" module for t/25-upgrade.t.) */
 #ifndef FCGIX_DEFS_VERSION
-#define FCGIX_DEFS_VERSION 6u
+#define FCGIX_DEFS_VERSION 7u
 #endif
 /* What a process manager started by one build of the module shares with the
  * next build loaded at a graceful restart: the parent's state after its
@@ -23,9 +23,13 @@
  * adopt that PM: it stops it (and its applications) and starts its own.
  * Bump the low half on a change of the state or the doorbell. */
 #ifndef FCGIX_ABI_VERSION
-#define FCGIX_ABI_VERSION ((FCGIX_SB_LAYOUT << 16) | 1u)
+#define FCGIX_ABI_VERSION ((FCGIX_SB_LAYOUT << 16) | 2u)
 #endif
 #define FCGIX_DEFS_MAX (16u << 20) /* largest definitions message */
+/* A control-channel frame with this in place of a length and nothing after
+ * it: the parent's configuration generation ends at a graceful restart
+ * (pm_gen.c). */
+#define FCGIX_CTL_GEN_ENDS 0xfffffff0u
 
 /* The Unix socket of dynamic class (path, uid, gid): "<ipc_dir>/dynamic/
  * d-<hash>.sock", where the PM binds it and handlers connect. Written to
@@ -63,7 +67,8 @@ typedef struct {
     apr_array_header_t *targets;  /* fcgix_def_target_t */
     apr_array_header_t *backends; /* fcgix_def_backend_t */
     apr_uint32_t probe, probe_timeout, resolve;
-    const char *record; /* its encoded bytes: equal bytes, same app */
+    const char *watch_sig; /* its -watch files' state (fcgix_watch_sig) */
+    const char *record;    /* its encoded bytes: equal bytes, same app */
     apr_size_t record_len;
 } fcgix_def_app_t;
 
@@ -75,6 +80,8 @@ typedef struct {
     apr_uint32_t start_delay;
     fcgix_dyn_policy_t policy;
     apr_array_header_t *env;
+    apr_array_header_t *watch; /* const char *: FastCgiConfig -watch */
+    const char *watch_sig;     /* their state when the parent read them */
 } fcgix_def_dyn_t;
 
 /* Serialized definitions (pm_defs.c): what the parent sends the PM. */
@@ -89,17 +96,23 @@ typedef struct {
     int wrapper_is_suexec;
     apr_uint32_t uid, gid; /* User, Group */
     const char *user_name, *group_name;
+    int log_level;                  /* mod_fcgix's LogLevel (APLOG_*) */
     const fcgix_opts_t *dynamic;    /* FastCgiConfig */
     const apr_array_header_t *apps; /* fcgix_app_t *: every defined app */
 } fcgix_defs_src_t;
 
 const char *fcgix_defs_encode(apr_pool_t *p, const fcgix_defs_src_t *src,
                               apr_size_t *len);
+/* The state of files (-watch): path, modification time, size and inode of
+ * each, or that it is missing; equal strings, unchanged files. */
+const char *fcgix_watch_sig(apr_pool_t *p, const apr_array_header_t *files);
+
 /* NULL when buf is not one whole, well-formed message of this version. */
 fcgix_defs_t *fcgix_defs_decode(apr_pool_t *p, const char *buf, apr_size_t len);
 
 struct fcgix_defs_t {
     apr_uint32_t generation;
+    apr_uint32_t log_level; /* the PM logs what is at or above it */
     const char *ipc_dir;
     const char *wrapper; /* NULL: none */
     apr_uint32_t wrapper_is_suexec;

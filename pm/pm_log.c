@@ -28,31 +28,51 @@
 /* The longest message: a tag, an application path, a pid, one line. */
 #define MSG_MAX (FCGIX_SB_PATH + FCGIX_OUT_LINE_MAX + 128)
 
+/* mod_fcgix's LogLevel, from the definitions (fcgix_pm_log_level). */
+static int max_level = APLOG_WARNING;
+
+void fcgix_pm_log_level(int level)
+{
+    max_level = level;
+}
+
+static const char *level_name(int level)
+{
+    static const char *const names[] = {"emerg", "alert",  "crit", "error",
+                                        "warn",  "notice", "info", "debug"};
+
+    return level >= 0 && level <= APLOG_DEBUG ? names[level] : "trace";
+}
+
 /* Writes msg[0..len) as one line, escaped, in one write(): the PM's
- * stderr is the error log, opened for appending by httpd. */
-static void emit(const char *msg, size_t len)
+ * stderr is the error log, opened for appending by httpd. As httpd does,
+ * a line above LogLevel is dropped, and notices never are. */
+static void emit(int level, const char *msg, size_t len)
 {
     char esc[MSG_MAX * 4 + 1];
     char line[sizeof(esc) + 128];
     char ts[APR_CTIME_LEN];
     int n;
 
+    if (level != APLOG_NOTICE && level > max_level) {
+        return;
+    }
     apr_ctime(ts, apr_time_now());
     fcgix_log_escape(esc, sizeof(esc), (const unsigned char *)msg,
                      len < MSG_MAX ? len : MSG_MAX);
-    n = snprintf(line, sizeof(line), "[%s] [fcgix:pm] [pid %ld] %s\n", ts,
-                 (long)getpid(), esc);
+    n = snprintf(line, sizeof(line), "[%s] [fcgix:%s] [pid %ld] %s\n", ts,
+                 level_name(level), (long)getpid(), esc);
     if (n > 0 && (size_t)n < sizeof(line) && write(2, line, (size_t)n) < 0) {
         return; /* nowhere else to say it */
     }
 }
 
-void fcgix_pm_vlog(const char *fmt, va_list ap)
+void fcgix_pm_vlog(int level, const char *fmt, va_list ap)
 {
     char buf[MSG_MAX];
 
     apr_vsnprintf(buf, sizeof(buf), fmt, ap);
-    emit(buf, strlen(buf));
+    emit(level, buf, strlen(buf));
 }
 
 void fcgix_pm_log(const char *fmt, ...)
@@ -60,7 +80,16 @@ void fcgix_pm_log(const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    fcgix_pm_vlog(fmt, ap);
+    fcgix_pm_vlog(APLOG_WARNING, fmt, ap);
+    va_end(ap);
+}
+
+void fcgix_pm_logl(int level, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    fcgix_pm_vlog(level, fmt, ap);
     va_end(ap);
 }
 
@@ -120,7 +149,8 @@ static void line_out(out_t *o, size_t len, int cut)
     }
     memcpy(msg + n, o->line, len);
     memcpy(msg + (size_t)n + len, LINE_CUT, cut ? sizeof(LINE_CUT) - 1 : 0);
-    emit(msg, (size_t)n + len + (cut ? sizeof(LINE_CUT) - 1 : 0));
+    emit(APLOG_WARNING, msg,
+         (size_t)n + len + (cut ? sizeof(LINE_CUT) - 1 : 0));
 }
 
 /* Splits output into lines; a line longer than FCGIX_OUT_LINE_MAX is

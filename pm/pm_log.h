@@ -16,12 +16,19 @@
 
 #include "pm/pm_int.h"
 
-/* One log line of the PM: "[time] [fcgix:pm] [pid N] " and the message,
- * escaped. */
-void fcgix_pm_vlog(const char *fmt, va_list ap)
-    __attribute__((format(printf, 1, 0)));
-/* The same with arguments. */
+#include "http_log.h"
+
+/* One log line of the PM at an APLOG_* level: "[time] [fcgix:LEVEL] [pid
+ * N] " and the message, escaped; dropped above mod_fcgix's LogLevel,
+ * except notices (as httpd does). */
+void fcgix_pm_vlog(int level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+void fcgix_pm_logl(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* At warn. */
 void fcgix_pm_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The level the lines must reach (the definitions' LogLevel). */
+void fcgix_pm_log_level(int level);
 
 /* ---- the applications' stdout and stderr ---------------------------
  *

@@ -66,14 +66,15 @@ static int become(pm_t *pm, const fcgix_defs_t *d)
     if (geteuid() == 0 && !pm->privileged &&
         (initgroups(d->user_name, (gid_t)d->gid) != 0 ||
          setgid((gid_t)d->gid) != 0 || setuid((uid_t)d->uid) != 0)) {
-        fcgix_pm_log("FCGIX0439: cannot switch to uid %u: %s", d->uid,
-                     strerror(errno));
+        fcgix_pm_logl(APLOG_ERR, "FCGIX0439: cannot switch to uid %u: %s",
+                      d->uid, strerror(errno));
         return -1;
     }
     if (pm->privileged && take_fs_identity(d) != 0) {
-        fcgix_pm_log("FCGIX0443: cannot take uid %u's file-system identity: "
-                     "%s",
-                     d->uid, strerror(errno));
+        fcgix_pm_logl(APLOG_ERR,
+                      "FCGIX0443: cannot take uid %u's file-system identity: "
+                      "%s",
+                      d->uid, strerror(errno));
         return -1;
     }
     prctl(PR_SET_PDEATHSIG, SIGTERM); /* after the identity change */
@@ -83,7 +84,7 @@ static int become(pm_t *pm, const fcgix_defs_t *d)
     if (fcgix_pm_ipc_prepare(d->ipc_dir,
                              pm->privileged ? (uid_t)d->uid : geteuid(),
                              &replaced, err, sizeof(err)) != 0) {
-        fcgix_pm_log("FCGIX0440: %s", err);
+        fcgix_pm_logl(APLOG_ERR, "FCGIX0440: %s", err);
     }
     if (replaced) {
         fcgix_pm_log("FCGIX0442: %s/dynamic was not a directory (a symbolic "
@@ -96,22 +97,21 @@ static int become(pm_t *pm, const fcgix_defs_t *d)
 
 /* ---------------------------------------------------- control channel */
 
-/* Receives one framed definitions message into a new pool (*dp); NULL
+/* Receives the len bytes of a definitions message into a new pool (*dp); NULL
  * when the channel is gone. */
-static char *recv_defs(pm_t *pm, apr_pool_t **dp, apr_uint32_t *len)
+static char *recv_defs(pm_t *pm, apr_pool_t **dp, apr_uint32_t len)
 {
     char *buf;
     ssize_t n;
     size_t got = 0;
 
-    n = recv(pm->ctl_fd, len, sizeof(*len), MSG_WAITALL);
-    if (n != (ssize_t)sizeof(*len) || *len > FCGIX_DEFS_MAX) {
+    if (len > FCGIX_DEFS_MAX) {
         return NULL;
     }
     apr_pool_create(dp, pm->pool);
-    buf = apr_palloc(*dp, *len ? *len : 1);
-    while (got < *len) {
-        n = recv(pm->ctl_fd, buf + got, *len - got, MSG_WAITALL);
+    buf = apr_palloc(*dp, len ? len : 1);
+    while (got < len) {
+        n = recv(pm->ctl_fd, buf + got, len - got, MSG_WAITALL);
         if (n <= 0) {
             return NULL;
         }
@@ -126,25 +126,38 @@ static int read_defs(pm_t *pm)
 {
     apr_uint32_t len, ack[2];
     apr_pool_t *dp = NULL;
-    char *buf = recv_defs(pm, &dp, &len);
+    char *buf;
     fcgix_defs_t *d;
 
-    if (buf == NULL) {
+    if (recv(pm->ctl_fd, &len, sizeof(len), MSG_WAITALL) !=
+        (ssize_t)sizeof(len)) {
+        return -1;
+    }
+    if (len == FCGIX_CTL_GEN_ENDS) {
+        fcgix_pm_gen_ends(pm, fcgix_clock());
+        return 1;
+    }
+    fcgix_pm_gen_defs(pm);
+    if ((buf = recv_defs(pm, &dp, len)) == NULL) {
         return -1;
     }
     d = fcgix_defs_decode(dp, buf, len);
+    if (d) {
+        fcgix_pm_log_level((int)d->log_level);
+    }
     ack[0] = d ? d->generation : 0;
     ack[1] = 1;
     if (d == NULL) {
-        fcgix_pm_log("FCGIX0433: refused malformed definitions");
+        fcgix_pm_logl(APLOG_ERR, "FCGIX0433: refused malformed definitions");
     } else if (pm->cur == NULL && become(pm, d) != 0) {
         pm->stopping = 1;
     } else if (pm->cur && (pm->cur->uid != d->uid || pm->cur->gid != d->gid ||
                            (d->wrapper && !pm->privileged) ||
                            strcmp(pm->cur->ipc_dir, d->ipc_dir) != 0)) {
-        fcgix_pm_log("FCGIX0434: User, Group, FastCgiIpcDir or "
-                     "FastCgiWrapper changed; a new process manager takes "
-                     "over");
+        fcgix_pm_logl(APLOG_NOTICE,
+                      "FCGIX0434: User, Group, FastCgiIpcDir or "
+                      "FastCgiWrapper changed; a new process manager takes "
+                      "over");
     } else {
         fcgix_pm_prober_stop(pm); /* it writes to classes about to change */
         fcgix_pm_apply_defs(pm, d, dp);
@@ -315,14 +328,17 @@ static void tick(pm_t *pm, apr_time_t now)
         pm->stopping = 1; /* the httpd parent is gone */
         return;
     }
+    fcgix_pm_gen_tick(pm, now);
     if (pm->cur == NULL) {
         return;
     }
     fcgix_pm_settle_verdicts(pm, now);
+    fcgix_pm_failing_tick(pm);
     fcgix_pm_drain_tick(pm, now);
     fcgix_pm_kept_tick(pm, now);
     fcgix_pm_prober_tick(pm, now);
     fcgix_pm_dynamic_policy(pm, now);
+    fcgix_pm_watch_tick(pm, now);
     fcgix_pm_kill_stuck(pm, now);
     fcgix_pm_check_sockets(pm);
     fcgix_pm_start_due(pm, now);

@@ -302,13 +302,26 @@ static void pm_reap(void *ctx)
     waitpid(*(pid_t *)ctx, &status, 0);
 }
 
+/* Whether pid is still an unreaped child of this process: a PM that left
+ * on its own (pm_gen.c) was reaped by the MPM, and its pid may be
+ * another process's by now, which must never get our signals. A zombie is
+ * reaped here. */
+static int pm_is_ours(pid_t pid)
+{
+    int status;
+
+    return pid > 0 && waitpid(pid, &status, WNOHANG) == 0;
+}
+
 /* SIGTERM to a PM, which stops every application (SIGTERM, then SIGKILL
  * within its own bound); SIGKILL for the PM after ours. Reaps it. */
 static void end_pm(pid_t pid)
 {
     fcgix_stopper_t s = {&pid, pm_signal, pm_gone, pm_wait, pm_reap};
 
-    fcgix_pm_term_wait_kill(&s, STOP_WAIT_MS);
+    if (pm_is_ours(pid)) {
+        fcgix_pm_term_wait_kill(&s, STOP_WAIT_MS);
+    }
 }
 
 /* Stops the PM and, through it, every application. */
@@ -326,6 +339,19 @@ static void stop_pm(void)
     state->sb->pm_pid = 0;
 }
 
+/* The PM ended without us: its channel goes, its applications are the
+ * next PM's to stop (clean_previous). */
+static void pm_ended(void)
+{
+    if (state->ctl >= 0) {
+        close(state->ctl);
+        state->ctl = -1;
+    }
+    state->dead_pm = state->pm_pid;
+    state->pm_pid = 0;
+    state->sb->pm_pid = 0;
+}
+
 static void pm_maintenance(int reason, void *data, apr_wait_t status)
 {
     if (reason != APR_OC_REASON_DEATH && reason != APR_OC_REASON_LOST) {
@@ -336,27 +362,54 @@ static void pm_maintenance(int reason, void *data, apr_wait_t status)
                  "FCGIX0404: the process manager (pid %ld) died; starting "
                  "a new one",
                  (long)state->pm_pid);
-    if (state->ctl >= 0) {
-        close(state->ctl);
-        state->ctl = -1;
-    }
-    state->dead_pm = state->pm_pid;
-    state->pm_pid = 0;
+    pm_ended();
     if (start_pm() == APR_SUCCESS) {
         watch_pm();
     }
 }
 
-/* At httpd's exit (not at a restart), stop the PM before the parent goes:
- * every application is gone when apache2 has exited. */
-static apr_status_t pm_exit_cleanup(void *data)
+/* The end of this configuration generation, in the parent, while this
+ * DSO is still loaded (the cleanup was registered after mod_so's). At
+ * httpd's exit and at a hard restart, stop the PM: every application is
+ * gone when apache2 has exited, and a hard restart ends them anyway, also
+ * when the next configuration no longer loads mod_fcgix. At a graceful
+ * restart, tell the PM: if no definitions follow, the module is gone and
+ * the PM leaves with its applications (pm_gen.c). */
+static apr_status_t pm_gen_cleanup(void *data)
 {
-    if (state == NULL || getpid() != state->parent_pid ||
-        ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_EXITING) {
+    apr_uint32_t hdr = FCGIX_CTL_GEN_ENDS;
+
+    if (state == NULL || getpid() != state->parent_pid) {
         return APR_SUCCESS;
     }
-    stop_pm();
+    /* the MPM has set was_graceful for the restart under way */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING ||
+        !ap_unixd_mpm_get_retained_data()->was_graceful) {
+        stop_pm();
+    } else if (state->pm_pid > 0 && state->ctl >= 0 &&
+               send(state->ctl, &hdr, sizeof(hdr),
+                    MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(hdr)) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, errno, main_server,
+                     "the process manager was not told that the "
+                     "configuration generation ends");
+    }
     return APR_SUCCESS;
+}
+
+/* A PM that is no longer there when a generation with mod_fcgix begins:
+ * it left when a configuration without the module ran (pm_gen.c), or it
+ * died while no generation watched it. Its applications are stopped by
+ * the next PM (clean_previous). */
+static void forget_gone_pm(server_rec *s)
+{
+    if (state->pm_pid <= 0 || pm_is_ours(state->pm_pid)) {
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                 "FCGIX0408: the process manager (pid %ld) had ended "
+                 "(mod_fcgix was not loaded for a while); starting a new one",
+                 (long)state->pm_pid);
+    pm_ended();
 }
 
 static apr_status_t create_state(server_rec *s)
@@ -439,6 +492,8 @@ static const char *encode_defs(apr_pool_t *pconf, const fcgix_globals_t *g)
     src.gid = (apr_uint32_t)ap_unixd_config.group_id;
     src.user_name = ap_unixd_config.user_name;
     src.group_name = ap_unixd_config.group_name;
+    src.log_level =
+        ap_get_server_module_loglevel(main_server, APLOG_MODULE_INDEX);
     src.dynamic = &g->dynamic;
     src.apps = g->apps;
     return fcgix_defs_encode(pconf, &src, &defs_len);
@@ -468,6 +523,7 @@ apr_status_t fcgix_pm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     state->generation++;
     defs = encode_defs(pconf, conf);
     graceful = ap_unixd_mpm_get_retained_data()->was_graceful;
+    forget_gone_pm(s);
     if (state->pm_pid > 0 && (!graceful || send_defs() != APR_SUCCESS)) {
         stop_pm(); /* a hard restart ends every application */
     }
@@ -476,7 +532,7 @@ apr_status_t fcgix_pm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
         return APR_EGENERAL;
     }
     watch_pm();
-    apr_pool_cleanup_register(pconf, NULL, pm_exit_cleanup,
+    apr_pool_cleanup_register(pconf, NULL, pm_gen_cleanup,
                               apr_pool_cleanup_null);
     return APR_SUCCESS;
 }

@@ -141,8 +141,9 @@ static void record(fcgix_sb_t *sb, const job_t *j, int i, int ok, int why)
                      "requests while another backend is up",
                      j->def->path, text, whys[why]);
     } else if (ok && prev == FCGIX_PROBE_FAILED) {
-        fcgix_pm_log("FCGIX0461: %s: backend %s answers its probe again",
-                     j->def->path, text);
+        fcgix_pm_logl(APLOG_NOTICE,
+                      "FCGIX0461: %s: backend %s answers its probe again",
+                      j->def->path, text);
     }
 }
 
@@ -388,8 +389,9 @@ static void resolve_job(fcgix_sb_t *sb, job_t *j)
     hold_term(1);
     fcgix_pm_bset_write(sb, j->idx, j->gen, j->addrs, j->weights, n, 0);
     hold_term(0);
-    fcgix_pm_log("FCGIX0464: %s: its host names resolved anew: %d backends",
-                 j->def->path, n);
+    fcgix_pm_logl(APLOG_INFO,
+                  "FCGIX0464: %s: its host names resolved anew: %d backends",
+                  j->def->path, n);
     if (cut) { /* said once per change, not at every resolution */
         fcgix_pm_log("FCGIX0463: %s: host %s has more addresses than the "
                      "%d backends an application may have; the rest are "
@@ -470,8 +472,8 @@ static void become_prober(const pm_t *pm)
         (initgroups(pm->cur->user_name, (gid_t)pm->cur->gid) != 0 ||
          setgid((gid_t)pm->cur->gid) != 0 || setuid((uid_t)pm->cur->uid) != 0 ||
          geteuid() == 0)) {
-        fcgix_pm_log("FCGIX0465: prober: cannot switch to uid %u",
-                     pm->cur->uid);
+        fcgix_pm_logl(APLOG_ERR, "FCGIX0465: prober: cannot switch to uid %u",
+                      pm->cur->uid);
         _exit(1);
     }
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* after the identity change */

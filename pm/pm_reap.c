@@ -8,6 +8,8 @@
 
 #include "pm/pm_state.h"
 
+#include "apr_strings.h"
+
 fcgix_exit_action_t fcgix_pm_exit_action(const fcgix_exit_facts_t *f)
 {
     if (!f->class_here) {
@@ -75,6 +77,26 @@ static void verdict_done(pm_t *pm, pm_proc_t *x)
     }
 }
 
+/* Publishes why the class is failing: the exec error its start logged, or
+ * how the process ended without serving. A process that served clears it. */
+static void note_failure(fcgix_sb_class_t *c, const pm_proc_t *x,
+                         unsigned failures)
+{
+    if (failures == 0) {
+        c->last_error[0] = '\0';
+    } else if (x->exec_failed) {
+        return; /* "cannot execute: ..." from its start says more */
+    } else if (WIFSIGNALED(x->status)) {
+        apr_snprintf(c->last_error, sizeof(c->last_error),
+                     "killed by signal %d after %ld ms without serving",
+                     WTERMSIG(x->status), x->lived_ms);
+    } else {
+        apr_snprintf(c->last_error, sizeof(c->last_error),
+                     "exited with status %d after %ld ms without serving",
+                     WEXITSTATUS(x->status), x->lived_ms);
+    }
+}
+
 /* Judges an ended process and sets its class's restart accordingly. */
 static void judge(pm_t *pm, int p, apr_time_t now)
 {
@@ -99,7 +121,10 @@ static void judge(pm_t *pm, int p, apr_time_t now)
     in.failures = k->failures;
     v = fcgix_pm_verdict(&in);
     k->failures = v.failures;
+    c->fail_streak = v.failures;
+    k->completed_at_fail = apr_atomic_read32(&pm->sb->classes[idx].completed);
     c->restarts++;
+    note_failure(c, x, v.failures);
     c->backoff_until =
         v.delay ? (apr_uint32_t)apr_time_sec(now) + (apr_uint32_t)v.delay : 0;
     /* -init-start-delay spaces the first starts only: a replacement waits
@@ -110,9 +135,14 @@ static void judge(pm_t *pm, int p, apr_time_t now)
                      "restarting in %d s",
                      c->path, x->pid, WTERMSIG(x->status), v.delay);
     } else {
-        fcgix_pm_log("FCGIX0411: %s (pid %ld) exited with status %d; "
-                     "restarting in %d s",
-                     c->path, x->pid, WEXITSTATUS(x->status), v.delay);
+        /* a clean exit after serving is a planned one (gitweb after 100
+         * requests, PHP_FCGI_MAX_REQUESTS): routine */
+        fcgix_pm_logl(v.failures == 0 && WEXITSTATUS(x->status) == 0
+                          ? APLOG_INFO
+                          : APLOG_WARNING,
+                      "FCGIX0411: %s (pid %ld) exited with status %d; "
+                      "restarting in %d s",
+                      c->path, x->pid, WEXITSTATUS(x->status), v.delay);
     }
 }
 
@@ -142,11 +172,12 @@ static void retire_ended(pm_t *pm, int p, int status)
 {
     apr_uint32_t idx = pm->pub_proc[p].class_idx;
 
-    fcgix_pm_log("FCGIX0412: %s (pid %ld) ended (%s %d); its next request "
-                 "starts it again",
-                 pm->pub_class[idx].path, pm->proc[p].pid,
-                 WIFSIGNALED(status) ? "signal" : "status",
-                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    fcgix_pm_logl(APLOG_INFO,
+                  "FCGIX0412: %s (pid %ld) ended (%s %d); its next request "
+                  "starts it again",
+                  pm->pub_class[idx].path, pm->proc[p].pid,
+                  WIFSIGNALED(status) ? "signal" : "status",
+                  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
     fcgix_pm_class_retire(pm, (int)idx);
 }
 
@@ -207,6 +238,23 @@ void fcgix_pm_settle_verdicts(pm_t *pm, apr_time_t now)
         if (counted_since_start(pm, x, idx) ||
             fcgix_pm_inflight_of(pm, (int)idx) == 0 || now >= x->verdict_by) {
             judge(pm, p, now);
+        }
+    }
+}
+
+void fcgix_pm_failing_tick(pm_t *pm)
+{
+    int i;
+
+    for (i = 0; i < FCGIX_SB_CLASSES; i++) {
+        fcgix_sb_class_t *c = &pm->pub_class[i];
+        if (c->fail_streak &&
+            apr_atomic_read32(&pm->sb->classes[i].completed) !=
+                pm->class[i].completed_at_fail) {
+            /* a process has served since the last failure */
+            c->fail_streak = 0;
+            pm->class[i].failures = 0;
+            c->last_error[0] = '\0';
         }
     }
 }

@@ -181,6 +181,7 @@ void fcgix_pm_apply_defs(pm_t *pm, fcgix_defs_t *d, apr_pool_t *dpool)
     unsigned char keep[FCGIX_SB_CLASSES];
     apr_time_t now = fcgix_clock();
     apr_pool_t *old = pm->cur_pool;
+    const char *prev_sig = pm->cur ? pm->cur->dyn.watch_sig : NULL;
     int i;
 
     memset(keep, 0, sizeof(keep));
@@ -190,6 +191,7 @@ void fcgix_pm_apply_defs(pm_t *pm, fcgix_defs_t *d, apr_pool_t *dpool)
         apply_app(pm, &APR_ARRAY_IDX(d->apps, i, fcgix_def_app_t), now, keep);
     }
     end_unlisted(pm, keep, now);
+    fcgix_pm_watch_defs(pm, prev_sig, now); /* before old goes */
     pm->sb->pm_generation = d->generation;
     if (old) {
         apr_pool_destroy(old);

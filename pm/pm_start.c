@@ -97,7 +97,7 @@ static void proc_started(pm_t *pm, int p, int idx, pid_t pid)
 
 int fcgix_pm_spawn_one(pm_t *pm, int idx)
 {
-    const fcgix_sb_class_t *c = &pm->pub_class[idx];
+    fcgix_sb_class_t *c = &pm->pub_class[idx];
     const pm_class_t *k = &pm->class[idx];
     const fcgix_defs_t *cur = pm->cur;
     int dyn = c->kind == FCGIX_APP_DYNAMIC;
@@ -132,13 +132,21 @@ int fcgix_pm_spawn_one(pm_t *pm, int idx)
     }
     fcgix_pm_out_started(out, pid);
     if (pid < 0) {
-        fcgix_pm_log("FCGIX0432: %s: %s", c->path, err);
+        fcgix_pm_logl(APLOG_ERR, "FCGIX0432: %s: %s", c->path, err);
+        c->spawn_failures++;
+        apr_snprintf(c->last_error, sizeof(c->last_error), "cannot start: %s",
+                     err);
         return -1;
     }
     if (*err) {
-        fcgix_pm_log("FCGIX0420: %s: cannot execute: %s", c->path, err);
+        fcgix_pm_logl(APLOG_ERR, "FCGIX0420: %s: cannot execute: %s", c->path,
+                      err);
+        c->spawn_failures++;
+        apr_snprintf(c->last_error, sizeof(c->last_error), "cannot execute: %s",
+                     err);
     }
     proc_started(pm, p, idx, pid);
+    pm->proc[p].exec_failed = *err != '\0';
     return 0;
 }
 

@@ -63,9 +63,10 @@ typedef struct {
     fcgix_sockpath_t sockpath;
     fcgix_sockpath_t sockaddr; /* its listen socket's address (pm_spawn.h) */
     unsigned port;
-    unsigned want;         /* processes wanted */
-    apr_time_t next_start; /* no start before */
-    unsigned failures;     /* consecutive deaths without serving */
+    unsigned want;                  /* processes wanted */
+    apr_time_t next_start;          /* no start before */
+    unsigned failures;              /* consecutive deaths without serving */
+    apr_uint32_t completed_at_fail; /* the class's completed count then */
     int draining;
     apr_time_t drain_deadline;
     apr_uint32_t run; /* class run number (see the top of this file) */
@@ -85,7 +86,8 @@ typedef struct {
     /* ended; whether it served is not known yet (FCGIX_PM_VERDICT_WAIT_MS) */
     int verdict_pending;
     apr_time_t verdict_by;
-    int status; /* its wait status */
+    int exec_failed; /* its start failed before the app ran */
+    int status;      /* its wait status */
     long lived_ms;
     long pid;
 } pm_proc_t;
@@ -112,6 +114,15 @@ typedef struct {
     apr_time_t prober_next; /* start it (again) then; 0: not due */
     int stopping;
     apr_time_t next_update, next_kill; /* dynamic policy's timers */
+    const char *watch_seen; /* -watch files as the PM saw them last */
+    apr_time_t watch_next;  /* when it looks again (-autoUpdate) */
+    struct {                /* pm_gen.c */
+        apr_time_t notice;  /* the generation ended; 0: none */
+        unsigned long long notice_ticks; /* then, in /proc's unit */
+        char parent_comm[64];            /* the parent's process name */
+        apr_time_t seen;     /* a sign of the next generation; 0: none */
+        apr_time_t leave_by; /* leaving: every app stops by then */
+    } gen;
     struct {
         apr_time_t until; /* the end of this interval, 0: none begun */
         unsigned logged;
@@ -153,6 +164,32 @@ void fcgix_pm_class_retire(pm_t *pm, int idx);
 void fcgix_pm_class_drain(pm_t *pm, int idx, apr_time_t now);
 void fcgix_pm_disown_socket(pm_t *pm, const char *sockpath);
 void fcgix_pm_check_sockets(pm_t *pm);
+
+/* A failing class one of whose processes has served since its last
+ * failure is failing no more (pm_reap.c). */
+void fcgix_pm_failing_tick(pm_t *pm);
+
+/* Replaces the processes of every dynamic class that has some: they
+ * finish the requests they have, new ones take the rest (pm_bell.c). */
+void fcgix_pm_recycle_dynamic(pm_t *pm, apr_time_t now);
+
+/* ---- pm_watch.c: -watch files ---------------------------------------- */
+
+/* After new definitions (prev: the ones before, or NULL): a changed
+ * FastCgiConfig -watch file recycles the dynamic applications. */
+void fcgix_pm_watch_defs(pm_t *pm, const char *prev_sig, apr_time_t now);
+/* Timer: under -autoUpdate, the -watch files as the PM sees them now. */
+void fcgix_pm_watch_tick(pm_t *pm, apr_time_t now);
+
+/* ---- pm_gen.c: leaving with the module ------------------------------ */
+
+/* The parent said the configuration generation ends (a graceful restart). */
+void fcgix_pm_gen_ends(pm_t *pm, apr_time_t now);
+/* Definitions came: the module is still loaded. */
+void fcgix_pm_gen_defs(pm_t *pm);
+/* Timer: once the next generation runs without sending definitions, lets
+ * the requests in flight finish and sets pm->stopping. */
+void fcgix_pm_gen_tick(pm_t *pm, apr_time_t now);
 void fcgix_pm_publish(pm_t *pm);
 
 /* ---- pm_start.c ---------------------------------------------------- */

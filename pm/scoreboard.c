@@ -37,6 +37,7 @@ int fcgix_sb_class_copy(const fcgix_sb_t *sb, apr_uint32_t idx,
         return 0;
     }
     memcpy(out, &sb->classes[idx], sizeof(*out));
+    out->last_error[sizeof(out->last_error) - 1] = '\0'; /* only shown */
     return (out->state == FCGIX_CLASS_ACTIVE ||
             out->state == FCGIX_CLASS_DRAINING) &&
            terminated(out->path, sizeof(out->path)) &&

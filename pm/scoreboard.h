@@ -22,11 +22,12 @@
 
 #define FCGIX_SB_MAGIC 0x58474346u /* "FCGX" */
 /* bump the layout when it changes, or the unit of a field */
-#define FCGIX_SB_LAYOUT 6u
+#define FCGIX_SB_LAYOUT 7u
 #define FCGIX_SB_CLASSES 512 /* static + dynamic + external classes */
 #define FCGIX_SB_PROCS 2048  /* application processes */
 #define FCGIX_SB_PATH 512    /* longest application path + NUL */
 #define FCGIX_SB_ADDR 128    /* socket path or host:port + NUL */
+#define FCGIX_SB_ERR 128     /* why a start failed + NUL */
 /* httpd children that can hold spooled request bodies at once: ServerLimit
  * up to 2048, doubled while a graceful restart's old children finish. */
 #define FCGIX_SB_CHILDREN 4096
@@ -53,15 +54,19 @@ typedef struct {
     apr_uint32_t kind; /* FCGIX_APP_* (mod_fcgix.h) */
     apr_uint32_t gen;  /* bumped whenever the slot gets another app */
     apr_uint32_t uid, gid;
-    apr_uint32_t procs_target;  /* processes the PM wants */
-    apr_uint32_t procs_running; /* processes alive */
-    apr_uint32_t restarts;      /* processes restarted after dying */
-    apr_uint32_t backoff_until; /* fcgix_clock() seconds: no start before */
-    apr_uint32_t load_milli;    /* load factor x1000 (dynamic policy) */
-    apr_uint32_t started;       /* unix seconds the class was created */
-    apr_uint32_t bin_mtime;     /* dynamic: the binary's mtime at start */
+    apr_uint32_t procs_target;   /* processes the PM wants */
+    apr_uint32_t procs_running;  /* processes alive */
+    apr_uint32_t restarts;       /* processes restarted after dying */
+    apr_uint32_t backoff_until;  /* fcgix_clock() seconds: no start before */
+    apr_uint32_t load_milli;     /* load factor x1000 (dynamic policy) */
+    apr_uint32_t started;        /* unix seconds the class was created */
+    apr_uint32_t bin_mtime;      /* dynamic: the binary's mtime at start */
+    apr_uint32_t fail_streak;    /* processes in a row that died without
+                                    serving (it is failing while > 0) */
+    apr_uint32_t spawn_failures; /* starts that failed: fork, exec */
     char path[FCGIX_SB_PATH];
     char addr[FCGIX_SB_ADDR];
+    char last_error[FCGIX_SB_ERR]; /* why the last process failed */
     /* handlers (apr_atomic_*32 only) */
     volatile apr_uint32_t inflight;  /* requests talking to it now */
     volatile apr_uint32_t requests;  /* requests begun */
