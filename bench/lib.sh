@@ -57,7 +57,7 @@ make_tmp() { # name -> TMP=/tmp/name.XXXXXX, mode 755
 
 need_commands() { # command... -> dies unless each is installed
     local c
-    for c in "$@"; do command -v "$c" >/dev/null || die "$c not installed"; done
+    for c in "$@"; do command -v "$c" >/dev/null || die "$c not installed (as root: bash bench/deps.sh)"; done
 }
 
 # RUN_USER: www-data when running as root (httpd's User, the apps' user), and
