@@ -99,6 +99,10 @@ typedef struct {
                                    another backend after a reset */
     int retry_head;             /* and HEAD (httpd numbers it M_GET) */
     int vhost_only; /* -vhost-only: only its own server's requests reach it */
+    /* response delivery (mod_fcgix_deliver.c) */
+    apr_array_header_t *sendfile_roots; /* const char *, resolved: where
+                                           X-Sendfile may point */
+    int accel_redirect;                 /* X-Accel-Redirect honoured */
     const char *docroot; /* the backends' DOCUMENT_ROOT, or NULL */
     /* process management (FastCgiServer, FastCgiConfig) */
     apr_array_header_t *initial_env; /* const char * "NAME=value" */
@@ -128,7 +132,8 @@ typedef struct {
     int update_interval;
 } fcgix_opts_t;
 
-#define FCGIX_WATCH_MAX 16 /* -watch files of one directive */
+#define FCGIX_WATCH_MAX 16  /* -watch files of one directive */
+#define FCGIX_SFROOT_MAX 16 /* -sendfile-root directories of one */
 
 typedef struct {
     char *path;            /* absolute filename the app answers for */

@@ -8,8 +8,10 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -49,7 +51,8 @@ typedef enum {
     OPT_WEIGHT,  /* -weight N: of the -host or -socket before it */
     OPT_METHODS, /* -retry-methods GET,HEAD,... or none */
     OPT_DOCROOT, /* -docroot DIR: an absolute path */
-    OPT_WATCH    /* repeatable -watch FILE, appended to watch */
+    OPT_WATCH,   /* repeatable -watch FILE, appended to watch */
+    OPT_SFROOT   /* repeatable -sendfile-root DIR, appended (resolved) */
 } opt_type_t;
 
 typedef struct {
@@ -92,6 +95,8 @@ static const opt_def_t opt_table[] = {
     {"port", OPT_INT, OFF(port), 1, 65535, D_SRV},
     {"initial-env", OPT_ENV, NOFF, 0, 0, D_PM},
     {"watch", OPT_WATCH, NOFF, 0, 0, D_PM},
+    {"sendfile-root", OPT_SFROOT, NOFF, 0, 0, D_ALL},
+    {"accel-redirect", OPT_FLAG, OFF(accel_redirect), 0, 1, D_ALL},
     {"init-start-delay", OPT_INT, OFF(init_start_delay), 0, 3600, D_PM},
     {"listen-queue-depth", OPT_INT, OFF(listen_queue_depth), 1, 65535, D_PM},
     {"priority", OPT_INT, OFF(priority), -20, 19, D_PM},
@@ -140,6 +145,7 @@ static void opts_defaults(fcgix_opts_t *o, apr_pool_t *p)
     o->pass_headers = apr_array_make(p, 2, sizeof(const char *));
     o->initial_env = apr_array_make(p, 2, sizeof(const char *));
     o->watch = apr_array_make(p, 1, sizeof(const char *));
+    o->sendfile_roots = apr_array_make(p, 1, sizeof(const char *));
     o->init_start_delay = 1;
     o->listen_queue_depth = 100;
     o->processes = 1;
@@ -520,6 +526,34 @@ static const char *add_watch(cmd_parms *cmd, fcgix_opts_t *o, const char *arg)
     return NULL;
 }
 
+/* -sendfile-root DIR: an absolute directory that exists; kept resolved
+ * (symbolic links followed), as the paths X-Sendfile names are compared
+ * with it once resolved too. */
+static const char *add_sendfile_root(cmd_parms *cmd, fcgix_opts_t *o,
+                                     const char *arg)
+{
+    char buf[PATH_MAX];
+    struct stat st;
+
+    if (arg[0] != '/') {
+        return apr_psprintf(cmd->pool, "'%s' is not an absolute path", arg);
+    }
+    if (o->sendfile_roots->nelts >= FCGIX_SFROOT_MAX) {
+        return apr_psprintf(cmd->pool, "more than %d directories",
+                            FCGIX_SFROOT_MAX);
+    }
+    if (realpath(arg, buf) == NULL || stat(buf, &st) != 0) {
+        return apr_psprintf(cmd->pool, "'%s': %s", arg, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode) || strcmp(buf, "/") == 0) {
+        return apr_psprintf(cmd->pool, "'%s' is not a directory (or is /)",
+                            arg);
+    }
+    *(const char **)apr_array_push(o->sendfile_roots) =
+        apr_pstrdup(cmd->pool, buf);
+    return NULL;
+}
+
 /* Applies one option. *args points after the option name; options that
  * take a value consume one word from it. */
 static const char *apply_opt(cmd_parms *cmd, fcgix_app_t *app,
@@ -546,6 +580,8 @@ static const char *apply_opt(cmd_parms *cmd, fcgix_app_t *app,
         return add_env(cmd->pool, &app->o, arg);
     case OPT_WATCH:
         return add_watch(cmd, &app->o, arg);
+    case OPT_SFROOT:
+        return add_sendfile_root(cmd, &app->o, arg);
     case OPT_HEADERS:
         if (!ap_strchr_c(arg, ':') && *ap_scan_http_token(arg) == '\0') {
             *(const char **)apr_array_push(app->o.pass_headers) = arg;
@@ -622,7 +658,8 @@ static const char *parse_opts(cmd_parms *cmd, fcgix_app_t *app,
                                 cmd->cmd->name, app->path, word);
         }
         if (seen[canon(d)] && d->type != OPT_HEADERS && d->type != OPT_ENV &&
-            d->type != OPT_WATCH && d->type != OPT_WEIGHT &&
+            d->type != OPT_WATCH && d->type != OPT_SFROOT &&
+            d->type != OPT_WEIGHT &&
             !(app->kind == FCGIX_APP_EXTERNAL &&
               (d->type == OPT_HOST || d->type == OPT_SOCKET))) {
             return apr_psprintf(cmd->pool, "%s %s: option -%s given twice",

@@ -32,10 +32,11 @@
 /* How the response ended up, besides streaming normally. */
 enum {
     FCGIX_FIN_NONE = 0,
-    FCGIX_FIN_DONE,
+    FCGIX_FIN_DONE, /* nothing more of the app is needed */
     FCGIX_FIN_HEAD,
     FCGIX_FIN_REDIRECT,
-    FCGIX_FIN_NOT_MODIFIED
+    FCGIX_FIN_NOT_MODIFIED,
+    FCGIX_FIN_ACCEL /* X-Accel-Redirect (mod_fcgix_deliver.c) */
 };
 
 /* One request to one app, in either role. */
@@ -76,6 +77,15 @@ typedef struct {
     char *rbuf; /* read buffer not yet handed to buckets */
     int readable;
     int unflushed;
+    int flush; /* each record to the client at once (-flush, SSE) */
+    /* delivery (mod_fcgix_deliver.c) */
+    int discard;           /* the app's body is not the response */
+    apr_size_t discarded;  /* bytes of it read and dropped */
+    int app_typed;         /* the app sent a Content-Type */
+    int sf_fd;             /* X-Sendfile: the file, open; -1: none */
+    int *sf_fdp;           /* the same, for its pool cleanup */
+    const char *sf_path;   /* its resolved path */
+    const char *accel_uri; /* X-Accel-Redirect: where to */
     /* stderr */
     char *eline; /* the stderr line being collected */
     char *eesc;  /* its escaped form */
@@ -110,6 +120,21 @@ typedef struct {
     int overloaded;     /* the app answered FCGI_OVERLOADED */
     int other_retry;    /* sent again to another backend already */
 } fcgix_req_t;
+
+/* The most of an X-Sendfile app's own body read (and dropped) while
+ * waiting for the end of its request; past it the connection is closed. */
+#define FCGIX_DISCARD_MAX 65536
+
+/* mod_fcgix_deliver.c: what the app's headers ask of the delivery, once
+ * httpd accepted them: streaming (q->flush), X-Sendfile (q->sf_fd, the
+ * body discarded), X-Accel-Redirect (q->fin). OK, or the status to fail
+ * with (logged). */
+int fcgix_deliver_headers(fcgix_req_t *q);
+/* Serves the X-Sendfile file as httpd serves a static one (validators,
+ * conditions, ranges); after the app's request ended. */
+int fcgix_deliver_file(fcgix_req_t *q);
+/* The X-Accel-Redirect internal redirect. */
+void fcgix_deliver_accel(fcgix_req_t *q);
 
 /* mod_fcgix_connect.c: waits for events on fd (none: -1) for timeout_ms at
  * most (a negative timeout returns at once). poll()'s revents, 0 on

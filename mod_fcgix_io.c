@@ -171,6 +171,51 @@ static apr_interval_time_t wait_budget(fcgix_req_t *q, int *why)
     return wait;
 }
 
+/* The client's socket, to notice while waiting on the app that the client
+ * has gone: once the whole request body went to the app (anything the
+ * client sends now is no part of this request), on an HTTP/1 connection
+ * of its own (an HTTP/2 stream has none: mod_http2 fails our writes when
+ * the stream is reset). -1: not watched. */
+static int client_fd(const fcgix_req_t *q)
+{
+    conn_rec *c = q->r->connection;
+    apr_socket_t *s;
+    apr_os_sock_t fd;
+
+    if (!q->stdin_eof || q->olen || q->auth || c->master ||
+        (s = ap_get_conn_socket(c)) == NULL ||
+        apr_os_sock_get(&fd, s) != APR_SUCCESS) {
+        return -1;
+    }
+    return fd;
+}
+
+/* Polls the app and, where watched, the client: poll()'s revents of the
+ * app, 0 on timeout, -1 on error, CLIENT_GONE when the client hung up. */
+static int poll_app(fcgix_req_t *q, int timeout_ms)
+{
+    struct pollfd pfd[2] = {
+        {q->fd, (short)(POLLIN | (q->olen ? POLLOUT : 0)), 0},
+        {client_fd(q), POLLRDHUP, 0}};
+    int n;
+
+    do {
+        n = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, timeout_ms);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0 && pfd[1].fd >= 0 &&
+        (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, q->r,
+                      "%s: the client went away while the application was "
+                      "silent",
+                      q->app->path);
+        return CLIENT_GONE;
+    }
+    if (n > 0 && pfd[0].revents == 0) {
+        return POLLIN; /* nothing for us on the client: look at the app */
+    }
+    return n > 0 ? pfd[0].revents : n;
+}
+
 /* Waits for the app, bounded by -idle-timeout and what is left of
  * -request-timeout (the total time a request may spend waiting on it). */
 static int wait_app(fcgix_req_t *q)
@@ -181,9 +226,11 @@ static int wait_app(fcgix_req_t *q)
     apr_time_t t0;
 
     t0 = fcgix_pm_clock();
-    rc = fcgix_wait_fd(q->fd, POLLIN | (q->olen ? POLLOUT : 0),
-                       (int)((wait + 999) / 1000));
+    rc = poll_app(q, (int)((wait + 999) / 1000));
     q->waited += fcgix_pm_clock() - t0;
+    if (rc == CLIENT_GONE) {
+        return rc;
+    }
     if (rc == 0 && (why & (WAIT_RING | WAIT_RECHECK))) {
         /* woke early on purpose: ring (the next wait does it) or look */
         if ((why & WAIT_RECHECK) && fcgix_connect_backing_off(q)) {
@@ -275,7 +322,7 @@ static int recv_some(fcgix_req_t *q, int *progress)
     if (st != OK || q->fin || q->ended) {
         return st;
     }
-    return pass_out(q, q->app->o.flush);
+    return pass_out(q, q->flush);
 }
 
 static int pump(fcgix_req_t *q)
@@ -417,6 +464,13 @@ static int finish(fcgix_req_t *q, int st)
     if (q->fin == FCGIX_FIN_NOT_MODIFIED) {
         return OK; /* r->status is 304; httpd sends it without a body */
     }
+    if (q->fin == FCGIX_FIN_ACCEL) {
+        fcgix_deliver_accel(q);
+        return OK;
+    }
+    if (q->sf_fd >= 0) {
+        return fcgix_deliver_file(q);
+    }
     APR_BRIGADE_INSERT_TAIL(q->obb,
                             apr_bucket_eos_create(r->connection->bucket_alloc));
     q->sent = 1;
@@ -434,6 +488,8 @@ static fcgix_req_t *req_new(request_rec *r, const fcgix_app_t *app)
     q->r = r;
     q->app = app;
     q->fd = -1;
+    q->sf_fd = -1;
+    q->flush = app->o.flush;
     q->be = q->be_slot = -1;
     /* any id suits a new connection; a kept one takes only a request whose
      * id differs from its last one's (mod_fcgix_keep.c) */

@@ -182,6 +182,7 @@ static int headers_complete(fcgix_req_t *q)
     sbuf[0] = '\0';
     rc = ap_scan_script_header_err_core_ex(r, sbuf, hdr_getter, &it,
                                            APLOG_MODULE_INDEX);
+    q->app_typed = r->content_type != NULL;
     if (rc == HTTP_NOT_MODIFIED) {
         r->status = rc;
         q->fin = FCGIX_FIN_NOT_MODIFIED;
@@ -192,6 +193,9 @@ static int headers_complete(fcgix_req_t *q)
                                      "httpd for application");
     }
     q->headers_done = 1;
+    if ((rc = fcgix_deliver_headers(q)) != OK || q->fin) {
+        return rc;
+    }
     location = apr_table_get(r->headers_out, "Location");
     if (location && r->status == HTTP_OK) {
         if (location[0] == '/') {
@@ -282,6 +286,13 @@ static int on_stdout(fcgix_req_t *q, apr_bucket **whole, const char *buf,
         if (len == 0) {
             return OK;
         }
+    }
+    if (q->discard) { /* X-Sendfile: the file is the body */
+        q->discarded += len;
+        if (q->discarded > FCGIX_DISCARD_MAX) {
+            q->fin = FCGIX_FIN_DONE; /* read no more: let the app go */
+        }
+        return OK;
     }
     if (q->auth) { /* keep the first FCGIX_AUTH_BODY_MAX bytes */
         apr_size_t room = FCGIX_AUTH_BODY_MAX - q->auth->body_len;
