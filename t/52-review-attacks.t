@@ -32,10 +32,19 @@
 #      headers_complete): X-Sendfile (the server-side path), X-Accel-
 #      Redirect and X-Accel-Buffering stay in headers_out and reach the
 #      client. Must: none of them in the 304.
-#   4. (withstood) X-Sendfile's refusals log the resolved
+#   4. (finding R4) -vhost-only keeps another virtual host's request
+#      from the app by declining it in fixups (mod_fcgix.c fcgix_fixups);
+#      where that host maps the same file and sets no handler for it (a
+#      shared DocumentRoot, the default host reaching a site's directory by
+#      IP), httpd's default handler then serves the application's file
+#      itself: the executable, or a script's source with whatever secrets
+#      it holds. Without -vhost-only the app would have answered. Must: not
+#      200, never the file's bytes (404, as through a fastcgi-script
+#      handler, FCGIX0016).
+#   5. (withstood) X-Sendfile's refusals log the resolved
 #      path unescaped, and a symbolic link below the root can give it a
 #      newline; httpd's error log escapes it (\n): no forged line.
-#   5. (withstood) X-Sendfile escapes: "..", a symbolic link out of the
+#   6. (withstood) X-Sendfile escapes: "..", a symbolic link out of the
 #      root, /proc/self/root and /proc/self/cwd magic links, a root given
 #      through a symbolic link that is later pointed elsewhere, a FIFO (no
 #      hang: O_NONBLOCK) and a device below the root, a relative path, an
@@ -44,7 +53,7 @@
 #      shown to the client. A directory swapped with a symbolic link to
 #      outside in a loop while requests name a file below it: never the
 #      outside file.
-#   6. (withstood) X-Accel-Redirect to a location that httpd denies
+#   7. (withstood) X-Accel-Redirect to a location that httpd denies
 #      (Require all denied) or that a FastCgiAccessChecker guards: the
 #      internal redirect runs the access checks again (403).
 use strict;
@@ -348,6 +357,40 @@ sub alive_not_zombie {
     $r = $acc->('/guarded/secret.txt');
     is $r->code, 403, 'withstood: X-Accel-Redirect to a FastCgiAccessChecker location: 403';
     unlike $r->content, qr/GUARDED-SECRET/, '... not sent';
+}
+
+# ------------------------------------------ 4. (R4) -vhost-only, no handler
+
+# A second server: a.test declares the app -vhost-only; c.test maps the
+# same directory and sets no handler for the file.
+{
+    my $t2 = FcgixTest->new;
+    my $d2 = $t2->dir;
+    my $h2 = "$d2/htdocs";
+    my $port2 = $t2->port;
+    my $only = $t2->install_app('printenv', "$h2/only.fcgi");
+    $t2->start_httpd(<<"EOF");
+FastCgiIpcDir $d2/ipc
+<Directory $h2>
+    Options +ExecCGI
+</Directory>
+<VirtualHost 127.0.0.1:$port2>
+    ServerName a.test
+    DocumentRoot $h2
+    FastCgiServer $only -vhost-only
+</VirtualHost>
+<VirtualHost 127.0.0.1:$port2>
+    ServerName c.test
+    DocumentRoot $h2
+</VirtualHost>
+EOF
+    my $r = $t2->get('/only.fcgi', Host => 'a.test');
+    is $r->code, 200, 'R4: the declaring host reaches its -vhost-only app';
+    $r = $t2->get('/only.fcgi', Host => 'c.test');
+    # finding R4: fails on the module of 4a5b535 (200: the executable's bytes)
+    isnt $r->code, 200, 'R4: another host without a handler for it: not 200 (' . $r->code . ')';
+    ok $r->content !~ /^\x7fELF/, 'R4: ... the application\'s file itself is not sent';
+    $t2->done;
 }
 
 $t->done;
