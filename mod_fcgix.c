@@ -63,6 +63,16 @@ static int fcgix_monitor(apr_pool_t *p, server_rec *s)
     return DECLINED;
 }
 
+/* A -vhost-only app's file, asked of another server: not found here. */
+static int out_of_scope(request_rec *r)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  "FCGIX0016: %s: declared -vhost-only in another server's "
+                  "section: not found here",
+                  r->filename);
+    return HTTP_NOT_FOUND;
+}
+
 /* Routes a request for a declared application, or for a path below one, to
  * the handler even without AddHandler: r->filename becomes the application
  * and the rest of the path PATH_INFO. The file need not exist. */
@@ -78,8 +88,14 @@ static int fcgix_fixups(request_rec *r)
                ? apr_pstrcat(r->pool, r->filename, r->path_info, NULL)
                : r->filename;
     app = fcgix_app_lookup(full, &rest);
-    if (app == NULL || !fcgix_app_in_scope(app, r)) {
+    if (app == NULL) {
         return DECLINED;
+    }
+    if (!fcgix_app_in_scope(app, r)) {
+        /* Below the app: a path of this host's own, httpd maps it. The app's
+         * file itself is never sent (an executable, a script's source),
+         * whatever handler this host has for it. */
+        return *rest ? DECLINED : out_of_scope(r);
     }
     r->filename = app->path;
     r->path_info = apr_pstrdup(r->pool, rest);
@@ -123,12 +139,7 @@ static int fcgix_handler(request_rec *r)
             return st;
         }
         if (!fcgix_app_in_scope(app, r)) {
-            /* another server's app, never a dynamic one under its name */
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                          "FCGIX0016: %s: declared -vhost-only in another "
-                          "server's section: not found here",
-                          r->filename);
-            return HTTP_NOT_FOUND;
+            return out_of_scope(r); /* never a dynamic one under its name */
         }
     }
     return fcgix_respond(r, app);

@@ -43,10 +43,12 @@ APLOG_USE_MODULE(fcgix);
 /* text/event-stream (Server-Sent Events) is flushed record by record, and
  * so is any response marked X-Accel-Buffering: no; "yes" buffers even
  * under -flush. The header is the gateway's, not the client's. */
+static const char *take_header(request_rec *r, const char *name);
+
 static void streaming(fcgix_req_t *q)
 {
     request_rec *r = q->r;
-    const char *xab = apr_table_get(r->headers_out, "X-Accel-Buffering");
+    const char *xab = take_header(r, "X-Accel-Buffering");
     const char *ct = r->content_type;
 
     if (ct && strncasecmp(ct, "text/event-stream", 17) == 0 &&
@@ -58,8 +60,6 @@ static void streaming(fcgix_req_t *q)
     } else if (xab && strcasecmp(xab, "yes") == 0) {
         q->flush = 0;
     }
-    apr_table_unset(r->headers_out, "X-Accel-Buffering");
-    apr_table_unset(r->err_headers_out, "X-Accel-Buffering");
 }
 
 /* ------------------------------------------------------------ X-Sendfile */
@@ -218,6 +218,14 @@ static int accel_redirect(fcgix_req_t *q, const char *uri)
 
 /* ------------------------------------------------------------ the hooks */
 
+void fcgix_deliver_strip(request_rec *r)
+{
+    take_header(r, "X-Sendfile");
+    take_header(r, "X-LIGHTTPD-send-file");
+    take_header(r, "X-Accel-Redirect");
+    take_header(r, "X-Accel-Buffering");
+}
+
 int fcgix_deliver_headers(fcgix_req_t *q)
 {
     request_rec *r = q->r;
@@ -241,6 +249,30 @@ int fcgix_deliver_headers(fcgix_req_t *q)
     }
     q->discard = 1; /* the app's own body, if any, is not the response */
     return OK;
+}
+
+/* sendfile() as EnableSendfile says for this request, as for a static
+ * file. */
+static apr_int32_t sendfile_flag(request_rec *r)
+{
+    const core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+
+    return AP_SENDFILE_ENABLED(d->enable_sendfile);
+}
+
+/* Never mmap the file: the app owns it and may truncate it while a filter
+ * (mod_deflate, mod_ssl) reads the mapping, which would kill the httpd
+ * child with SIGBUS. (sendfile() and read() just come up short.) */
+static void no_mmap(apr_bucket_brigade *bb)
+{
+    apr_bucket *e;
+
+    for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
+         e = APR_BUCKET_NEXT(e)) {
+        if (APR_BUCKET_IS_FILE(e)) {
+            apr_bucket_file_enable_mmap(e, 0);
+        }
+    }
 }
 
 /* mod_mime's type for the file, unless the app gave one. */
@@ -272,8 +304,7 @@ int fcgix_deliver_file(fcgix_req_t *q)
     /* An APR file that owns its descriptor (a dup, with APR's cleanup), so
      * that the core output filter can set the bucket aside beyond the
      * request (write completion) and the descriptor goes with it. */
-    apr_os_file_put(&raw, &fd, APR_FOPEN_READ | APR_FOPEN_SENDFILE_ENABLED,
-                    r->pool);
+    apr_os_file_put(&raw, &fd, APR_FOPEN_READ | sendfile_flag(r), r->pool);
     if (apr_file_dup(&f, raw, r->pool) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -298,6 +329,7 @@ int fcgix_deliver_file(fcgix_req_t *q)
     }
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     apr_brigade_insert_file(bb, f, 0, st.st_size, r->pool);
+    no_mmap(bb);
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(bb->bucket_alloc));
     q->sent = 1;
     ap_pass_brigade(r->output_filters, bb); /* a client gone is no error */

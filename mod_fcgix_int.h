@@ -135,6 +135,9 @@ int fcgix_deliver_headers(fcgix_req_t *q);
 int fcgix_deliver_file(fcgix_req_t *q);
 /* The X-Accel-Redirect internal redirect. */
 void fcgix_deliver_accel(fcgix_req_t *q);
+/* Takes the delivery headers out of a response that is not delivered
+ * (httpd answers 304 for the app): they never reach the client. */
+void fcgix_deliver_strip(request_rec *r);
 
 /* mod_fcgix_connect.c: waits for events on fd (none: -1) for timeout_ms at
  * most (a negative timeout returns at once). poll()'s revents, 0 on

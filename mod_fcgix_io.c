@@ -172,18 +172,22 @@ static apr_interval_time_t wait_budget(fcgix_req_t *q, int *why)
 }
 
 /* The client's socket, to notice while waiting on the app that the client
- * has gone: once the whole request body went to the app (anything the
- * client sends now is no part of this request), on an HTTP/1 connection
- * of its own (an HTTP/2 stream has none: mod_http2 fails our writes when
- * the stream is reset). -1: not watched. */
+ * has gone: only while a streamed response (SSE, X-Accel-Buffering: no,
+ * -flush) is under way, whose writes may be minutes apart, and once the
+ * whole request body went to the app; on an HTTP/1 connection of its own
+ * (an HTTP/2 stream has none: mod_http2 fails our writes when the stream
+ * is reset). A client that only shut down its sending side after its
+ * request (nc -N, a pipelining client's FIN) looks the same as one that has
+ * gone: an ordinary response is never cut for it, a stream is ended. -1:
+ * not watched. */
 static int client_fd(const fcgix_req_t *q)
 {
     conn_rec *c = q->r->connection;
     apr_socket_t *s;
     apr_os_sock_t fd;
 
-    if (!q->stdin_eof || q->olen || q->auth || c->master ||
-        (s = ap_get_conn_socket(c)) == NULL ||
+    if (!q->sent || !q->flush || !q->stdin_eof || q->olen || q->auth ||
+        c->master || (s = ap_get_conn_socket(c)) == NULL ||
         apr_os_sock_get(&fd, s) != APR_SUCCESS) {
         return -1;
     }
@@ -445,6 +449,9 @@ static int finish(fcgix_req_t *q, int st)
     }
     fcgix_response_stderr_end(q);
     if (st == CLIENT_GONE) {
+        /* nothing more goes out, and never a response that looks whole */
+        r->connection->aborted = 1;
+        r->connection->keepalive = AP_CONN_CLOSE;
         return OK;
     }
     if (st != OK) {

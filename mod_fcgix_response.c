@@ -184,6 +184,7 @@ static int headers_complete(fcgix_req_t *q)
                                            APLOG_MODULE_INDEX);
     q->app_typed = r->content_type != NULL;
     if (rc == HTTP_NOT_MODIFIED) {
+        fcgix_deliver_strip(r);
         r->status = rc;
         q->fin = FCGIX_FIN_NOT_MODIFIED;
         return OK;

@@ -396,13 +396,27 @@ static apr_status_t pm_gen_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* Whether the PM's end of the control channel is closed: a PM that left
+ * closed it, and its pid, reaped by the MPM, may be another child of ours
+ * by now (which pm_is_ours cannot tell apart). A live PM never closes it
+ * and sends nothing unasked. */
+static int ctl_closed(void)
+{
+    struct pollfd p = {state->ctl, POLLIN, 0};
+    char c;
+
+    return state->ctl < 0 ||
+           (poll(&p, 1, 0) > 0 &&
+            recv(state->ctl, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0);
+}
+
 /* A PM that is no longer there when a generation with mod_fcgix begins:
  * it left when a configuration without the module ran (pm_gen.c), or it
  * died while no generation watched it. Its applications are stopped by
  * the next PM (clean_previous). */
 static void forget_gone_pm(server_rec *s)
 {
-    if (state->pm_pid <= 0 || pm_is_ours(state->pm_pid)) {
+    if (state->pm_pid <= 0 || (pm_is_ours(state->pm_pid) && !ctl_closed())) {
         return;
     }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
