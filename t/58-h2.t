@@ -28,6 +28,8 @@ use FcgixTest qw(slurp);
 use FcgixStream;
 
 my $FPM = '/usr/sbin/php-fpm8.2';
+plan skip_all => 'curl without HTTP2 support' unless `curl -V 2>/dev/null` =~ /^Features:.*\bHTTP2\b/m;
+plan skip_all => 'mod_http2 not installed' unless -f '/usr/lib/apache2/modules/mod_http2.so';
 my $t = FcgixTest->new;
 my $d = $t->dir;
 my $h = "$d/htdocs";

@@ -13,17 +13,21 @@
 #     Content-Length, ETag, Last-Modified (the file's mtime), Content-Type
 #     from the mime map (.txt, app sent none) or the app's own, the app's
 #     other headers (X-App, Set-Cookie) kept, X-Sendfile not passed on; a
-#     symlink inside the root is served; X-LIGHTTPD-send-file works alike.
+#     symlink inside the root is served; X-LIGHTTPD-send-file works alike;
+#     the app's status 404 is kept (the file as the page); HEAD: headers only.
 #  2. Range: bytes=10-19 -> 206 + Content-Range + those bytes; two ranges ->
 #     206 multipart/byteranges with both parts.
 #  3. If-None-Match: <ETag> -> 304, If-Modified-Since: <Last-Modified> ->
 #     304, If-Match: "other" -> 412.
 #  4. refused with 502, the header and the file's bytes never reach the
 #     client, FCGIX0150 logged: outside the root, "..", a symlink leading
-#     out, a relative path, a directory, X-LIGHTTPD-send-file outside, and
+#     out (a file, and a directory on the way), a relative path, a
+#     directory, X-LIGHTTPD-send-file outside, and
 #     X-Sendfile from an app without -sendfile-root. A missing file inside the
-#     root: 404 (FCGIX0151).
+#     root: 404 (FCGIX0151). A %-encoded ".." is never served.
 #  5. X-Accel-Redirect: /static/a.txt -> 200 with the file (Set-Cookie kept);
+#     a POST redirected to another FastCGI app (printenv) reaches it as GET
+#     with the redirect's query string;
 #     to a location with "Require all denied" -> 403 (httpd's access control
 #     applies); a relative URI -> 502; from an app without -accel-redirect ->
 #     502 (FCGIX0152); the header never reaches the client.
@@ -55,6 +59,7 @@ mkdir "$files/sub" or die "mkdir: $!";
 $t->write_file("secret/s.txt", "SECRET-OUTSIDE\n");
 symlink "$files/a.txt", "$files/in.txt" or die "symlink: $!";
 symlink "$d/secret/s.txt", "$files/out.txt" or die "symlink: $!";
+symlink "$d/secret", "$files/outdir" or die "symlink: $!";
 $t->write_file("htdocs/static/a.txt", $a_txt);
 $t->write_file("htdocs/denied/x.txt", "DENIED-FILE\n");
 my $mtime = (stat "$files/a.txt")[9];
@@ -67,12 +72,14 @@ for my $bad ("$d/no-such-dir", 'files') {
 }
 
 my $app = $t->start_app(prog => 'respond', count => 2);
+my $env = $t->start_app(prog => 'printenv', count => 1);
 my $one = $t->start_app(prog => 'respond', count => 1);
 my ($up, $out) = $t->try_start_httpd(<<"EOF");
 FastCgiIpcDir $d/ipc
 FastCgiExternalServer $h/sf.fcgi $app->{spec} -sendfile-root $files -accel-redirect
 FastCgiExternalServer $h/plain.fcgi $app->{spec}
 FastCgiExternalServer $h/one.fcgi $one->{spec} -sendfile-root $files
+FastCgiExternalServer $h/env.fcgi $env->{spec}
 <Location /denied>
     Require all denied
 </Location>
@@ -107,6 +114,11 @@ ok !defined $r->header('X-Sendfile'), 'X-Sendfile does not reach the client';
 my $etag = $r->header('ETag');
 my $lastmod = $r->header('Last-Modified');
 
+$r = sf('sf.fcgi', ["X-Sendfile: $files/a.txt"], 'status=404');
+ok $r->code == 404 && $r->content eq $a_txt, "the app's status is kept (404 with the file as its page)";
+$r = $t->request('HEAD', '/sf.fcgi?' . q_hdr("X-Sendfile: $files/a.txt"));
+ok $r->code == 200 && ($r->header('Content-Length') // '') eq length($a_txt) && $r->content eq '',
+    "HEAD: 200, the file's Content-Length, no body";
 $r = sf('sf.fcgi', ["X-Sendfile: $files/a.txt"], 'ctype=application/x-from-app');
 is $r->header('Content-Type'), 'application/x-from-app', "the app's Content-Type is kept";
 $r = sf('sf.fcgi', ["X-Sendfile: $files/in.txt"]);
@@ -144,6 +156,7 @@ my @refused = (
     ['outside the root', 'sf.fcgi', "X-Sendfile: $d/secret/s.txt"],
     ['".." out of the root', 'sf.fcgi', "X-Sendfile: $files/../secret/s.txt"],
     ['a symlink leading out', 'sf.fcgi', "X-Sendfile: $files/out.txt"],
+    ['a directory symlink leading out', 'sf.fcgi', "X-Sendfile: $files/outdir/s.txt"],
     ['a relative path', 'sf.fcgi', 'X-Sendfile: files/a.txt'],
     ['a directory', 'sf.fcgi', "X-Sendfile: $files/sub"],
     ['X-LIGHTTPD-send-file outside', 'sf.fcgi', "X-LIGHTTPD-send-file: $d/secret/s.txt"],
@@ -159,6 +172,9 @@ for my $x (@refused) {
 }
 $t->log_like(qr/FCGIX0150:.*\Q$d\E\/secret\/s\.txt/, 'FCGIX0150 names the refused path');
 $t->log_like(qr/FCGIX0150:.*plain\.fcgi/, 'FCGIX0150 names the app without the option');
+$r = sf('sf.fcgi', ["X-Sendfile: $files/%2e%2e/secret/s.txt"]);
+ok $r->code != 200 && $r->content !~ /SECRET-OUTSIDE/, 'a %-encoded ".." is not decoded into an escape ('
+    . $r->code . ')';
 $r = sf('sf.fcgi', ["X-Sendfile: $files/missing.txt"]);
 is $r->code, 404, 'a missing file inside the root: 404';
 ok !defined $r->header('X-Sendfile'), '... X-Sendfile does not reach the client';
@@ -170,6 +186,13 @@ is $r->code, 200, 'X-Accel-Redirect to a static file: 200';
 ok $r->content eq $a_txt, '... its bytes';
 like $r->header('Set-Cookie') // '', qr/^c1=v1/, "... the app's Set-Cookie kept";
 ok !defined $r->header('X-Accel-Redirect'), '... X-Accel-Redirect does not reach the client';
+$r = $t->request('POST', '/sf.fcgi?' . q_hdr('X-Accel-Redirect: /env.fcgi?from=accel'), body => 'x=1',
+    headers => { 'Content-Type' => 'application/x-www-form-urlencoded' });
+is $r->code, 200, 'X-Accel-Redirect to another FastCGI app: its handler answers';
+like $r->content, qr/^REQUEST_METHOD=GET$/m, '... as GET (the request was a POST)';
+like $r->content, qr/^QUERY_STRING=from=accel$/m, "... with the redirect's query string";
+unlike $r->content, qr/^CONTENT_LENGTH=[1-9]/m, '... without the POST body (no CONTENT_LENGTH)';
+like $r->content, qr/^#body_length=0$/m, '... and no body bytes';
 $r = sf('sf.fcgi', ['X-Accel-Redirect: /denied/x.txt']);
 is $r->code, 403, "X-Accel-Redirect into 'Require all denied': 403";
 ok $r->content !~ /DENIED-FILE/, '... the file is not served';
