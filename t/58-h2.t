@@ -51,6 +51,8 @@ pm = static
 pm.max_children = 2
 EOF
     $fpm = $t->spawn([$FPM, '-F', '-R', '-y', $conf], name => 'php-fpm');
+    $t->wait_for(sub { -S $sock }, 15)
+        or diag "php-fpm did not come up:\n" . slurp($fpm->{log}) . slurp("$d/logs/php-fpm.log");
     $t->write_file('htdocs/php/up.php', <<'EOF');
 <?php
 header('Content-Type: text/plain');

@@ -23,7 +23,8 @@
 #     (pause_ms=10000 before event 2; the app waits in poll() on its
 #     FastCGI connection): httpd closes the connection or aborts the request
 #     within 3 s (the app logs "peer-gone after event 1"), and the
-#     one-process app serves the next request within 3 s of the close.
+#     one-process app serves the next request within 3 s of the close; also
+#     with -keep-conn 1 (the module may send FCGI_ABORT_REQUEST instead).
 # Under the three MPMs.
 use strict;
 use warnings;
@@ -42,6 +43,7 @@ FastCgiIpcDir $d/ipc
 FastCgiExternalServer $h/sse.fcgi $app->{spec}
 FastCgiExternalServer $h/flush.fcgi $app->{spec} -flush
 FastCgiExternalServer $h/z/sse.fcgi $app->{spec}
+FastCgiExternalServer $h/k/sse.fcgi $app->{spec} -keep-conn 1
 <Location /z/>
     AddOutputFilterByType DEFLATE text/event-stream text/plain
 </Location>
@@ -96,21 +98,22 @@ $s = buffered('event-stream + -flush + X-Accel-Buffering: yes', "/flush.fcgi?$EV
 ok !exists $s->{headers}{'x-accel-buffering'}, 'event-stream: X-Accel-Buffering: yes not passed on';
 
 # 5
-{
+for my $k ('', 'k/') {
+    my $how = $k ? '-keep-conn 1 (FCGI_ABORT_REQUEST or close)' : 'no -keep-conn';
     my $log0 = length slurp($app->{log});
-    $s = FcgixStream::h1($t, '/sse.fcgi?count=3&pause_ms=10000', stop => sub { @{ $_[0] } >= 1 });
+    $s = FcgixStream::h1($t, "/${k}sse.fcgi?count=3&pause_ms=10000", stop => sub { @{ $_[0] } >= 1 });
     my $closed = $s->{end};
-    is scalar @{ $s->{events} }, 1, 'client going away: it got the first event, then closed';
+    is scalar @{ $s->{events} }, 1, "$how: client going away: it got the first event, then closed";
     my $gone = $t->wait_for(sub { substr(slurp($app->{log}), $log0) =~ /sent (\d+) of 3: ([^\n]*)/ ? "$1 $2" : '' }, 12);
     my $noticed = time - $closed;
     like $gone, qr/^1 peer-gone after event 1/,
-        'the app, silent between events, sees its connection closed or aborted';
-    ok $gone && $noticed < 3, sprintf('... promptly (%.2f s after the client left; the app would '
-        . 'have stayed silent 10 s)', $noticed);
-    my $r = FcgixStream::h1($t, '/sse.fcgi?count=1', timeout => 8);
+        "$how: the app, silent between events, sees its connection closed or the request aborted";
+    ok $gone && $noticed < 3, sprintf('%s: ... promptly (%.2f s after the client left; the app would '
+        . 'have stayed silent 10 s)', $how, $noticed);
+    my $r = FcgixStream::h1($t, "/${k}sse.fcgi?count=1", timeout => 8);
     my $served = time - $closed;
-    is scalar @{ $r->{events} }, 1, 'the one-process app then serves the next request';
-    ok $served < 4, sprintf('... %.2f s after the client left (not after the 10 s pause)', $served);
+    is scalar @{ $r->{events} }, 1, "$how: the one-process app then serves the next request";
+    ok $served < 4, sprintf('%s: ... %.2f s after the client left (not after the 10 s pause)', $how, $served);
     $t->wait_for(sub { substr(slurp($app->{log}), $log0) =~ /sent 1 of 1: complete/ }, 15);
 }
 
