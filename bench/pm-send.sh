@@ -206,7 +206,7 @@ sse_stats() { # files... -> "events p50 p99 max" (us) over all of them
 }
 
 sse_leg() { # fe: its httpd up (and pool), streams over each protocol, table rows
-    local fe=$1 p i url ev p50 p99 max files pids
+    local fe=$1 p i url ev p50 p99 max files spids
     if [ "$fe" = proxy_fcgi ]; then
         cp "$APPS_DIR/sse" "$TMP/apps/unix/sse"
         start_pool sse-unix unix sse || { out "!! sse $fe: spawn-fcgi pool did not start"; return; }
@@ -228,13 +228,13 @@ sse_leg() { # fe: its httpd up (and pool), streams over each protocol, table row
             continue
         fi
         files=()
-        pids=()
+        spids=()
         for i in $(seq 1 "$SSE_STREAMS"); do
             sse_stream "$p" "$url" "$TMP/logs/sse-$fe-$p-$i" &
-            pids+=($!)
+            spids+=($!)
             files+=("$TMP/logs/sse-$fe-$p-$i")
         done
-        wait "${pids[@]}"   # (not a bare wait: the pools' reapers are children too)
+        wait "${spids[@]}"   # (not a bare wait: the pools' reapers are children too)
         read -r ev p50 p99 max <<<"$(sse_stats "${files[@]}")"
         out "$(printf '%-11s %-6s %8s/%-8s %10s %10s %10s' "$fe" "$p" "$ev" "$((SSE_EVENTS * SSE_STREAMS))" "$p50" "$p99" "$max")"
     done
