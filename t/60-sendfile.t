@@ -14,7 +14,8 @@
 #     from the mime map (.txt, app sent none) or the app's own, the app's
 #     other headers (X-App, Set-Cookie) kept, X-Sendfile not passed on; a
 #     symlink inside the root is served; X-LIGHTTPD-send-file works alike;
-#     the app's status 404 is kept (the file as the page); HEAD: headers only.
+#     the app's status 404 is kept (the file as the page); HEAD: headers only;
+#     over HTTP/2 (h2c, mod_http2) too: the file, Range, no X-Sendfile.
 #  2. Range: bytes=10-19 -> 206 + Content-Range + those bytes; two ranges ->
 #     206 multipart/byteranges with both parts.
 #  3. If-None-Match: <ETag> -> 304, If-Modified-Since: <Last-Modified> ->
@@ -74,7 +75,8 @@ for my $bad ("$d/no-such-dir", 'files') {
 my $app = $t->start_app(prog => 'respond', count => 2);
 my $env = $t->start_app(prog => 'printenv', count => 1);
 my $one = $t->start_app(prog => 'respond', count => 1);
-my ($up, $out) = $t->try_start_httpd(<<"EOF");
+my $h2 = -f '/usr/lib/apache2/modules/mod_http2.so' && `curl -V 2>/dev/null` =~ /^Features:.*\bHTTP2\b/m;
+my ($up, $out) = $t->try_start_httpd(($h2 ? "Protocols h2c http/1.1\n" : '') . <<"EOF",
 FastCgiIpcDir $d/ipc
 FastCgiExternalServer $h/sf.fcgi $app->{spec} -sendfile-root $files -accel-redirect
 FastCgiExternalServer $h/plain.fcgi $app->{spec}
@@ -84,6 +86,7 @@ FastCgiExternalServer $h/env.fcgi $env->{spec}
     Require all denied
 </Location>
 EOF
+    modules => [$h2 ? 'http2' : ()]);
 if (!ok $up, 'httpd starts with -sendfile-root and -accel-redirect') {
     diag $out . $t->error_log;
     $t->done;
@@ -126,6 +129,18 @@ ok $r->code == 200 && $r->content eq $a_txt, 'a symlink inside the root is serve
 $r = sf('sf.fcgi', ["X-LIGHTTPD-send-file: $files/a.txt"]);
 ok $r->code == 200 && $r->content eq $a_txt, 'X-LIGHTTPD-send-file: the file is served';
 ok !defined $r->header('X-LIGHTTPD-send-file'), 'X-LIGHTTPD-send-file does not reach the client';
+
+SKIP: {
+    skip 'no mod_http2 or curl without HTTP2', 3 unless $h2;
+    my $url = $t->base_url . '/sf.fcgi?' . q_hdr("X-Sendfile: $files/a.txt");
+    my $body = `curl -sS --http2-prior-knowledge -m 20 -o - '$url'`;
+    ok $body eq $a_txt, 'over HTTP/2 (h2c): the file is served';
+    my $meta = `curl -sS --http2-prior-knowledge -m 20 -o /dev/null -H 'Range: bytes=10-19' -w '%{http_code} %{http_version} %{size_download}' '$url'`;
+    is $meta, '206 2 10', 'over HTTP/2: Range -> 206 with 10 bytes';
+    my $head = `curl -sS --http2-prior-knowledge -m 20 -o /dev/null -D - '$url'`;
+    ok $head =~ m{^HTTP/2 200}m && $head !~ /^x-sendfile/mi, 'over HTTP/2: 200, X-Sendfile does not reach the client'
+        or diag $head;
+}
 
 # ------------------------------------------------------------------ 2
 $r = sf('sf.fcgi', ["X-Sendfile: $files/a.txt"], '', Range => 'bytes=10-19');
