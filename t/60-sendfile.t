@@ -15,7 +15,8 @@
 #     other headers (X-App, Set-Cookie) kept, X-Sendfile not passed on; a
 #     symlink inside the root is served; X-LIGHTTPD-send-file works alike;
 #     the app's status 404 is kept (the file as the page); HEAD: headers only;
-#     over HTTP/2 (h2c, mod_http2) too: the file, Range, no X-Sendfile.
+#     over HTTP/2 (h2c, mod_http2) too: the file, Range, no X-Sendfile. The
+#     options work on FastCgiServer and FastCgiConfig (a dynamic app) too.
 #  2. Range: bytes=10-19 -> 206 + Content-Range + those bytes; two ranges ->
 #     206 multipart/byteranges with both parts.
 #  3. If-None-Match: <ETag> -> 304, If-Modified-Since: <Last-Modified> ->
@@ -72,6 +73,8 @@ for my $bad ("$d/no-such-dir", 'files') {
     like $out, qr/-sendfile-root/, '... naming -sendfile-root' or diag $out;
 }
 
+$t->install_app('respond', "$h/srv/srv.fcgi");
+$t->install_app('respond', "$h/dyn/dyn.fcgi");
 my $app = $t->start_app(prog => 'respond', count => 2);
 my $env = $t->start_app(prog => 'printenv', count => 1);
 my $one = $t->start_app(prog => 'respond', count => 1);
@@ -82,6 +85,12 @@ FastCgiExternalServer $h/sf.fcgi $app->{spec} -sendfile-root $files -accel-redir
 FastCgiExternalServer $h/plain.fcgi $app->{spec}
 FastCgiExternalServer $h/one.fcgi $one->{spec} -sendfile-root $files
 FastCgiExternalServer $h/env.fcgi $env->{spec}
+FastCgiServer $h/srv/srv.fcgi -processes 1 -sendfile-root $files -accel-redirect
+FastCgiConfig -sendfile-root $files -accel-redirect
+<Directory $h/dyn>
+    Options +ExecCGI
+    SetHandler fastcgi-script
+</Directory>
 <Location /denied>
     Require all denied
 </Location>
@@ -129,6 +138,17 @@ ok $r->code == 200 && $r->content eq $a_txt, 'a symlink inside the root is serve
 $r = sf('sf.fcgi', ["X-LIGHTTPD-send-file: $files/a.txt"]);
 ok $r->code == 200 && $r->content eq $a_txt, 'X-LIGHTTPD-send-file: the file is served';
 ok !defined $r->header('X-LIGHTTPD-send-file'), 'X-LIGHTTPD-send-file does not reach the client';
+
+for my $via (['FastCgiServer', 'srv/srv.fcgi'], ['FastCgiConfig (dynamic app)', 'dyn/dyn.fcgi']) {
+    my ($name, $path) = @$via;
+    $r = sf($path, ["X-Sendfile: $files/a.txt"]);
+    ok $r->code == 200 && $r->content eq $a_txt, "$name with -sendfile-root: the file is served"
+        or diag $r->code . ' ' . substr($r->content, 0, 200);
+    $r = sf($path, ["X-Sendfile: $d/secret/s.txt"]);
+    is $r->code, 502, "$name: outside the root refused";
+    $r = sf($path, ['X-Accel-Redirect: /static/a.txt']);
+    ok $r->code == 200 && $r->content eq $a_txt, "$name with -accel-redirect: redirected";
+}
 
 SKIP: {
     skip 'no mod_http2 or curl without HTTP2', 3 unless $h2;
