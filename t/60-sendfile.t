@@ -10,9 +10,10 @@
 #  config: a -sendfile-root that does not exist, or is relative: apache2 -t
 #          fails naming -sendfile-root.
 #  1. X-Sendfile to a.txt: 200, the file's bytes (not the app's body),
-#     Content-Length, ETag, Last-Modified (the file's mtime), Content-Type
-#     from the mime map (.txt, app sent none) or the app's own, the app's
-#     other headers (X-App, Set-Cookie) kept, X-Sendfile not passed on; a
+#     Content-Length (also when the app sent Content-Length: 0), ETag,
+#     Last-Modified (the file's mtime), Content-Type from the mime map (.txt,
+#     .json; the app sent none) or the app's own, the app's other headers
+#     (X-App, Set-Cookie) kept, X-Sendfile not passed on; a
 #     symlink inside the root is served; X-LIGHTTPD-send-file works alike;
 #     the app's status 404 is kept (the file as the page); HEAD: headers only;
 #     over HTTP/2 (h2c, mod_http2) too: the file, Range, no X-Sendfile. The
@@ -20,7 +21,8 @@
 #  2. Range: bytes=10-19 -> 206 + Content-Range + those bytes; two ranges ->
 #     206 multipart/byteranges with both parts.
 #  3. If-None-Match: <ETag> -> 304, If-Modified-Since: <Last-Modified> ->
-#     304, If-Match: "other" -> 412.
+#     304, If-Match: "other" and If-Unmodified-Since an hour before the
+#     mtime -> 412.
 #  4. refused with 502, the header and the file's bytes never reach the
 #     client, FCGIX0150 logged: outside the root, "..", a symlink leading
 #     out (a file, and a directory on the way), a relative path, a
@@ -57,6 +59,7 @@ my $a_txt = FcgixTest::pattern(100_000);
 $t->write_file("files/a.txt", $a_txt);
 my $big = FcgixTest::pattern(10 * 1024 * 1024);
 $t->write_file("files/big.bin", $big);
+$t->write_file("files/data.json", qq({"k":"v"}\n));
 mkdir "$files/sub" or die "mkdir: $!";
 $t->write_file("secret/s.txt", "SECRET-OUTSIDE\n");
 symlink "$files/a.txt", "$files/in.txt" or die "symlink: $!";
@@ -133,6 +136,11 @@ ok $r->code == 200 && ($r->header('Content-Length') // '') eq length($a_txt) && 
     "HEAD: 200, the file's Content-Length, no body";
 $r = sf('sf.fcgi', ["X-Sendfile: $files/a.txt"], 'ctype=application/x-from-app');
 is $r->header('Content-Type'), 'application/x-from-app', "the app's Content-Type is kept";
+$r = sf('sf.fcgi', ["X-Sendfile: $files/data.json"], 'ctype=none');
+like $r->header('Content-Type') // '', qr{^application/json}, 'Content-Type from the mime map (.json)';
+$r = sf('sf.fcgi', ["X-Sendfile: $files/a.txt", 'Content-Length: 0']);
+ok $r->code == 200 && $r->content eq $a_txt && $r->header('Content-Length') == length $a_txt,
+    "the app's own Content-Length: 0 gives way to the file's length";
 $r = sf('sf.fcgi', ["X-Sendfile: $files/in.txt"]);
 ok $r->code == 200 && $r->content eq $a_txt, 'a symlink inside the root is served';
 $r = sf('sf.fcgi', ["X-LIGHTTPD-send-file: $files/a.txt"]);
@@ -177,13 +185,15 @@ ok $c =~ m{Content-Range: bytes 0-4/100000\r?\n\r?\n\Q${\ substr($a_txt, 0, 5)}\
 
 # ------------------------------------------------------------------ 3
 SKIP: {
-    skip 'no ETag/Last-Modified to test conditionals with', 3 unless $etag && $lastmod;
+    skip 'no ETag/Last-Modified to test conditionals with', 4 unless $etag && $lastmod;
     $r = sf('sf.fcgi', ["X-Sendfile: $files/a.txt"], '', 'If-None-Match' => $etag);
     is $r->code, 304, 'If-None-Match: the ETag -> 304';
     $r = sf('sf.fcgi', ["X-Sendfile: $files/a.txt"], '', 'If-Modified-Since' => $lastmod);
     is $r->code, 304, 'If-Modified-Since: Last-Modified -> 304';
     $r = sf('sf.fcgi', ["X-Sendfile: $files/a.txt"], '', 'If-Match' => '"other"');
     is $r->code, 412, 'If-Match: another ETag -> 412';
+    $r = sf('sf.fcgi', ["X-Sendfile: $files/a.txt"], '', 'If-Unmodified-Since' => time2str($mtime - 3600));
+    is $r->code, 412, 'If-Unmodified-Since: before the mtime -> 412';
 }
 
 # ------------------------------------------------------------------ 4
