@@ -31,18 +31,21 @@ headers => { ... } extra request headers.
 
 =item h2_curl($t, $path, %o)
 
-The same over HTTP/2 with prior knowledge (curl --http2-prior-knowledge -N),
-also with stop => sub (kills curl: the TCP connection goes away) and
-method/upload options are not needed here. Returns also {version} (from the
-header dump, e.g. "2"), {curl_pid}.
+The same over HTTP/2 with prior knowledge (curl --http2-prior-knowledge -N;
+curl => [ ... ] extra curl arguments, e.g. --compressed), also with
+stop => sub (then curl gets SIGKILL: the TCP connection goes away;
+{killed_at}). Returns also {version} (from curl's header dump, e.g. "2"),
+{curl_pid}, {exit} (curl's wait status). No {first_body_at} precision
+beyond curl's own output buffering (-N: none).
 
 =item h2_reset($t, $path, %o)
 
-A minimal h2c client (no HPACK decoding: only DATA frames are read) sends
-one GET on stream 1, waits until the first event has arrived, then sends
-RST_STREAM(CANCEL) for it and keeps the connection open (o{hold}, default
-0 s after the reset). Returns { events, reset_at, sock } (the socket, still
-open, so the caller decides when the connection goes).
+A minimal h2c client (no HPACK decoding: only DATA frames are read; it
+answers SETTINGS and PING) sends one GET on stream 1, waits (timeout, 10 s)
+until o{events} (1) events have arrived, then sends RST_STREAM(CANCEL) for
+it and leaves the connection open. Returns { events, got_events (the events
+came, no GOAWAY or RST from the server), reset_at, sock } (the socket, still
+open: the caller decides when the connection goes).
 
 =item h2_ping($st, $timeout)
 
