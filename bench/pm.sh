@@ -13,10 +13,12 @@
 #   PM_SECTIONS=fpm bash bench/pm.sh        # php-fpm, -keep-conn on and off
 #   PM_SECTIONS=backends bash bench/pm.sh   # several backends per app (issue 14),
 #                                           # bench/pm-backends.sh
+#   PM_SECTIONS="sendfile sse" bash bench/pm.sh  # response delivery (issue 16):
+#                                           # X-Sendfile, SSE delays; bench/pm-send.sh
 #
 # Environment (all optional):
 #   PM_SECTIONS        sections to run ("throughput cold graceful"; also: fpm,
-#                      backends)
+#                      backends, sendfile, sse)
 #   PM_DURATION        measured seconds per throughput cell (10)
 #   PM_WARMUP          seconds of unrecorded wrk before each measured run (2)
 #   PM_CONNS           wrk connections for throughput, or a list of them
@@ -37,6 +39,7 @@
 #   PM_FPM_STARVE_CONNS its wrk concurrency                           (64)
 #   PM_BE_*            section backends: see bench/pm-backends.sh and
 #                      bench/README.md
+#   PM_SEND_*, PM_SSE_* sections sendfile and sse: see bench/pm-send.sh
 #   PM_COLD_RUNS       cold starts per module and variant  (10)
 #   PM_GRACEFULS       graceful restarts under load        (10)
 #   PM_GRACEFUL_INTERVAL seconds between two gracefuls     (1)
@@ -85,6 +88,8 @@ WAIT_QUIET=${PM_WAIT_QUIET:-120}
 . "$REPO/bench/pm-fpm.sh"   # section fpm, its settings (PM_FPM_*)
 # shellcheck source=bench/pm-backends.sh
 . "$REPO/bench/pm-backends.sh"   # section backends, its settings (PM_BE_*)
+# shellcheck source=bench/pm-send.sh
+. "$REPO/bench/pm-send.sh"   # sections sendfile and sse (PM_SEND_*, PM_SSE_*)
 # PM_PIN=1: the server side on CPU 1 (apache2 -k start and the spawn-fcgi
 # pools: every child, the PM and the apps inherit it), wrk on CPU 0
 if [ "${PM_PIN:-0}" = 1 ]; then
@@ -104,8 +109,8 @@ HELLO_SIZE=13    # check_url: "Hello, World\n"
 FLOOR_LEG=
 
 for s in $SECTIONS; do
-    case $s in throughput | cold | graceful | fpm | backends) ;;
-    *) echo "unknown section '$s' (throughput cold graceful fpm backends)" >&2; exit 2 ;; esac
+    case $s in throughput | cold | graceful | fpm | backends | sendfile | sse) ;;
+    *) echo "unknown section '$s' (throughput cold graceful fpm backends sendfile sse)" >&2; exit 2 ;; esac
 done
 # every throughput leg, in the order of the table's columns
 ALL_LEGS="fcgix fcgix0 fcgid proxy_unix proxy_reuse proxy_tcp"
@@ -415,6 +420,9 @@ EOF
             ;;
         backends,*)
             be_httpd_conf "$fe" "$DOC" # bench/pm-backends.sh
+            ;;
+        send,* | sse,*)
+            send_httpd_conf "$kind" "$fe" "$DOC" # bench/pm-send.sh
             ;;
         fpm,*)
             # php-fpm's pool FPM_POOL_<leg> (bench/pm-fpm.sh), -keep-conn FPM_KEEP_<leg>
