@@ -59,6 +59,7 @@ static void streaming(fcgix_req_t *q)
         q->flush = 1;
     } else if (xab && strcasecmp(xab, "yes") == 0) {
         q->flush = 0;
+        q->hold = 1; /* nor when the app pauses: httpd buffers */
     }
 }
 
@@ -142,12 +143,21 @@ static apr_status_t close_fd(void *data)
     return APR_SUCCESS;
 }
 
-static int refuse(fcgix_req_t *q, int status, const char *tag, const char *path,
-                  const char *why)
+/* Logs why X-Sendfile is refused and returns the status: 404 for a file
+ * missing below a root (FCGIX0151), else 502 (FCGIX0150). */
+static int refuse(fcgix_req_t *q, int status, const char *path, const char *why)
 {
-    ap_log_rerror(APLOG_MARK, status == HTTP_NOT_FOUND ? APLOG_INFO : APLOG_ERR,
-                  0, q->r, "%s: %s: X-Sendfile %s: %s", tag, q->app->path,
-                  ap_escape_logitem(q->r->pool, path), why);
+    const char *esc = ap_escape_logitem(q->r->pool, path);
+
+    if (status == HTTP_NOT_FOUND) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r,
+                      "FCGIX0151: %s: X-Sendfile %s: %s", q->app->path, esc,
+                      why);
+    } else {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "FCGIX0150: %s: X-Sendfile %s: %s", q->app->path, esc,
+                      why);
+    }
     return status;
 }
 
@@ -159,29 +169,28 @@ static int sendfile_open(fcgix_req_t *q, const char *path)
     int fd;
 
     if (q->app->o.sendfile_roots->nelts == 0) {
-        return refuse(q, HTTP_BAD_GATEWAY, "FCGIX0150", path,
+        return refuse(q, HTTP_BAD_GATEWAY, path,
                       "the application has no -sendfile-root");
     }
     if (path[0] != '/') {
-        return refuse(q, HTTP_BAD_GATEWAY, "FCGIX0150", path,
-                      "not an absolute path");
+        return refuse(q, HTTP_BAD_GATEWAY, path, "not an absolute path");
     }
     if (realpath(path, resolved) == NULL) {
         if ((errno == ENOENT || errno == ENOTDIR) &&
             lexically_below_root(q->app, path)) {
-            return refuse(q, HTTP_NOT_FOUND, "FCGIX0151", path, "no such file");
+            return refuse(q, HTTP_NOT_FOUND, path, "no such file");
         }
         return refuse(
-            q, HTTP_BAD_GATEWAY, "FCGIX0150", path,
+            q, HTTP_BAD_GATEWAY, path,
             apr_psprintf(q->r->pool, "cannot resolve it: %s", strerror(errno)));
     }
     if (root_of(q->app, resolved) == NULL) {
-        return refuse(q, HTTP_BAD_GATEWAY, "FCGIX0150", path,
+        return refuse(q, HTTP_BAD_GATEWAY, path,
                       apr_psprintf(q->r->pool, "%s is below no -sendfile-root",
                                    resolved));
     }
     if ((fd = open_no_links(resolved)) < 0) {
-        return refuse(q, HTTP_BAD_GATEWAY, "FCGIX0150", path,
+        return refuse(q, HTTP_BAD_GATEWAY, path,
                       apr_psprintf(q->r->pool, "cannot open %s: %s", resolved,
                                    strerror(errno)));
     }
@@ -190,8 +199,7 @@ static int sendfile_open(fcgix_req_t *q, const char *path)
     apr_pool_cleanup_register(q->r->pool, q->sf_fdp, close_fd,
                               apr_pool_cleanup_null);
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        return refuse(q, HTTP_BAD_GATEWAY, "FCGIX0150", path,
-                      "not a regular file");
+        return refuse(q, HTTP_BAD_GATEWAY, path, "not a regular file");
     }
     q->sf_fd = fd;
     q->sf_path = apr_pstrdup(q->r->pool, resolved);

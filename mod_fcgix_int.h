@@ -78,6 +78,7 @@ typedef struct {
     int readable;
     int unflushed;
     int flush; /* each record to the client at once (-flush, SSE) */
+    int hold;  /* X-Accel-Buffering: yes: no flush when the app pauses */
     /* delivery (mod_fcgix_deliver.c) */
     int discard;           /* the app's body is not the response */
     apr_size_t discarded;  /* bytes of it read and dropped */

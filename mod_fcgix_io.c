@@ -99,7 +99,8 @@ static int fill_stdin(fcgix_req_t *q)
 /* ----------------------------------------------------------- the loop */
 
 #define CLIENT_GONE (-2)
-#define STALE (-3) /* a kept connection closed before any answer */
+#define ABORT_LOOK_MS 250 /* HTTP/2: how often a silent wait looks */
+#define STALE (-3)        /* a kept connection closed before any answer */
 
 static int pass_out(fcgix_req_t *q, int flush)
 {
@@ -201,11 +202,29 @@ static int poll_app(fcgix_req_t *q, int timeout_ms)
     struct pollfd pfd[2] = {
         {q->fd, (short)(POLLIN | (q->olen ? POLLOUT : 0)), 0},
         {client_fd(q), POLLRDHUP, 0}};
+    conn_rec *c = q->r->connection;
     int n;
 
+    /* An HTTP/2 stream has no socket to watch: mod_http2 marks its
+     * connection aborted when the client resets it or goes. Look at that
+     * every ABORT_LOOK_MS while the app is silent. */
     do {
-        n = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, timeout_ms);
+        int slice = c->master && (timeout_ms < 0 || timeout_ms > ABORT_LOOK_MS)
+                        ? ABORT_LOOK_MS
+                        : timeout_ms;
+        n = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, slice);
+        if (n == 0 && slice != timeout_ms) {
+            if (c->aborted) {
+                return CLIENT_GONE;
+            }
+            timeout_ms -= timeout_ms < 0 ? 0 : slice;
+            n = -1;
+            errno = EINTR; /* poll again */
+        }
     } while (n < 0 && errno == EINTR);
+    if (c->aborted) {
+        return CLIENT_GONE;
+    }
     if (n > 0 && pfd[1].fd >= 0 &&
         (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, q->r,
@@ -354,7 +373,7 @@ static int pump(fcgix_req_t *q)
             }
         }
         if (!progress) {
-            if (q->unflushed && (st = pass_out(q, 1)) != OK) {
+            if (q->unflushed && !q->hold && (st = pass_out(q, 1)) != OK) {
                 return st;
             }
             if ((st = wait_app(q)) != OK) {

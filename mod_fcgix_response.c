@@ -183,6 +183,12 @@ static int headers_complete(fcgix_req_t *q)
     rc = ap_scan_script_header_err_core_ex(r, sbuf, hdr_getter, &it,
                                            APLOG_MODULE_INDEX);
     q->app_typed = r->content_type != NULL;
+    if (rc == HTTP_PRECONDITION_FAILED) {
+        /* the app's validators fail the client's If-Match or
+         * If-Unmodified-Since: httpd's answer, as mod_cgi gives it */
+        fcgix_deliver_strip(r);
+        return rc;
+    }
     if (rc == HTTP_NOT_MODIFIED) {
         fcgix_deliver_strip(r);
         r->status = rc;
