@@ -1,0 +1,201 @@
+# 57-websocket.t - Upgrade tunnelling (-upgrade): WebSocket over FastCGI.
+#
+# A real WebSocket client (t/apps/wsclient.py, on python3-websockets) talks
+# to a real WebSocket app on libfcgi (t/apps/wsecho.c, one process) through
+# apache2 + mod_fcgix:
+#   echo: text and binary messages both ways, 64 KiB messages each way, a
+#     fragmented message, ping/pong, the close handshake (1000); the access
+#     log says 101.
+#   the app ends the tunnel ("bye": END_REQUEST without a close frame): the
+#     client's connection is closed; the same process serves the next one.
+#   a client that vanishes (TCP closed without a close frame; a client
+#     killed with SIGKILL): the app sees its stdin end ("tunnel end: eof"),
+#     and its single process serves the next tunnel.
+#   -idle-timeout 2: an idle tunnel is closed (client sees the close, app
+#     sees eof, FCGIX0160); a tunnel with a message every 0.5 s for 4 s stays
+#     up, with mod_reqtimeout's body timeout at 1 s (its filter must leave
+#     the tunnel).
+# Without -upgrade: the app does not see HTTP_UPGRADE (wsecho answers 400,
+# printenv shows neither HTTP_UPGRADE nor the Connection header's upgrade
+# token, which mod_cgi passes as sent); a 101 from it is a 502 (FCGIX0108);
+# so is a 101 from an app with -upgrade to a request without Upgrade, and
+# an HTTP/1.0 request's Upgrade is never passed. An app with -upgrade that
+# declines (any other status) gets the end of its stdin after its headers.
+use strict;
+use warnings;
+use Test::More;
+use JSON::PP ();
+use File::Copy qw(copy);
+use FcgixTest qw(slurp);
+
+my $PY = '/usr/bin/python3';
+plan skip_all => 'python3-websockets not installed'
+    unless system($PY, '-c', 'import websockets') == 0;
+
+my $t = FcgixTest->new;
+my $d = $t->dir;
+my $h = "$d/htdocs";
+my $client = FcgixTest::root() . '/t/apps/wsclient.py';
+
+my %app;
+$app{$_} = $t->start_app(prog => 'wsecho', name => $_) for qw(ws noup idle);
+$app{$_} = $t->start_app(prog => 'printenv', name => $_) for qw(env envup);
+# with -upgrade, declines: writes its headers, then reads stdin to its end
+my $eofapp = $t->write_file("$d/eof.pl", <<'EOF', 0755);
+#!/usr/bin/perl
+use strict;
+use warnings;
+use FCGI;
+my $req = FCGI::Request();
+while ($req->Accept() >= 0) {
+    print "Content-Type: text/plain\r\n\r\n";
+    $req->Flush();
+    my $n = 0;
+    $n += length while <STDIN>;
+    print "stdin-eof after $n bytes\n";
+}
+EOF
+$app{eof} = $t->start_app(prog => $eofapp, name => 'eof');
+$t->write_file('htdocs/cgi/.keep', '');
+copy($t->app_path('printenv'), "$h/cgi/printenv.cgi") or die "copy: $!";
+chmod 0755, "$h/cgi/printenv.cgi";
+
+$t->start_httpd(<<"EOF", modules => ['reqtimeout']);
+FastCgiIpcDir $d/ipc
+FastCgiExternalServer $h/ws.fcgi $app{ws}{spec} -upgrade
+FastCgiExternalServer $h/noup.fcgi $app{noup}{spec}
+FastCgiExternalServer $h/idle.fcgi $app{idle}{spec} -upgrade -idle-timeout 2
+FastCgiExternalServer $h/env.fcgi $app{env}{spec}
+FastCgiExternalServer $h/envup.fcgi $app{envup}{spec} -upgrade
+FastCgiExternalServer $h/eof.fcgi $app{eof}{spec} -upgrade
+RequestReadTimeout header=10 body=1
+<Directory $h/cgi>
+    Options +ExecCGI
+    AddHandler cgi-script .cgi
+</Directory>
+EOF
+my $port = $t->port;
+
+# Runs the client; its JSON lines.
+sub ws {
+    my ($path, $scenario) = @_;
+    my @out = `timeout 60 $PY $client ws://127.0.0.1:$port$path $scenario 2>&1`;
+    my @r;
+    for (@out) {
+        my $j = eval { JSON::PP::decode_json($_) };
+        $j ? push(@r, $j) : diag("wsclient: $_");
+    }
+    return @r;
+}
+
+sub ends_in_log {
+    my ($app, $what) = @_;
+    my @n = slurp($app->{log}) =~ /tunnel end: \Q$what\E$/mg;
+    return scalar @n;
+}
+
+# the app's log says the tunnel ended $what, once more than before
+sub app_saw {
+    my ($app, $what, $before, $name) = @_;
+    ok $t->wait_for(sub { ends_in_log($app, $what) > $before }, 15), $name
+        or diag slurp($app->{log});
+}
+
+# ---------------------------------------------------------------- echo
+my @r = ws('/ws.fcgi', 'echo');
+my @steps = grep { exists $_->{step} } @r;
+is scalar(@steps), 14, 'echo: every step ran';
+ok $_->{ok}, "echo: $_->{step}" for @steps;
+is((grep { exists $_->{closed} } @r)[0]{closed}, 1000, 'echo: close handshake (1000)');
+app_saw($app{ws}, 'close', 0, 'echo: the app saw the close frame');
+ok $t->wait_for(sub { $t->access_log =~ m{"GET /ws\.fcgi HTTP/1\.1" 101 } }, 5),
+    'access log: 101';
+
+# ------------------------------------------------ the app ends the tunnel
+@r = ws('/ws.fcgi', 'bye');
+ok $r[0]{ok}, 'bye: first echo';
+is $r[1]{closed}, 1006, 'bye: the app ended the request: connection closed without a close frame';
+app_saw($app{ws}, 'bye', 0, 'bye: the app ended');
+
+# ---------------------------------------------------- a client vanishes
+my $pid = $app{ws}{pids}[0];
+@r = ws('/ws.fcgi', 'abort');
+ok $r[0]{ok} && $r[1]{aborted}, 'abort: client closed TCP without a close frame';
+app_saw($app{ws}, 'eof', 0, 'abort: the app saw its stdin end');
+@r = ws('/ws.fcgi', 'handshake');
+is $r[0]{status}, 101, 'abort: the 1-process app serves the next tunnel';
+
+my $hold = $t->spawn([ $PY, $client, "ws://127.0.0.1:$port/ws.fcgi", 'hold' ], name => 'hold');
+ok $t->wait_for(sub { slurp($hold->{log}) =~ /"open"/ }, 15), 'kill: client holds a tunnel';
+$t->stop_app($hold, 'KILL');
+app_saw($app{ws}, 'eof', 1, 'kill: the app saw its stdin end after the client was killed');
+@r = ws('/ws.fcgi', 'echo');
+is scalar(grep { $_->{ok} } @r), 14, 'kill: the 1-process app serves the next tunnel';
+is $app{ws}{pids}[0], $pid, 'the same app process throughout';
+ok kill(0, $pid), 'and it is alive';
+
+# ---------------------------------------------------------- idle timeout
+@r = ws('/idle.fcgi', 'idle');
+ok $r[0]{ok}, 'idle: first echo';
+ok defined $r[1]{closed}, 'idle: server closed the idle tunnel (-idle-timeout 2)';
+app_saw($app{idle}, 'eof', 0, 'idle: the app saw its stdin end');
+$t->log_like(qr/FCGIX0160: \S*idle\.fcgi: tunnel idle for 2 s/, 'idle: FCGIX0160');
+@r = ws('/idle.fcgi', 'active');
+is $r[0]{echoed}, 8, 'active: a tunnel busy for 4 s outlives -idle-timeout 2 and reqtimeout body=1';
+
+# ------------------------------------------------------- without -upgrade
+@r = ws('/noup.fcgi', 'handshake');
+is $r[0]{status}, 400, 'no -upgrade: the app does not see the Upgrade header (its 400)';
+my $c = $t->conn;
+my $res = $c->request('GET', '/noup.fcgi?force101');
+is $res->{code}, 502, 'no -upgrade: Status 101 from the app: 502';
+$t->log_like(qr/FCGIX0108: .*101 only from an app with -upgrade.*noup\.fcgi/, 'FCGIX0108 names the app');
+$c = $t->conn;
+$res = $c->request('GET', '/ws.fcgi?force101');
+is $res->{code}, 502, '-upgrade, request without Upgrade: Status 101: 502';
+
+my $key = 'dGhlIHNhbXBsZSBub25jZQ==';
+sub upgrade_req {
+    my ($path, $proto, $conn) = @_;
+    my $raw = $t->raw("GET $path $proto\r\nHost: 127.0.0.1\r\nConnection: $conn\r\n"
+        . "Upgrade: websocket\r\nSec-WebSocket-Key: $key\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        timeout => 15);
+    return FcgixTest::parse_response($raw, 'GET');
+}
+my $r10 = upgrade_req('/ws.fcgi', 'HTTP/1.0', 'Upgrade');
+is $r10->{code}, 400, 'HTTP/1.0: the Upgrade header is not passed (the app\'s 400)';
+like $r10->{content}, qr/^upgrade=-$/m, 'HTTP/1.0: no HTTP_UPGRADE';
+
+# the environment: mod_cgi's (as sent), without -upgrade, with it
+sub env_of {
+    my ($path, $proto) = @_;
+    my $r = upgrade_req($path, $proto // 'HTTP/1.1', 'keep-alive, Upgrade, close');
+    my %e = ($r->{content} // '') =~ /^([A-Z_]+)=(.*)$/mg;
+    return ($r->{code}, \%e);
+}
+my ($code, $e) = env_of('/cgi/printenv.cgi');
+is $code, 200, 'mod_cgi printenv';
+is $e->{HTTP_UPGRADE}, 'websocket', 'mod_cgi (ap_add_common_vars) passes HTTP_UPGRADE';
+is $e->{HTTP_CONNECTION}, 'keep-alive, Upgrade, close', 'and HTTP_CONNECTION as sent';
+($code, $e) = env_of('/env.fcgi');
+is $code, 200, 'printenv without -upgrade';
+ok !exists $e->{HTTP_UPGRADE}, 'without -upgrade: no HTTP_UPGRADE';
+is $e->{HTTP_CONNECTION}, 'keep-alive, close', 'without -upgrade: HTTP_CONNECTION without its upgrade token';
+($code, $e) = env_of('/envup.fcgi');
+is $code, 200, 'printenv with -upgrade declines (200)';
+is $e->{HTTP_UPGRADE}, 'websocket', 'with -upgrade: HTTP_UPGRADE as sent';
+is $e->{HTTP_CONNECTION}, 'keep-alive, Upgrade, close', 'with -upgrade: HTTP_CONNECTION as sent';
+($code, $e) = env_of('/envup.fcgi', 'HTTP/1.0');
+ok !exists $e->{HTTP_UPGRADE}, 'with -upgrade over HTTP/1.0: no HTTP_UPGRADE';
+$res = $t->get('/envup.fcgi', Connection => 'Upgrade');
+my %plain = $res->content =~ /^([A-Z_]+)=(.*)$/mg;
+ok !exists $plain{HTTP_CONNECTION} || $plain{HTTP_CONNECTION} !~ /upgrade/i,
+    'Connection: Upgrade without Upgrade: the token is not passed';
+
+# an app with -upgrade that declines gets the end of its stdin
+my $rd = upgrade_req('/eof.fcgi', 'HTTP/1.1', 'Upgrade, close');
+is $rd->{code}, 200, 'declined upgrade: 200';
+like $rd->{content}, qr/^stdin-eof after 0 bytes$/m, 'declined upgrade: the app got the end of its stdin';
+
+$t->done;
+done_testing;
