@@ -352,7 +352,7 @@ static int tun_wait(tun_t *t)
     rc = poll(p, 2, (int)((left + 999) / 1000));
     if (rc < 0 && errno != EINTR) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, q->r,
-                      "FCGIX0113: %s: poll failed", q->app->path);
+                      "FCGIX0163: %s: poll failed in the tunnel", q->app->path);
         return tun_end(t, "poll failed", errno);
     }
     if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
