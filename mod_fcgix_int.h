@@ -256,8 +256,10 @@ int fcgix_upgrade_status_ok(const fcgix_req_t *q, const unsigned char *v,
  * record (DECLINED: the response goes on as usual). */
 int fcgix_upgrade_answer(fcgix_req_t *q);
 /* Relays bytes both ways until either side closes or -idle-timeout passes
- * without a byte: client -> STDIN records, STDOUT -> client, flushed. OK,
- * or the status of a protocol violation (logged). */
-int fcgix_upgrade_run(fcgix_req_t *q);
+ * without a byte: client -> STDIN records, STDOUT -> client, flushed. st:
+ * how the read that brought the 101 ended (what it brought after the 101
+ * goes to the client first). OK, or the status of a protocol violation
+ * (logged). */
+int fcgix_upgrade_run(fcgix_req_t *q, int st);
 
 #endif /* MOD_FCGIX_INT_H */

@@ -349,8 +349,8 @@ static int pump(fcgix_req_t *q)
         }
         if (q->readable) {
             st = recv_some(q, &progress);
-            if (st == OK && q->upgrade == FCGIX_UPG_TUNNEL) {
-                return fcgix_upgrade_run(q); /* after a 101: the tunnel */
+            if (q->upgrade == FCGIX_UPG_TUNNEL) {
+                return fcgix_upgrade_run(q, st); /* after a 101: the tunnel */
             }
             if (st != OK || q->fin || q->ended) {
                 return st;

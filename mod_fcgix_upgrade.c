@@ -226,7 +226,8 @@ static int from_app(tun_t *t, int *progress)
     }
     *progress = 1;
     st = fcgix_response_feed(q, q->rbuf, (size_t)n);
-    if (st != OK) {
+    if (st != OK) { /* what came before the violation is the app's */
+        to_client(t);
         return st;
     }
     st = to_client(t);
@@ -388,12 +389,12 @@ static int tun_step(tun_t *t)
     return tun_wait(t);
 }
 
-int fcgix_upgrade_run(fcgix_req_t *q)
+int fcgix_upgrade_run(fcgix_req_t *q, int st)
 {
     tun_t t;
     apr_socket_t *s = ap_get_conn_socket(q->r->connection);
     apr_os_sock_t fd = -1;
-    int st;
+    int first = st;
 
     memset(&t, 0, sizeof(t));
     t.q = q;
@@ -411,6 +412,9 @@ int fcgix_upgrade_run(fcgix_req_t *q)
     /* what came with the 101 (passed, maybe not flushed), at once */
     APR_BRIGADE_INSERT_TAIL(q->obb, apr_bucket_flush_create(t.c->bucket_alloc));
     st = to_client(&t);
+    if (first != OK) {
+        return first; /* a violation after the 101 (logged) */
+    }
     if (st == TUN_GO && q->ended) {
         st = tun_end(&t, "the application ended the request", 0);
     }

@@ -15,6 +15,17 @@
 #     sees eof, FCGIX0160); a tunnel with a message every 0.5 s for 4 s stays
 #     up, with mod_reqtimeout's body timeout at 1 s (its filter must leave
 #     the tunnel).
+#   a FastCgiServer app (connections kept between requests): tunnels and
+#     plain requests alternate on one process; a tunnel's connection is
+#     never kept.
+#   a WebSocket frame sent with the request, before the 101 (it waits in
+#     httpd's input filters, not in the socket): echoed.
+#   backpressure: to an app that never reads its stdin, a client cannot
+#     push more than the sockets' buffers (well under 32 MiB of 64 MiB);
+#     killing that app closes the client's connection.
+#   a protocol violation from the app in the middle of a tunnel: the bytes
+#     before it arrive, then the connection closes (FCGIX0105); a 101
+#     without Upgrade is a 502 (FCGIX0161).
 # Without -upgrade: the app does not see HTTP_UPGRADE (wsecho answers 400,
 # printenv shows neither HTTP_UPGRADE nor the Connection header's upgrade
 # token, which mod_cgi passes as sent); a 101 from it is a 502 (FCGIX0108);
@@ -27,6 +38,10 @@ use Test::More;
 use JSON::PP ();
 use File::Copy qw(copy);
 use FcgixTest qw(slurp);
+use FcgixPM;
+use IO::Socket::INET;
+use IO::Select;
+use Time::HiRes qw(time);
 
 my $PY = '/usr/bin/python3';
 plan skip_all => 'python3-websockets not installed'
@@ -56,6 +71,42 @@ while ($req->Accept() >= 0) {
 }
 EOF
 $app{eof} = $t->start_app(prog => $eofapp, name => 'eof');
+$app{stall} = $t->start_app(prog => 'wsecho', name => 'stall');
+$app{bad} = $t->start_app(prog => 'badapp', name => 'bad');
+# a raw FastCGI app: 101, "hello", then a record with version 2
+my $rawapp = $t->write_file("$d/raw101.pl", <<'EOF', 0755);
+#!/usr/bin/perl
+use strict;
+use warnings;
+use IO::Handle;
+my $l = IO::Handle->new_from_fd(0, 'r') or die "fd 0: $!";
+sub readn {
+    my ($c, $n) = @_;
+    my $b = '';
+    while (length $b < $n) {
+        my $r = sysread($c, $b, $n - length $b, length $b);
+        return undef unless $r;
+    }
+    return $b;
+}
+while (accept(my $c, $l)) {
+    my $id = 1;
+    while (defined(my $h = readn($c, 8))) {
+        my ($ver, $type, $rid, $clen, $plen) = unpack('CCnnC', $h);
+        readn($c, $clen + $plen) if $clen + $plen;
+        $id = $rid;
+        last if $type == 4 && $clen == 0;
+    }
+    my $out = "Status: 101\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\nhello";
+    syswrite $c, pack('CCnnCC', 1, 6, $id, length $out, 0, 0) . $out
+        . pack('CCnnCC', 2, 6, $id, 1, 0, 0) . 'x';
+    my $x;
+    1 while sysread($c, $x, 4096);
+    close $c;
+}
+EOF
+$app{raw} = $t->start_app(prog => $rawapp, name => 'raw');
+my $wsm = $t->install_app('wsecho', "$h/m/wsm.fcgi");
 $t->write_file('htdocs/cgi/.keep', '');
 copy($t->app_path('printenv'), "$h/cgi/printenv.cgi") or die "copy: $!";
 chmod 0755, "$h/cgi/printenv.cgi";
@@ -68,6 +119,10 @@ FastCgiExternalServer $h/idle.fcgi $app{idle}{spec} -upgrade -idle-timeout 2
 FastCgiExternalServer $h/env.fcgi $app{env}{spec}
 FastCgiExternalServer $h/envup.fcgi $app{envup}{spec} -upgrade
 FastCgiExternalServer $h/eof.fcgi $app{eof}{spec} -upgrade
+FastCgiExternalServer $h/stall.fcgi $app{stall}{spec} -upgrade
+FastCgiExternalServer $h/bad.fcgi $app{bad}{spec} -upgrade
+FastCgiExternalServer $h/raw.fcgi $app{raw}{spec} -upgrade
+FastCgiServer $wsm -upgrade
 RequestReadTimeout header=10 body=1
 <Directory $h/cgi>
     Options +ExecCGI
@@ -197,5 +252,103 @@ my $rd = upgrade_req('/eof.fcgi', 'HTTP/1.1', 'Upgrade, close');
 is $rd->{code}, 200, 'declined upgrade: 200';
 like $rd->{content}, qr/^stdin-eof after 0 bytes$/m, 'declined upgrade: the app got the end of its stdin';
 
+# ------------------------------------------- a managed app, kept connections
+my @before = FcgixPM::app_pids($t, $wsm);
+for my $round (1, 2) {
+    @r = ws('/m/wsm.fcgi', 'echo');
+    is scalar(grep { $_->{ok} } @r), 14, "FastCgiServer app: tunnel $round";
+    is $t->get('/m/wsm.fcgi')->code, 400, "FastCgiServer app: a plain request after tunnel $round";
+}
+my @after = FcgixPM::app_pids($t, $wsm);
+is "@after", "@before", 'FastCgiServer app: one process served them all';
+is scalar(@after), 1, 'FastCgiServer app: one process';
+
+# ------------------------------------------------------------ raw clients
+# Connects and sends an upgrade request (and $extra bytes with it).
+sub raw_upgrade {
+    my ($path, $extra) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 5)
+        or die "connect: $@";
+    binmode $s;
+    syswrite($s, "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+        . "Upgrade: websocket\r\nSec-WebSocket-Key: $key\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        . ($extra // ''));
+    return $s;
+}
+
+# Reads from $s into $$buf until $done->() or EOF or $secs; 1 if EOF seen.
+sub read_until {
+    my ($s, $buf, $done, $secs) = @_;
+    my $end = time + $secs;
+    my $sel = IO::Select->new($s);
+    until ($done->()) {
+        my $left = $end - time;
+        last if $left <= 0 || !$sel->can_read($left);
+        my $n = sysread($s, $$buf, 65536, length $$buf);
+        return 1 unless $n;
+    }
+    return 0;
+}
+
+sub masked_text {
+    my ($payload) = @_;
+    my $mask = 'k3y!';
+    my $m = $payload ^ substr($mask x (length($payload) / 4 + 1), 0, length $payload);
+    return chr(0x81) . chr(0x80 | length $payload) . $mask . $m;
+}
+
+my $buf = '';
+my $s = raw_upgrade('/ws.fcgi', masked_text('early bird'));
+read_until($s, \$buf, sub { $buf =~ /\r\n\r\n\x81\x0aearly bird/ }, 15);
+like $buf, qr{^HTTP/1\.1 101 Switching Protocols\r\n}, 'a frame sent with the request: 101';
+like $buf, qr{\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n}i, 'Sec-WebSocket-Accept (RFC 6455 example)';
+unlike $buf, qr{\r\n(?:Content-Length|Transfer-Encoding|Content-Type):}i, 'the 101 has no framing headers';
+like $buf, qr{\r\n\r\n\x81\x0aearly bird}, 'a frame sent with the request: echoed';
+close $s;
+
+# backpressure: the app never reads
+$s = raw_upgrade('/stall.fcgi?stall');
+$buf = '';
+read_until($s, \$buf, sub { $buf =~ /\r\n\r\n/ }, 15);
+like $buf, qr{^HTTP/1\.1 101 }, 'stalled app: 101';
+$s->blocking(0);
+my ($pushed, $chunk) = (0, 'x' x 65536);
+my $wsel = IO::Select->new($s);
+while ($pushed < 64 << 20 && $wsel->can_write(2)) {
+    my $n = syswrite($s, $chunk);
+    last unless defined $n || $!{EAGAIN};
+    $pushed += $n // 0;
+}
+cmp_ok $pushed, '<', 32 << 20, "to an app that does not read, a client pushes only the buffers' worth ($pushed bytes)";
+$t->stop_app($app{stall}, 'KILL');
+$s->blocking(1);
+my $eof = read_until($s, \$buf, sub { 0 }, 15);
+ok $eof, 'the app killed: the client connection is closed';
+close $s;
+
+# protocol violation mid-tunnel
+$s = raw_upgrade('/raw.fcgi');
+$buf = '';
+$eof = read_until($s, \$buf, sub { 0 }, 15);
+like $buf, qr{^HTTP/1\.1 101 .*\r\n\r\nhello\z}s, 'bad record mid-tunnel: what came before it arrives';
+ok $eof, 'bad record mid-tunnel: connection closed';
+close $s;
+$t->log_like(qr/FCGIX0105: \S*raw\.fcgi: FastCGI protocol violation/, 'FCGIX0105');
+
+my $rb = upgrade_req('/bad.fcgi?mode=status&v=101%20Switching%20Protocols&stdin=0', 'HTTP/1.1', 'Upgrade');
+is $rb->{code}, 502, '101 without Upgrade: 502';
+$t->log_like(qr/FCGIX0161: 101 without an Upgrade header from application: \S*bad\.fcgi/, 'FCGIX0161');
+
+# a request with a body is no upgrade
+my $body = 'x' x 1000;
+my $rp = FcgixTest::parse_response($t->raw("POST /envup.fcgi HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    . "Connection: Upgrade, close\r\nUpgrade: websocket\r\nContent-Length: 1000\r\n\r\n$body",
+    timeout => 15), 'POST');
+my %pe = ($rp->{content} // '') =~ /^#?([a-zA-Z_]+)=(.*)$/mg;
+is $rp->{code}, 200, 'upgrade request with a body: 200';
+ok !exists $pe{HTTP_UPGRADE}, 'upgrade request with a body: no HTTP_UPGRADE';
+is $pe{body_length}, 1000, 'upgrade request with a body: the body reaches the app';
+
 $t->done;
 done_testing;
+

@@ -14,7 +14,9 @@
  *     (the app ends the tunnel).
  * Any other request: 400 with a text body saying what it saw
  * ("upgrade=<HTTP_UPGRADE or ->"). The query string "force101" answers 101
- * to any request (to see the module refuse it) and ends.
+ * to any request (to see the module refuse it) and ends; "stall" answers
+ * the upgrade, then never reads (to see backpressure): it sleeps until it
+ * is killed.
  *
  * On its own stderr (not FastCGI's), one line per tunnel end:
  *   wsecho: pid P tunnel end: close | bye | eof
@@ -261,6 +263,8 @@ static void handle(FCGX_Request *rq)
                  "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
                  acc);
     FCGX_FFlush(rq->out);
+    while (qs && strcmp(qs, "stall") == 0)
+        sleep(60);
     fprintf(stderr, "wsecho: pid %ld tunnel end: %s\n", (long)getpid(),
             echo(rq->in, rq->out));
     fflush(stderr);
