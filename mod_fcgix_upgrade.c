@@ -171,7 +171,7 @@ typedef struct {
     apr_bucket_brigade *bb; /* one read from the client */
     unsigned char *rec;     /* a STDIN record, and room for the empty one */
     int client_more;        /* bytes may wait in the client's filters */
-    apr_time_t last;        /* a byte went either way */
+    apr_time_t last;        /* a byte went either way (fcgix_pm_clock) */
     apr_off_t up, down;     /* bytes client -> app, app -> client */
 } tun_t;
 
@@ -334,7 +334,7 @@ static int tun_wait(tun_t *t)
     fcgix_req_t *q = t->q;
     int idle = q->app->o.idle_timeout, rc;
     apr_interval_time_t left =
-        apr_time_from_sec(idle) - (apr_time_now() - t->last);
+        apr_time_from_sec(idle) - (fcgix_pm_clock() - t->last);
     struct pollfd p[2];
 
     if (left <= 0) {
@@ -383,7 +383,7 @@ static int tun_step(tun_t *t)
         return st;
     }
     if (progress) {
-        t->last = apr_time_now();
+        t->last = fcgix_pm_clock();
         return TUN_GO;
     }
     return tun_wait(t);
@@ -407,7 +407,7 @@ int fcgix_upgrade_run(fcgix_req_t *q, int st)
     t.bb = apr_brigade_create(q->r->pool, t.c->bucket_alloc);
     t.rec = apr_palloc(q->r->pool, 2 * FCGIX_REC_HEADER_LEN + TUN_CHUNK);
     t.client_more = 1;
-    t.last = apr_time_now();
+    t.last = fcgix_pm_clock();
     q->readable = 1;
     /* what came with the 101 (passed, maybe not flushed), at once */
     APR_BRIGADE_INSERT_TAIL(q->obb, apr_bucket_flush_create(t.c->bucket_alloc));

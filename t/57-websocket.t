@@ -15,6 +15,7 @@
 #     sees eof, FCGIX0160); a tunnel with a message every 0.5 s for 4 s stays
 #     up, with mod_reqtimeout's body timeout at 1 s (its filter must leave
 #     the tunnel).
+#   the same over TLS (mod_ssl, wss://): echo, and a vanishing client.
 #   a FastCgiServer app (connections kept between requests): tunnels and
 #     plain requests alternate on one process; a tunnel's connection is
 #     never kept.
@@ -111,7 +112,13 @@ $t->write_file('htdocs/cgi/.keep', '');
 copy($t->app_path('printenv'), "$h/cgi/printenv.cgi") or die "copy: $!";
 chmod 0755, "$h/cgi/printenv.cgi";
 
-$t->start_httpd(<<"EOF", modules => ['reqtimeout']);
+# TLS: a self-signed certificate for a second, mod_ssl port
+my $tls_port = $t->free_port;
+system("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+    . "-keyout $d/tls.key -out $d/tls.crt >$d/openssl.log 2>&1") == 0
+    or die 'openssl req failed: ' . slurp("$d/openssl.log");
+
+$t->start_httpd(<<"EOF", modules => [qw(reqtimeout socache_shmcb ssl)]);
 FastCgiIpcDir $d/ipc
 FastCgiExternalServer $h/ws.fcgi $app{ws}{spec} -upgrade
 FastCgiExternalServer $h/noup.fcgi $app{noup}{spec}
@@ -124,6 +131,13 @@ FastCgiExternalServer $h/bad.fcgi $app{bad}{spec} -upgrade
 FastCgiExternalServer $h/raw.fcgi $app{raw}{spec} -upgrade
 FastCgiServer $wsm -upgrade
 RequestReadTimeout header=10 body=1
+Listen 127.0.0.1:$tls_port
+SSLSessionCache shmcb:$d/logs/ssl_scache(512000)
+<VirtualHost 127.0.0.1:$tls_port>
+    SSLEngine on
+    SSLCertificateFile $d/tls.crt
+    SSLCertificateKeyFile $d/tls.key
+</VirtualHost>
 <Directory $h/cgi>
     Options +ExecCGI
     AddHandler cgi-script .cgi
@@ -131,10 +145,11 @@ RequestReadTimeout header=10 body=1
 EOF
 my $port = $t->port;
 
-# Runs the client; its JSON lines.
+# Runs the client; its JSON lines. $path may be a whole URL.
 sub ws {
     my ($path, $scenario) = @_;
-    my @out = `timeout 60 $PY $client ws://127.0.0.1:$port$path $scenario 2>&1`;
+    my $url = $path =~ m{^wss?://} ? $path : "ws://127.0.0.1:$port$path";
+    my @out = `timeout 60 $PY $client $url $scenario 2>&1`;
     my @r;
     for (@out) {
         my $j = eval { JSON::PP::decode_json($_) };
@@ -188,6 +203,15 @@ app_saw($app{ws}, 'eof', 1, 'kill: the app saw its stdin end after the client wa
 is scalar(grep { $_->{ok} } @r), 14, 'kill: the 1-process app serves the next tunnel';
 is $app{ws}{pids}[0], $pid, 'the same app process throughout';
 ok kill(0, $pid), 'and it is alive';
+
+# ------------------------------------------------------------------ TLS
+@r = ws("wss://127.0.0.1:$tls_port/ws.fcgi", 'echo');
+is scalar(grep { $_->{ok} } @r), 14, 'TLS: echo, every step';
+is((grep { exists $_->{closed} } @r)[0]{closed}, 1000, 'TLS: close handshake (1000)');
+my $eofs = ends_in_log($app{ws}, 'eof');
+@r = ws("wss://127.0.0.1:$tls_port/ws.fcgi", 'abort');
+ok $r[0]{ok} && $r[1]{aborted}, 'TLS: client closed TCP without a close frame';
+app_saw($app{ws}, 'eof', $eofs, 'TLS: the app saw its stdin end');
 
 # ---------------------------------------------------------- idle timeout
 @r = ws('/idle.fcgi', 'idle');

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """wsclient.py - a real WebSocket client (python3-websockets) for t/57-websocket.t.
 
-    wsclient.py URL SCENARIO
+    wsclient.py URL SCENARIO      (URL ws://... or wss://..., any certificate)
 
 Prints one JSON object per line; every wait is bounded (10 s unless said).
 Scenarios:
@@ -21,6 +21,7 @@ Scenarios:
 import asyncio
 import json
 import os
+import ssl
 import sys
 import time
 
@@ -83,10 +84,15 @@ async def active(ws):
 
 
 async def main(url, scenario):
+    tls = None
+    if url.startswith("wss:"):  # the test's own self-signed certificate
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        tls.check_hostname = False
+        tls.verify_mode = ssl.CERT_NONE
     try:
         ws = await asyncio.wait_for(
             websockets.connect(url, compression=None, ping_interval=None,
-                               max_size=None, close_timeout=5), T)
+                               max_size=None, close_timeout=5, ssl=tls), T)
     except websockets.exceptions.InvalidStatusCode as e:
         out(status=e.status_code)
         return
