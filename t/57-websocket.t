@@ -16,6 +16,7 @@
 #     up, with mod_reqtimeout's body timeout at 1 s (its filter must leave
 #     the tunnel).
 #   the same over TLS (mod_ssl, wss://): echo, and a vanishing client.
+#   a dynamic app (FastCgiConfig -upgrade): echo.
 #   a FastCgiServer app (connections kept between requests): tunnels and
 #     plain requests alternate on one process; a tunnel's connection is
 #     never kept.
@@ -108,6 +109,7 @@ while (accept(my $c, $l)) {
 EOF
 $app{raw} = $t->start_app(prog => $rawapp, name => 'raw');
 my $wsm = $t->install_app('wsecho', "$h/m/wsm.fcgi");
+my $wsd = $t->install_app('wsecho', "$h/dyn/wsd.dfcgi");
 $t->write_file('htdocs/cgi/.keep', '');
 copy($t->app_path('printenv'), "$h/cgi/printenv.cgi") or die "copy: $!";
 chmod 0755, "$h/cgi/printenv.cgi";
@@ -130,6 +132,11 @@ FastCgiExternalServer $h/stall.fcgi $app{stall}{spec} -upgrade
 FastCgiExternalServer $h/bad.fcgi $app{bad}{spec} -upgrade
 FastCgiExternalServer $h/raw.fcgi $app{raw}{spec} -upgrade
 FastCgiServer $wsm -upgrade
+FastCgiConfig -upgrade
+<Directory $h/dyn>
+    Options +ExecCGI
+    AddHandler fastcgi-script .dfcgi
+</Directory>
 RequestReadTimeout header=10 body=1
 Listen 127.0.0.1:$tls_port
 SSLSessionCache shmcb:$d/logs/ssl_scache(512000)
@@ -286,6 +293,9 @@ for my $round (1, 2) {
 my @after = FcgixPM::app_pids($t, $wsm);
 is "@after", "@before", 'FastCgiServer app: one process served them all';
 is scalar(@after), 1, 'FastCgiServer app: one process';
+
+@r = ws('/dyn/wsd.dfcgi', 'echo');
+is scalar(grep { $_->{ok} } @r), 14, 'dynamic app (FastCgiConfig -upgrade): echo';
 
 # ------------------------------------------------------------ raw clients
 # Connects and sends an upgrade request (and $extra bytes with it).
