@@ -244,8 +244,9 @@ enum {
     FCGIX_UPG_DECLINED
 };
 /* With the CGI environment built, before the parameters are encoded: sets
- * q->upgrade, and removes HTTP_UPGRADE and the Connection header's upgrade
- * token from the environment of a request that may not be upgraded. */
+ * q->upgrade (an ASKED request asks for no kept connection: q->keep 0),
+ * and removes HTTP_UPGRADE and the Connection header's upgrade token from
+ * the environment of a request that may not be upgraded. */
 void fcgix_upgrade_env(fcgix_req_t *q);
 /* Whether the Status value (v, vl) is a 101 this request may get. */
 int fcgix_upgrade_status_ok(const fcgix_req_t *q, const unsigned char *v,

@@ -95,6 +95,10 @@ void fcgix_upgrade_env(fcgix_req_t *q)
 
     if (may_upgrade(q)) {
         q->upgrade = FCGIX_UPG_ASKED;
+        /* A connection of its own, never kept: the end of its stdin may
+         * follow the app's answer, and must never reach an app that has
+         * moved on to the next request on a kept connection. */
+        q->keep = 0;
         return;
     }
     apr_table_unset(env, "HTTP_UPGRADE");
@@ -156,7 +160,6 @@ int fcgix_upgrade_answer(fcgix_req_t *q)
     ap_send_interim_response(r, 1);
     r->output_filters = r->proto_output_filters = c->output_filters;
     c->keepalive = AP_CONN_CLOSE;
-    q->keep = 0; /* the app's connection ends with the tunnel */
     q->sent = 1;
     q->upgrade = FCGIX_UPG_TUNNEL;
     return OK;

@@ -242,9 +242,10 @@ is $res->{code}, 502, '-upgrade, request without Upgrade: Status 101: 502';
 
 my $key = 'dGhlIHNhbXBsZSBub25jZQ==';
 sub upgrade_req {
-    my ($path, $proto, $conn) = @_;
+    my ($path, $proto, $conn, $upgrade) = @_;
+    $upgrade //= 'websocket';
     my $raw = $t->raw("GET $path $proto\r\nHost: 127.0.0.1\r\nConnection: $conn\r\n"
-        . "Upgrade: websocket\r\nSec-WebSocket-Key: $key\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        . "Upgrade: $upgrade\r\nSec-WebSocket-Key: $key\r\nSec-WebSocket-Version: 13\r\n\r\n",
         timeout => 15);
     return FcgixTest::parse_response($raw, 'GET');
 }
@@ -290,6 +291,13 @@ for my $round (1, 2) {
     is scalar(grep { $_->{ok} } @r), 14, "FastCgiServer app: tunnel $round";
     is $t->get('/m/wsm.fcgi')->code, 400, "FastCgiServer app: a plain request after tunnel $round";
 }
+for my $n (1 .. 3) { # wsecho declines an Upgrade to anything but websocket
+    my $rd = upgrade_req('/m/wsm.fcgi', 'HTTP/1.1', 'Upgrade', 'foo/1');
+    is $rd->{code}, 400, "FastCgiServer app: declined upgrade $n: its 400";
+    like $rd->{content}, qr{^upgrade=foo/1$}m, "FastCgiServer app: declined upgrade $n: it saw the Upgrade header";
+}
+@r = ws('/m/wsm.fcgi', 'echo');
+is scalar(grep { $_->{ok} } @r), 14, 'FastCgiServer app: a tunnel after declined upgrades';
 my @after = FcgixPM::app_pids($t, $wsm);
 is "@after", "@before", 'FastCgiServer app: one process served them all';
 is scalar(@after), 1, 'FastCgiServer app: one process';
