@@ -17,9 +17,9 @@
 #     the tunnel).
 #   the same over TLS (mod_ssl, wss://): echo, and a vanishing client.
 #   a dynamic app (FastCgiConfig -upgrade): echo.
-#   a FastCgiServer app (connections kept between requests): tunnels and
-#     plain requests alternate on one process; a tunnel's connection is
-#     never kept.
+#   a FastCgiServer app (connections kept between requests): tunnels,
+#     plain requests and declined upgrades alternate on one process; an
+#     upgrade request's connection is never kept.
 #   a WebSocket frame sent with the request, before the 101 (it waits in
 #     httpd's input filters, not in the socket): echoed.
 #   backpressure: to an app that never reads its stdin, a client cannot
@@ -31,9 +31,10 @@
 # Without -upgrade: the app does not see HTTP_UPGRADE (wsecho answers 400,
 # printenv shows neither HTTP_UPGRADE nor the Connection header's upgrade
 # token, which mod_cgi passes as sent); a 101 from it is a 502 (FCGIX0108);
-# so is a 101 from an app with -upgrade to a request without Upgrade, and
-# an HTTP/1.0 request's Upgrade is never passed. An app with -upgrade that
-# declines (any other status) gets the end of its stdin after its headers.
+# so is a 101 from an app with -upgrade to a request without Upgrade; the
+# Upgrade of an HTTP/1.0 or HTTP/2 (h2c) request, or of one with a body,
+# is never passed. An app with -upgrade that declines (any other status)
+# gets the end of its stdin after its headers.
 use strict;
 use warnings;
 use Test::More;
@@ -120,7 +121,7 @@ system("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
     . "-keyout $d/tls.key -out $d/tls.crt >$d/openssl.log 2>&1") == 0
     or die 'openssl req failed: ' . slurp("$d/openssl.log");
 
-$t->start_httpd(<<"EOF", modules => [qw(reqtimeout socache_shmcb ssl)]);
+$t->start_httpd(<<"EOF", modules => [qw(reqtimeout socache_shmcb ssl http2)]);
 FastCgiIpcDir $d/ipc
 FastCgiExternalServer $h/ws.fcgi $app{ws}{spec} -upgrade
 FastCgiExternalServer $h/noup.fcgi $app{noup}{spec}
@@ -138,9 +139,11 @@ FastCgiConfig -upgrade
     AddHandler fastcgi-script .dfcgi
 </Directory>
 RequestReadTimeout header=10 body=1
+Protocols h2c http/1.1
 Listen 127.0.0.1:$tls_port
 SSLSessionCache shmcb:$d/logs/ssl_scache(512000)
 <VirtualHost 127.0.0.1:$tls_port>
+    Protocols http/1.1
     SSLEngine on
     SSLCertificateFile $d/tls.crt
     SSLCertificateKeyFile $d/tls.key
@@ -274,6 +277,11 @@ is $e->{HTTP_UPGRADE}, 'websocket', 'with -upgrade: HTTP_UPGRADE as sent';
 is $e->{HTTP_CONNECTION}, 'keep-alive, Upgrade, close', 'with -upgrade: HTTP_CONNECTION as sent';
 ($code, $e) = env_of('/envup.fcgi', 'HTTP/1.0');
 ok !exists $e->{HTTP_UPGRADE}, 'with -upgrade over HTTP/1.0: no HTTP_UPGRADE';
+# over HTTP/2 (h2c, prior knowledge; curl sends the headers as given)
+my $h2 = `curl -s -v --http2-prior-knowledge -H 'Upgrade: websocket' -H 'Connection: Upgrade' -H 'X-Probe: h2' http://127.0.0.1:$port/envup.fcgi 2>&1`;
+like $h2, qr{^< HTTP/2 200}m, 'with -upgrade over HTTP/2: 200 over HTTP/2';
+like $h2, qr{^HTTP_X_PROBE=h2$}m, 'over HTTP/2: the request reached the app';
+unlike $h2, qr{^HTTP_UPGRADE=}m, 'with -upgrade over HTTP/2: no HTTP_UPGRADE';
 $res = $t->get('/envup.fcgi', Connection => 'Upgrade');
 my %plain = $res->content =~ /^([A-Z_]+)=(.*)$/mg;
 ok !exists $plain{HTTP_CONNECTION} || $plain{HTTP_CONNECTION} !~ /upgrade/i,
