@@ -81,7 +81,9 @@ typedef struct {
     int spool_body;       /* bytes: a Content-Length body up to this size is
                              read whole before the app is connected; 0: never */
     int flush;            /* pass a FLUSH after every read from the app */
-    int nph; /* the app writes the whole HTTP response (status line too) */
+    int nph;     /* the app writes the whole HTTP response (status line too) */
+    int upgrade; /* -upgrade: Upgrade requests reach it, and its 101 starts a
+                    tunnel (mod_fcgix_upgrade.c) */
     int hdr_max_bytes; /* response header block */
     int hdr_max_lines;
     int hdr_max_line;

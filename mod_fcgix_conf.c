@@ -74,6 +74,7 @@ static const opt_def_t opt_table[] = {
     {"spool-body", OPT_INT, OFF(spool_body), 0, 1 << 30, D_ALL},
     {"flush", OPT_FLAG, OFF(flush), 0, 1, D_ALL},
     {"nph", OPT_FLAG, OFF(nph), 0, 1, D_EXT | D_SRV},
+    {"upgrade", OPT_FLAG, OFF(upgrade), 0, 1, D_ALL},
     {"vhost-only", OPT_FLAG, OFF(vhost_only), 0, 1, D_EXT | D_SRV},
     {"pass-header", OPT_HEADERS, NOFF, 0, 0, D_ALL},
     {"header-max-bytes", OPT_INT, OFF(hdr_max_bytes), 256, 1 << 24, D_ALL},

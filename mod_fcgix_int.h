@@ -13,6 +13,8 @@
  *   mod_fcgix_keep.c      connections kept open between requests
  *                         (FCGI_KEEP_CONN) and the thread that releases
  *                         them
+ *   mod_fcgix_upgrade.c   -upgrade: the Upgrade headers, the 101 and the
+ *                         tunnel that relays bytes both ways after it
  *
  * Kept apart from mod_fcgix.h, which pm/ includes too: the request object
  * is the engine's alone.
@@ -120,6 +122,7 @@ typedef struct {
     int be_counted;     /* in flight on that backend (q->cls's set) */
     int overloaded;     /* the app answered FCGI_OVERLOADED */
     int other_retry;    /* sent again to another backend already */
+    int upgrade;        /* FCGIX_UPG_*: where an Upgrade request stands */
 } fcgix_req_t;
 
 /* The most of an X-Sendfile app's own body read (and dropped) while
@@ -227,5 +230,38 @@ void fcgix_response_stderr_end(fcgix_req_t *q);
 int fcgix_response_bad(fcgix_req_t *q, const char *tag_msg);
 /* Logs a FastCGI protocol violation (FCGIX0105); 502. */
 int fcgix_response_protocol_error(fcgix_req_t *q, fcgix_proto_err_t e);
+
+/* mod_fcgix_upgrade.c: Upgrade tunnelling (-upgrade). A request may be
+ * upgraded when its app has -upgrade and it is HTTP/1.1 (not over HTTP/2),
+ * no HEAD, has no body, and asks for it (Upgrade, and Connection: upgrade):
+ * it is then ASKED, and the empty STDIN record that would end its body is
+ * withheld (the app's stdin may become the client's bytes). A 101 from the
+ * app makes it a TUNNEL; any other answer DECLINED, and the withheld record
+ * goes to the app after all. */
+enum {
+    FCGIX_UPG_NONE = 0,
+    FCGIX_UPG_ASKED,
+    FCGIX_UPG_TUNNEL,
+    FCGIX_UPG_DECLINED
+};
+/* With the CGI environment built, before the parameters are encoded: sets
+ * q->upgrade (an ASKED request asks for no kept connection: q->keep 0),
+ * and removes HTTP_UPGRADE and the Connection header's upgrade token from
+ * the environment of a request that may not be upgraded. */
+void fcgix_upgrade_env(fcgix_req_t *q);
+/* Whether the Status value (v, vl) is a 101 this request may get. */
+int fcgix_upgrade_status_ok(const fcgix_req_t *q, const unsigned char *v,
+                            size_t vl);
+/* httpd accepted the app's header block of an ASKED request: a 101 is sent
+ * to the client at once and the request becomes a TUNNEL (OK, or the status
+ * to fail with, logged); any other status releases the withheld STDIN end
+ * record (DECLINED: the response goes on as usual). */
+int fcgix_upgrade_answer(fcgix_req_t *q);
+/* Relays bytes both ways until either side closes or -idle-timeout passes
+ * without a byte: client -> STDIN records, STDOUT -> client, flushed. st:
+ * how the read that brought the 101 ended (what it brought after the 101
+ * goes to the client first). OK, or the status of a protocol violation
+ * (logged). */
+int fcgix_upgrade_run(fcgix_req_t *q, int st);
 
 #endif /* MOD_FCGIX_INT_H */

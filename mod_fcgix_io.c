@@ -368,6 +368,9 @@ static int pump(fcgix_req_t *q)
         }
         if (q->readable) {
             st = recv_some(q, &progress);
+            if (q->upgrade == FCGIX_UPG_TUNNEL) {
+                return fcgix_upgrade_run(q, st); /* after a 101: the tunnel */
+            }
             if (st != OK || q->fin || q->ended) {
                 return st;
             }

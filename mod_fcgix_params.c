@@ -3,7 +3,8 @@
  * and the PARAMS stream, the CGI environment as mod_cgi builds it
  * (ap_add_common_vars, ap_add_cgi_vars) plus -pass-header's request
  * headers and an authorizer's own variables, never a Proxy header
- * (httpoxy). Everything goes out in the request's first write.
+ * (httpoxy), nor the Upgrade headers unless the request may be upgraded
+ * (mod_fcgix_upgrade.c). Everything goes out in the request's first write.
  */
 #include <string.h>
 
@@ -97,7 +98,8 @@ void fcgix_params_build(fcgix_req_t *q, int has_body)
     ap_add_cgi_vars(r);
     add_pass_headers(r, q->app);
     apr_table_unset(r->subprocess_env, "HTTP_PROXY"); /* httpoxy */
-    if (q->spooled) { /* the app sees a plain body of known length */
+    fcgix_upgrade_env(q); /* Upgrade headers only when -upgrade may */
+    if (q->spooled) {     /* the app sees a plain body of known length */
         apr_table_setn(r->subprocess_env, "CONTENT_LENGTH",
                        apr_off_t_toa(r->pool, q->spool_len));
         apr_table_unset(r->subprocess_env, "HTTP_TRANSFER_ENCODING");
@@ -151,7 +153,8 @@ void fcgix_params_build(fcgix_req_t *q, int has_body)
     }
     if (!has_body) {
         fcgix_rec_header(out + q->olen, FCGIX_T_STDIN, q->req_id, 0, 0);
-        q->olen += FCGIX_REC_HEADER_LEN;
+        /* an upgrade's stdin may become the tunnel: the record waits */
+        q->olen += q->upgrade ? 0 : FCGIX_REC_HEADER_LEN;
         q->stdin_eof = 1;
     }
     q->optr = out;

@@ -169,11 +169,12 @@ static int headers_complete(fcgix_req_t *q)
 
     while (fcgix_hdr_next(q->hbuf, q->hlen, &pos, &n, &nl, &v, &vl)) {
         if (fcgix_hdr_name_is(n, nl, "Status") &&
-            fcgix_hdr_status_code(v, vl) < 0) {
-            return fcgix_response_bad(q,
-                                      "FCGIX0108: invalid Status header (a "
-                                      "code from 200 to 599 is required) from "
-                                      "application");
+            fcgix_hdr_status_code(v, vl) < 0 &&
+            !fcgix_upgrade_status_ok(q, v, vl)) {
+            return fcgix_response_bad(
+                q, "FCGIX0108: invalid Status header (a code from 200 to 599 "
+                   "is required; 101 only from an app with -upgrade to a "
+                   "request asking for an upgrade) from application");
         }
     }
     if (q->auth) {
@@ -200,6 +201,10 @@ static int headers_complete(fcgix_req_t *q)
                                      "httpd for application");
     }
     q->headers_done = 1;
+    if (q->upgrade == FCGIX_UPG_ASKED &&
+        (rc = fcgix_upgrade_answer(q)) != DECLINED) {
+        return rc; /* a 101: mod_fcgix_upgrade.c */
+    }
     if ((rc = fcgix_deliver_headers(q)) != OK || q->fin) {
         return rc;
     }
