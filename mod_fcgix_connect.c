@@ -460,7 +460,7 @@ static int connect_external(fcgix_req_t *q, fcgix_pm_class_t *c,
  * A full backlog is retried with a short back-off; a managed application
  * that is not there yet is asked for and waited for. The address is the
  * one fcgix_connect_choose chose. */
-int fcgix_connect(fcgix_req_t *q)
+static int connect_once(fcgix_req_t *q)
 {
     const fcgix_app_t *app = q->app;
     apr_interval_time_t limit = fcgix_connect_limit(q);
@@ -524,6 +524,28 @@ int fcgix_connect(fcgix_req_t *q)
         backoff = backoff < 32 ? backoff * 2 : 50;
     }
     return timed_out(q, limit);
+}
+
+/* The time inside counts as waiting for a process (the metrics). */
+int fcgix_connect(fcgix_req_t *q)
+{
+    fcgix_pm_class_t *w = fcgix_observe_wait_begin(q);
+    apr_time_t t0 = fcgix_pm_clock();
+    int st = connect_once(q);
+
+    fcgix_observe_wait_end(q, w, t0);
+    return st;
+}
+
+fcgix_pm_class_t *fcgix_connect_class(fcgix_req_t *q)
+{
+    if (fcgix_pm_class_current(q->cls)) {
+        return q->cls;
+    }
+    if (fcgix_pm_class_current(q->look)) {
+        return q->look;
+    }
+    return class_find(q, 1);
 }
 
 void fcgix_connect_release(fcgix_req_t *q)

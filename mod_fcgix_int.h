@@ -109,6 +109,9 @@ typedef struct {
     int be_counted;     /* in flight on that backend (q->cls's set) */
     int overloaded;     /* the app answered FCGI_OVERLOADED */
     int other_retry;    /* sent again to another backend already */
+    /* metrics and log notes (mod_fcgix_observe.c) */
+    apr_interval_time_t m_waited; /* inside fcgix_connect, every attempt */
+    int m_connects;               /* fcgix_connect calls */
 } fcgix_req_t;
 
 /* mod_fcgix_connect.c: waits for events on fd (none: -1) for timeout_ms at
@@ -152,6 +155,25 @@ int fcgix_connect_backing_off(fcgix_req_t *q);
 /* The request ended with status st: tells the class whether the app served
  * it whole or failed it. */
 void fcgix_connect_outcome(fcgix_req_t *q, int st);
+
+/* The class to count the request's outcome on: the one it was counted on
+ * at the connect, else the one it looked up, else the one published now
+ * (NULL: none). */
+fcgix_pm_class_t *fcgix_connect_class(fcgix_req_t *q);
+
+/* mod_fcgix_observe.c: the request-path half of the metrics (FastCgiMetrics)
+ * and the access-log notes. */
+/* A connect attempt begins: counted waiting for a process on its class
+ * (the handle to give to fcgix_observe_wait_end, or NULL). */
+fcgix_pm_class_t *fcgix_observe_wait_begin(fcgix_req_t *q);
+/* It ended (it began at t0): no longer waiting, its time added. */
+void fcgix_observe_wait_end(fcgix_req_t *q, fcgix_pm_class_t *w, apr_time_t t0);
+/* The request ends with status st (OK: the app answered; the client may
+ * have gone away): end is when the app's part ended (0: never connected).
+ * Counts its outcome and times, and sets the notes fcgix-app,
+ * fcgix-backend, fcgix-wait-us, fcgix-app-us (fcgix-auth-* for an
+ * authorizer). Returns st. */
+int fcgix_observe_end(fcgix_req_t *q, int st, apr_time_t end);
 
 /* mod_fcgix_keep.c (and fcgix_keep_child_init, in mod_fcgix.h): */
 /* Whether the configuration lets requests to app keep connections, and
