@@ -32,11 +32,11 @@ use Time::HiRes qw(time sleep);
 use FcgixTest qw(slurp);
 use FcgixPM;
 use FcgixBackends;
+use FcgixMetrics;
 
 my $t = FcgixTest->new;
 my $d = $t->dir;
 my $h = "$d/htdocs";
-my $PROMTOOL = '/usr/bin/promtool';
 
 my %app;
 $app{resp}   = $t->install_app('respond', "$h/resp/resp.fcgi");
@@ -73,35 +73,6 @@ EOF
 
 # -------------------------------------------------------------- helpers
 
-sub unesc { my ($v) = @_; $v =~ s/\\(.)/$1 eq 'n' ? "\n" : $1/ge; return $v }
-
-# The samples of a text exposition: [ name, { label => value }, value ].
-sub samples {
-    my ($txt) = @_;
-    my @s;
-    for my $l (split /\n/, $txt) {
-        next if $l =~ /^#/ || $l eq '';
-        my ($name, $lab, $v) = $l =~ /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/ or do {
-            push @s, [ '!unparsed', {}, $l ];
-            next;
-        };
-        my %l;
-        $l{$1} = unesc($2) while defined $lab && $lab =~ /(\w+)="((?:[^"\\]|\\.)*)"/g;
-        push @s, [ $name, \%l, $v ];
-    }
-    return @s;
-}
-
-# The value of the one sample $name whose labels include %want (undef: none).
-sub val {
-    my ($s, $name, %want) = @_;
-    my @m = grep {
-        my $x = $_;
-        $x->[0] eq $name && !grep { ($x->[1]{$_} // "\0") ne $want{$_} } keys %want
-    } @$s;
-    return @m == 1 ? $m[0][2] : undef;
-}
-
 # One scrape on a fresh connection (not one an old generation's child
 # holds after a graceful restart).
 sub scrape {
@@ -118,29 +89,20 @@ sub scrape_gen {
     return ($r, $s);
 }
 
-my $promtool_n = 0;
 sub promtool_ok {
     my ($txt, $name) = @_;
     SKIP: {
-        skip 'promtool not installed (Debian package prometheus)', 1 unless -x $PROMTOOL;
-        my $f = "$d/scrape." . ++$promtool_n;
-        open my $fh, '>', $f or die "$f: $!";
-        print $fh $txt;
-        close $fh;
-        my $out = `$PROMTOOL check metrics < $f 2>&1`;
-        is($?, 0, "promtool check metrics: $name") or diag $out;
+        my ($rc, $out) = promtool($txt) or skip 'promtool not installed (Debian package prometheus)', 1;
+        is($rc, 0, "promtool check metrics: $name") or diag $out;
     }
 }
 
 # Histogram $h of app $a: buckets never decrease, _count is +Inf's.
 sub hist_ok {
     my ($s, $h, $a, $name) = @_;
-    my @b = grep { $_->[0] eq "${h}_bucket" && $_->[1]{app} eq $a } @$s;
-    my @v = map { $_->[2] } @b;
-    my $mono = !grep { $v[$_] < $v[ $_ - 1 ] } 1 .. $#v;
-    ok($mono && @b == 14 && $b[-1][1]{le} eq '+Inf', "$name: 14 buckets, cumulative, +Inf last")
-        or diag explain \@v;
-    is(val($s, "${h}_count", app => $a), $v[-1], "$name: _count is the +Inf bucket");
+    my ($mono, $v) = monotonic($s, $h, app => $a);
+    ok($mono && @$v == 14, "$name: 14 buckets, cumulative, +Inf last") or diag explain $v;
+    is(val($s, "${h}_count", app => $a), $v->[-1], "$name: _count is the +Inf bucket");
     return val($s, "${h}_count", app => $a);
 }
 
