@@ -42,10 +42,10 @@ const char *fcgix_msnap_esc(request_rec *r, const char *s, int json)
 
 const char *fcgix_msnap_code(int o)
 {
-    static const char *const code[FCGIX_SB_OUTCOMES] = {
+    static const char *const code[FCGIX_PM_OUTCOMES] = {
         "2xx", "3xx", "4xx", "5xx", "4xx", "5xx", "502", "503", "504"};
 
-    return o >= 0 && o < FCGIX_SB_OUTCOMES ? code[o] : "5xx";
+    return o >= 0 && o < FCGIX_PM_OUTCOMES ? code[o] : "5xx";
 }
 
 const char *fcgix_msnap_source(int o)
@@ -110,8 +110,8 @@ static void take_class(request_rec *r, fcgix_msnap_class_t *c,
     fcgix_pm_metrics_get(&c->ci, &c->m);
     fcgix_mfmt_cumulate(c->m.wait, FCGIX_MFMT_BUCKETS, c->wait_cum);
     fcgix_mfmt_cumulate(c->m.app, FCGIX_MFMT_BUCKETS, c->app_cum);
-    c->running = slot < FCGIX_SB_CLASSES ? running[slot] : 0;
-    c->stopping = slot < FCGIX_SB_CLASSES ? stopping[slot] : 0;
+    c->running = slot < FCGIX_PM_CLASSES ? running[slot] : 0;
+    c->stopping = slot < FCGIX_PM_CLASSES ? stopping[slot] : 0;
     take_backends(r, c);
 }
 
@@ -128,10 +128,11 @@ static int by_state(const void *a, const void *b)
 
 void fcgix_msnap_take(request_rec *r, fcgix_msnap_t *s)
 {
-    apr_uint32_t *running = apr_palloc(r->pool, 4 * FCGIX_SB_CLASSES);
-    apr_uint32_t *stopping = apr_palloc(r->pool, 4 * FCGIX_SB_CLASSES);
+    apr_size_t per = sizeof(apr_uint32_t) * (apr_size_t)FCGIX_PM_CLASSES;
+    apr_uint32_t *running = apr_palloc(r->pool, per);
+    apr_uint32_t *stopping = apr_palloc(r->pool, per);
     fcgix_pm_class_info_t ci;
-    apr_uint32_t pos = 0;
+    apr_uint32_t pos = 0, max = 0;
     int i;
 
     memset(s, 0, sizeof(*s));
@@ -140,8 +141,11 @@ void fcgix_msnap_take(request_rec *r, fcgix_msnap_t *s)
         return;
     }
     s->spool_kib = fcgix_pm_spool_total();
-    s->c = apr_pcalloc(r->pool, sizeof(*s->c) * FCGIX_SB_CLASSES);
-    while (s->n < FCGIX_SB_CLASSES && fcgix_pm_class_next(&pos, &ci)) {
+    while (fcgix_pm_class_next(&pos, &ci)) {
+        max++; /* (a class made meanwhile waits for the next scrape) */
+    }
+    s->c = apr_pcalloc(r->pool, sizeof(*s->c) * (max + 1));
+    for (pos = 0; s->n < (int)max && fcgix_pm_class_next(&pos, &ci);) {
         s->c[s->n++].ci = ci;
     }
     fcgix_pm_metrics_procs(running, stopping);
@@ -304,7 +308,7 @@ static void put_outcomes(request_rec *r, const fcgix_msnap_t *s)
            "decision (502 no valid answer, 503 no process or backing off, "
            "504 timed out, 4xx/5xx others).");
     for (i = 0; i < s->n; i++) {
-        for (o = 0; o < FCGIX_SB_OUTCOMES; o++) {
+        for (o = 0; o < FCGIX_PM_OUTCOMES; o++) {
             ap_rprintf(r,
                        "fcgix_requests_total{%s,code=\"%s\",source=\"%s\"} "
                        "%" APR_UINT64_T_FMT "\n",

@@ -73,7 +73,7 @@ static void put_outcomes(request_rec *r, const fcgix_msnap_class_t *c)
     int o;
 
     ap_rputs(",\"requests\":{\"app\":{", r);
-    for (o = 0; o < FCGIX_SB_OUTCOMES; o++) {
+    for (o = 0; o < FCGIX_PM_OUTCOMES; o++) {
         if (o == FCGIX_OUT_MOD_4XX) {
             ap_rputs("},\"fcgix\":{", r);
         }

@@ -81,6 +81,17 @@ size_t fcgix_mfmt_utf8_len(const unsigned char *s, size_t n)
 
 static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
 
+/* Puts the bytes of s (no NUL: the escape goes on) at out; their count. */
+static size_t put(char *out, const char *s)
+{
+    size_t n;
+
+    for (n = 0; s[n]; n++) {
+        out[n] = s[n];
+    }
+    return n;
+}
+
 /* One character of s at *i for either form: the escape (into out), or 0
  * when it is copied as it is (*len bytes). */
 static size_t escape_one(const unsigned char *s, size_t n, int json,
@@ -92,8 +103,7 @@ static size_t escape_one(const unsigned char *s, size_t n, int json,
     *len = fcgix_mfmt_utf8_len(s, n);
     if (*len == 0) {
         *len = 1; /* the bad byte alone */
-        memcpy(out, replacement, 3);
-        return 3;
+        return put(out, replacement);
     }
     if (c == '\\' || c == '"') {
         out[0] = '\\';
@@ -101,15 +111,13 @@ static size_t escape_one(const unsigned char *s, size_t n, int json,
         return 2;
     }
     if (c == '\n' && !json) {
-        memcpy(out, "\\n", 2);
-        return 2;
+        return put(out, "\\n");
     }
     if (c < 0x20 || c == 0x7f) {
         if (!json) {
-            memcpy(out, replacement, 3);
-            return 3;
+            return put(out, replacement);
         }
-        memcpy(out, "\\u00", 4);
+        put(out, "\\u00");
         out[4] = hex[c >> 4];
         out[5] = hex[c & 15];
         return 6;

@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 /* Histogram buckets: FCGIX_MFMT_BOUNDS upper bounds (inclusive, as
- * Prometheus' `le`), then +Inf. pm/scoreboard.h's FCGIX_SB_HBUCKETS is
- * FCGIX_MFMT_BUCKETS. */
+ * Prometheus' `le`), then +Inf. pm/scoreboard.h's FCGIX_SB_HBUCKETS
+ * is FCGIX_MFMT_BUCKETS. */
 #define FCGIX_MFMT_BOUNDS 13
 #define FCGIX_MFMT_BUCKETS (FCGIX_MFMT_BOUNDS + 1)
 

@@ -18,6 +18,9 @@
 #include "mod_fcgix_mfmt.h"
 
 _Static_assert(FCGIX_SB_HBUCKETS == FCGIX_MFMT_BUCKETS, "buckets");
+_Static_assert(FCGIX_PM_HBUCKETS == FCGIX_SB_HBUCKETS, "buckets");
+_Static_assert(FCGIX_PM_OUTCOMES == FCGIX_SB_OUTCOMES, "outcomes");
+_Static_assert(FCGIX_PM_CLASSES == FCGIX_SB_CLASSES, "classes");
 
 /* The handle's block, if its slot and the block are still its class's. */
 static fcgix_sb_metrics_t *block(const fcgix_pm_class_t *c)

@@ -143,18 +143,7 @@ typedef struct {
  * counter in an hour). Any httpd child can write any of it: readers clamp
  * what they read (pm/pm_metrics.c, mod_fcgix_mfmt.c). */
 #define FCGIX_SB_HBUCKETS 14 /* 13 bounds (mod_fcgix_mfmt.c) and +Inf */
-enum {
-    FCGIX_OUT_APP_2XX = 0, /* the app's answer, by status class */
-    FCGIX_OUT_APP_3XX,
-    FCGIX_OUT_APP_4XX,
-    FCGIX_OUT_APP_5XX,
-    FCGIX_OUT_MOD_4XX, /* decided by mod_fcgix: a client's fault (408...) */
-    FCGIX_OUT_MOD_5XX, /* another server error (500) */
-    FCGIX_OUT_MOD_502, /* no (valid) answer from the app */
-    FCGIX_OUT_MOD_503, /* no process / backing off / nothing listening */
-    FCGIX_OUT_MOD_504, /* timed out */
-    FCGIX_SB_OUTCOMES
-};
+#define FCGIX_SB_OUTCOMES 9  /* FCGIX_OUT_* (pm/pm_metrics.h) */
 
 typedef struct {
     /* per bucket, not cumulative: the reader sums them */
