@@ -218,6 +218,7 @@ static int managed_wait(fcgix_req_t *q, apr_time_t t0, int *backoff_ms,
         return HTTP_SERVICE_UNAVAILABLE;
     }
     c = class_find(q, 1);
+    fcgix_observe_wait_found(q, c);
     if (app->kind == FCGIX_APP_DYNAMIC && now >= *next_ring) {
         fcgix_pm_ring(FCGIX_BELL_SPAWN, app->path, app->uid, app->gid);
         *next_ring = now + apr_time_from_sec(1);
@@ -529,11 +530,12 @@ static int connect_once(fcgix_req_t *q)
 /* The time inside counts as waiting for a process (the metrics). */
 int fcgix_connect(fcgix_req_t *q)
 {
-    fcgix_pm_class_t *w = fcgix_observe_wait_begin(q);
     apr_time_t t0 = fcgix_pm_clock();
-    int st = connect_once(q);
+    int st;
 
-    fcgix_observe_wait_end(q, w, t0);
+    fcgix_observe_wait_begin(q);
+    st = connect_once(q);
+    fcgix_observe_wait_end(q, t0);
     return st;
 }
 

@@ -112,6 +112,7 @@ typedef struct {
     /* metrics and log notes (mod_fcgix_observe.c) */
     apr_interval_time_t m_waited; /* inside fcgix_connect, every attempt */
     int m_connects;               /* fcgix_connect calls */
+    fcgix_pm_class_t *m_waiting;  /* counted waiting there, on this class */
 } fcgix_req_t;
 
 /* mod_fcgix_connect.c: waits for events on fd (none: -1) for timeout_ms at
@@ -163,11 +164,15 @@ fcgix_pm_class_t *fcgix_connect_class(fcgix_req_t *q);
 
 /* mod_fcgix_observe.c: the request-path half of the metrics (FastCgiMetrics)
  * and the access-log notes. */
-/* A connect attempt begins: counted waiting for a process on its class
- * (the handle to give to fcgix_observe_wait_end, or NULL). */
-fcgix_pm_class_t *fcgix_observe_wait_begin(fcgix_req_t *q);
+/* A connect attempt begins: counted waiting for a process on its class,
+ * if it has one yet. */
+void fcgix_observe_wait_begin(fcgix_req_t *q);
+/* While it waits for a managed app's socket, the class c was looked up: a
+ * request not counted waiting yet (a dynamic app's first request, before
+ * the process manager made its class) is counted on it from now on. */
+void fcgix_observe_wait_found(fcgix_req_t *q, const fcgix_pm_class_t *c);
 /* It ended (it began at t0): no longer waiting, its time added. */
-void fcgix_observe_wait_end(fcgix_req_t *q, fcgix_pm_class_t *w, apr_time_t t0);
+void fcgix_observe_wait_end(fcgix_req_t *q, apr_time_t t0);
 /* The request ends with status st (OK: the app answered; the client may
  * have gone away): end is when the app's part ended (0: never connected).
  * Counts its outcome and times, and sets the notes fcgix-app,

@@ -23,21 +23,35 @@ static int metrics_on(void)
     return !fcgix_globals->metrics_off;
 }
 
-fcgix_pm_class_t *fcgix_observe_wait_begin(fcgix_req_t *q)
+/* q->look names the class it had when it was looked up, and is never
+ * filled again: the decrement goes where the increment went. */
+void fcgix_observe_wait_begin(fcgix_req_t *q)
 {
-    if (!metrics_on() || !fcgix_pm_class_current(q->look)) {
-        return NULL;
+    q->m_waiting = NULL;
+    if (metrics_on() && fcgix_pm_class_current(q->look)) {
+        q->m_waiting = q->look;
+        fcgix_pm_metrics_waiting(q->m_waiting, 1);
     }
-    fcgix_pm_metrics_waiting(q->look, 1);
-    return q->look;
 }
 
-void fcgix_observe_wait_end(fcgix_req_t *q, fcgix_pm_class_t *w, apr_time_t t0)
+/* c (the request's probe handle) is filled again by later lookups: the
+ * count goes on a copy. */
+void fcgix_observe_wait_found(fcgix_req_t *q, const fcgix_pm_class_t *c)
+{
+    if (q->m_waiting == NULL && metrics_on() && fcgix_pm_class_current(c)) {
+        q->m_waiting = fcgix_pm_class_alloc(q->r->pool);
+        fcgix_pm_class_copy(q->m_waiting, c);
+        fcgix_pm_metrics_waiting(q->m_waiting, 1);
+    }
+}
+
+void fcgix_observe_wait_end(fcgix_req_t *q, apr_time_t t0)
 {
     q->m_waited += fcgix_pm_clock() - t0;
     q->m_connects++;
-    if (w) {
-        fcgix_pm_metrics_waiting(w, -1);
+    if (q->m_waiting) {
+        fcgix_pm_metrics_waiting(q->m_waiting, -1);
+        q->m_waiting = NULL;
     }
 }
 

@@ -8,7 +8,8 @@
 #   1. Dynamic apps named `a"b\c<newline>.fcgi` and `bad<0xff>.fcgi`
 #      (a web-writable directory with ExecCGI): their app label and JSON
 #      string carry the name escaped, and unescape to it exactly (the
-#      0xff byte, no UTF-8, as U+FFFD).
+#      0xff byte, no UTF-8, as U+FFFD); the first request of such an app
+#      (before its class existed) is counted on it.
 #   2. As www-data (an httpd child's code: it can write the scoreboard,
 #      through a worker's mapping, as t/42-attacks.t and
 #      t/49-backend-attacks.t do), the metrics block of a static app gets
@@ -166,6 +167,12 @@ for my $name ($odd, $bad) {
     my $want_bad = "$h/dyn/bad\xef\xbf\xbd.fcgi";    # U+FFFD, as UTF-8 bytes
     ok(defined val($s, 'fcgix_app_info', app => $want_odd), 'the label of a\"b\\c<newline>.fcgi unescapes to its path');
     ok(defined val($s, 'fcgix_app_info', app => $want_bad), 'the 0xff byte shows as U+FFFD');
+    # its one request came before its class existed (a dynamic app's first)
+    is(val($s, 'fcgix_requests_total', app => $want_odd, code => '2xx', source => 'app'), 1,
+        'the dynamic app\'s first request is counted (2xx)');
+    is(val($s, 'fcgix_process_wait_seconds_count', app => $want_odd), 1, '... its wait observed');
+    is(val($s, 'fcgix_app_response_seconds_count', app => $want_odd), 1, '... its app time observed');
+    is(val($s, 'fcgix_requests_waiting', app => $want_odd), 0, '... and it waits no more');
     my %paths = map { $_->{app} => 1 } @{ $doc->{apps} || [] };
     ok($paths{$want_odd}, '?json: the path of a\"b\\c<newline>.fcgi, exactly');
     ok($paths{"$h/dyn/bad\x{fffd}.fcgi"}, '?json: the 0xff byte as U+FFFD');
