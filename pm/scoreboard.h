@@ -6,10 +6,11 @@
  * only: fixed arrays, indices and fixed-size strings; no pointers.
  *
  * One writer per field. The PM writes structure and state; handlers touch
- * only the counters marked "handlers", and only with apr_atomic_*32. Every
- * reader copies a slot out and checks what it copied (a writer that died
- * half-way can leave anything): strings are NUL-terminated inside their
- * array, indices are below their array's length.
+ * only the counters marked "handlers", and only with apr_atomic_*32 (the
+ * metrics blocks' 64-bit counters: __atomic builtins). Every reader
+ * copies a slot out and checks what it copied (a writer that died half-way
+ * can leave anything): strings are NUL-terminated inside their array,
+ * indices are below their array's length.
  */
 #ifndef FCGIX_SCOREBOARD_H
 #define FCGIX_SCOREBOARD_H
@@ -173,9 +174,10 @@ typedef struct {
     volatile apr_uint32_t release_seq;
     fcgix_sb_class_t classes[FCGIX_SB_CLASSES];
     fcgix_sb_proc_t procs[FCGIX_SB_PROCS];
-    fcgix_sb_spool_t spool[FCGIX_SB_CHILDREN];    /* see fcgix_sb_spool_t */
-    fcgix_sb_bset_t bsets[FCGIX_SB_CLASSES];      /* see fcgix_sb_bset_t */
-    fcgix_sb_metrics_t metrics[FCGIX_SB_CLASSES]; /* fcgix_sb_metrics_t */
+    fcgix_sb_spool_t spool[FCGIX_SB_CHILDREN]; /* see fcgix_sb_spool_t */
+    fcgix_sb_bset_t bsets[FCGIX_SB_CLASSES];   /* see fcgix_sb_bset_t */
+    /* see fcgix_sb_metrics_t */
+    fcgix_sb_metrics_t metrics[FCGIX_SB_CLASSES];
 } fcgix_sb_t;
 
 /* Tests write the scoreboard as an httpd child could (t/42, t/49, t/51):
