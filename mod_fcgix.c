@@ -181,6 +181,9 @@ static const command_rec fcgix_cmds[] = {
                   "directory for the FastCGI Unix sockets"),
     AP_INIT_TAKE1("FastCgiSpoolLimit", fcgix_cmd_spool_limit, NULL, RSRC_CONF,
                   "bytes of request bodies spooled at once, server-wide"),
+    AP_INIT_FLAG("FastCgiMetrics", fcgix_cmd_metrics, NULL, RSRC_CONF,
+                 "On | Off: count request outcomes, waits and response "
+                 "times for the metrics (default On)"),
     {.name = NULL}};
 
 static void fcgix_register_hooks(apr_pool_t *p)
@@ -194,6 +197,7 @@ static void fcgix_register_hooks(apr_pool_t *p)
     ap_hook_fixups(fcgix_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(fcgix_handler, NULL, NULL, APR_HOOK_MIDDLE);
     fcgix_status_register();
+    fcgix_metrics_register();
     fcgix_auth_register();
 }
 

@@ -171,6 +171,7 @@ typedef struct {
                                       server configuration names, checked
                                       once every declaration is known */
     apr_uint32_t spool_limit_kib;  /* FastCgiSpoolLimit, in KiB */
+    int metrics_off;               /* FastCgiMetrics Off */
 } fcgix_globals_t;
 
 typedef struct {
@@ -221,6 +222,15 @@ int fcgix_app_for(request_rec *r, const char *filename, const apr_finfo_t *fi,
 
 /* mod_fcgix_status.c: the fastcgi-status handler, mod_status section. */
 void fcgix_status_register(void);
+
+/* mod_fcgix_metrics.c: the metrics in Prometheus' text format (the
+ * fastcgi-metrics handler, fastcgi-status?metrics) and as JSON
+ * (fastcgi-status?json, mod_fcgix_metrics_json.c); FastCgiMetrics. */
+#define FCGIX_METRICS_HANDLER "fastcgi-metrics"
+int fcgix_metrics_prom(request_rec *r);
+int fcgix_metrics_json(request_rec *r);
+void fcgix_metrics_register(void);
+const char *fcgix_cmd_metrics(cmd_parms *cmd, void *dummy, int on);
 
 /* mod_fcgix_backends.c: an external application's backend list, made once
  * its directive is read (app->live). */

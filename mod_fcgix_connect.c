@@ -218,6 +218,7 @@ static int managed_wait(fcgix_req_t *q, apr_time_t t0, int *backoff_ms,
         return HTTP_SERVICE_UNAVAILABLE;
     }
     c = class_find(q, 1);
+    fcgix_observe_wait_found(q, c);
     if (app->kind == FCGIX_APP_DYNAMIC && now >= *next_ring) {
         fcgix_pm_ring(FCGIX_BELL_SPAWN, app->path, app->uid, app->gid);
         *next_ring = now + apr_time_from_sec(1);
@@ -460,7 +461,7 @@ static int connect_external(fcgix_req_t *q, fcgix_pm_class_t *c,
  * A full backlog is retried with a short back-off; a managed application
  * that is not there yet is asked for and waited for. The address is the
  * one fcgix_connect_choose chose. */
-int fcgix_connect(fcgix_req_t *q)
+static int connect_once(fcgix_req_t *q)
 {
     const fcgix_app_t *app = q->app;
     apr_interval_time_t limit = fcgix_connect_limit(q);
@@ -524,6 +525,29 @@ int fcgix_connect(fcgix_req_t *q)
         backoff = backoff < 32 ? backoff * 2 : 50;
     }
     return timed_out(q, limit);
+}
+
+/* The time inside counts as waiting for a process (the metrics). */
+int fcgix_connect(fcgix_req_t *q)
+{
+    apr_time_t t0 = fcgix_pm_clock();
+    int st;
+
+    fcgix_observe_wait_begin(q);
+    st = connect_once(q);
+    fcgix_observe_wait_end(q, t0);
+    return st;
+}
+
+fcgix_pm_class_t *fcgix_connect_class(fcgix_req_t *q)
+{
+    if (fcgix_pm_class_current(q->cls)) {
+        return q->cls;
+    }
+    if (fcgix_pm_class_current(q->look)) {
+        return q->look;
+    }
+    return class_find(q, 1);
 }
 
 void fcgix_connect_release(fcgix_req_t *q)

@@ -123,6 +123,10 @@ typedef struct {
     int overloaded;     /* the app answered FCGI_OVERLOADED */
     int other_retry;    /* sent again to another backend already */
     int upgrade;        /* FCGIX_UPG_*: where an Upgrade request stands */
+    /* metrics and log notes (mod_fcgix_observe.c) */
+    apr_interval_time_t m_waited; /* inside fcgix_connect, every attempt */
+    int m_connects;               /* fcgix_connect calls */
+    fcgix_pm_class_t *m_waiting;  /* counted waiting there, on this class */
 } fcgix_req_t;
 
 /* The most of an X-Sendfile app's own body read (and dropped) while
@@ -184,6 +188,29 @@ int fcgix_connect_backing_off(fcgix_req_t *q);
 /* The request ended with status st: tells the class whether the app served
  * it whole or failed it. */
 void fcgix_connect_outcome(fcgix_req_t *q, int st);
+
+/* The class to count the request's outcome on: the one it was counted on
+ * at the connect, else the one it looked up, else the one published now
+ * (NULL: none). */
+fcgix_pm_class_t *fcgix_connect_class(fcgix_req_t *q);
+
+/* mod_fcgix_observe.c: the request-path half of the metrics (FastCgiMetrics)
+ * and the access-log notes. */
+/* A connect attempt begins: counted waiting for a process on its class,
+ * if it has one yet. */
+void fcgix_observe_wait_begin(fcgix_req_t *q);
+/* While it waits for a managed app's socket, the class c was looked up: a
+ * request not counted waiting yet (a dynamic app's first request, before
+ * the process manager made its class) is counted on it from now on. */
+void fcgix_observe_wait_found(fcgix_req_t *q, const fcgix_pm_class_t *c);
+/* It ended (it began at t0): no longer waiting, its time added. */
+void fcgix_observe_wait_end(fcgix_req_t *q, apr_time_t t0);
+/* The request ends with status st (OK: the app answered; the client may
+ * have gone away): end is when the app's part ended (0: never connected).
+ * Counts its outcome and times, and sets the notes fcgix-app,
+ * fcgix-backend, fcgix-wait-us, fcgix-app-us (fcgix-auth-* for an
+ * authorizer). Returns st. */
+int fcgix_observe_end(fcgix_req_t *q, int st, apr_time_t end);
 
 /* mod_fcgix_keep.c (and fcgix_keep_child_init, in mod_fcgix.h): */
 /* Whether the configuration lets requests to app keep connections, and

@@ -453,6 +453,7 @@ static int truncate_response(fcgix_req_t *q)
 static int finish(fcgix_req_t *q, int st)
 {
     request_rec *r = q->r;
+    apr_time_t end = q->connected ? fcgix_pm_clock() : 0;
     int keepable = 0;
 
     if (st == OK && q->ended) {
@@ -463,6 +464,7 @@ static int finish(fcgix_req_t *q, int st)
                                 "FCGIX0117: -nph application ended the request "
                                 "without writing a response");
     }
+    fcgix_observe_end(q, st == CLIENT_GONE ? OK : st, end);
     fcgix_connect_outcome(q, st);
     settle_connection(q, st, keepable);
     if (q->rbuf) {
@@ -706,13 +708,13 @@ int fcgix_respond(request_rec *r, const fcgix_app_t *app)
          * here, costing the app nothing. */
         st = fcgix_body_prepare(r, app, &q->body);
         if (st != OK) {
-            return st;
+            return fcgix_observe_end(q, st, 0);
         }
         q->spool_len = fcgix_body_chunked_length(q->body);
         q->spooled = q->spool_len >= 0;
         /* the first record's bytes too, before a connection is held */
         if ((st = read_stdin(q, &got)) != OK) {
-            return st;
+            return fcgix_observe_end(q, st, 0);
         }
     }
     if (q->has_body) {

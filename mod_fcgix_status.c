@@ -4,7 +4,8 @@
  * Everything shown is a checked copy the PM's client API gives out
  * (fcgix_pm_info, fcgix_pm_class_next, fcgix_pm_proc_next): a writer that
  * died half-way cannot make this page read out of bounds. HTML by default;
- * `?auto` gives `key: value` lines in mod_status's style for scripts.
+ * `?auto` gives `key: value` lines in mod_status's style for scripts;
+ * `?metrics` and `?json` are mod_fcgix_metrics.c's.
  *
  * Paths come from file names (a dynamic app is any file a client can
  * reach), so they are escaped in both forms: HTML-escaped in the page, and
@@ -255,6 +256,12 @@ static int fcgix_status_handler(request_rec *r)
 
     if (r->handler == NULL || strcmp(r->handler, "fastcgi-status") != 0) {
         return DECLINED;
+    }
+    if (r->args && strcmp(r->args, "metrics") == 0) {
+        return fcgix_metrics_prom(r); /* mod_fcgix_metrics.c */
+    }
+    if (r->args && strcmp(r->args, "json") == 0) {
+        return fcgix_metrics_json(r);
     }
     text = r->args && strcmp(r->args, "auto") == 0;
     ap_set_content_type(r, text ? "text/plain; charset=ISO-8859-1"

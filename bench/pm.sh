@@ -15,10 +15,12 @@
 #                                           # bench/pm-backends.sh
 #   PM_SECTIONS="sendfile sse" bash bench/pm.sh  # response delivery (issue 16):
 #                                           # X-Sendfile, SSE delays; bench/pm-send.sh
+#   PM_SECTIONS=metrics bash bench/pm.sh    # FastCgiMetrics On vs Off (issue 15),
+#                                           # bench/pm-metrics.sh
 #
 # Environment (all optional):
 #   PM_SECTIONS        sections to run ("throughput cold graceful"; also: fpm,
-#                      backends, sendfile, sse)
+#                      backends, metrics, sendfile, sse)
 #   PM_DURATION        measured seconds per throughput cell (10)
 #   PM_WARMUP          seconds of unrecorded wrk before each measured run (2)
 #   PM_CONNS           wrk connections for throughput, or a list of them
@@ -40,6 +42,7 @@
 #   PM_BE_*            section backends: see bench/pm-backends.sh and
 #                      bench/README.md
 #   PM_SEND_*, PM_SSE_* sections sendfile and sse: see bench/pm-send.sh
+#   PM_METRICS_CONNS   section metrics: its wrk concurrencies ("1 16")
 #   PM_COLD_RUNS       cold starts per module and variant  (10)
 #   PM_GRACEFULS       graceful restarts under load        (10)
 #   PM_GRACEFUL_INTERVAL seconds between two gracefuls     (1)
@@ -90,6 +93,8 @@ WAIT_QUIET=${PM_WAIT_QUIET:-120}
 . "$REPO/bench/pm-backends.sh"   # section backends, its settings (PM_BE_*)
 # shellcheck source=bench/pm-send.sh
 . "$REPO/bench/pm-send.sh"   # sections sendfile and sse (PM_SEND_*, PM_SSE_*)
+# shellcheck source=bench/pm-metrics.sh
+. "$REPO/bench/pm-metrics.sh"   # section metrics, its settings (PM_METRICS_*)
 # PM_PIN=1: the server side on CPU 1 (apache2 -k start and the spawn-fcgi
 # pools: every child, the PM and the apps inherit it), wrk on CPU 0
 if [ "${PM_PIN:-0}" = 1 ]; then
@@ -109,8 +114,8 @@ HELLO_SIZE=13    # check_url: "Hello, World\n"
 FLOOR_LEG=
 
 for s in $SECTIONS; do
-    case $s in throughput | cold | graceful | fpm | backends | sendfile | sse) ;;
-    *) echo "unknown section '$s' (throughput cold graceful fpm backends sendfile sse)" >&2; exit 2 ;; esac
+    case $s in throughput | cold | graceful | fpm | backends | metrics | sendfile | sse) ;;
+    *) echo "unknown section '$s' (throughput cold graceful fpm backends metrics sendfile sse)" >&2; exit 2 ;; esac
 done
 # every throughput leg, in the order of the table's columns
 ALL_LEGS="fcgix fcgix0 fcgid proxy_unix proxy_reuse proxy_tcp"
@@ -408,7 +413,7 @@ DocumentRoot "$DOC"
 </Directory>
 EOF
         case $kind,$fe in
-        static,fcgix | static,fcgix0)
+        static,fcgix | static,fcgix0 | static,fcgixm0)
             local keep=""
             [ "$fe" = fcgix0 ] && keep=" -keep-conn 0"
             cat <<EOF
@@ -417,6 +422,11 @@ FastCgiIpcDir "$(leg_ipc "$CUR_LEG")"
 FastCgiServer "$DOC/hello.fcgi" -processes $PROCS$keep
 FastCgiServer "$DOC/respond.fcgi" -processes $PROCS$keep
 EOF
+            # section metrics (bench/pm-metrics.sh)
+            if [ "$fe" = fcgixm0 ]; then echo "FastCgiMetrics Off"; fi
+            if [ "$MX_SCRAPE" = 1 ]; then
+                printf '<Location "/fcgix-metrics">\n    SetHandler fastcgi-metrics\n</Location>\n'
+            fi
             ;;
         backends,*)
             be_httpd_conf "$fe" "$DOC" # bench/pm-backends.sh
@@ -537,7 +547,7 @@ count_procs() { if [ -n "$1" ]; then pids_by_exe "$1" | wc -l; else echo -; fi; 
 app_socket_prefix() { # fe app
     local f=hello; [ "$2" = big ] && f=respond
     case $1 in
-    fcgix | fcgix0) echo "$TMP/fcgix-ipc/$CUR_LEG/ $f.fcgi" ;;
+    fcgix | fcgix0 | fcgixm0) echo "$TMP/fcgix-ipc/$CUR_LEG/ $f.fcgi" ;;
     proxy_unix | proxy_reuse) echo "${POOL_ADDRS[$1,$2]:-}" ;;
     fpm_* | starve_*) local pool="FPM_POOL_$1"; echo "$TMP/sock/fpm-${!pool}.sock" ;;
     *) ;;

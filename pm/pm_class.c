@@ -58,6 +58,7 @@ static void reset_counters(pm_t *pm, int idx)
     apr_atomic_set32(&o->completed, 0);
     apr_atomic_set32(&o->idle_kept, 0);
     apr_atomic_set32(&o->reuses, 0);
+    fcgix_sb_metrics_reset(pm->sb, idx, pm->pub_class[idx].gen);
 }
 
 int fcgix_pm_class_new(pm_t *pm, apr_uint32_t kind, const char *path,

@@ -185,3 +185,25 @@ apr_uint32_t fcgix_sb_spool_release(fcgix_sb_t *sb, apr_uint32_t pid)
     }
     return left;
 }
+
+/* ---- metrics blocks -------------------------------------------------- */
+
+void fcgix_sb_metrics_reset(fcgix_sb_t *sb, int idx, apr_uint32_t gen)
+{
+    fcgix_sb_metrics_t *m = &sb->metrics[idx];
+    int i;
+
+    apr_atomic_set32(&m->gen, 0); /* no handle writes while it changes */
+    apr_atomic_set32(&m->waiting, 0);
+    for (i = 0; i < FCGIX_SB_OUTCOMES + 1; i++) {
+        __atomic_store_n(&m->outcome[i], 0, __ATOMIC_RELAXED);
+    }
+    for (i = 0; i < FCGIX_SB_HBUCKETS; i++) {
+        __atomic_store_n(&m->wait.n[i], 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&m->app.n[i], 0, __ATOMIC_RELAXED);
+    }
+    __atomic_store_n(&m->wait.sum_us, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->app.sum_us, 0, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    apr_atomic_set32(&m->gen, gen);
+}

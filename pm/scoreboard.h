@@ -6,10 +6,11 @@
  * only: fixed arrays, indices and fixed-size strings; no pointers.
  *
  * One writer per field. The PM writes structure and state; handlers touch
- * only the counters marked "handlers", and only with apr_atomic_*32. Every
- * reader copies a slot out and checks what it copied (a writer that died
- * half-way can leave anything): strings are NUL-terminated inside their
- * array, indices are below their array's length.
+ * only the counters marked "handlers", and only with apr_atomic_*32 (the
+ * metrics blocks' 64-bit counters: __atomic builtins). Every reader
+ * copies a slot out and checks what it copied (a writer that died half-way
+ * can leave anything): strings are NUL-terminated inside their array,
+ * indices are below their array's length.
  */
 #ifndef FCGIX_SCOREBOARD_H
 #define FCGIX_SCOREBOARD_H
@@ -138,6 +139,32 @@ typedef struct {
     volatile apr_uint32_t kib;
 } fcgix_sb_spool_t;
 
+/* Metrics of one class slot (mod_fcgix_metrics.c shows them): one block
+ * per class slot, same index, appended after everything else so that the
+ * slot's own fields keep their place. gen: the class slot's gen the
+ * counters belong to; the PM zeroes them and sets it whenever the slot
+ * gets another application, and readers show nothing of a block whose gen
+ * is not the slot's. Handlers (FastCgiMetrics On) write the rest with
+ * __atomic builtins only (64-bit: a sum of microseconds wraps a 32-bit
+ * counter in an hour). Any httpd child can write any of it: readers clamp
+ * what they read (pm/pm_metrics.c, mod_fcgix_mfmt.c). */
+#define FCGIX_SB_HBUCKETS 14 /* 13 bounds (mod_fcgix_mfmt.c) and +Inf */
+#define FCGIX_SB_OUTCOMES 9  /* FCGIX_OUT_* (pm/pm_metrics.h) */
+
+typedef struct {
+    /* per bucket, not cumulative: the reader sums them */
+    volatile apr_uint64_t n[FCGIX_SB_HBUCKETS];
+    volatile apr_uint64_t sum_us;
+} fcgix_sb_hist_t;
+
+typedef struct {
+    volatile apr_uint32_t gen;     /* PM */
+    volatile apr_uint32_t waiting; /* requests waiting for a process */
+    volatile apr_uint64_t outcome[FCGIX_SB_OUTCOMES + 1]; /* (one spare) */
+    fcgix_sb_hist_t wait; /* waiting to connect (fcgix_connect) */
+    fcgix_sb_hist_t app;  /* connected to END_REQUEST */
+} fcgix_sb_metrics_t;
+
 typedef struct {
     /* parent, once at creation */
     apr_uint32_t magic, layout, size;
@@ -154,7 +181,13 @@ typedef struct {
     fcgix_sb_proc_t procs[FCGIX_SB_PROCS];
     fcgix_sb_spool_t spool[FCGIX_SB_CHILDREN]; /* see fcgix_sb_spool_t */
     fcgix_sb_bset_t bsets[FCGIX_SB_CLASSES];   /* see fcgix_sb_bset_t */
+    /* see fcgix_sb_metrics_t */
+    fcgix_sb_metrics_t metrics[FCGIX_SB_CLASSES];
 } fcgix_sb_t;
+
+/* Tests write the scoreboard as an httpd child could (t/42, t/49, t/51):
+ * they find the blocks from its end. */
+_Static_assert(sizeof(fcgix_sb_metrics_t) == 328, "metrics block size");
 
 /* Microseconds on CLOCK_MONOTONIC, the same in every process of the
  * machine: every deadline and interval of the handlers and the PM, and the
@@ -219,5 +252,11 @@ apr_uint64_t fcgix_sb_spool_total(fcgix_sb_t *sb);
 /* httpd parent: the child pid is gone (reaped): zero and free its entry.
  * Returns the KiB it still held (bytes its cleanups never gave back). */
 apr_uint32_t fcgix_sb_spool_release(fcgix_sb_t *sb, apr_uint32_t pid);
+
+/* ---- metrics blocks ------------------------------------------------ */
+
+/* PM: class slot idx gets another application, of gen: its metrics block
+ * starts from zero and belongs to gen. */
+void fcgix_sb_metrics_reset(fcgix_sb_t *sb, int idx, apr_uint32_t gen);
 
 #endif /* FCGIX_SCOREBOARD_H */

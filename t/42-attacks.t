@@ -128,10 +128,11 @@ SKIP: {
     my $sb = find_scoreboard();
     skip 'no scoreboard mapping found in a worker', 6 unless $sb;
     my ($w, $file, $base, $size) = @$sb;
-    # fcgix_sb_spool_t spool[4096] ({pid, kib}), then (layout 6) the
-    # backend sets fcgix_sb_bset_t bsets[512] of 2576 bytes each end the
-    # scoreboard
-    my $spool = $base + $size - 512 * 2576 - 4096 * 8;
+    # fcgix_sb_spool_t spool[4096] ({pid, kib}), then (layout 7) the
+    # backend sets fcgix_sb_bset_t bsets[512] of 2576 bytes each and the
+    # metrics blocks fcgix_sb_metrics_t metrics[512] of 328 bytes each end
+    # the scoreboard
+    my $spool = $base + $size - 512 * 328 - 512 * 2576 - 4096 * 8;
     open my $fh, '+<', $file or die "open $file: $!";
     binmode $fh;
     my $hp = $t->httpd_pid;

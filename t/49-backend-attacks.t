@@ -110,11 +110,12 @@ sub find_scoreboard {
     return;
 }
 
-# Layout 6 (pm/scoreboard.h): fcgix_sb_bset_t bsets[512] ends the
+# Layout 7 (pm/scoreboard.h): fcgix_sb_bset_t bsets[512], then the
+# metrics blocks fcgix_sb_metrics_t metrics[512] of $METRICS bytes end the
 # scoreboard; a set is {seq, gen, count, rr} and 16 backends of 160 bytes:
 # weight, addr_len, addr[112], probe, probe_why, probe_at, down_until,
 # inflight, requests, refused, timeouts, overloaded, resets.
-my ($CLASSES, $BSET, $BE) = (512, 2576, 160);
+my ($CLASSES, $BSET, $BE, $METRICS) = (512, 2576, 160, 328);
 my %BOFF = (weight => 0, addr_len => 4, addr => 8, probe => 120, down_until => 132,
     inflight => 136, requests => 140);
 
@@ -125,7 +126,7 @@ sub sun { my ($path) = @_; return pack('S Z108', AF_UNIX, $path) }
 sub bsets_of {
     my ($sb, $path) = @_;
     my ($w, $file, $base, $size) = @$sb;
-    my $start = $base + $size - $CLASSES * $BSET;
+    my $start = $base + $size - $CLASSES * $METRICS - $CLASSES * $BSET;
     open my $fh, '<', $file or die "open $file: $!";
     binmode $fh;
     sysseek($fh, $start, 0) or die "seek: $!";
