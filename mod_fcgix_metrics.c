@@ -222,6 +222,14 @@ static apr_uint64_t v_restarts(const fcgix_msnap_class_t *c)
 {
     return c->ci.restarts;
 }
+static apr_uint64_t v_start_failures(const fcgix_msnap_class_t *c)
+{
+    return c->ci.spawn_failures;
+}
+static apr_uint64_t v_failing(const fcgix_msnap_class_t *c)
+{
+    return c->ci.fail_streak;
+}
 static apr_uint64_t v_idle(const fcgix_msnap_class_t *c)
 {
     return c->ci.idle_kept;
@@ -244,6 +252,11 @@ static const struct {
      "Processes the process manager wants running.", v_target, 0},
     {"fcgix_process_restarts_total", "counter",
      "Processes restarted after they died.", v_restarts, 0},
+    {"fcgix_process_start_failures_total", "counter",
+     "Process starts that failed (fork or exec).", v_start_failures, 0},
+    {"fcgix_failing_processes", "gauge",
+     "Processes in a row that died without serving (0: not failing).",
+     v_failing, 0},
     {"fcgix_idle_connections", "gauge",
      "Idle kept connections (FCGI_KEEP_CONN) httpd children hold now.", v_idle,
      0},

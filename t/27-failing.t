@@ -36,6 +36,9 @@ FastCgiServer $quits -restart-delay 1
 <Location /fcgi-status>
     SetHandler fastcgi-status
 </Location>
+<Location /metrics>
+    SetHandler fastcgi-metrics
+</Location>
 EOF
 
 # The ?auto keys of the class whose path is $path.
@@ -70,6 +73,22 @@ $c = class_of($good);
 is($c->{State}, 'active', 'a healthy app: "active"');
 is($c->{FailedInARow}, 0, '... nothing in a row');
 is($c->{LastError}, '', '... no error');
+
+# the same in the metrics and their JSON form
+my $m = $t->get('/metrics')->content;
+my ($sf) = $m =~ /^fcgix_process_start_failures_total\{app="\Q$noexec\E"[^}]*\} (\d+)$/m;
+cmp_ok($sf // 0, '>=', 2, "metrics: fcgix_process_start_failures_total of the app that cannot run ($sf)");
+my ($fp) = $m =~ /^fcgix_failing_processes\{app="\Q$quits\E"[^}]*\} (\d+)$/m;
+cmp_ok($fp // 0, '>=', 1, "metrics: fcgix_failing_processes of the app that exits at once ($fp)");
+my ($gp) = $m =~ /^fcgix_failing_processes\{app="\Q$good\E"[^}]*\} (\d+)$/m;
+is($gp, 0, 'metrics: 0 for the healthy app');
+my $json = $t->get('/fcgi-status?json')->content;
+require JSON::PP;
+my $doc = eval { JSON::PP::decode_json($json) };
+my @apps = $doc ? @{ $doc->{apps} // $doc->{classes} // [] } : ();
+my ($jq) = grep { ($_->{app} // '') eq $quits } @apps;
+is($jq && $jq->{state}, 'failing', '?json: state "failing"') or diag substr($json, 0, 400);
+like($jq ? $jq->{last_error} : '', qr/^exited with status 3/, '?json: last_error');
 
 my $html = $t->get('/fcgi-status')->content;
 like($html, qr/failing: cannot execute: [^<]*\(\d+ in a row, next start in \d+ s\)/,
