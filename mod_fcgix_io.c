@@ -208,20 +208,18 @@ static int poll_app(fcgix_req_t *q, int timeout_ms)
     /* An HTTP/2 stream has no socket to watch: mod_http2 marks its
      * connection aborted when the client resets it or goes. Look at that
      * every ABORT_LOOK_MS while the app is silent. */
-    do {
-        int slice = c->master && (timeout_ms < 0 || timeout_ms > ABORT_LOOK_MS)
-                        ? ABORT_LOOK_MS
-                        : timeout_ms;
+    for (;;) {
+        int slice = c->master && timeout_ms > ABORT_LOOK_MS ? ABORT_LOOK_MS
+                                                            : timeout_ms;
         n = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, slice);
-        if (n == 0 && slice != timeout_ms) {
-            if (c->aborted) {
-                return CLIENT_GONE;
-            }
-            timeout_ms -= timeout_ms < 0 ? 0 : slice;
-            n = -1;
-            errno = EINTR; /* poll again */
+        if (n < 0 && errno == EINTR) {
+            continue;
         }
-    } while (n < 0 && errno == EINTR);
+        if (n != 0 || slice == timeout_ms || c->aborted) {
+            break;
+        }
+        timeout_ms -= slice;
+    }
     if (c->aborted) {
         return CLIENT_GONE;
     }

@@ -114,12 +114,9 @@ static void put_class(request_rec *r, const fcgix_msnap_class_t *c, int on)
                "\"in_flight\":%u,\"waiting\":%u,\"idle_connections\":%u,"
                "\"reuses\":%u,\"load\":%.3f",
                js(r, ci->path), ci->slot, fcgix_msnap_kind(ci->kind),
-               ci->draining      ? "draining"
-               : ci->fail_streak ? "failing"
-                                 : "active",
-               js(r, ci->addr), c->running, c->stopping, ci->procs_target,
-               ci->restarts, ci->spawn_failures, ci->fail_streak,
-               js(r, ci->fail_streak ? ci->last_error : ""),
+               fcgix_pm_class_state(ci), js(r, ci->addr), c->running,
+               c->stopping, ci->procs_target, ci->restarts, ci->spawn_failures,
+               ci->fail_streak, js(r, ci->fail_streak ? ci->last_error : ""),
                ci->inflight > 0x7fffffffu ? 0 : ci->inflight, c->m.waiting,
                ci->idle_kept, ci->reuses, ci->load_milli / 1000.0);
     if (on) {

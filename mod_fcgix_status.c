@@ -31,19 +31,12 @@ static const char *kind_name(fcgix_app_kind_t k)
                                     : "external";
 }
 
-/* failing: its processes keep dying without serving, and it is backing
- * off (a static app that cannot be executed, one that exits at once) */
-static const char *class_state(const fcgix_pm_class_info_t *c)
-{
-    return c->draining ? "draining" : c->fail_streak ? "failing" : "active";
-}
-
 /* The HTML state cell: a failing class says why and when it retries. */
 static const char *class_state_html(request_rec *r,
                                     const fcgix_pm_class_info_t *c)
 {
     if (c->draining || !c->fail_streak) {
-        return class_state(c);
+        return fcgix_pm_class_state(c);
     }
     return apr_psprintf(
         r->pool, "failing: %s (%u in a row, next start in %u s)",
@@ -91,10 +84,10 @@ static void put_class_text(request_rec *r, int n,
                "Class%dFailures: %u\nClass%dLoadFactor: %.1f\n"
                "Class%dIdleKept: %u\nClass%dReuses: %u\n",
                n, text_val(r, c->path), n, kind_name(c->kind), n,
-               class_state(c), n, text_val(r, c->addr), n, c->procs_running, n,
-               c->procs_target, n, c->restarts, n, c->inflight, n, c->requests,
-               n, c->failures, n, c->load_milli / 1000.0, n, c->idle_kept, n,
-               c->reuses);
+               fcgix_pm_class_state(c), n, text_val(r, c->addr), n,
+               c->procs_running, n, c->procs_target, n, c->restarts, n,
+               c->inflight, n, c->requests, n, c->failures, n,
+               c->load_milli / 1000.0, n, c->idle_kept, n, c->reuses);
     ap_rprintf(r,
                "Class%dFailedInARow: %u\nClass%dStartFailures: %u\n"
                "Class%dNextStartIn: %u\nClass%dLastError: %s\n",

@@ -281,6 +281,11 @@ typedef struct {
     long probe_age;                /* seconds since the last probe; -1 */
 } fcgix_pm_backend_info_t;
 
+/* A class's state as shown: "draining" (replaced or removed, finishing
+ * its requests), "failing" (its processes keep dying without serving) or
+ * "active". */
+const char *fcgix_pm_class_state(const fcgix_pm_class_info_t *c);
+
 /* Backend m (0, 1, ...) of class c as published: 1 with *out filled, 0
  * past the last one (or none published). */
 int fcgix_pm_backend_info(const fcgix_pm_class_info_t *c, apr_uint32_t m,

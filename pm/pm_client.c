@@ -387,6 +387,11 @@ static apr_uint32_t retry_in(const fcgix_sb_class_t *c)
     return c->backoff_until > now ? c->backoff_until - now : 0;
 }
 
+const char *fcgix_pm_class_state(const fcgix_pm_class_info_t *c)
+{
+    return c->draining ? "draining" : c->fail_streak ? "failing" : "active";
+}
+
 int fcgix_pm_class_next(apr_uint32_t *pos, fcgix_pm_class_info_t *out)
 {
     const fcgix_sb_t *sb = fcgix_pm_sb();
