@@ -632,6 +632,40 @@ perf_counts() { # perf stat -x, output -> "cycles instructions context-switches 
         $3 == "cpu-migrations" { m = $1 } END { printf "%.0f %.0f %.0f %.0f\n", c, i, s, m }' "$1" 2>/dev/null || echo "0 0 0 0"
 }
 
+# CPU time by part, for the "CPU time per request" table: the client (wrk),
+# the leg's httpd (its process tree without the app's processes) and the app.
+# Clock ticks (USER_HZ) from /proc/PID/stat: utime+stime+cutime+cstime.
+ticks_of() { # pid... -> their summed ticks (0 for none)
+    [ $# -gt 0 ] || { echo 0; return; }
+    # shellcheck disable=SC2046 # one stat file per pid
+    (cd /proc && awk '{ sub(/^.*\) /, ""); s += $12 + $13 + $14 + $15 } END { print s + 0 }' \
+        $(for p in "$@"; do echo "$p/stat"; done) 2>/dev/null)
+}
+part_ticks() { # leg app-exe -> "httpd app" ticks
+    local root=${INST_PID[$1]:-} a h app_pids="" others
+    [ -n "$2" ] && app_pids=$(pids_by_exe "$2")
+    # shellcheck disable=SC2086,SC2116 # the pids as one spaced word
+    others=$(descendants_of "$root" | awk -v skip=" $(echo $app_pids) " 'index(skip, " " $1 " ") == 0')
+    # shellcheck disable=SC2086 # pid lists
+    a=$(ticks_of $app_pids)
+    # shellcheck disable=SC2086
+    h=$(ticks_of $root $others)
+    echo "$h $a"
+}
+# CLIENT_CPU FILE command... runs the command (also under perf, so a
+# command, not a function); FILE gets the ticks it and its children used
+# shellcheck disable=SC2016 # expanded by the inner sh
+CLIENT_CPU=(sh -c 'f=$1; shift; "$@"; rc=$?; read -r s </proc/$$/stat; echo "${s##*) }" | awk "{ print \$14 + \$15 }" >"$f"; exit $rc' sh)
+declare -A CPU_C CPU_H CPU_A   # key -> ticks of client, httpd, app over the slices
+add_parts() { # key leg app-exe before("h a") client-ticks-file: adds what LEG used since BEFORE
+    local h0 a0 h1 a1 c
+    read -r h0 a0 <<<"$4"
+    read -r h1 a1 <<<"$(part_ticks "$2" "$3")"
+    c=$(cat "$5" 2>/dev/null || echo 0)
+    CPU_C[$1]=$(( ${CPU_C[$1]:-0} + c )); CPU_H[$1]=$(( ${CPU_H[$1]:-0} + h1 - h0 ))
+    CPU_A[$1]=$(( ${CPU_A[$1]:-0} + a1 - a0 ))
+}
+
 to_us() { # wrk latency ("68.00us", "1.06ms", "2.00s", "1.10m") -> microseconds
     awk -v x="$1" 'BEGIN { v = x + 0
         if (x ~ /us$/) m = 1; else if (x ~ /ms$/) m = 1000; else if (x ~ /s$/) m = 1000000; else if (x ~ /m$/) m = 60000000; else m = 0
@@ -691,7 +725,7 @@ out ""
 # floor=1: the perf floor (a static file) once per slice (throughput only).
 MEASURE_WHAT=throughput   # the section, in the notes on skewed figures
 measure_slices() { # conns floor
-    local conns=$1 floor=$2 threads fe app sl k n log rps err p reqs secs
+    local conns=$1 floor=$2 threads fe app sl k n log rps err p reqs secs parts
     threads=$(wrk_threads "$conns")
     RPS=(); LAT=(); NPROC=(); FOREIGN=(); WRK_DETAIL=()
     for app in "${apps[@]}"; do
@@ -725,7 +759,9 @@ measure_slices() { # conns floor
                 is_ready "$fe" "$app" || continue
                 use_httpd "$(leg_of "$fe")"
                 log="$TMP/logs/wrk-$fe-$app-c$conns-$sl.log"
-                run_measured "$log" "${CLIENT_PIN[@]}" wrk -t "$threads" -c "$conns" -d "${SLICE_SECS}s" --timeout 10s --latency "$(url_for "$app")"
+                parts=$(part_ticks "$(leg_of "$fe")" "$(app_exe "$fe" "$app")")
+                run_measured "$log" "${CLIENT_CPU[@]}" "$log.cpu" "${CLIENT_PIN[@]}" wrk -t "$threads" -c "$conns" -d "${SLICE_SECS}s" --timeout 10s --latency "$(url_for "$app")"
+                add_parts "$fe,$app" "$(leg_of "$fe")" "$(app_exe "$fe" "$app")" "$parts" "$log.cpu"
                 read -r rps err p reqs _ <<<"$(parse_wrk "$log")"
                 secs=$(wrk_seconds "$log")
                 REQ[$fe,$app]=$(( ${REQ[$fe,$app]:-0} + reqs ))
@@ -749,9 +785,12 @@ measure_slices() { # conns floor
                     is_ready "$fe" hello || continue
                     use_httpd "$(leg_of "$fe")"
                     log="$TMP/logs/wrk-floor-c$conns-$sl.log"
-                    run_measured "$log" "${CLIENT_PIN[@]}" wrk -t "$threads" -c "$conns" -d "${SLICE_SECS}s" --timeout 10s "$(url_for static)"
+                    parts=$(part_ticks "$(leg_of "$fe")" "")
+                    run_measured "$log" "${CLIENT_CPU[@]}" "$log.cpu" "${CLIENT_PIN[@]}" wrk -t "$threads" -c "$conns" -d "${SLICE_SECS}s" --timeout 10s "$(url_for static)"
+                    add_parts floor "$(leg_of "$fe")" "" "$parts" "$log.cpu"
                     read -r rps err p reqs _ <<<"$(parse_wrk "$log")"
                     REQ[floor]=$(( ${REQ[floor]:-0} + reqs ))
+                    SECS[floor]=$(awk -v a="${SECS[floor]:-0}" -v b="$(wrk_seconds "$log")" 'BEGIN { print a + b }')
                     add_perf floor "$log"
                     FLOOR_LEG=$fe
                     note "c=$conns slice $sl/$SLICES floor (static file on $fe's httpd): $rps req/s"
@@ -826,6 +865,7 @@ section_throughput() {
         first=0
         declare -A REQ SECS ERRS TT TF P50S P99MAX SLICE_RPS CYC INS CSW MIG HELD
         REQ=(); SECS=(); ERRS=(); TT=(); TF=(); P50S=(); P99MAX=(); SLICE_RPS=(); CYC=(); INS=(); CSW=(); MIG=(); HELD=()
+        CPU_C=(); CPU_H=(); CPU_A=()
         measure_slices "$c" 1
         throughput_table "$c"
         for fe in "${fes[@]}"; do
@@ -912,6 +952,7 @@ throughput_table() { # conns
         fi
     done
     perf_table
+    parts_table
     if [ ${#WRK_DETAIL[@]} -gt 0 ]; then
         out "   wrk errors:"
         local d
@@ -957,6 +998,35 @@ perf_table() {
             xi=$(per "${INS[fcgix,$app]}" "${REQ[fcgix,$app]}"); di=$(per "${INS[fcgid,$app]}" "${REQ[fcgid,$app]}")
             out "     $(lbl $app): fcgid/fcgix cycles $(ratio "$dc" "$xc"), instructions $(ratio "$di" "$xi"), cycles above the floor $(ratio "$((dc - fl_c))" "$((xc - fl_c))")"
         fi
+    done
+}
+
+# CPU time per request by part, from /proc (works without a PMU), and the
+# static file's rate next to the target (where the machine caps every leg
+# at that rate, the target is beyond what it can show)
+parts_table() {
+    [ -n "${REQ[floor]:-}" ] && [ "${REQ[floor]}" -gt 0 ] || return 0
+    local hz key fe app fl_c fl_h a fl_rps
+    hz=$(getconf CLK_TCK)
+    us() { awk -v t="$1" -v r="$2" -v hz="$hz" 'BEGIN { if (r > 0) printf "%.1f", t * 1000000 / hz / r; else print 0 }'; }
+    fl_c=$(us "${CPU_C[floor]:-0}" "${REQ[floor]}"); fl_h=$(us "${CPU_H[floor]:-0}" "${REQ[floor]}")
+    fl_rps=$(awk -v r="${REQ[floor]}" -v s="${SECS[floor]:-0}" 'BEGIN { if (s > 0) printf "%.0f", r / s; else print 0 }')
+    out "   httpd's own static file (3 bytes) in the same slices: $fl_rps req/s$( [ -n "${RPS[fcgid,hello]:-}" ] && printf '; 1.3 x fcgid hello = %.0f req/s (%s x the static file)' "$(awk -v r="${RPS[fcgid,hello]}" 'BEGIN { print 1.3 * r }')" "$(ratio "$(awk -v r="${RPS[fcgid,hello]}" 'BEGIN { print 1.3 * r }')" "$fl_rps")")"
+    out "   CPU time per request, us (/proc accounting: client = wrk, httpd = the leg's httpd tree without the app, app = the app's processes):"
+    out "$(printf '     %-24s %8s %8s %8s %8s %12s %10s' leg client httpd app total "above floor" "CPUs busy")"
+    out "$(printf '     %-24s %8s %8s %8s %8s %12s %10s' "static file ($FLOOR_LEG)" "$fl_c" "$fl_h" - \
+        "$(awk -v a="$fl_c" -v b="$fl_h" 'BEGIN { printf "%.1f", a + b }')" - -)"
+    for app in hello big; do
+        for fe in "${fes[@]}"; do
+            key="$fe,$app"
+            [ "${REQ[$key]:-0}" -gt 0 ] && [ -n "${CPU_C[$key]:-}" ] || continue
+            local c h t
+            c=$(us "${CPU_C[$key]}" "${REQ[$key]}"); h=$(us "${CPU_H[$key]}" "${REQ[$key]}"); a=$(us "${CPU_A[$key]}" "${REQ[$key]}")
+            t=$(awk -v c="$c" -v h="$h" -v a="$a" 'BEGIN { printf "%.1f", c + h + a }')
+            out "$(printf '     %-24s %8s %8s %8s %8s %12s %10s' "$fe $(lbl $app)" "$c" "$h" "$a" "$t" \
+                "$(awk -v t="$t" -v f="$fl_c" -v g="$fl_h" 'BEGIN { printf "%.1f", t - f - g }')" \
+                "$(awk -v t="$t" -v r="${RPS[$key]}" 'BEGIN { printf "%.2f", t * r / 1000000 }')")"
+        done
     done
 }
 
