@@ -291,7 +291,7 @@ static void put_class_info(request_rec *r, const fcgix_msnap_t *s)
         const fcgix_msnap_class_t *c = &s->c[i];
         ap_rprintf(r, "fcgix_app_info{%s,kind=\"%s\",state=\"%s\"} 1\n",
                    c->label, fcgix_msnap_kind(c->ci.kind),
-                   c->ci.draining ? "draining" : "active");
+                   fcgix_pm_class_state(&c->ci));
     }
     family(r, "fcgix_processes", "gauge",
            "Application processes by state (stopping: signalled, not "

@@ -82,6 +82,8 @@ my ($fp) = $m =~ /^fcgix_failing_processes\{app="\Q$quits\E"[^}]*\} (\d+)$/m;
 cmp_ok($fp // 0, '>=', 1, "metrics: fcgix_failing_processes of the app that exits at once ($fp)");
 my ($gp) = $m =~ /^fcgix_failing_processes\{app="\Q$good\E"[^}]*\} (\d+)$/m;
 is($gp, 0, 'metrics: 0 for the healthy app');
+like($m, qr/^fcgix_app_info\{app="\Q$quits\E",[^}]*state="failing"\} 1$/m, 'metrics: fcgix_app_info state="failing"');
+like($m, qr/^fcgix_app_info\{app="\Q$good\E",[^}]*state="active"\} 1$/m, '... and "active" for the healthy app');
 my $json = $t->get('/fcgi-status?json')->content;
 require JSON::PP;
 my $doc = eval { JSON::PP::decode_json($json) };
