@@ -71,7 +71,7 @@ typedef enum {
 } fcgix_app_kind_t;
 
 /* Per-application options. Numbers are validated against the option table
- * (mod_fcgix_conf.c) when the directive is read. FastCgiConfig fills one
+ * (mod_fcgix_opts.c) when the directive is read. FastCgiConfig fills one
  * of these as the template of every dynamic application. */
 typedef struct {
     int app_conn_timeout; /* seconds; 0: bounded by the server Timeout */
