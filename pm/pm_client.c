@@ -45,23 +45,14 @@ void fcgix_pm_child_init(apr_pool_t *pchild, server_rec *s)
     if (state == NULL) {
         return;
     }
-    /* One-process mode (httpd -X, -DONE_PROCESS): this "child" is the
-     * parent itself, which goes on talking to the PM and keeps the doorbell
-     * for the next one; closing them here would end the PM at once. But
-     * this process also serves requests: with a wrapper the PM keeps root,
-     * and the code of a request must never reach its control channel. */
-    if (getpid() == state->parent_pid && fcgix_globals &&
-        fcgix_globals->wrapper) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
-                     "FCGIX0409: FastCgiWrapper is not available in "
-                     "one-process mode (apache2 -X): the process manager, "
-                     "which keeps root for it, stops; FastCgiServer and "
-                     "dynamic applications get 503");
-    }
-    if (getpid() != state->parent_pid ||
-        (fcgix_globals && fcgix_globals->wrapper)) {
+    /* One-process mode (apache2 -X): this "child" is the parent itself,
+     * which goes on talking to the PM and keeps the doorbell for the next
+     * one; closing them here would end the PM at once. (Where the PM would
+     * keep root, for FastCgiWrapper, none was started: FCGIX0409.) */
+    if (getpid() != state->parent_pid) {
         if (state->ctl >= 0) {
             close(state->ctl); /* only the parent talks to the PM */
+            state->ctl = -1;
         }
         /* Only the PM reads the doorbell: a child (which may run hostile
          * code) could otherwise take other children's messages from it. The

@@ -513,6 +513,23 @@ static const char *encode_defs(apr_pool_t *pconf, const fcgix_globals_t *g)
     return fcgix_defs_encode(pconf, &src, &defs_len);
 }
 
+/* One-process mode (apache2 -X): the one process is the parent and the
+ * only child, so it runs every request's code while it holds the PM's
+ * control channel and doorbell. A PM that keeps root (for FastCgiWrapper)
+ * must not be reachable from there: none is started. */
+static int no_root_pm_here(server_rec *s, const fcgix_globals_t *conf)
+{
+    if (!conf->wrapper || !(ap_exists_config_define("ONE_PROCESS") ||
+                            ap_exists_config_define("DEBUG"))) {
+        return 0;
+    }
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                 "FCGIX0409: FastCgiWrapper is not available in one-process "
+                 "mode (apache2 -X): no process manager is started, and "
+                 "FastCgiServer and dynamic applications get 503");
+    return 1;
+}
+
 apr_status_t fcgix_pm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                                   server_rec *s, const fcgix_globals_t *conf)
 {
@@ -540,6 +557,9 @@ apr_status_t fcgix_pm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     forget_gone_pm(s);
     if (state->pm_pid > 0 && (!graceful || send_defs() != APR_SUCCESS)) {
         stop_pm(); /* a hard restart ends every application */
+    }
+    if (state->pm_pid <= 0 && no_root_pm_here(s, conf)) {
+        return APR_SUCCESS;
     }
     if (state->pm_pid <= 0 && start_pm() != APR_SUCCESS) {
         stop_pm();
