@@ -604,9 +604,8 @@ our_ticks() { # CPU used by this script's processes: the httpd tree, the pools, 
         [ -n "$r" ] && roots="$roots $r"
     done
     [ -n "$roots" ] && pids="$pids $roots $(descendants_of $roots)"
-    # shellcheck disable=SC2046 # one stat file per pid
-    (cd /proc && awk '{ sub(/^.*\) /, ""); s += $12 + $13 + $14 + $15 } END { print s + 0 }' \
-        $(for p in $pids; do echo "$p/stat"; done) 2>/dev/null)
+    # shellcheck disable=SC2086 # pid list
+    ticks_of $pids
 }
 # run_measured LOGFILE command... : runs it and sets MEASURED_FOREIGN to the
 # percentage of all CPU time that processes other than ours used meanwhile

@@ -17,7 +17,6 @@
 use strict;
 use warnings;
 use Test::More;
-use POSIX ();
 use FcgixTest qw(slurp);
 use FcgixPM;
 
@@ -38,32 +37,18 @@ FastCgiServer $HELLO -processes 2
 </Directory>
 EOF
 
-# apache2 -X stays in the foreground: run it as our child
 sub start_x {
     my ($cf) = @_;
-    unlink $t->pid_file;
-    my %env = $t->_env_prefix;
-    my $p = fork // die "fork: $!";
-    if ($p == 0) {
-        @ENV{ keys %env } = values %env;
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$d/logs/stdout.log";
-        open STDERR, '>&', \*STDOUT;
-        exec '/usr/sbin/apache2', '-f', $cf, '-X' or POSIX::_exit(127);
-    }
-    $t->{httpd_started} = 1;    # the harness stops it (apache2 -k stop) and looks for leftovers
-    ok($t->wait_for(sub { -s $t->pid_file && $t->_port_answers }, 20), 'apache2 -X answers')
+    my ($p, $ok) = $t->start_one_process($cf);
+    ok($ok, 'apache2 -X answers')
         or BAIL_OUT('apache2 -X did not start: ' . slurp("$d/logs/stdout.log"));
     is($t->httpd_pid, $p, 'the one process is the one we started');
     return $p;
 }
 
-# (our child: it stays a zombie until reaped, so wait for it here)
 sub stop_x {
     my ($p, $cf, $pm) = @_;
-    $t->_run('/usr/sbin/apache2', '-f', $cf, '-k', 'stop');
-    ok($t->wait_for(sub { waitpid($p, POSIX::WNOHANG()) == $p }, 15),
-        'apache2 -k stop ends the one process');
+    ok($t->stop_one_process($p, $cf), 'apache2 -k stop ends the one process');
     ok($t->wait_for(sub { !FcgixPM::alive($pm) }, 10), '... and its process manager') if $pm;
 }
 

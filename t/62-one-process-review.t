@@ -17,7 +17,6 @@
 use strict;
 use warnings;
 use Test::More;
-use POSIX ();
 use FcgixTest qw(slurp);
 use FcgixPM;
 
@@ -98,27 +97,13 @@ $t->stop_httpd;
 # ------------------------------------------------------- apache2 -X
 sub start_x {
     my ($cf) = @_;
-    unlink $t->pid_file;
-    my %env = $t->_env_prefix;
-    my $p = fork // die "fork: $!";
-    if ($p == 0) {
-        @ENV{ keys %env } = values %env;
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$d/logs/stdout.log";
-        open STDERR, '>&', \*STDOUT;
-        exec '/usr/sbin/apache2', '-f', $cf, '-X' or POSIX::_exit(127);
-    }
-    $t->{httpd_started} = 1;
-    ok($t->wait_for(sub { -s $t->pid_file && $t->_port_answers }, 20), 'apache2 -X answers')
+    my ($p, $ok) = $t->start_one_process($cf);
+    ok($ok, 'apache2 -X answers')
         or BAIL_OUT('apache2 -X did not start: ' . slurp("$d/logs/stdout.log"));
     return $p;
 }
 
-sub stop_x {
-    my ($p, $cf) = @_;
-    $t->_run('/usr/sbin/apache2', '-f', $cf, '-k', 'stop');
-    ok($t->wait_for(sub { waitpid($p, POSIX::WNOHANG()) == $p }, 15), 'apache2 -k stop ends it');
-}
+sub stop_x { ok($t->stop_one_process(@_), 'apache2 -k stop ends it') }
 
 sub root_procs { grep { FcgixPM::proc_uid($_) == 0 } ours($_[0]) }
 

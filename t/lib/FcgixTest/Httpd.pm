@@ -243,6 +243,36 @@ sub start_external {
     return $app;
 }
 
+# httpd's one-process mode (apache2 -X) stays in the foreground: run it as
+# our child, its output appended to logs/stdout.log. Returns (pid, 1 once
+# the pid file names it and the port answers, within 20 s).
+sub start_one_process {
+    my ($self, $conf) = @_;
+    unlink $self->pid_file;
+    my %e = $self->_env_prefix;
+    my $out = "$self->{dir}/logs/stdout.log";
+    my $pid = fork // die "fork: $!\n";
+    if ($pid == 0) {
+        @ENV{ keys %e } = values %e;
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $out;
+        open STDERR, '>&', \*STDOUT;
+        { no warnings 'exec'; exec '/usr/sbin/apache2', '-f', $conf, '-X'; }
+        POSIX::_exit(127);
+    }
+    $self->{httpd_started} = 1;    # done() stops it and looks for leftovers
+    my $ok = $self->wait_for(sub { -s $self->pid_file && $self->_port_answers }, 20);
+    return ($pid, $ok);
+}
+
+# apache2 -k stop for a process start_one_process began; 1 once it is
+# reaped (it is our child: a zombie until then), within 15 s.
+sub stop_one_process {
+    my ($self, $pid, $conf) = @_;
+    $self->_run('/usr/sbin/apache2', '-f', $conf, '-k', 'stop');
+    return $self->wait_for(sub { waitpid($pid, POSIX::WNOHANG()) == $pid }, 15);
+}
+
 sub restart_httpd {
     my ($self, $frag, %o) = @_;
     my $how = $o{graceful} // 1 ? 'graceful' : 'restart';
